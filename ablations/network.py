@@ -1,0 +1,338 @@
+"""Spiking networks from the papers' layer strings, executed time-folded.
+
+Layer-string grammar (tokens joined by ``-``, read left to right):
+
+=============  ===========================================================================
+token          meaning
+=============  ===========================================================================
+``64C3``       convolution, 64 output channels, 3x3 kernel, stride 1, "same" padding
+``2P``         pooling 2x2, stride 2 (``model.pool``: ``avg`` as in seed 003, or ``max``)
+``512FC``      fully connected layer of 512 neurons
+``0.2D``       dropout with p = 0.2; one mask per sample, shared by all time steps
+``2312``       a bare number first: the input size (checked against the data); in the
+               middle: a fully connected layer (seed 001 writes ``784-512-10``); last: the
+               number of output classes (the readout layer)
+=============  ===========================================================================
+
+Every hidden conv/FC layer is a stateless op (conv or linear, optional batch norm) followed by
+a neuron of the chosen variant; pooling and dropout act on the spikes of the layer before.
+Tensors are time-major ``[T, B, ...]``. A stateless op runs once on the folded ``[T*B, ...]``
+tensor; the neuron is scanned over T by :func:`ablations.neurons.run_sequence`.
+
+Readouts (``readout=``), on the output layer's current ``I_L[t] = W_L s[t] + b_L``:
+
+* ``mem_last`` (seed 003): non-spiking leaky integrator ``U_L[t] = beta_L U_L[t-1] + I_L[t]``,
+  prediction ``U_L[T] / T``. ``beta_L`` is the hidden neurons' beta for exponential and no leak
+  (seed 003: the output neurons "decay over time"), and 1 for complete or linear leak, where a
+  beta-0 readout would see only the last step; ``readout_beta=`` sets it explicitly.
+* ``mem_mean`` / ``mem_max`` (seed 001, membrane decoding): mean / max over t of ``U_L[t]``.
+* ``spike_count`` (seed 001, rate decoding): a spiking output layer of the same variant (without
+  recurrence); prediction = spike count / T.
+
+Probes (``net.probes = True``, off by default and free when off) keep, per spiking layer, its
+input, its current ``I[t]``, its spikes and membrane, and the readout membrane, in ``net.records``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from . import neurons
+from .neurons import NeuronSpec
+
+__all__ = ["READOUTS", "SpikingNetwork", "build", "parse_layers", "LayerToken"]
+
+READOUTS = ("mem_last", "mem_mean", "mem_max", "spike_count")
+
+_TOKEN_PATTERNS = [
+    ("conv", re.compile(r"^(\d+)C(\d+)$")),
+    ("pool", re.compile(r"^(\d+)P$")),
+    ("fc", re.compile(r"^(\d+)FC$")),
+    ("dropout", re.compile(r"^(0?\.\d+|0|1)D$")),
+    ("number", re.compile(r"^(\d+)$")),
+]
+
+
+@dataclass(frozen=True)
+class LayerToken:
+    kind: str  # conv | pool | fc | dropout | input | output
+    size: float
+    kernel: int = 0
+    text: str = ""
+
+
+def parse_layers(layers: str) -> list[LayerToken]:
+    """Parse a layer string into tokens; raise ValueError naming the bad token."""
+    if not isinstance(layers, str) or not layers.strip():
+        raise ValueError("model.layers must be a non-empty layer string such as '64C3-2P-128FC-10'")
+    raw = [t.strip() for t in layers.replace(">", "").split("-") if t.strip()]
+    tokens: list[LayerToken] = []
+    for position, text in enumerate(raw):
+        for kind, pattern in _TOKEN_PATTERNS:
+            match = pattern.match(text)
+            if not match:
+                continue
+            if kind == "conv":
+                tokens.append(LayerToken("conv", int(match[1]), int(match[2]), text))
+            elif kind == "dropout":
+                tokens.append(LayerToken("dropout", float(match[1]), 0, text))
+            elif kind == "number":
+                if position == len(raw) - 1:
+                    kind = "output"
+                elif position == 0:
+                    kind = "input"
+                else:
+                    kind = "fc"
+                tokens.append(LayerToken(kind, int(match[1]), 0, text))
+            else:
+                tokens.append(LayerToken(kind, int(match[1]), 0, text))
+            break
+        else:
+            raise ValueError(
+                f"layer token {text!r} in {layers!r} is not understood; tokens are e.g. "
+                "'64C3' (conv), '2P' (pool), '512FC' (fully connected), '0.2D' (dropout), "
+                "and a bare number of output classes at the end"
+            )
+    if not tokens or tokens[-1].kind != "output":
+        raise ValueError(f"layer string {layers!r} must end with the number of classes, e.g. '...-10'")
+    for token in tokens:
+        if token.kind in ("conv", "fc", "pool", "output") and token.size < 1:
+            raise ValueError(f"layer token {token.text!r} must have a positive size")
+    return tokens
+
+
+class TimeDropout(nn.Module):
+    """Dropout with one mask per sample shared across all time steps (input ``[T, B, ...]``)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout p={p} must lie in [0, 1)")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        mask = torch.empty_like(x[0]).bernoulli_(1.0 - self.p) / (1.0 - self.p)
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def _apply_ops(ops: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+    """Run stateless ops on a time-major tensor: folded ``[T*B, ...]`` except time dropout."""
+    steps, batch = x.shape[:2]
+    folded = x.reshape(steps * batch, *x.shape[2:])
+    for op in ops:
+        if isinstance(op, TimeDropout):
+            folded = op(folded.reshape(steps, batch, *folded.shape[1:])).flatten(0, 1)
+        else:
+            folded = op(folded)
+    return folded.reshape(steps, batch, *folded.shape[1:])
+
+
+class SpikingLayer(nn.Module):
+    """Stateless ops (run folded) followed by a neuron scanned over time."""
+
+    def __init__(self, name: str, ops: Sequence[nn.Module], neuron: nn.Module):
+        super().__init__()
+        self.name = name
+        self.ops = nn.ModuleList(ops)
+        self.neuron = neuron
+
+    def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
+        current = _apply_ops(self.ops, x)
+        spikes, membrane = neurons.run_sequence(self.neuron, current, record_membrane=record is not None)
+        if record is not None:
+            record[self.name] = {
+                "input": x.detach(),
+                "current": current.detach(),
+                "spikes": spikes.detach(),
+                "membrane": membrane.detach(),
+            }
+        return spikes
+
+
+class Readout(nn.Module):
+    """Output layer: stateless ops, then a decoding of ``I_L[t]`` into ``[B, classes]``."""
+
+    def __init__(self, ops: Sequence[nn.Module], kind: str, beta: float, spiking: nn.Module | None):
+        super().__init__()
+        if kind not in READOUTS:
+            raise ValueError(f"readout {kind!r} is not one of {list(READOUTS)}")
+        self.ops = nn.ModuleList(ops)
+        self.kind = kind
+        self.beta = float(beta)
+        self.spiking = spiking
+
+    def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
+        current = _apply_ops(self.ops, x)
+        steps = current.shape[0]
+        if self.kind == "spike_count":
+            spikes, membrane = neurons.run_sequence(self.spiking, current, record_membrane=True)
+            out = spikes.sum(0) / steps
+        else:
+            membrane = self._integrate(current)
+            if self.kind == "mem_last":
+                out = membrane[-1] / steps
+            elif self.kind == "mem_mean":
+                out = membrane.mean(0)
+            else:
+                out = membrane.max(0).values
+        if record is not None:
+            record["readout"] = {"input": x.detach(), "current": current.detach(), "membrane": membrane.detach()}
+        return out
+
+    def _integrate(self, current: torch.Tensor) -> torch.Tensor:
+        mem = torch.zeros_like(current[0])
+        trace = []
+        for t in range(current.shape[0]):
+            mem = self.beta * mem + current[t]
+            trace.append(mem)
+        return torch.stack(trace)
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind}, beta={self.beta:.4g}"
+
+
+class SpikingNetwork(nn.Module):
+    """Hidden spiking layers and a readout. ``forward(x [T, B, ...]) -> [B, classes]``."""
+
+    def __init__(self, layers: list[SpikingLayer], readout: Readout, spec: NeuronSpec,
+                 layer_string: str, input_shape: tuple[int, ...]):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.readout = readout
+        self.spec = spec
+        self.layer_string = layer_string
+        self.input_shape = tuple(input_shape)
+        self.probes = False
+        self.records: dict[str, dict[str, torch.Tensor]] = {}
+
+    @property
+    def n_classes(self) -> int:
+        return self.readout.ops[-1].out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3:
+            raise ValueError(f"network input must be time-major [T, B, ...], got shape {tuple(x.shape)}")
+        if tuple(x.shape[2:]) != self.input_shape:
+            raise ValueError(
+                f"network built for inputs of shape [T, B, {', '.join(map(str, self.input_shape))}] "
+                f"got {list(x.shape)}"
+            )
+        record = {} if self.probes else None
+        for layer in self.layers:
+            x = layer(x, record)
+        out = self.readout(x, record)
+        if record is not None:
+            self.records = record
+        return out
+
+
+def _flat(shape: tuple[int, ...]) -> int:
+    size = 1
+    for dim in shape:
+        size *= dim
+    return size
+
+
+def build(
+    layers: str,
+    variant: str | NeuronSpec = "vanilla",
+    input_shape: Sequence[int] | None = None,
+    readout: str = "mem_last",
+    readout_beta: float | None = None,
+    pool: str = "avg",
+    batch_norm: bool = False,
+    bias: bool = True,
+    neuron: dict[str, Any] | None = None,
+) -> SpikingNetwork:
+    """Build a :class:`SpikingNetwork` from a layer string.
+
+    ``input_shape`` is the per-time-step shape of one sample (``(C, H, W)`` or ``(N,)``); it may
+    be omitted for FC-only strings that start with the input size, e.g. ``"2312-512FC-10"``.
+    ``neuron`` holds :class:`NeuronSpec` overrides (``{"tau": 100.0}``).
+    """
+    tokens = parse_layers(layers)
+    spec = neurons.spec_for(variant, **(neuron or {}))
+    if pool not in ("avg", "max"):
+        raise ValueError(f"model.pool={pool!r} is not one of ['avg', 'max']")
+    if tokens[0].kind == "input":
+        declared = (int(tokens[0].size),)
+        if input_shape is None:
+            input_shape = declared
+        elif _flat(tuple(input_shape)) != declared[0]:
+            raise ValueError(
+                f"layer string {layers!r} declares {declared[0]} inputs but the data has "
+                f"shape {tuple(input_shape)} ({_flat(tuple(input_shape))} values per time step)"
+            )
+        tokens = tokens[1:]
+    if input_shape is None:
+        raise ValueError(f"input_shape is needed for layer string {layers!r}")
+    shape = tuple(int(s) for s in input_shape)
+    hidden: list[SpikingLayer] = []
+    pending: list[nn.Module] = []  # pooling / dropout waiting for the next weighted layer
+
+    def flatten_if_needed() -> None:
+        nonlocal shape
+        if len(shape) > 1:
+            pending.append(nn.Flatten())
+            shape = (_flat(shape),)
+
+    for index, token in enumerate(tokens[:-1]):
+        if token.kind == "conv":
+            if len(shape) != 3:
+                raise ValueError(f"conv layer {token.text!r} needs image inputs [C, H, W], got {shape}")
+            out_channels = int(token.size)
+            ops = pending + [nn.Conv2d(shape[0], out_channels, token.kernel, padding=token.kernel // 2, bias=bias)]
+            if batch_norm:
+                ops.append(nn.BatchNorm2d(out_channels))
+            shape = (out_channels, shape[1] + 2 * (token.kernel // 2) - token.kernel + 1,
+                     shape[2] + 2 * (token.kernel // 2) - token.kernel + 1)
+            if spec.recurrent:
+                raise ValueError(
+                    f"variant {spec.variant!r} is recurrent, which this package defines for fully "
+                    f"connected layers only (seed 001 Eq. 4); layer {token.text!r} is a convolution. "
+                    "Use an FC model, or a non-recurrent variant"
+                )
+            hidden.append(SpikingLayer(f"layer{len(hidden) + 1}", ops, neurons.build(spec)))
+            pending = []
+        elif token.kind == "pool":
+            if len(shape) != 3:
+                raise ValueError(f"pool layer {token.text!r} needs feature maps [C, H, W], got {shape}")
+            size = int(token.size)
+            pending.append(nn.AvgPool2d(size) if pool == "avg" else nn.MaxPool2d(size))
+            shape = (shape[0], shape[1] // size, shape[2] // size)
+            if min(shape[1:]) < 1:
+                raise ValueError(f"pool layer {token.text!r} shrinks the feature map below 1x1")
+        elif token.kind == "dropout":
+            pending.append(TimeDropout(float(token.size)))
+        elif token.kind in ("fc", "input"):
+            flatten_if_needed()
+            width = int(token.size)
+            ops = pending + [nn.Linear(shape[0], width, bias=bias)]
+            if batch_norm:
+                ops.append(nn.BatchNorm1d(width))
+            hidden.append(SpikingLayer(f"layer{len(hidden) + 1}", ops, neurons.build(spec, n_neurons=width)))
+            shape = (width,)
+            pending = []
+        else:  # pragma: no cover - parse_layers guarantees the kinds
+            raise ValueError(f"unexpected token {token.text!r} at position {index}")
+    flatten_if_needed()
+    n_classes = int(tokens[-1].size)
+    out_ops = pending + [nn.Linear(shape[0], n_classes, bias=bias)]
+    if readout_beta is None:
+        readout_beta = spec.beta_value if spec.leak in ("exponential", "none") else 1.0
+    spiking = None
+    if readout == "spike_count":
+        spiking = neurons.build(dataclasses.replace(spec, recurrent=False))
+    head = Readout(out_ops, readout, readout_beta, spiking)
+    return SpikingNetwork(hidden, head, spec, layers, tuple(int(s) for s in input_shape))

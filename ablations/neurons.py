@@ -1,0 +1,474 @@
+r"""Spiking neuron variants built from snnTorch neurons.
+
+Every variant is one frozen :class:`NeuronSpec`: three independent axes (leak, reset,
+recurrence) plus threshold, surrogate gradient and ``learn_beta``. :func:`build` turns a spec
+(or a variant name) into a configured ``snn.Leaky`` subclass; :func:`simulate` runs it over a
+time-major current ``[T, B, N]`` from a fresh state.
+
+Discrete equations
+------------------
+Time steps ``t = 1..T``; every sequence starts from ``U[0] = 0`` and ``S[0] = 0``; ``I[t]`` is
+the input current of the step (for a layer: ``W x[t]`` plus bias), ``theta`` the threshold and
+
+    S[t] = H(U[t] - theta)            (H(z) = 1 if z > 0 else 0, seed 003 Eq. 2)
+
+``U[t]`` is the membrane *before* the reset its own spike causes: the reset acts on the next
+step, through ``S[t-1]``. This is snnTorch's ``Leaky`` with ``reset_delay=True``.
+
+Exponential leak, ``beta = exp(-1/tau)`` (``tau`` in time steps) or ``beta`` given directly:
+
+    reset zero      U[t] = beta (1 - S[t-1]) U[t-1] + I[t]          seed 001 Eq. 3, seed 003 Alg. 2
+    reset subtract  U[t] = beta U[t-1] + I[t] - theta S[t-1]
+    reset none      U[t] = beta U[t-1] + I[t]
+
+``no_leak`` (IF) is ``beta = 1`` (``tau = inf``), ``complete_leak`` is ``beta = 0`` (the membrane
+holds only the current step's input: ``U[t] = I[t]`` with reset zero or none).
+
+Linear (subtractive) leak with rate ``lam >= 0`` per step (seed 002). The leak moves the
+membrane toward rest (0) by ``lam`` per step and stops at rest:
+
+    L(u) = sign(u) * max(|u| - lam, 0)
+    reset zero      U[t] = L((1 - S[t-1]) U[t-1]) + I[t]
+    reset subtract  U[t] = L(U[t-1]) + I[t] - theta S[t-1]
+    reset none      U[t] = L(U[t-1]) + I[t]
+
+Seed 002 states no discrete equation. We chose the soft-threshold form because it is the exact
+Euler step of ``dU/dt = -lam * sign(U)`` (a constant leak current, as on TrueNorth or Loihi's
+linear-leak mode) that never drives the membrane past rest: a plain ``U - lam`` would keep
+draining a silent neuron to ``-inf`` and turn the leak into an ever-growing inhibitory bias.
+``lam = 0`` is IF.
+
+Recurrence (seed 001 Eq. 4) adds an all-to-all, bias-free recurrent current from the layer's
+own spikes of the previous step to the same update:
+
+    I[t] = W x[t] + V S[t-1],   e.g. U[t] = beta (1 - S[t-1]) U[t-1] + W x[t] + V S[t-1]
+
+snnTorch's ``RLeaky`` with reset ``zero`` also wipes the input and recurrent current of the
+step and gives ``V`` a bias, so recurrent variants pair our ``Leaky`` with a bias-free
+``nn.Linear(N, N)``.
+
+Surrogate gradients replace ``dS/dU`` in the backward pass (the forward pass is always H):
+
+    atan(alpha)               dS/dU = (alpha / 2) / (1 + (pi alpha z / 2)^2)   (snnTorch ATan)
+    fast_sigmoid(slope)       dS/dU = 1 / (slope |z| + 1)^2                   (snnTorch FastSigmoid)
+    rectangular(width)        dS/dU = 1/width if |z| < width/2 else 0          (seed 001, "width")
+    straight_through(epsilon) dS/dU = 1/(theta + epsilon) if z > 0 else 0      (seed 003 Eq. 5)
+
+with ``z = U - theta``. Surrogates are small picklable objects, unlike snnTorch's closures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import snntorch as snn
+import snntorch.surrogate as snn_surrogate
+import torch
+from torch import nn
+
+__all__ = [
+    "DEFAULT_TAU",
+    "DEFAULT_LAM",
+    "LEAKS",
+    "RESETS",
+    "SURROGATES",
+    "VARIANTS",
+    "NeuronSpec",
+    "Leaky",
+    "LinearLeaky",
+    "RecurrentNeuron",
+    "build",
+    "spec_for",
+    "make_surrogate",
+    "run_sequence",
+    "simulate",
+    "release_instances",
+]
+
+DEFAULT_TAU = 10.0  # time steps; used when an exponential leak is given neither tau nor beta
+DEFAULT_LAM = 0.05  # membrane units per step; used when a linear leak is given no lam
+LEAKS = ("exponential", "none", "complete", "linear")
+RESETS = ("zero", "subtract", "none")
+
+
+# --------------------------------------------------------------------------- surrogates
+class _Rectangular(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z, width):
+        ctx.save_for_backward(z)
+        ctx.width = width
+        return (z > 0).to(z.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (z,) = ctx.saved_tensors
+        window = (z.abs() < ctx.width / 2).to(grad_output.dtype)
+        return grad_output * window / ctx.width, None
+
+
+class _StraightThrough(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z, scale):
+        spikes = (z > 0).to(z.dtype)
+        ctx.save_for_backward(spikes)
+        ctx.scale = scale
+        return spikes
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (spikes,) = ctx.saved_tensors
+        return grad_output * spikes * ctx.scale, None
+
+
+class Surrogate:
+    """Heaviside forward, smooth backward; callable on ``z = U - theta``. Picklable."""
+
+    name = "surrogate"
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def params(self) -> dict[str, float]:
+        return dict(vars(self))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params().items())
+        return f"{self.name}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.params() == other.params()  # type: ignore[union-attr]
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.params().items()))))
+
+
+class ATan(Surrogate):
+    name = "atan"
+
+    def __init__(self, alpha: float = 2.0):
+        self.alpha = float(alpha)
+
+    def __call__(self, z):
+        return snn_surrogate.ATan.apply(z, self.alpha)
+
+
+class FastSigmoid(Surrogate):
+    name = "fast_sigmoid"
+
+    def __init__(self, slope: float = 25.0):
+        self.slope = float(slope)
+
+    def __call__(self, z):
+        return snn_surrogate.FastSigmoid.apply(z, self.slope)
+
+
+class Rectangular(Surrogate):
+    name = "rectangular"
+
+    def __init__(self, width: float = 1.0):
+        self.width = float(width)
+
+    def __call__(self, z):
+        return _Rectangular.apply(z, self.width)
+
+
+class StraightThrough(Surrogate):
+    name = "straight_through"
+
+    def __init__(self, epsilon: float = 0.0, threshold: float = 1.0):
+        self.epsilon = float(epsilon)
+        self.threshold = float(threshold)
+
+    def __call__(self, z):
+        return _StraightThrough.apply(z, 1.0 / (self.threshold + self.epsilon))
+
+
+SURROGATES: dict[str, type[Surrogate]] = {
+    cls.name: cls for cls in (ATan, FastSigmoid, Rectangular, StraightThrough)
+}
+_SURROGATE_PARAMS = {
+    "atan": {"alpha": lambda v: v > 0},
+    "fast_sigmoid": {"slope": lambda v: v > 0},
+    "rectangular": {"width": lambda v: v > 0},
+    "straight_through": {"epsilon": lambda v: v >= 0, "threshold": lambda v: v > 0},
+}
+
+
+def make_surrogate(name: str, **params: float) -> Surrogate:
+    """Surrogate by name, e.g. ``make_surrogate("rectangular", width=0.5)``."""
+    if name not in SURROGATES:
+        raise ValueError(
+            f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)} "
+            f"(set neuron.surrogate.name=...)"
+        )
+    allowed = _SURROGATE_PARAMS[name]
+    for key, value in params.items():
+        if key not in allowed:
+            raise ValueError(
+                f"surrogate {name!r} takes parameters {sorted(allowed)}, not {key!r}"
+            )
+        if value is None or not allowed[key](float(value)):
+            raise ValueError(f"surrogate {name!r}: {key}={value!r} is out of range")
+    return SURROGATES[name](**params)
+
+
+# --------------------------------------------------------------------------- spec
+@dataclass(frozen=True)
+class NeuronSpec:
+    """Everything that defines a neuron variant. Validated on construction.
+
+    ``leak``: ``exponential`` (``tau`` in time steps, inf = IF, or ``beta`` in [0, 1]; not both),
+    ``none`` (IF, beta 1), ``complete`` (beta 0) or ``linear`` (``lam`` per step).
+    ``reset``: ``zero``, ``subtract`` or ``none``. ``recurrent``: add ``V S[t-1]``.
+    """
+
+    leak: str = "exponential"
+    tau: float | None = None
+    beta: float | None = None
+    lam: float | None = None
+    reset: str = "zero"
+    recurrent: bool = False
+    threshold: float = 1.0
+    surrogate: str = "atan"
+    surrogate_params: Mapping[str, float] = field(default_factory=dict)
+    learn_beta: bool = False
+    variant: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.leak not in LEAKS:
+            raise ValueError(f"neuron.leak={self.leak!r} is not one of {list(LEAKS)}")
+        if self.reset not in RESETS:
+            raise ValueError(f"neuron.reset={self.reset!r} is not one of {list(RESETS)}")
+        if self.tau is not None and self.beta is not None:
+            raise ValueError(
+                f"neuron.tau={self.tau} and neuron.beta={self.beta} were both given; they set the "
+                "same leak (beta = exp(-1/tau)): give one of them and leave the other null"
+            )
+        if self.tau is not None and not (float(self.tau) > 0):
+            raise ValueError(
+                f"neuron.tau={self.tau} is not allowed: tau is the membrane time constant in time "
+                "steps and must be > 0 (use tau=inf for no leak)"
+            )
+        if self.beta is not None and not (0.0 <= float(self.beta) <= 1.0):
+            raise ValueError(f"neuron.beta={self.beta} is not allowed: beta must lie in [0, 1]")
+        if self.lam is not None and not (float(self.lam) >= 0):
+            raise ValueError(f"neuron.lam={self.lam} is not allowed: lam must be >= 0")
+        if self.leak != "exponential" and (self.tau is not None or self.beta is not None):
+            raise ValueError(
+                f"neuron.tau/beta only apply to leak='exponential', but leak={self.leak!r}; "
+                "use variant=vanilla with neuron.tau=... to sweep the leak, or leave tau/beta null"
+            )
+        if self.leak != "linear" and self.lam is not None:
+            raise ValueError(
+                f"neuron.lam only applies to leak='linear' (variant=linear_leak), but leak={self.leak!r}"
+            )
+        if not (float(self.threshold) > 0):
+            raise ValueError(f"neuron.threshold={self.threshold} must be > 0")
+        if self.learn_beta and self.leak == "linear":
+            raise ValueError("learn_beta applies to beta leaks only, not leak='linear'")
+        make_surrogate(self.surrogate, **self._surrogate_kwargs())  # validates name and params
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def beta_value(self) -> float | None:
+        """The decay factor beta of the update, or None for a linear leak."""
+        if self.leak == "none":
+            return 1.0
+        if self.leak == "complete":
+            return 0.0
+        if self.leak == "linear":
+            return None
+        if self.beta is not None:
+            return float(self.beta)
+        tau = DEFAULT_TAU if self.tau is None else float(self.tau)
+        return math.exp(-1.0 / tau) if math.isfinite(tau) else 1.0
+
+    @property
+    def lam_value(self) -> float | None:
+        if self.leak != "linear":
+            return None
+        return DEFAULT_LAM if self.lam is None else float(self.lam)
+
+    def resolved(self) -> "NeuronSpec":
+        """The same neuron with defaults made explicit (tau or lam filled in)."""
+        if self.leak == "exponential" and self.tau is None and self.beta is None:
+            return dataclasses.replace(self, tau=DEFAULT_TAU)
+        if self.leak == "linear" and self.lam is None:
+            return dataclasses.replace(self, lam=DEFAULT_LAM)
+        return self
+
+    def _surrogate_kwargs(self) -> dict[str, float]:
+        kwargs = dict(self.surrogate_params)
+        if self.surrogate == "straight_through":
+            kwargs.setdefault("threshold", float(self.threshold))
+        return kwargs
+
+    def make_surrogate(self) -> Surrogate:
+        return make_surrogate(self.surrogate, **self._surrogate_kwargs())
+
+    def describe(self) -> str:
+        if self.leak == "exponential":
+            leak = f"exponential leak (beta={self.beta_value:.4g})"
+        elif self.leak == "linear":
+            leak = f"linear leak (lam={self.lam_value:g})"
+        else:
+            leak = {"none": "no leak (IF)", "complete": "complete leak (beta=0)"}[self.leak]
+        rec = ", recurrent" if self.recurrent else ""
+        return f"{leak}, reset {self.reset}{rec}, threshold {self.threshold:g}, surrogate {self.make_surrogate()!r}"
+
+
+VARIANTS: dict[str, NeuronSpec] = {
+    "vanilla": NeuronSpec(leak="exponential", reset="zero"),
+    "no_leak": NeuronSpec(leak="none", reset="zero"),
+    "complete_leak": NeuronSpec(leak="complete", reset="zero"),
+    "no_reset": NeuronSpec(leak="exponential", reset="none"),
+    "recurrent": NeuronSpec(leak="exponential", reset="zero", recurrent=True),
+    "linear_leak": NeuronSpec(leak="linear", reset="zero"),
+    "no_leak_recurrent": NeuronSpec(leak="none", reset="zero", recurrent=True),
+    "no_leak_no_reset_recurrent": NeuronSpec(leak="none", reset="none", recurrent=True),
+}
+VARIANTS = {name: dataclasses.replace(spec, variant=name) for name, spec in VARIANTS.items()}
+
+
+def spec_for(variant_or_spec: str | NeuronSpec, **overrides: Any) -> NeuronSpec:
+    """A validated spec from a variant name or a spec, with fields overridden."""
+    if isinstance(variant_or_spec, NeuronSpec):
+        base = variant_or_spec
+    elif variant_or_spec in VARIANTS:
+        base = VARIANTS[variant_or_spec]
+    else:
+        raise ValueError(
+            f"unknown variant {variant_or_spec!r}; valid variants: {', '.join(VARIANTS)}"
+        )
+    names = {f.name for f in dataclasses.fields(NeuronSpec)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown neuron field(s) {unknown}; valid fields: {sorted(names)}")
+    if "surrogate_params" in overrides and overrides["surrogate_params"] is not None:
+        overrides["surrogate_params"] = dict(overrides["surrogate_params"])
+    return dataclasses.replace(base, **overrides)
+
+
+# --------------------------------------------------------------------------- modules
+class Leaky(snn.Leaky):
+    """``snn.Leaky`` with explicit state only: it never joins snnTorch's global instance list
+    (which would keep every neuron ever built alive) and carries its :class:`NeuronSpec`."""
+
+    def __init__(self, spec: NeuronSpec):
+        beta = spec.beta_value
+        super().__init__(
+            beta=1.0 if beta is None else beta,
+            threshold=float(spec.threshold),
+            spike_grad=spec.make_surrogate(),
+            init_hidden=False,
+            learn_beta=bool(spec.learn_beta),
+            reset_mechanism=spec.reset,
+            reset_delay=True,
+        )
+        _forget_instance(self)
+        self.spec = spec
+
+    def extra_repr(self) -> str:
+        return self.spec.describe()
+
+
+class LinearLeaky(Leaky):
+    """Linear (subtractive) leak toward rest: ``L(u) = sign(u) max(|u| - lam, 0)``."""
+
+    def __init__(self, spec: NeuronSpec):
+        super().__init__(spec)
+        self.register_buffer("lam", torch.as_tensor(float(spec.lam_value)))
+
+    def _base_state_function(self, input_):
+        decayed = torch.sign(self.mem) * torch.relu(self.mem.abs() - self.lam)
+        return decayed + input_
+
+
+class RecurrentNeuron(nn.Module):
+    """A :class:`Leaky` cell with an all-to-all, bias-free recurrent current ``V S[t-1]``."""
+
+    def __init__(self, spec: NeuronSpec, n_neurons: int):
+        super().__init__()
+        self.cell = _cell(spec)
+        self.recurrent = nn.Linear(n_neurons, n_neurons, bias=False)
+        self.spec = spec
+
+    @property
+    def n_neurons(self) -> int:
+        return self.recurrent.in_features
+
+
+def _cell(spec: NeuronSpec) -> Leaky:
+    return LinearLeaky(spec) if spec.leak == "linear" else Leaky(spec)
+
+
+def _forget_instance(neuron: nn.Module) -> None:
+    instances = snn.SpikingNeuron.instances
+    for i in range(len(instances) - 1, -1, -1):
+        if instances[i] is neuron:
+            del instances[i]
+
+
+def release_instances() -> None:
+    """Empty snnTorch's class-level neuron list (neurons built elsewhere with snnTorch)."""
+    snn.SpikingNeuron.instances.clear()
+
+
+def build(variant_or_spec: str | NeuronSpec, n_neurons: int | None = None, **overrides: Any) -> nn.Module:
+    """A configured neuron module: ``build("no_reset", tau=100.0)``.
+
+    Recurrent variants need the layer width: ``build("recurrent", n_neurons=512)``.
+    """
+    spec = spec_for(variant_or_spec, **overrides)
+    if spec.recurrent:
+        if not n_neurons or n_neurons < 1:
+            raise ValueError(
+                f"variant {spec.variant or 'recurrent'!r} is recurrent and needs the layer width: "
+                "build(..., n_neurons=N)"
+            )
+        return RecurrentNeuron(spec, int(n_neurons))
+    return _cell(spec)
+
+
+# --------------------------------------------------------------------------- sequence runner
+def run_sequence(
+    neuron: nn.Module, current: torch.Tensor, record_membrane: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Scan a neuron over time from a fresh state.
+
+    ``current`` is ``[T, B, ...]``; returns spikes ``[T, B, ...]`` and, when asked for, the
+    membrane ``U[t]`` of the equations (before the reset its spike causes), same shape.
+    For a :class:`RecurrentNeuron` the trailing dimensions are flattened to its width.
+    """
+    if current.dim() < 2:
+        raise ValueError(f"current must be time-major [T, B, ...], got shape {tuple(current.shape)}")
+    steps = current.shape[0]
+    recurrent = neuron.recurrent if isinstance(neuron, RecurrentNeuron) else None
+    cell = neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
+    if recurrent is not None and current[0, 0].numel() != recurrent.in_features:
+        raise ValueError(
+            f"recurrent neuron of width {recurrent.in_features} got current of shape "
+            f"{tuple(current.shape)}"
+        )
+    mem = torch.zeros_like(current[0])
+    spk = torch.zeros_like(current[0])
+    spikes, membranes = [], []
+    for t in range(steps):
+        step_current = current[t]
+        if recurrent is not None:
+            step_current = step_current + recurrent(spk)
+        spk, mem = cell(step_current, mem)
+        spikes.append(spk)
+        if record_membrane:
+            membranes.append(mem)
+    cell.mem = torch.zeros(0, device=current.device)  # drop the reference to the last graph node
+    return torch.stack(spikes), (torch.stack(membranes) if record_membrane else None)
+
+
+def simulate(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes and membrane ``[T, B, N]`` of a neuron driven by ``current [T, B, N]``."""
+    spikes, membrane = run_sequence(neuron, current, record_membrane=True)
+    return spikes, membrane  # type: ignore[return-value]

@@ -1,0 +1,314 @@
+"""Run records on disk and the tidy results table.
+
+A run directory is derived from the config identity::
+
+    <paths.runs>/<dataset>/<model>/<variant>/<config-hash>-seed<k>/
+        config.yaml      the resolved config (every value the run used)
+        status.json      running | finished | diverged | failed, versions, timings, device, final metrics
+        metrics.csv      one row per completed epoch
+        checkpoint.pt    model, optimizer, scheduler, RNG state after the last completed epoch
+        eval/<suite>.parquet   tidy rows of each evaluation suite
+
+The hash covers everything that changes what is trained (variant, neuron, dataset, model, train)
+and nothing that does not (seed, which is in the name; paths; device; progress bars; evaluation
+suites; study bookkeeping). Every file is written atomically: to a temporary file in the same
+folder, flushed, then renamed over the target, so a crash never leaves a half-written record.
+
+:func:`load_results` gathers every run under a root into one tidy DataFrame, the only input the
+figures read. Each row has a ``kind``: ``run`` (one per run, final metrics), ``epoch`` (one per
+run and epoch) or ``eval`` (the rows of the evaluation suites, with their ``suite``), and every
+row carries the run's identity columns (run_dir, status, dataset, model, variant, seed, neuron
+parameters, study and trial).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+__all__ = [
+    "STATUS_FILE",
+    "IDENTITY_EXCLUDE",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_save_torch",
+    "atomic_write_parquet",
+    "config_hash",
+    "run_dir_for",
+    "read_status",
+    "write_status",
+    "update_status",
+    "write_metrics",
+    "read_metrics",
+    "find_runs",
+    "load_results",
+    "load_model",
+    "versions",
+]
+
+STATUS_FILE = "status.json"
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.csv"
+CHECKPOINT_FILE = "checkpoint.pt"
+EVAL_DIR = "eval"
+# top-level keys (and dotted sub-keys) that do not change what is trained
+IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "trial",
+                    "train.progress", "train.num_workers", "train.eval_every")
+
+
+# --------------------------------------------------------------------------- atomic writes
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_save_torch(path: str | Path, obj: Any) -> Path:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def atomic_write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+# --------------------------------------------------------------------------- identity
+def _container(cfg: DictConfig | dict) -> dict:
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return json.loads(json.dumps(cfg, default=str))
+
+
+def identity(cfg: DictConfig | dict) -> dict:
+    """The part of a config that defines what is trained."""
+    data = _container(cfg)
+    for key in IDENTITY_EXCLUDE:
+        node, *rest = key.split(".")
+        if not rest:
+            data.pop(node, None)
+        elif isinstance(data.get(node), dict):
+            data[node].pop(rest[0], None)
+    return data
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return str(value)
+
+
+def config_hash(cfg: DictConfig | dict, length: int = 10) -> str:
+    text = json.dumps(identity(cfg), sort_keys=True, default=_json_default, allow_nan=True)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
+
+
+def run_dir_for(cfg: DictConfig) -> Path:
+    return (Path(cfg.paths.runs) / str(cfg.dataset.name) / str(cfg.model.name) / str(cfg.neuron.variant)
+            / f"{config_hash(cfg)}-seed{int(cfg.seed)}")
+
+
+# --------------------------------------------------------------------------- status and metrics
+def versions() -> dict[str, str]:
+    import numpy
+    import snntorch
+
+    from . import __version__
+
+    return {
+        "ablations": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "snntorch": snntorch.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def read_status(run_dir: str | Path) -> dict | None:
+    path = Path(run_dir) / STATUS_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); delete the run folder to start it again") from error
+
+
+def write_status(run_dir: str | Path, status: dict) -> None:
+    atomic_write_text(Path(run_dir) / STATUS_FILE,
+                      json.dumps(status, indent=2, sort_keys=True, default=_json_default))
+
+
+def update_status(run_dir: str | Path, **changes: Any) -> dict:
+    status = read_status(run_dir) or {}
+    status.update(changes)
+    status["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    write_status(run_dir, status)
+    return status
+
+
+def write_metrics(run_dir: str | Path, rows: list[dict]) -> None:
+    atomic_write_text(Path(run_dir) / METRICS_FILE, pd.DataFrame(rows).to_csv(index=False))
+
+
+def read_metrics(run_dir: str | Path) -> pd.DataFrame:
+    path = Path(run_dir) / METRICS_FILE
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+
+
+# --------------------------------------------------------------------------- gathering
+def find_runs(root: str | Path) -> list[Path]:
+    """Every run directory (a folder holding status.json) under ``root``, sorted."""
+    root = Path(root)
+    if (root / STATUS_FILE).exists():
+        return [root]
+    if not root.exists():
+        return []
+    return sorted(path.parent for path in root.rglob(STATUS_FILE))
+
+
+def _flatten(prefix: str, node: Any, out: dict) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value, out)
+    elif isinstance(node, list):
+        out[prefix] = json.dumps(node)
+    else:
+        out[prefix] = node
+
+
+_IDENTITY_COLUMNS = {
+    "dataset": "dataset.name",
+    "model": "model.name",
+    "variant": "neuron.variant",
+    "leak": "neuron.leak",
+    "tau": "neuron.tau",
+    "beta": "neuron.beta",
+    "lam": "neuron.lam",
+    "reset": "neuron.reset",
+    "recurrent": "neuron.recurrent",
+    "threshold": "neuron.threshold",
+    "steps": "dataset.steps",
+    "seed": "seed",
+    "study": "trial.study",
+    "trial": "trial.number",
+}
+
+
+def _run_identity(run_dir: Path, status: dict) -> dict:
+    config_path = run_dir / CONFIG_FILE
+    flat: dict[str, Any] = {}
+    if config_path.exists():
+        _flatten("", OmegaConf.to_container(OmegaConf.load(config_path), resolve=False), flat)
+    row = {"run_dir": str(run_dir), "status": status.get("status"), "config_hash": status.get("config_hash")}
+    for column, key in _IDENTITY_COLUMNS.items():
+        row[column] = flat.get(key)
+    row["beta_value"] = status.get("beta_value")
+    row["tau"] = _as_float(row["tau"])
+    row["config"] = flat
+    return row
+
+
+def _as_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def load_results(root: str | Path = "runs", kinds: Iterable[str] = ("run", "epoch", "eval"),
+                 config_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """Every run, epoch and evaluation row under ``root`` as one tidy DataFrame.
+
+    ``config_columns`` adds any dotted config key as a column (e.g. ``"train.lr"``).
+    """
+    kinds = set(kinds)
+    frames: list[pd.DataFrame] = []
+    for run_dir in find_runs(root):
+        try:
+            status = read_status(run_dir) or {}
+        except ValueError:
+            continue
+        ident = _run_identity(run_dir, status)
+        flat = ident.pop("config")
+        for key in config_columns:
+            ident[key] = flat.get(key)
+        if "run" in kinds:
+            row = dict(ident, kind="run")
+            row.update({k: v for k, v in (status.get("final") or {}).items()})
+            row.update({"wall_time_s": status.get("wall_time_s"), "epochs_done": status.get("epochs_done"),
+                        "device": status.get("device")})
+            frames.append(pd.DataFrame([row]))
+        if "epoch" in kinds:
+            metrics = read_metrics(run_dir)
+            if not metrics.empty:
+                frames.append(metrics.assign(kind="epoch", **ident))
+        if "eval" in kinds and (run_dir / EVAL_DIR).is_dir():
+            for path in sorted((run_dir / EVAL_DIR).glob("*.parquet")):
+                rows = pd.read_parquet(path)
+                rows = rows.assign(kind="eval", **{k: v for k, v in ident.items() if k not in rows.columns})
+                if "suite" not in rows.columns:
+                    rows["suite"] = path.stem
+                frames.append(rows)
+    if not frames:
+        return pd.DataFrame(columns=["kind", "run_dir", "status", *list(_IDENTITY_COLUMNS)])
+    frames = [frame.dropna(axis=1, how="all") for frame in frames]
+    table = pd.concat(frames, ignore_index=True, sort=False)
+    first = ["kind", "run_dir", "status", *list(_IDENTITY_COLUMNS)]
+    return table[[c for c in first if c in table.columns] + [c for c in table.columns if c not in first]]
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
+    """A finished (or checkpointed) run's trained network and its config."""
+    from .config import UserError, build_model
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / CONFIG_FILE
+    checkpoint_path = run_dir / CHECKPOINT_FILE
+    if not config_path.exists() or not checkpoint_path.exists():
+        raise UserError(
+            f"{run_dir} is not a run with a checkpoint (expected {CONFIG_FILE} and {CHECKPOINT_FILE}); "
+            "run `python -m ablations.run ...` to create it"
+        )
+    cfg = OmegaConf.load(config_path)
+    try:
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+    except Exception as error:  # corrupt or truncated file
+        raise UserError(f"checkpoint {checkpoint_path} cannot be read ({error}); delete it to retrain") from error
+    model = build_model(cfg, input_shape=tuple(state["input_shape"]))
+    model.load_state_dict(state["model"])
+    model.to(device).eval()
+    return model, cfg

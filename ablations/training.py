@@ -1,0 +1,276 @@
+"""BPTT training with surrogate gradients, per-epoch atomic checkpoints, resume, divergence.
+
+Losses, on the network output ``y_hat [B, classes]`` (the readout's prediction) and label ``y``:
+
+* ``mse_onehot`` (seed 003 Eq. 5): ``1/2 sum_c (y_hat_c - onehot(y)_c)^2``, averaged over the batch,
+  with ``y_hat = U_L[T] / T`` for the default ``mem_last`` readout.
+* ``ce_rate`` (seed 001, rate decoding): cross-entropy on the output spike counts
+  (``y_hat * T`` for the ``spike_count`` readout).
+* ``ce_mem`` (seed 001, membrane decoding): cross-entropy on ``y_hat`` as logits.
+
+Every epoch records train loss/accuracy/SSE (running, over the training batches) and test
+loss/accuracy/SSE, where SSE is the per-sample sum of squared errors between ``y_hat`` and the
+one-hot label, averaged over samples (seed 003 Table 1 rows 2-3). After each epoch the model,
+optimizer, scheduler, AMP scaler, RNG states and the metrics so far are saved atomically, so a
+run killed at any point resumes from its last completed epoch and continues exactly as it would
+have (same data order, same Poisson draws on the CPU).
+
+A non-finite loss stops training and raises :class:`Diverged`; the caller marks the run.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import DictConfig
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from . import results
+from .data import DataBundle
+
+__all__ = ["Diverged", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES"]
+
+
+class Diverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _onehot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    return F.one_hot(labels, n_classes).to(dtype)
+
+
+def mse_onehot(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
+    return 0.5 * (output - _onehot(labels, output.shape[1], output.dtype)).pow(2).sum(1).mean()
+
+
+def ce_rate(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
+    return F.cross_entropy(output * steps, labels)
+
+
+def ce_mem(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
+    return F.cross_entropy(output, labels)
+
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
+    "mse_onehot": mse_onehot, "ce_rate": ce_rate, "ce_mem": ce_mem,
+}
+
+
+def loss_function(name: str):
+    if name not in LOSSES:
+        raise ValueError(f"train.loss={name!r} is not one of {sorted(LOSSES)}")
+    return LOSSES[name]
+
+
+def per_sample_sse(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return (output.float() - _onehot(labels, output.shape[1], torch.float32)).pow(2).sum(1)
+
+
+def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=num_workers, drop_last=False)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if enabled and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, data: DataBundle, device: torch.device,
+             loss_name: str = "mse_onehot", amp: bool = False, progress: bool = False,
+             desc: str = "test") -> dict[str, float]:
+    """Loss, accuracy and SSE of ``model`` over ``loader`` (model in eval mode)."""
+    was_training = model.training
+    model.eval()
+    loss_fn = loss_function(loss_name)
+    total, correct, loss_sum, sse_sum = 0, 0, 0.0, 0.0
+    for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            output = model(data.encoder(x))
+        output = output.float()
+        loss_sum += float(loss_fn(output, y, data.steps)) * len(y)
+        sse_sum += float(per_sample_sse(output, y).sum())
+        correct += int((output.argmax(1) == y).sum())
+        total += len(y)
+    model.train(was_training)
+    return {"loss": loss_sum / max(total, 1), "accuracy": correct / max(total, 1), "sse": sse_sum / max(total, 1)}
+
+
+def _optimizer(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
+    if train.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=float(train.lr), weight_decay=float(train.weight_decay))
+    return torch.optim.SGD(model.parameters(), lr=float(train.lr), momentum=float(train.momentum),
+                           weight_decay=float(train.weight_decay))
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, train: DictConfig):
+    if train.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(train.step_size), gamma=float(train.gamma))
+    if train.schedule == "multistep":
+        milestones = [int(m) for m in (train.milestones or [])]
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=float(train.gamma))
+    if train.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(train.epochs))
+    return None
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, device: torch.device,
+        on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+    """Train ``model`` as ``cfg.train`` says, checkpointing into ``run_dir``; resume if a checkpoint exists.
+
+    ``on_epoch(epoch, metrics)`` is called after every completed epoch (studies use it to report
+    and prune). Returns the final metrics. Raises :class:`Diverged` on a non-finite loss.
+    """
+    train = cfg.train
+    seed = int(cfg.seed)
+    progress = bool(cfg.get("progress", True)) and bool(train.get("progress", True))
+    amp = bool(train.amp) and device.type == "cuda"
+    model.to(device)
+    optimizer = _optimizer(model, train)
+    scheduler = _scheduler(optimizer, train)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    loss_fn = loss_function(str(train.loss))
+    checkpoint_path = run_dir / results.CHECKPOINT_FILE
+    history: list[dict] = []
+    start_epoch = 0
+    elapsed_before = 0.0
+    if checkpoint_path.exists():
+        try:
+            state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        except Exception as error:
+            raise RuntimeError(f"checkpoint {checkpoint_path} cannot be read ({error}); delete it to restart the run") from error
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler") is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler") is not None:
+            scaler.load_state_dict(state["scaler"])
+        _set_rng_state(state["rng"])
+        history = list(state["history"])
+        start_epoch = int(state["epoch"])
+        elapsed_before = float(state.get("train_time_s", 0.0))
+        print(f"resuming {run_dir} from epoch {start_epoch}/{int(train.epochs)}", flush=True)
+    else:
+        seed_everything(seed)
+    test_loader = make_loader(data.test, int(train.get("eval_batch_size") or train.batch_size), shuffle=False,
+                              num_workers=int(train.num_workers))
+    max_batches = train.get("max_batches")
+    epochs = int(train.epochs)
+    eval_every = max(1, int(train.get("eval_every", 1)))
+    started = time.perf_counter()
+    epoch_bar = tqdm(range(start_epoch, epochs), desc=f"{cfg.neuron.variant} epochs", initial=start_epoch,
+                     total=epochs, disable=not progress)
+    for epoch in epoch_bar:
+        model.train()
+        loader = make_loader(data.train, int(train.batch_size), shuffle=True, seed=seed * 100_003 + epoch,
+                             num_workers=int(train.num_workers))
+        n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
+        total, correct, loss_sum, sse_sum = 0, 0, 0.0, 0.0
+        data_time, epoch_start = 0.0, time.perf_counter()
+        fetch_start = time.perf_counter()
+        batch_bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
+                         disable=not progress)
+        for index, (x, y) in enumerate(batch_bar):
+            if index >= n_batches:
+                break
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            data_time += time.perf_counter() - fetch_start
+            with _autocast(device, amp):
+                output = model(data.encoder(x))
+            output = output.float()
+            loss = loss_fn(output, y, data.steps)
+            if not torch.isfinite(loss):
+                raise Diverged(f"loss became {float(loss)} at epoch {epoch + 1}, batch {index + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if train.get("grad_clip"):
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), float(train.grad_clip))
+            scaler.step(optimizer)
+            scaler.update()
+            with torch.no_grad():
+                loss_sum += float(loss) * len(y)
+                sse_sum += float(per_sample_sse(output.detach(), y).sum())
+                correct += int((output.argmax(1) == y).sum())
+                total += len(y)
+            batch_bar.set_postfix(loss=f"{loss_sum / total:.4f}", acc=f"{correct / total:.3f}")
+            fetch_start = time.perf_counter()
+        batch_bar.close()
+        if scheduler is not None:
+            scheduler.step()
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": loss_sum / max(total, 1),
+            "train_accuracy": correct / max(total, 1),
+            "train_sse": sse_sum / max(total, 1),
+            "epoch_time_s": time.perf_counter() - epoch_start,
+            "data_time_s": data_time,
+        }
+        if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
+            test = evaluate(model, test_loader, data, device, str(train.loss), amp=amp, progress=progress)
+            row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
+        history.append(row)
+        epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
+        results.atomic_save_torch(checkpoint_path, {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict() if amp else None,
+            "rng": _rng_state(),
+            "history": history,
+            "epoch": epoch + 1,
+            "input_shape": list(data.input_shape),
+            "train_time_s": elapsed_before + time.perf_counter() - started,
+        })
+        results.write_metrics(run_dir, history)
+        results.update_status(run_dir, epochs_done=epoch + 1)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, row)
+    epoch_bar.close()
+    final = dict(history[-1]) if history else {}
+    final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    final["accuracy"] = final.get("test_accuracy")
+    final["train_time_s"] = elapsed_before + time.perf_counter() - started
+    return final
