@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from . import data as datasets
 from . import neurons, results
 from .config import UserError, build_model, compose, resolve_neuron_defaults, validate
-from .training import Diverged, fit, select_device
+from .training import Diverged, StopRun, fit, select_device
 
 __all__ = ["run", "run_cfg", "main"]
 
@@ -108,6 +108,9 @@ def run_cfg(cfg: DictConfig, on_epoch: Callable[[int, dict], None] | None = None
         results.update_status(run_dir, status="diverged", error=str(error))
         print(f"{run_dir}: diverged ({error}); the record is kept with status 'diverged'", flush=True)
         return run_dir
+    except StopRun as stop:
+        results.update_status(run_dir, status=stop.status, error=str(stop))
+        raise
     except KeyboardInterrupt:
         results.update_status(run_dir, status="interrupted")
         print(f"\ninterrupted; run the same command again to resume {run_dir}", flush=True)

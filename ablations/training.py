@@ -38,11 +38,22 @@ from tqdm.auto import tqdm
 from . import results
 from .data import DataBundle
 
-__all__ = ["Diverged", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES"]
+__all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES"]
 
 
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+class StopRun(Exception):
+    """Raised by an ``on_epoch`` callback to end a run early with a given status (e.g. ``pruned``).
+
+    The run keeps its record and checkpoint, marked with ``status``; the exception propagates.
+    """
+
+    def __init__(self, status: str, message: str = ""):
+        super().__init__(message or status)
+        self.status = status
 
 
 def select_device(name: str) -> torch.device:
