@@ -96,8 +96,9 @@ IF coherence is *not* flat over the whole spectrum: it is ~1 up to angular
 frequencies of the order of the firing rate and then decays like 2 r0/omega.
 What the leak does at fixed input current (mu and D scale with tau_m, as in
 the paper's supplement) is lower the coherence at low and intermediate
-frequencies and, for weak noise, make it fall earlier; see ``run`` and
-``SUITE_TABLE``.  A curve that is flat at 1 over the whole axis is what the
+frequencies and, for weak noise, make it fall at lower frequencies (for strong
+noise the leaky neuron's curve can instead reach higher frequencies than the
+IF one); see ``run`` and ``SUITE_TABLE``.  A curve that is flat at 1 over the whole axis is what the
 LIF formula gives in the tau_m -> infinity limit when omega is kept in units
 of each neuron's own tau_m.
 
@@ -115,7 +116,7 @@ trials before forming |P_xs|^2 / (P_xx P_ss).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -165,11 +166,14 @@ _SUITE_DEFAULTS: dict[str, Any] = {
     "omega_min": 0.05,  # rad / tau_0
     "omega_max": 10.0,  # rad / tau_0
     "simulate": True,
-    "duration": 60.0,  # per trial, in tau_0
+    "duration": 200.0,  # per trial, in tau_0
     "n_trials": 64,
     "dt": 1e-3,  # in units of each neuron's own time unit
     "seed": 0,
 }
+
+#: Welch segment length of the suite's simulations, in tau_0.
+_SUITE_SEGMENT = 50.0
 
 _COLUMNS = ["suite", "neuron", "tau", "mu", "D", "omega", "frequency_hz", "coherence", "source", "rate"]
 
@@ -219,8 +223,12 @@ def lif_rate(mu: float, D: float, v_th: float = 1.0, u_rest: float = 0.0, tau_re
     return 1.0 / (tau_ref + math.sqrt(math.pi) * mean_first_passage)
 
 
+def _floored(omega: float) -> float:
+    return max(float(omega), _OMEGA_FLOOR)
+
+
 def _lif_parabolic_terms(omega: float, mu: float, D: float, v_th: float, u_rest: float):
-    """Parabolic-cylinder combinations at one frequency (mpmath numbers).
+    """Parabolic-cylinder combinations at one frequency omega > 0 (mpmath numbers).
 
     Returns ``(response, escape, power)``::
 
@@ -228,11 +236,11 @@ def _lif_parabolic_terms(omega: float, mu: float, D: float, v_th: float, u_rest:
         escape   = D_{iw}(a)   - e^Delta D_{iw}(b)
         power    = |D_{iw}(a)|^2 - e^{2 Delta} |D_{iw}(b)|^2
     """
-    sqrt_d = mpmath.sqrt(D)
-    a = (mpmath.mpf(mu) - v_th) / sqrt_d
-    b = (mpmath.mpf(mu) - u_rest) / sqrt_d
-    exp_delta = mpmath.exp((mpmath.mpf(u_rest) ** 2 - mpmath.mpf(v_th) ** 2 + 2 * mpmath.mpf(mu) * (v_th - u_rest)) / (4 * D))
-    order = mpmath.mpc(0, max(omega, _OMEGA_FLOOR))
+    mu, v_th, u_rest = mpmath.mpf(mu), mpmath.mpf(v_th), mpmath.mpf(u_rest)
+    a = (mu - v_th) / mpmath.sqrt(D)
+    b = (mu - u_rest) / mpmath.sqrt(D)
+    exp_delta = mpmath.exp((u_rest**2 - v_th**2 + 2 * mu * (v_th - u_rest)) / (4 * D))
+    order = mpmath.mpc(0, omega)
     response = mpmath.pcfd(order - 1, a) - exp_delta * mpmath.pcfd(order - 1, b)
     d_a, d_b = mpmath.pcfd(order, a), mpmath.pcfd(order, b)
     escape = d_a - exp_delta * d_b
@@ -251,7 +259,7 @@ def lif_susceptibility(omega: Any, mu: float, D: float, v_th: float = 1.0, u_res
     values = np.empty(frequencies.shape, dtype=complex)
     with mpmath.workdps(_MPMATH_DIGITS):
         for index, w in np.ndenumerate(frequencies):
-            w = max(float(w), _OMEGA_FLOOR)
+            w = _floored(w)
             response, escape, _ = _lif_parabolic_terms(w, mu, D, v_th, u_rest)
             iw = mpmath.mpc(0, w)
             values[index] = complex(r0 * iw / (mpmath.sqrt(D) * (iw - 1)) * response / escape)
@@ -266,7 +274,7 @@ def lif_power_spectrum(omega: Any, mu: float, D: float, v_th: float = 1.0, u_res
     values = np.empty(frequencies.shape, dtype=float)
     with mpmath.workdps(_MPMATH_DIGITS):
         for index, w in np.ndenumerate(frequencies):
-            _, escape, power = _lif_parabolic_terms(float(w), mu, D, v_th, u_rest)
+            _, escape, power = _lif_parabolic_terms(_floored(w), mu, D, v_th, u_rest)
             values[index] = float(r0 * power / abs(escape) ** 2)
     return values
 
@@ -285,7 +293,7 @@ def lif_coherence(omega: Any, mu: float, D: float, v_th: float = 1.0, u_rest: fl
         return values
     with mpmath.workdps(_MPMATH_DIGITS):
         for index, w in np.ndenumerate(frequencies):
-            w = max(float(w), _OMEGA_FLOOR)
+            w = _floored(w)
             response, _, power = _lif_parabolic_terms(w, mu, D, v_th, u_rest)
             values[index] = float(2 * r0 * w**2 / (1 + w**2) * abs(response) ** 2 / power)
     return values
@@ -431,11 +439,9 @@ def simulate_coherence(
 # Suite
 # --------------------------------------------------------------------------- #
 def _config_value(cfg: Any, key: str) -> Any:
-    if cfg is not None:
-        value = cfg.get(key, None) if isinstance(cfg, Mapping) or hasattr(cfg, "get") else None
-        if value is not None:
-            return value
-    return _SUITE_DEFAULTS[key]
+    getter = getattr(cfg, "get", None)
+    value = getter(key, None) if getter is not None else None
+    return _SUITE_DEFAULTS[key] if value is None else value
 
 
 def _neuron_parameters(tau_units: float, mu: float, D: float) -> tuple[float, float]:
@@ -479,6 +485,11 @@ def run(model: Any = None, data: Any = None, cfg: Any = None) -> pd.DataFrame:
         lif_low_leak   20 ms     2.0              0.02            ~73 Hz
         lif_high_leak  10 ms     1.0              0.01            ~34 Hz
 
+    omega: ``n_omega`` (default 40) log-spaced points in [0.05, 10] rad/tau_0
+    (0.8 to 160 Hz).  Simulation (``simulate``, default true): 64 trials of
+    ``duration`` (default 200) tau_0 each, dt = 1e-3 of the neuron's own time
+    unit, Welch segments of 50 tau_0; simulated rows are kept in the same band.
+
     Returned columns: ``suite`` ("coherence"), ``neuron``, ``tau`` (tau_m in
     ms, inf for the IF), ``mu`` and ``D`` (the dimensionless parameters passed
     to the formulas, per tau_m; per tau_0 for the IF), ``omega`` (rad per
@@ -516,7 +527,7 @@ def run(model: Any = None, data: Any = None, cfg: Any = None) -> pd.DataFrame:
                 "lif" if leaky else "if", neuron_mu, neuron_D,
                 dt=float(_SUITE_DEFAULTS["dt"]), duration=duration / scale,
                 n_trials=int(_SUITE_DEFAULTS["n_trials"]), seed=seed + offset,
-                segment_duration=min(20.0, duration) / scale,
+                segment_duration=min(_SUITE_SEGMENT, duration) / scale,
             )
             sim_omega = sim_omega / scale
             keep = (sim_omega >= omega_min) & (sim_omega <= omega_max)
