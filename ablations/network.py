@@ -22,9 +22,10 @@ tensor; the neuron is scanned over T by :func:`ablations.neurons.run_sequence`.
 Readouts (``readout=``), on the output layer's current ``I_L[t] = W_L s[t] + b_L``:
 
 * ``mem_last`` (seed 003): non-spiking leaky integrator ``U_L[t] = beta_L U_L[t-1] + I_L[t]``,
-  prediction ``U_L[T] / T``. ``beta_L`` is the hidden neurons' beta for exponential and no leak
-  (seed 003: the output neurons "decay over time"), and 1 for complete or linear leak, where a
-  beta-0 readout would see only the last step; ``readout_beta=`` sets it explicitly.
+  prediction ``U_L[T] / T``. ``beta_L`` is the hidden neurons' beta (seed 003: the output neurons
+  "decay over time"), so the readout adds no memory the variant lacks: with complete leak it
+  sees only the last step. A linear leak has no beta; its readout integrates (``beta_L = 1``).
+  ``readout_beta=`` sets it explicitly.
 * ``mem_mean`` / ``mem_max`` (seed 001, membrane decoding): mean / max over t of ``U_L[t]``.
 * ``spike_count`` (seed 001, rate decoding): a spiking output layer of the same variant (without
   recurrence); prediction = spike count / T.
@@ -330,7 +331,7 @@ def build(
     n_classes = int(tokens[-1].size)
     out_ops = pending + [nn.Linear(shape[0], n_classes, bias=bias)]
     if readout_beta is None:
-        readout_beta = spec.beta_value if spec.leak in ("exponential", "none") else 1.0
+        readout_beta = spec.beta_value if spec.beta_value is not None else 1.0
     spiking = None
     if readout == "spike_count":
         spiking = neurons.build(dataclasses.replace(spec, recurrent=False))

@@ -11,7 +11,8 @@ The label is ``A XOR B`` (1 when exactly one of the two patterns is "high"); the
 balanced, so chance is 50 %. Solving it needs a memory of pattern A across the delay: a neuron
 with complete leak (beta = 0) has none and stays at chance.
 
-Defaults (``conf/dataset/delayed_xor.yaml``): 16 channels, 10-step patterns, a 20-step delay,
+Defaults (``conf/dataset/delayed_xor.yaml``): 16 channels, 10-step patterns, a 10-step delay
+(one default membrane time constant; raise ``delay_steps`` for a harder memory task),
 rates 0.05 / 0.6, noise 0.05, 2000 training and 500 test samples from a fixed ``data_seed``.
 """
 
@@ -29,7 +30,7 @@ from .encoders import SequenceEncoder
 __all__ = ["delayed_xor", "make_delayed_xor"]
 
 
-def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10, delay_steps: int = 20,
+def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10, delay_steps: int = 10,
                      low_rate: float = 0.05, high_rate: float = 0.6, noise_rate: float = 0.05,
                      seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Spike trains ``[n, T, channels]`` (float 0/1) and XOR labels ``[n]`` (int64)."""

@@ -1,0 +1,185 @@
+"""Each variant's discrete update against sequences computed by hand (see ablations/neurons.py)."""
+
+import math
+import pickle
+
+import pytest
+import snntorch as snn
+import torch
+
+from ablations import neurons
+from ablations.neurons import NeuronSpec
+
+
+def drive(neuron, values):
+    current = torch.tensor(values, dtype=torch.float32).view(-1, 1, 1)
+    spikes, membrane = neurons.simulate(neuron, current)
+    return spikes.flatten().tolist(), [round(v, 6) for v in membrane.flatten().tolist()]
+
+
+# Input 0.6, 0.6, 0.6, 0, 1.5 with threshold 1 and beta 0.5.
+# zero:     U = .6, .3+.6=.9, .45+.6=1.05 (spike), .5*(1-1)*1.05+0 = 0, 1.5 (spike)
+# subtract: U = .6, .9, 1.05 (spike), .525+0-1 = -.475, -.2375+1.5 = 1.2625 (spike)
+# none:     U = .6, .9, 1.05 (spike), .525, 1.7625 (spike)
+@pytest.mark.parametrize("reset, expected_mem, expected_spk", [
+    ("zero", [0.6, 0.9, 1.05, 0.0, 1.5], [0, 0, 1, 0, 1]),
+    ("subtract", [0.6, 0.9, 1.05, -0.475, 1.2625], [0, 0, 1, 0, 1]),
+    ("none", [0.6, 0.9, 1.05, 0.525, 1.7625], [0, 0, 1, 0, 1]),
+])
+def test_exponential_leak_resets(reset, expected_mem, expected_spk):
+    spk, mem = drive(neurons.build("vanilla", beta=0.5, reset=reset), [0.6, 0.6, 0.6, 0.0, 1.5])
+    assert mem == pytest.approx(expected_mem)
+    assert spk == expected_spk
+
+
+def test_vanilla_beta_from_tau():
+    lif = neurons.build("vanilla", tau=4.0)
+    beta = math.exp(-1 / 4)
+    spk, mem = drive(lif, [0.5, 0.5, 0.0])
+    assert mem == pytest.approx([0.5, 0.5 * beta + 0.5, (0.5 * beta + 0.5) * beta], abs=1e-6)
+    assert spk == [0, 0, 0]
+
+
+def test_no_leak_integrates_and_resets_to_zero():
+    # IF: U = .4, .8, 1.2 (spike), 0 + .4 = .4 (reset wiped 1.2), .8
+    spk, mem = drive(neurons.build("no_leak"), [0.4] * 5)
+    assert mem == pytest.approx([0.4, 0.8, 1.2, 0.4, 0.8])
+    assert spk == [0, 0, 1, 0, 0]
+
+
+def test_tau_inf_is_integrate_and_fire():
+    assert neurons.spec_for("vanilla", tau=math.inf).beta_value == 1.0
+    a = drive(neurons.build("vanilla", tau=math.inf), [0.4, 0.3, 0.5, 0.9])
+    b = drive(neurons.build("no_leak"), [0.4, 0.3, 0.5, 0.9])
+    assert a == b
+
+
+def test_complete_leak_holds_one_step():
+    spk, mem = drive(neurons.build("complete_leak"), [0.7, 0.7, 1.2, 0.3])
+    assert mem == pytest.approx([0.7, 0.7, 1.2, 0.3])
+    assert spk == [0, 0, 1, 0]
+
+
+def test_no_reset_keeps_membrane_above_threshold():
+    # beta .5: U = 1.2 (spike), .6+1.2 = 1.8 (spike), .9 + 0 = .9, .45
+    spk, mem = drive(neurons.build("no_reset", beta=0.5), [1.2, 1.2, 0.0, 0.0])
+    assert mem == pytest.approx([1.2, 1.8, 0.9, 0.45])
+    assert spk == [1, 1, 0, 0]
+
+
+@pytest.mark.parametrize("reset, expected_mem, expected_spk", [
+    # L(u) = sign(u) max(|u| - .1, 0)
+    # zero:     .6, .5+.6=1.1 (spike), L(0)+.6=.6, .5+0=.5, .4+1.5=1.9 (spike)
+    ("zero", [0.6, 1.1, 0.6, 0.5, 1.9], [0, 1, 0, 0, 1]),
+    # subtract: .6, 1.1 (spike), L(1.1)+.6-1 = .6, .5-0 = .5, .4+1.5 = 1.9
+    ("subtract", [0.6, 1.1, 0.6, 0.5, 1.9], [0, 1, 0, 0, 1]),
+    # none:     .6, 1.1, 1.0+.6 = 1.6, 1.5, 1.4+1.5 = 2.9
+    ("none", [0.6, 1.1, 1.6, 1.5, 2.9], [0, 1, 1, 1, 1]),
+])
+def test_linear_leak(reset, expected_mem, expected_spk):
+    neuron = neurons.build("linear_leak", lam=0.1, reset=reset)
+    assert isinstance(neuron, neurons.LinearLeaky)
+    spk, mem = drive(neuron, [0.6, 0.6, 0.6, 0.0, 1.5])
+    assert mem == pytest.approx(expected_mem)
+    assert spk == expected_spk
+
+
+def test_linear_leak_stops_at_rest_from_both_sides():
+    # -0.25 decays to -0.15, -0.05, 0, 0 (never crosses rest)
+    spk, mem = drive(neurons.build("linear_leak", lam=0.1), [-0.25, 0.0, 0.0, 0.0])
+    assert mem == pytest.approx([-0.25, -0.15, -0.05, 0.0])
+
+
+def test_recurrent_matches_seed001_eq4():
+    """U[t] = beta (1 - S[t-1]) U[t-1] + W x[t] + V S[t-1] with V bias-free and all-to-all."""
+    rec = neurons.build("recurrent", n_neurons=2, beta=0.5)
+    assert rec.recurrent.bias is None
+    with torch.no_grad():
+        rec.recurrent.weight.copy_(torch.tensor([[0.0, 0.3], [0.2, -0.4]]))
+    current = torch.tensor([[1.5, 0.0], [0.0, 1.2], [0.0, 0.0], [0.5, 0.5]]).view(4, 1, 2)
+    spikes, mem = neurons.simulate(rec, current)
+    # t1: U = (1.5, 0) -> S = (1, 0)
+    # t2: U0 = .5*(1-1)*1.5 + 0 + (0*1 + .3*0) = 0 ; U1 = .5*0 + 1.2 + (.2*1 - .4*0) = 1.4 -> S = (0, 1)
+    # t3: U0 = .5*0 + 0 + .3*1 = .3 ; U1 = .5*(1-1)*1.4 + 0 + (-.4) = -.4 -> S = (0, 0)
+    # t4: U0 = .15 + .5 + 0 = .65 ; U1 = -.2 + .5 + 0 = .3
+    expected = [[1.5, 0.0], [0.0, 1.4], [0.3, -0.4], [0.65, 0.3]]
+    assert mem.flatten().tolist() == pytest.approx(sum(expected, []), abs=1e-6)
+    assert spikes.view(4, 2).tolist() == [[1, 0], [0, 1], [0, 0], [0, 0]]
+
+
+def test_recurrent_combinations():
+    a = neurons.build("no_leak_recurrent", n_neurons=3)
+    b = neurons.build("no_leak_no_reset_recurrent", n_neurons=3)
+    assert a.spec.beta_value == 1.0 and a.spec.reset == "zero" and a.spec.recurrent
+    assert b.spec.beta_value == 1.0 and b.spec.reset == "none" and b.spec.recurrent
+    with pytest.raises(ValueError, match="layer width"):
+        neurons.build("recurrent")
+
+
+def test_state_starts_fresh_every_sequence():
+    lif = neurons.build("no_leak")
+    first = drive(lif, [0.6, 0.3])
+    second = drive(lif, [0.6, 0.3])
+    assert first == second
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tau": -1.0}, "must be > 0"),
+    ({"tau": 0.0}, "must be > 0"),
+    ({"beta": 1.5}, r"\[0, 1\]"),
+    ({"tau": 10.0, "beta": 0.5}, "both given"),
+    ({"reset": "soft"}, "not one of"),
+    ({"threshold": 0.0}, "threshold"),
+    ({"surrogate": "tanh"}, "unknown surrogate"),
+    ({"surrogate": "rectangular", "surrogate_params": {"width": -1}}, "out of range"),
+])
+def test_invalid_specs_are_rejected(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        neurons.spec_for("vanilla", **kwargs)
+
+
+def test_tau_on_a_leak_free_variant_is_rejected():
+    with pytest.raises(ValueError, match="only apply to leak='exponential'"):
+        neurons.spec_for("no_leak", tau=30.0)
+    with pytest.raises(ValueError, match="unknown variant"):
+        neurons.build("does_not_exist")
+
+
+def test_surrogate_gradients():
+    z = torch.tensor([-0.3, -0.1, 0.1, 0.3], requires_grad=True)
+    neurons.make_surrogate("rectangular", width=0.5)(z).sum().backward()
+    assert z.grad.tolist() == pytest.approx([0.0, 2.0, 2.0, 0.0])
+    z.grad = None
+    neurons.make_surrogate("straight_through", epsilon=0.25, threshold=1.0)(z).sum().backward()
+    assert z.grad.tolist() == pytest.approx([0.0, 0.0, 0.8, 0.8])
+    z.grad = None
+    spikes = neurons.make_surrogate("fast_sigmoid", slope=10.0)(z)
+    spikes.sum().backward()
+    assert spikes.tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert z.grad.tolist() == pytest.approx([1 / (1 + 3) ** 2, 1 / 4, 1 / 4, 1 / 16])
+
+
+def test_gradient_flows_through_time():
+    lif = neurons.build("vanilla", beta=0.9, surrogate="atan")
+    current = torch.full((6, 2, 3), 0.4, requires_grad=True)
+    spikes, _ = neurons.simulate(lif, current)
+    spikes.sum().backward()
+    assert current.grad.abs().sum() > 0
+    assert current.grad[0].abs().sum() > 0  # the first step influences later spikes
+
+
+def test_neurons_pickle_and_do_not_leak_instances():
+    before = len(snn.SpikingNeuron.instances)
+    built = [neurons.build(name, n_neurons=4) for name in neurons.VARIANTS]
+    assert len(snn.SpikingNeuron.instances) == before
+    for neuron in built:
+        clone = pickle.loads(pickle.dumps(neuron))
+        assert repr(clone.spec.make_surrogate()) == repr(neuron.spec.make_surrogate())
+        assert isinstance(clone.cell if hasattr(clone, "cell") else clone, snn.Leaky)
+
+
+def test_spec_resolution_fills_defaults():
+    assert neurons.spec_for("vanilla").resolved().tau == neurons.DEFAULT_TAU
+    assert neurons.spec_for("linear_leak").resolved().lam == neurons.DEFAULT_LAM
+    assert neurons.spec_for("vanilla", beta=0.3).resolved().tau is None
+    assert NeuronSpec(leak="complete").beta_value == 0.0
