@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from . import data as datasets
 from . import neurons, results
 from .config import UserError, build_model, compose, resolve_neuron_defaults, validate
-from .training import Diverged, StopRun, fit, select_device
+from .training import Diverged, StopRun, fit, seed_everything, select_device
 
 __all__ = ["run", "run_cfg", "main"]
 
@@ -53,6 +53,7 @@ def prepare(cfg: DictConfig):
     """Validate the config and build the data and the model, before anything is written."""
     spec = validate(cfg)
     resolve_neuron_defaults(cfg, spec)
+    seed_everything(int(cfg.seed))  # weights are drawn when the model is built
     try:
         bundle = datasets.build(cfg.dataset, cfg.paths.data)
     except ValueError as error:

@@ -202,8 +202,6 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         start_epoch = int(state["epoch"])
         elapsed_before = float(state.get("train_time_s", 0.0))
         print(f"resuming {run_dir} from epoch {start_epoch}/{int(train.epochs)}", flush=True)
-    else:
-        seed_everything(seed)
     test_loader = make_loader(data.test, int(train.get("eval_batch_size") or train.batch_size), shuffle=False,
                               num_workers=int(train.num_workers))
     max_batches = train.get("max_batches")
@@ -232,7 +230,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             output = output.float()
             loss = loss_fn(output, y, data.steps)
             if not torch.isfinite(loss):
-                raise Diverged(f"loss became {float(loss)} at epoch {epoch + 1}, batch {index + 1}")
+                raise Diverged(f"loss became {float(loss.detach())} at epoch {epoch + 1}, batch {index + 1}")
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if train.get("grad_clip"):
