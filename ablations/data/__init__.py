@@ -47,6 +47,13 @@ class DataBundle:
 SOURCES: dict[str, str] = {
     "digits": "ablations.data.embedded:digits",
     "delayed_xor": "ablations.data.generated:delayed_xor",
+    "mnist": "ablations.data.vision:mnist",
+    "cifar10": "ablations.data.vision:cifar10",
+    "svhn": "ablations.data.vision:svhn",
+    "nmnist": "ablations.data.events:nmnist",
+    "dvs_gesture": "ablations.data.events:dvs_gesture",
+    "shd": "ablations.data.events:shd",
+    "digits_events": "ablations.data.saccades:digits_events",
 }
 
 

@@ -1,0 +1,68 @@
+"""Layer-string networks with dropout as a switch (builder of ``vgg9``, ``vgg6``, ``fc_*``).
+
+``model.dropout: p`` (null or 0 = off) inserts the layer-string token ``pD`` after every hidden
+weighted layer (conv ``64C3``, fully connected ``1024FC`` or a bare width in the middle of the
+string), after the pooling that follows it if any, and before the next weighted layer or the
+readout. Seed 003's CIFAR-10 net with ``dropout: 0.2`` becomes::
+
+    64C3-0.2D-64C3-2P-0.2D-128C3-0.2D-128C3-2P-0.2D-256C3-0.2D-256C3-0.2D-256C3-2P-0.2D-1024FC-0.2D-10
+
+A dropout token already in ``model.layers`` is kept and gets no second one. Dropout draws one
+mask per sample, shared by all time steps (:class:`ablations.network.TimeDropout`), acting on the
+spikes of the layer before. The string is then built by :func:`ablations.network.build`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .. import network
+from ..config import model_layers
+
+__all__ = ["with_dropout", "build"]
+
+_WEIGHTED = re.compile(r"^(\d+C\d+|\d+FC|\d+)$")
+_LAYER = re.compile(r"^(\d+C\d+|\d+FC)$")
+_POOL = re.compile(r"^\d+P$")
+_DROPOUT = re.compile(r"^(0?\.\d+|0|1)D$")
+
+
+def with_dropout(layers: str, p: float | None) -> str:
+    """``layers`` with a ``pD`` token after each hidden weighted layer (see the module docstring)."""
+    if p is None or float(p) == 0.0:
+        return layers
+    p = float(p)
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"model.dropout={p} must lie in (0, 1), or be null / 0 for no dropout")
+    tokens = [t.strip() for t in layers.split("-") if t.strip()]
+    token = f"{p:g}D" if p >= 0.001 else f"{p:f}D"
+    if not _DROPOUT.match(token):
+        raise ValueError(f"model.dropout={p} cannot be written as a layer token")
+    result = list(tokens)
+    for index in range(len(tokens) - 2, -1, -1):  # right to left, so insertions keep the indices valid
+        hidden = _LAYER.match(tokens[index]) if index == 0 else _WEIGHTED.match(tokens[index])
+        if not hidden:  # a bare number first is the input size, not a layer
+            continue
+        insert = index + 1
+        while insert < len(tokens) - 1 and _POOL.match(tokens[insert]):
+            insert += 1
+        if not _DROPOUT.match(tokens[insert]):
+            result.insert(insert, token)
+    return "-".join(result)
+
+
+def build(cfg: Any, spec, input_shape: tuple[int, ...]):
+    """Builder hook (``model.builder: ablations.models.layered:build``)."""
+    model = cfg.model
+    layers = with_dropout(model_layers(cfg), model.get("dropout"))
+    return network.build(
+        layers,
+        variant=spec,
+        input_shape=input_shape,
+        readout=str(model.readout),
+        readout_beta=model.get("readout_beta"),
+        pool=str(model.get("pool", "avg")),
+        batch_norm=bool(model.get("batch_norm", False)),
+        bias=bool(model.get("bias", True)),
+    )
