@@ -1,0 +1,283 @@
+r"""Input noise for robustness tests: seed 003 section 3, Algorithm 1.
+
+Two noise sources (after Hendrycks & Dietterich 2019), each drawn fresh for every time step,
+input entry (pixel or input channel) and sample:
+
+* :class:`GaussianNoise` ``(sigma)``: ``xi ~ N(0, sigma^2)``.
+* :class:`ImpulseNoise` ``(probability, amplitude)``: ``xi = +amplitude`` or ``-amplitude``
+  (equally likely) with the given probability, else 0. With amplitude 1 on pixels in [0, 1]
+  this is salt-and-pepper noise: a hit pixel is forced to 1 (always spikes) or 0 (never).
+
+Two injection scenarios, both in the input layer only (Algorithm 1; ``X[t] ~ U(0, 1)`` is the
+Poisson encoder's uniform draw, ``x`` the pixel, ``O_1[t]`` the network input at step ``t``):
+
+* scenario 1, noise on the pixels before Poisson sampling; the spikes stay binary::
+
+      x_c[t] = x + xi[t];   O_1[t] = H(r(x_c[t]) - X[t])
+
+  with the encoder's rate ``r(x) = clip(gain * x, 0, 1)`` (signed coding: ``sign(x_c[t])``
+  times ``H(clip(gain |x_c[t]|, 0, 1) - X[t])``). For direct (analog) coding ``O_1[t] = gain x_c[t]``.
+* scenario 2, noise on the emitted spikes, fresh every step; the input is no longer binary::
+
+      O_1[t] = H(r(x) - X[t]) + xi[t]
+
+Severity table
+--------------
+The papers give no severity values. Level 0 is the clean input; levels 1..8 (chosen so that
+level 8 brings an IF network (``variant=no_leak``, 10 epochs on ``digits``, 97 % clean test
+accuracy) close to chance, 10 %: measured at level 8, 14 % (gaussian s1), 13 % (gaussian s2),
+10 % (impulse s1), 15 % (impulse s2). Scenario 2 needs much larger amplitudes than scenario 1
+because zero-mean noise on the spikes is averaged by the first layer's fan-in and over the time
+steps, while noise on the pixels saturates the Poisson rates; the scenario 2 levels double.
+
+========  ============  ============  =====================  =====================
+severity  gaussian s1   gaussian s2   impulse s1             impulse s2
+          sigma         sigma         probability (amp. 1)   probability, amplitude
+========  ============  ============  =====================  =====================
+1         0.1           0.25          0.05                   0.05, 1
+2         0.2           0.5           0.1                    0.15, 1
+3         0.35          1             0.2                    0.5, 1
+4         0.5           2             0.3                    0.5, 2
+5         0.75          4             0.45                   0.5, 4
+6         1             8             0.6                    0.5, 8
+7         1.5           16            0.8                    0.5, 16
+8         3             32            0.95                   0.5, 32
+========  ============  ============  =====================  =====================
+
+Shared random numbers
+---------------------
+:func:`noisy_batches` draws, once per batch, the encoder's uniform numbers ``X`` and two
+noise fields ``z ~ N(0, 1)`` and ``v ~ U(0, 1)`` of shape ``[T, B, ...]``, and reuses them for
+every severity of both noise types: Gaussian noise is ``sigma * z``; impulse noise hits where
+``v < probability`` with sign ``sign(z)`` (so the entries hit at one level are also hit at every
+higher level). The clean spikes ``H(r(x) - X)`` of scenario 2 are computed once. Severity 0
+therefore gives exactly the clean input, the severities differ only in the noise scale (common
+random numbers: the accuracy curve has no sampling jitter between levels), and the noise
+costs one set of draws per batch instead of one per severity. Only the network runs once per
+severity.
+
+Noise objects are small picklable classes with their parameters in ``repr``;
+:class:`NoisyEncoder` wraps any Poisson or direct encoder into a noisy one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import torch
+
+from .encoders import DirectEncoder, Encoder, PoissonEncoder
+
+__all__ = [
+    "Noise", "GaussianNoise", "ImpulseNoise", "NoiseDraws", "NoisyEncoder", "NOISES", "SCENARIOS",
+    "SEVERITIES", "N_SEVERITIES", "make_noise", "severity_table", "apply_noise", "noisy_batches", "draw_batch",
+]
+
+NOISES = ("gaussian", "impulse")
+SCENARIOS = (1, 2)
+N_SEVERITIES = 8
+
+# (noise, scenario) -> parameters of severity levels 1..8 (level 0 is the clean input).
+# gaussian: sigma; impulse: (probability, amplitude).
+SEVERITIES: dict[tuple[str, int], tuple] = {
+    ("gaussian", 1): (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 3.0),
+    ("gaussian", 2): (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+    ("impulse", 1): ((0.05, 1.0), (0.1, 1.0), (0.2, 1.0), (0.3, 1.0), (0.45, 1.0), (0.6, 1.0),
+                     (0.8, 1.0), (0.95, 1.0)),
+    ("impulse", 2): ((0.05, 1.0), (0.15, 1.0), (0.5, 1.0), (0.5, 2.0), (0.5, 4.0), (0.5, 8.0),
+                     (0.5, 16.0), (0.5, 32.0)),
+}
+
+
+# --------------------------------------------------------------------------- noise sources
+class Noise:
+    """Additive input noise ``xi`` built from shared draws (:class:`NoiseDraws`)."""
+
+    name = "noise"
+
+    def from_draws(self, draws: "NoiseDraws") -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def sample(self, shape: Sequence[int], generator: torch.Generator | None = None,
+               device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """A fresh noise field of ``shape``."""
+        return self.from_draws(NoiseDraws.draw(shape, generator, device, dtype))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
+
+
+class GaussianNoise(Noise):
+    """``xi ~ N(0, sigma^2)``."""
+
+    name = "gaussian"
+
+    def __init__(self, sigma: float):
+        if not float(sigma) >= 0:
+            raise ValueError(f"gaussian noise sigma={sigma} must be >= 0")
+        self.sigma = float(sigma)
+
+    def from_draws(self, draws: "NoiseDraws") -> torch.Tensor:
+        return self.sigma * draws.normal
+
+
+class ImpulseNoise(Noise):
+    """``xi = +-amplitude`` (equally likely) with ``probability``, else 0."""
+
+    name = "impulse"
+
+    def __init__(self, probability: float, amplitude: float = 1.0):
+        if not 0.0 <= float(probability) <= 1.0:
+            raise ValueError(f"impulse noise probability={probability} must lie in [0, 1]")
+        if not float(amplitude) >= 0:
+            raise ValueError(f"impulse noise amplitude={amplitude} must be >= 0")
+        self.probability = float(probability)
+        self.amplitude = float(amplitude)
+
+    def from_draws(self, draws: "NoiseDraws") -> torch.Tensor:
+        hit = (draws.uniform < self.probability).to(draws.normal.dtype)
+        sign = torch.where(draws.normal >= 0, 1.0, -1.0).to(draws.normal.dtype)
+        return self.amplitude * sign * hit
+
+
+@dataclass
+class NoiseDraws:
+    """The random numbers one batch shares across noise types and severities."""
+
+    normal: torch.Tensor   # z ~ N(0, 1), [T, B, ...]
+    uniform: torch.Tensor  # v ~ U(0, 1), [T, B, ...]
+
+    @classmethod
+    def draw(cls, shape: Sequence[int], generator: torch.Generator | None = None,
+             device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> "NoiseDraws":
+        normal = torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
+        uniform = torch.rand(tuple(shape), generator=generator, device=device, dtype=dtype)
+        return cls(normal, uniform)
+
+
+def make_noise(name: str, scenario: int, severity: int) -> Noise | None:
+    """The noise of a severity level from the table; ``None`` for severity 0 (clean)."""
+    if name not in NOISES:
+        raise ValueError(f"noise {name!r} is not one of {list(NOISES)}")
+    if int(scenario) not in SCENARIOS:
+        raise ValueError(f"noise scenario {scenario!r} is not one of {list(SCENARIOS)}")
+    severity = int(severity)
+    if not 0 <= severity <= N_SEVERITIES:
+        raise ValueError(f"noise severity {severity} must lie in 0..{N_SEVERITIES}")
+    if severity == 0:
+        return None
+    value = SEVERITIES[(name, int(scenario))][severity - 1]
+    return GaussianNoise(value) if name == "gaussian" else ImpulseNoise(*value)
+
+
+def severity_table() -> list[dict]:
+    """The severity table as rows ``{noise, scenario, severity, parameters...}``."""
+    rows = []
+    for (name, scenario), values in SEVERITIES.items():
+        for severity in range(1, N_SEVERITIES + 1):
+            noise = make_noise(name, scenario, severity)
+            rows.append({"noise": name, "scenario": scenario, "severity": severity, **vars(noise)})
+    return rows
+
+
+# --------------------------------------------------------------------------- injection
+def _check_encoder(encoder: Encoder, scenario: int) -> None:
+    if int(scenario) not in SCENARIOS:
+        raise ValueError(f"noise scenario {scenario!r} is not one of {list(SCENARIOS)}")
+    if not isinstance(encoder, (PoissonEncoder, DirectEncoder)):
+        raise ValueError(
+            f"input noise (seed 003 Algorithm 1) needs a Poisson or direct encoder of pixel data; "
+            f"got {encoder!r}"
+        )
+
+
+def _scenario1(encoder: Encoder, x: torch.Tensor, xi: torch.Tensor, uniform: torch.Tensor | None) -> torch.Tensor:
+    noisy = x.unsqueeze(0) + xi  # [T, B, ...]: fresh pixel noise every step
+    if isinstance(encoder, DirectEncoder):
+        return encoder.gain * noisy
+    spikes = (encoder.rates(noisy) > uniform).to(x.dtype)
+    return spikes * torch.sign(noisy) if encoder.signed else spikes
+
+
+def _clean(encoder: Encoder, x: torch.Tensor, uniform: torch.Tensor | None) -> torch.Tensor:
+    if isinstance(encoder, DirectEncoder):
+        return encoder(x)
+    spikes = (encoder.rates(x).unsqueeze(0) > uniform).to(x.dtype)
+    return spikes * torch.sign(x).unsqueeze(0) if encoder.signed else spikes
+
+
+def apply_noise(encoder: Encoder, x: torch.Tensor, noise: Noise | None, scenario: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Encode the batch ``x [B, ...]`` into ``[T, B, ...]`` with ``noise`` injected as ``scenario``."""
+    _check_encoder(encoder, scenario)
+    shape = (encoder.steps, *x.shape)
+    uniform = None
+    if isinstance(encoder, PoissonEncoder):
+        uniform = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
+    if noise is None:
+        return _clean(encoder, x, uniform)
+    xi = noise.sample(shape, generator, x.device, x.dtype)
+    if int(scenario) == 1:
+        return _scenario1(encoder, x, xi, uniform)
+    return _clean(encoder, x, uniform) + xi
+
+
+def noisy_batches(encoder: Encoder, x: torch.Tensor, noises: Sequence[Noise | None], scenario: int,
+                  generator: torch.Generator | None = None,
+                  draws: tuple[torch.Tensor | None, NoiseDraws] | None = None) -> Iterator[torch.Tensor]:
+    """Network inputs ``[T, B, ...]`` of one batch under each of ``noises`` (None = clean).
+
+    The encoder's uniform numbers and the noise draws are drawn once (or taken from ``draws``,
+    as returned by :func:`draw_batch`) and shared by every entry of ``noises``.
+    """
+    _check_encoder(encoder, scenario)
+    uniform, shared = draws if draws is not None else draw_batch(encoder, x, generator)
+    clean = None
+    for noise in noises:
+        if noise is None:
+            yield _clean(encoder, x, uniform)
+            continue
+        xi = noise.from_draws(shared)
+        if int(scenario) == 1:
+            yield _scenario1(encoder, x, xi, uniform)
+        else:
+            if clean is None:
+                clean = _clean(encoder, x, uniform)
+            yield clean + xi
+
+
+def draw_batch(encoder: Encoder, x: torch.Tensor,
+               generator: torch.Generator | None = None) -> tuple[torch.Tensor | None, NoiseDraws]:
+    """The random numbers a batch shares: the encoder's ``X`` (Poisson only) and the noise draws."""
+    shape = (encoder.steps, *x.shape)
+    uniform = None
+    if isinstance(encoder, PoissonEncoder):
+        uniform = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
+    return uniform, NoiseDraws.draw(shape, generator, x.device, x.dtype)
+
+
+class NoisyEncoder(Encoder):
+    """An encoder that injects ``noise`` as ``scenario`` (1 or 2) into a Poisson or direct encoder."""
+
+    name = "noisy"
+
+    def __init__(self, encoder: Encoder, noise: Noise | None, scenario: int):
+        _check_encoder(encoder, scenario)
+        self.encoder = encoder
+        self.noise = noise
+        self.scenario = int(scenario)
+        self.steps = encoder.steps
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return apply_noise(self.encoder, x, self.noise, self.scenario, generator)
+
+    def __repr__(self) -> str:
+        return f"NoisyEncoder(encoder={self.encoder!r}, noise={self.noise!r}, scenario={self.scenario})"

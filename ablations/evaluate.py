@@ -1,0 +1,169 @@
+"""``python -m ablations.evaluate run=PATH suite=NAME``: (re)evaluate finished runs.
+
+Examples::
+
+    python -m ablations.evaluate run=runs/digits/default/vanilla/<hash>-seed0 suite=noise
+    python -m ablations.evaluate run=runs/ suite=noise,activity     # every finished run below runs/
+    python -m ablations.evaluate run=runs/ suite=all overwrite=true  # recompute what is there
+    python -m ablations.evaluate run=PATH suite=adversarial eval.adversarial.n_samples=100
+    python -m ablations.evaluate run=PATH suite=all eval=paper       # a parameter preset (conf/eval/)
+
+Arguments are ``key=value``:
+
+=====================  =====================================================================
+``run``                a run directory, or a folder: every finished run below it
+``suite``              a suite, several separated by commas, or ``all`` (every suite that
+                       applies to the run's dataset)
+``overwrite``          ``true`` recomputes suites already written (default ``false``: skip them)
+``eval``               a preset from ``ablations/conf/eval/`` for the suite parameters
+                       (default: the parameters stored with the run)
+``eval.<suite>.<key>`` one suite parameter (see ``ablations/conf/eval/default.yaml``)
+``device``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (default: the run's)
+``debug``              ``true`` shows tracebacks for input errors too
+=====================  =====================================================================
+
+Bad input (an unknown suite or parameter, a path without a finished run, a suite that does not
+apply to a run's dataset) prints one message and exits with code 2, before anything is written.
+Rows go to ``<run>/eval/<suite>.parquet``; :func:`ablations.results.load_results` gathers them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from . import evaluation, results
+from .config import UserError, compose, group_options
+from .evaluation.common import params
+
+__all__ = ["evaluate", "parse", "main"]
+
+_KEYS = ("run", "suite", "overwrite", "eval", "device", "debug")
+_USAGE = ("usage: python -m ablations.evaluate run=PATH suite=NAME[,NAME...|all] [overwrite=true] "
+          "[eval=PRESET] [eval.<suite>.<key>=VALUE ...] [device=cpu] [debug=true]")
+
+
+def _bool(value: str, key: str) -> bool:
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise UserError(f"{key}={value!r} must be true or false")
+
+
+def parse(argv: Sequence[str]) -> dict:
+    """``["run=PATH", "suite=noise", ...]`` -> options; a bad argument raises UserError."""
+    options: dict = {"overrides": []}
+    for arg in argv:
+        if "=" not in arg:
+            raise UserError(f"argument {arg!r} is not key=value\n{_USAGE}")
+        key, value = arg.split("=", 1)
+        key = key.strip()
+        if key.startswith("eval."):
+            parts = key.split(".")
+            if len(parts) < 3 or parts[1] not in evaluation.SUITES:
+                raise UserError(f"{key!r} is not a suite parameter; write eval.<suite>.<key>=VALUE with a suite "
+                                f"from {', '.join(evaluation.SUITES)} (see ablations/conf/eval/default.yaml)")
+            options["overrides"].append(f"{key}={value}")
+        elif key in _KEYS:
+            options[key] = value
+        else:
+            raise UserError(f"unknown argument {key!r}; valid: {', '.join(_KEYS)}, eval.<suite>.<key>\n{_USAGE}")
+    for key in ("run", "suite"):
+        if not options.get(key):
+            raise UserError(f"{key}= is required\n{_USAGE}")
+    options["overwrite"] = _bool(options.get("overwrite", "false"), "overwrite")
+    options["debug"] = _bool(options.get("debug", "false"), "debug")
+    if "eval" in options and options["eval"] not in group_options("eval"):
+        raise UserError(f"eval={options['eval']!r} is not a preset; valid presets: {', '.join(group_options('eval'))}")
+    return options
+
+
+def _finished_runs(path: str) -> list[Path]:
+    root = Path(path)
+    if not root.exists():
+        raise UserError(f"run={path}: no such file or directory")
+    runs = results.find_runs(root)
+    if not runs:
+        raise UserError(f"run={path}: no run record (status.json) there or below; "
+                        "train one with `python -m ablations.run ...`")
+    finished, other = [], []
+    for run_dir in runs:
+        try:
+            status = (results.read_status(run_dir) or {}).get("status")
+        except ValueError as error:
+            status = f"unreadable ({error})"
+        (finished if status == "finished" else other).append((run_dir, status))
+    if not finished:
+        listing = "; ".join(f"{d} is {s}" for d, s in other[:5])
+        raise UserError(f"run={path}: no finished run ({listing}); only finished runs can be evaluated")
+    for run_dir, status in other:
+        print(f"skipping {run_dir}: {status}, not finished", flush=True)
+    return [run_dir for run_dir, _ in finished]
+
+
+def _run_config(run_dir: Path, options: dict) -> DictConfig:
+    config_path = run_dir / results.CONFIG_FILE
+    if not config_path.exists():
+        raise UserError(f"{run_dir} has no {results.CONFIG_FILE}; it is not a complete run record")
+    cfg = OmegaConf.load(config_path)
+    with open_dict(cfg):
+        if options.get("eval"):
+            cfg.eval = compose([f"eval={options['eval']}"]).eval
+        elif cfg.get("eval") is None:
+            cfg.eval = compose([]).eval
+        for override in options["overrides"]:
+            key, value = override.split("=", 1)
+            OmegaConf.update(cfg, key, OmegaConf.from_dotlist([f"v={value}"]).v, force_add=True)
+        if options.get("device"):
+            cfg.device = options["device"]
+    return cfg
+
+
+def _kind(cfg: DictConfig) -> str:
+    kind = cfg.dataset.get("kind")
+    if kind is None:
+        from . import data as datasets
+
+        try:
+            kind = datasets.build(cfg.dataset, cfg.paths.data).kind
+        except ValueError as error:
+            raise UserError(str(error)) from None
+    return str(kind)
+
+
+def evaluate(argv: Sequence[str]) -> dict[Path, dict[str, Path]]:
+    """Same as the command line; returns ``{run_dir: {suite: parquet path}}`` of what was written."""
+    options = parse(argv)
+    evaluation.resolve(options["suite"])  # unknown names fail before the runs are looked at
+    plans = []
+    for run_dir in _finished_runs(options["run"]):
+        cfg = _run_config(run_dir, options)
+        names = evaluation.resolve(options["suite"], _kind(cfg))
+        for name in names:
+            params(cfg, name)  # unknown suite parameters fail here, before anything is written
+        plans.append((run_dir, cfg, names))
+    written = {}
+    for run_dir, cfg, names in plans:
+        print(f"run {run_dir}: {', '.join(names)}", flush=True)
+        written[run_dir] = evaluation.run_suites(run_dir, names, cfg, overwrite=options["overwrite"])
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    from .run import report_errors
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(__doc__)
+        print("suites: " + ", ".join(f"{n} ({s.description})" for n, s in evaluation.SUITES.items()))
+        return
+    debug = any(a.strip() in ("debug=true", "debug=1") for a in argv)
+    report_errors(lambda: evaluate(argv), debug)
+
+
+if __name__ == "__main__":
+    main()

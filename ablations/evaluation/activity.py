@@ -1,0 +1,207 @@
+r"""``activity`` suite: spike rates, synaptic operations, dense MACs, ENWSI, activation sparsity.
+
+Measured on clean test samples with the probes of :class:`ablations.network.SpikingNetwork`.
+Hidden layers are named ``layer1..layerN`` as in the network; ``readout`` is the output layer;
+``layerK.recurrent`` the recurrent weights of a recurrent layer; ``network`` a whole-network
+total. Rows (``metric``, conditions):
+
+* ``spike_rate`` per ``layer`` (hidden layers and ``network``): spikes per neuron per time step,
+  averaged over neurons, steps and samples (seed 003 Table 1 "Spikes (%)" is 100 times the
+  ``network`` value); and per ``layer`` and ``neuron`` (flat index of the unit in the layer's
+  output, ``[C, H, W]`` flattened for conv layers; at most ``max_neurons`` per layer, a seeded
+  subset beyond that) for the spike-rate histograms of seed 001 Fig. 4.
+* ``input_rate``: share of non-zero network input entries per step (``layer`` = ``input``).
+* ``activation_sparsity`` per hidden ``layer`` and ``network``: share of zero spike outputs
+  over neurons, steps and samples.
+* ``synaptic_ops`` per ``layer`` (incl. ``readout``, ``layerK.recurrent``, ``network``): accumulates
+  actually triggered by spikes, per sample (summed over time steps, averaged over samples).
+* ``dense_macs`` per ``layer`` and ``network``: the multiply-accumulates a dense implementation
+  performs for the same layers, per sample (all inputs and weights counted).
+* ``enwsi`` per hidden ``layer`` and ``time_step`` (1..T): Euclidean norm of the layer's
+  weighted input ``I[t] = W x[t] + b`` (after batch norm, before the neuron; the recurrent
+  current ``V S[t-1]`` is not included), averaged over samples (seed 003 Fig. 6).
+
+Synaptic operations
+-------------------
+The weighted op of a layer (``Linear`` or ``Conv2d``) receives ``x[t]``: the encoded input for
+``layer1`` (so the input spikes count, as seed 003 counts the whole network), the previous
+layer's spikes otherwise, after any pooling or flattening in front of the op. Every non-zero
+entry of ``x[t]`` triggers one accumulate per outgoing synapse with a non-zero weight::
+
+    Linear:  ops[t] = sum_i [x_i[t] != 0] * #{j : W_ji != 0}
+    Conv2d:  ops[t] = sum over outputs of conv2d([x[t] != 0], [W != 0])   (same stride, padding)
+
+The conv form counts the real fan-out of each input position, borders included (a corner
+pixel of a 3x3 "same" conv reaches 4 output positions per output channel, an interior one 9).
+A recurrent layer adds ``sum_i [S_i[t-1] != 0] * #{j : V_ji != 0}`` for ``t = 2..T``. Dense
+MACs are the same sums with every input and weight counted as non-zero.
+
+Differences from NeuroBench (``SynapticOperations``, ``ActivationSparsity``, 2024):
+
+* NeuroBench reports ``Effective_ACs`` (inputs in {-1, 0, 1}) and ``Effective_MACs`` (other
+  inputs) separately; ``synaptic_ops`` is their sum per layer. After average pooling a layer's
+  input is no longer binary, which NeuroBench would count as MACs; the count itself (non-zero
+  inputs times non-zero fan-out, bias excluded) is the same as NeuroBench's.
+* NeuroBench's ``Dense`` is per model; ``dense_macs`` is the same count, also split per layer.
+* Recurrent weights: NeuroBench hooks ``nn.Linear``/``nn.Conv`` connection layers and would see
+  the recurrent ``nn.Linear`` too, but called at every step; we count its spike-triggered
+  accumulates from ``S[t-1]`` and list them as ``layerK.recurrent``.
+* A frame bin holding several events is one non-zero input (as in NeuroBench), not several.
+* ``activation_sparsity`` is NeuroBench's definition restricted to the hidden spiking layers
+  (a membrane readout emits no spikes); it is also reported per layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import DataBundle
+from ..network import TimeDropout
+from ..neurons import RecurrentNeuron
+from .common import batch_generator, device_of, forward_records, hidden_layers, params, test_loader, tidy
+
+__all__ = ["activity", "synaptic_ops", "dense_macs", "layer_ops", "recurrent_ops"]
+
+_WEIGHTED = (nn.Linear, nn.Conv2d)
+
+
+def _split_ops(ops: nn.ModuleList) -> tuple[list[nn.Module], nn.Module]:
+    for index, op in enumerate(ops):
+        if isinstance(op, _WEIGHTED):
+            return list(ops[:index]), op
+    raise ValueError(f"no Linear or Conv2d op in {ops}")
+
+
+def _pre(ops: list[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    """Apply pooling / flattening / (eval-mode) dropout to a time-major ``[T, B, ...]`` input."""
+    steps, batch = x.shape[:2]
+    folded = x.reshape(steps * batch, *x.shape[2:])
+    for op in ops:
+        if isinstance(op, TimeDropout) or isinstance(op, nn.Dropout):
+            continue  # identity at evaluation
+        folded = op(folded)
+    return folded.reshape(steps, batch, *folded.shape[1:])
+
+
+def synaptic_ops(op: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Accumulates triggered in ``op`` (Linear or Conv2d) by the non-zero entries of ``x [T, B, ...]``.
+
+    Returns the count per sample ``[B]`` (summed over time steps).
+    """
+    active = (x != 0).to(torch.float64)
+    steps, batch = x.shape[:2]
+    weight = (op.weight != 0).to(torch.float64)
+    if isinstance(op, nn.Linear):
+        fan_out = weight.sum(0)  # [in]
+        return (active.sum(0).reshape(batch, -1) @ fan_out)
+    if isinstance(op, nn.Conv2d):
+        out = F.conv2d(active.reshape(steps * batch, *x.shape[2:]), weight, None, op.stride, op.padding,
+                       op.dilation, op.groups)
+        return out.reshape(steps, batch, -1).sum((0, 2))
+    raise TypeError(f"synaptic operations are defined for Linear and Conv2d ops, not {type(op).__name__}")
+
+
+def dense_macs(op: nn.Module, x: torch.Tensor) -> float:
+    """Multiply-accumulates of ``op`` on every entry of ``x [T, B, ...]``, per sample."""
+    steps = x.shape[0]
+    if isinstance(op, nn.Linear):
+        return float(steps * op.in_features * op.out_features)
+    ones = torch.ones((1, *x.shape[2:]), dtype=torch.float64, device=x.device)
+    out = F.conv2d(ones, torch.ones_like(op.weight, dtype=torch.float64), None, op.stride, op.padding,
+                   op.dilation, op.groups)
+    return float(steps * out.sum())
+
+
+def layer_ops(ops: nn.ModuleList, layer_input: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Synaptic ops per sample ``[B]`` and dense MACs per sample of a layer's stateless ops."""
+    pre, weighted = _split_ops(ops)
+    x = _pre(pre, layer_input)
+    return synaptic_ops(weighted, x), dense_macs(weighted, x)
+
+
+def recurrent_ops(neuron: RecurrentNeuron, spikes: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Accumulates of the recurrent weights ``V`` triggered by ``S[t-1]``, t = 2..T, per sample."""
+    flat = spikes.reshape(spikes.shape[0], spikes.shape[1], -1)
+    ops = synaptic_ops(neuron.recurrent, flat[:-1]) if flat.shape[0] > 1 else torch.zeros(flat.shape[1])
+    return ops, dense_macs(neuron.recurrent, flat)
+
+
+@torch.no_grad()
+def activity(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
+    p = params(cfg, "activity")
+    device = device_of(model)
+    loader = test_loader(data, p.n_samples, int(p.seed), int(p.batch_size))
+    layers = {layer.name: layer for layer in model.layers}
+    n = 0
+    spikes_sum: dict[str, float] = {}
+    units: dict[str, int] = {}
+    neuron_sum: dict[str, torch.Tensor] = {}
+    ops_sum: dict[str, float] = {}
+    dense: dict[str, float] = {}
+    enwsi_sum: dict[str, torch.Tensor] = {}
+    input_nonzero, input_entries = 0.0, 0
+    for index, (x, y) in enumerate(loader):
+        x = x.to(device)
+        inputs = data.encoder(x, generator=batch_generator(int(p.seed), index, device))
+        _, records = forward_records(model, inputs)
+        batch = inputs.shape[1]
+        n += batch
+        input_nonzero += float((inputs != 0).sum())
+        input_entries += inputs.numel()
+        for name in hidden_layers(records):
+            record = records[name]
+            spikes = record["spikes"]
+            steps = spikes.shape[0]
+            per_neuron = spikes.reshape(steps, batch, -1).sum((0, 1)).double().cpu()
+            neuron_sum[name] = neuron_sum.get(name, 0) + per_neuron
+            spikes_sum[name] = spikes_sum.get(name, 0.0) + float(per_neuron.sum())
+            units[name] = per_neuron.numel() * steps  # neuron-steps per sample
+            norms = record["current"].reshape(steps, batch, -1).double().norm(dim=2).sum(1).cpu()
+            enwsi_sum[name] = enwsi_sum.get(name, 0) + norms
+            ops, macs = layer_ops(layers[name].ops, record["input"])
+            ops_sum[name] = ops_sum.get(name, 0.0) + float(ops.sum())
+            dense[name] = macs
+            if isinstance(layers[name].neuron, RecurrentNeuron):
+                key = f"{name}.recurrent"
+                ops, macs = recurrent_ops(layers[name].neuron, spikes)
+                ops_sum[key] = ops_sum.get(key, 0.0) + float(ops.sum())
+                dense[key] = macs
+        ops, macs = layer_ops(model.readout.ops, records["readout"]["input"])
+        ops_sum["readout"] = ops_sum.get("readout", 0.0) + float(ops.sum())
+        dense["readout"] = macs
+    rows: list[dict] = []
+    total_spikes = sum(spikes_sum.values())
+    total_units = sum(units.values()) * n
+    for name in spikes_sum:
+        rate = spikes_sum[name] / (units[name] * n)
+        rows.append({"metric": "spike_rate", "value": rate, "layer": name})
+        rows.append({"metric": "activation_sparsity", "value": 1.0 - rate, "layer": name})
+    rows.append({"metric": "spike_rate", "value": total_spikes / total_units, "layer": "network"})
+    rows.append({"metric": "activation_sparsity", "value": 1.0 - total_spikes / total_units, "layer": "network"})
+    rows.append({"metric": "input_rate", "value": input_nonzero / max(input_entries, 1), "layer": "input"})
+    for name, count in ops_sum.items():
+        rows.append({"metric": "synaptic_ops", "value": count / n, "layer": name})
+        rows.append({"metric": "dense_macs", "value": dense[name], "layer": name})
+    rows.append({"metric": "synaptic_ops", "value": sum(ops_sum.values()) / n, "layer": "network"})
+    rows.append({"metric": "dense_macs", "value": sum(dense.values()), "layer": "network"})
+    for name, norms in enwsi_sum.items():
+        for step, value in enumerate((norms / n).tolist()):
+            rows.append({"metric": "enwsi", "value": value, "layer": name, "time_step": step + 1})
+    rng = np.random.default_rng(int(p.seed))
+    for name, counts in neuron_sum.items():
+        steps = units[name] // counts.numel()
+        rates = (counts / (steps * n)).numpy()
+        keep = np.arange(rates.size)
+        if rates.size > int(p.max_neurons):
+            keep = np.sort(rng.choice(rates.size, int(p.max_neurons), replace=False))
+        rows += [{"metric": "spike_rate", "value": float(rates[i]), "layer": name, "neuron": int(i)} for i in keep]
+    frame = tidy(rows, "activity")
+    for column in ("time_step", "neuron"):
+        frame[column] = frame[column].astype("Int64")
+    return frame

@@ -1,0 +1,254 @@
+r"""``adversarial`` suite: gradient attacks through the surrogate gradient, over all time steps.
+
+Static (image) data: FGSM and PGD (L-inf), from ``torchattacks``
+-----------------------------------------------------------------
+The attacks act on the pixels; the network sees them through its encoder. :class:`EOTModel`
+wraps encoder and network into the pixel-to-logits model ``torchattacks`` expects: it maps
+``u in [0, 1]`` to the pixel range ``[low, high]`` of the data (so ``epsilon`` is a fraction of
+that range), draws ``eot_samples`` encoder samples per image in one batch and returns the
+network outputs averaged over them (expectation over transformation, EOT). The Poisson coder's
+comparison ``H(r(x) - X)`` has zero gradient, so the wrapper passes the gradient of its
+expectation, ``d E[s] / d x = d r(x) / d x``, straight through (``s = H(r - X) + r - stop(r)``):
+stochastic coding cannot mask the gradient, and the gradient reaches every time step of the
+network by BPTT through the surrogate. ``torchattacks.FGSM`` and ``torchattacks.PGD``
+(``pgd_steps`` steps of size ``pgd_step_factor * epsilon / pgd_steps``, random start) run on
+this wrapper with their cross-entropy loss on the averaged outputs.
+
+The ``random_control`` attack adds ``epsilon * sign(U(-1, 1))`` per pixel (the same L-inf budget
+in a random direction). Every attacked (and clean) batch is then classified once with the
+encoder draws of that batch (the same draws for every attack and epsilon), so ``epsilon = 0``
+rows equal the clean accuracy exactly.
+
+Rows: ``accuracy`` per (``attack`` in fgsm / pgd / random_control, ``epsilon``).
+
+Event and generated spike data: spike-valued attack (seed 001 Fig. 8-9)
+-----------------------------------------------------------------------
+The input is already spikes, and an attack must keep it spike-valued. After Liang et al. 2020
+("Exploring adversarial attack in spiking neural networks with spike-compatible gradient"),
+each iteration takes the gradient of the run's training loss with respect to the input spikes
+``[T, ...]`` (BPTT through the surrogate) and turns it into a ternary perturbation
+(gradient-to-spike): ``delta = sign(g) * Bernoulli(|g| / max|g|)`` per sample; entries that
+would leave the spike range (a ``+1`` on a spike of a binary input, a ``-1`` on a zero) are
+dropped. When a sample's gradient vanishes (or nothing is left to flip), a random
+``flip_rate`` share of its entries is flipped instead. The attack runs on the correctly
+classified samples and stops for a sample as soon as it is misclassified, after at most
+``max_iterations`` iterations. Rows (``attack`` = ``g2s``): ``attack_success_rate`` (misclassified
+at the end / attacked), ``mean_l2_perturbation`` (per successful sample ``||s_adv - s||_2 /
+sqrt(N)``, ``N`` the number of input entries, i.e. the root-mean-square perturbation, averaged;
+seed 001 does not state its normalisation), ``mean_flipped_spikes`` (changed entries per
+successful sample), ``accuracy`` (after the attack, over all samples) and, with ``attack`` =
+``none``, the clean ``accuracy``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..config import UserError
+from ..data import DataBundle
+from ..data.encoders import DirectEncoder, Encoder, PoissonEncoder
+from ..training import loss_function
+from .common import batch_generator, device_of, loss_name, params, test_loader, tidy
+
+__all__ = ["adversarial", "EOTModel", "differentiable_encode", "spike_attack", "STATIC_ATTACKS"]
+
+STATIC_ATTACKS = ("fgsm", "pgd", "random_control")
+
+
+def differentiable_encode(encoder: Encoder, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Encode ``x [B, ...]`` into ``[T, B, ...]`` with the gradient of the encoder's expectation."""
+    if isinstance(encoder, DirectEncoder):
+        return encoder(x)
+    if not isinstance(encoder, PoissonEncoder):
+        raise UserError(f"pixel attacks need a Poisson or direct encoder, not {encoder!r}")
+    rates = encoder.rates(x)
+    draws = torch.rand((encoder.steps, *x.shape), generator=generator, device=x.device, dtype=x.dtype)
+    hard = (rates.unsqueeze(0) > draws).to(x.dtype)
+    spikes = hard + (rates - rates.detach()).unsqueeze(0)
+    return spikes * torch.sign(x).detach().unsqueeze(0) if encoder.signed else spikes
+
+
+class EOTModel(nn.Module):
+    """Pixels ``u in [0, 1]`` -> network outputs averaged over ``eot_samples`` encoder samples."""
+
+    def __init__(self, network: nn.Module, encoder: Encoder, low: float = 0.0, high: float = 1.0,
+                 eot_samples: int = 4, generator: torch.Generator | None = None):
+        super().__init__()
+        if int(eot_samples) < 1:
+            raise UserError(f"eval.adversarial.eot_samples={eot_samples} must be >= 1")
+        self.network = network
+        self.encoder = encoder
+        self.low, self.high = float(low), float(high)
+        self.eot_samples = int(eot_samples)
+        self.generator = generator
+
+    def pixels(self, u: torch.Tensor) -> torch.Tensor:
+        return self.low + (self.high - self.low) * u
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        x = self.pixels(u)
+        batch = x.shape[0]
+        repeated = x.repeat(self.eot_samples, *([1] * (x.dim() - 1)))
+        out = self.network(differentiable_encode(self.encoder, repeated, self.generator))
+        return out.view(self.eot_samples, batch, -1).mean(0)
+
+    def extra_repr(self) -> str:
+        return f"low={self.low}, high={self.high}, eot_samples={self.eot_samples}"
+
+
+def _pixel_range(data: DataBundle, loader) -> tuple[float, float]:
+    low, high = 0.0, 1.0
+    for x, _ in loader:
+        low, high = min(low, float(x.min())), max(high, float(x.max()))
+    return low, high
+
+
+def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
+    import torchattacks
+
+    attacks = [str(a) for a in p.attacks]
+    for attack in attacks:
+        if attack not in STATIC_ATTACKS:
+            raise UserError(f"eval.adversarial.attacks: {attack!r} is not one of {list(STATIC_ATTACKS)}")
+    epsilons = [float(e) for e in p.epsilons]
+    if any(e < 0 for e in epsilons):
+        raise UserError(f"eval.adversarial.epsilons={epsilons} must be >= 0")
+    steps = int(p.pgd_steps)
+    device = device_of(model)
+    seed = int(p.seed)
+    loader = test_loader(data, p.n_samples, seed, int(p.batch_size))
+    low, high = _pixel_range(data, loader)
+    wrapper = EOTModel(model, data.encoder, low, high, int(p.eot_samples))
+    correct = {(a, e): 0 for a in attacks for e in epsilons}
+    total = 0
+    devices = [device] if device.type == "cuda" else []
+    for index, (x, y) in enumerate(loader):
+        x, y = x.to(device), y.to(device)
+        u = (x - low) / (high - low)
+        wrapper.generator = batch_generator(seed + 7919, index, device)
+        for attack in attacks:
+            for epsilon in epsilons:
+                if epsilon == 0.0 and attack != "fgsm":
+                    adv = u  # what PGD and the control return at epsilon 0 (FGSM runs: a check)
+                elif attack == "random_control":
+                    noise_generator = batch_generator(seed + 104729, index, device)
+                    direction = torch.rand(u.shape, generator=noise_generator, device=device, dtype=u.dtype) - 0.5
+                    adv = (u + epsilon * torch.sign(direction)).clamp(0.0, 1.0)
+                else:
+                    with torch.random.fork_rng(devices=devices):
+                        torch.manual_seed(seed * 1_000_003 + index)
+                        if attack == "fgsm":
+                            method = torchattacks.FGSM(wrapper, eps=epsilon)
+                        else:
+                            method = torchattacks.PGD(wrapper, eps=epsilon, alpha=float(p.pgd_step_factor) * epsilon / steps,
+                                                      steps=steps, random_start=True)
+                        adv = method(u, y)
+                with torch.no_grad():
+                    inputs = data.encoder(x + (high - low) * (adv - u), generator=batch_generator(seed, index, device))
+                    correct[(attack, epsilon)] += int((model(inputs).argmax(1) == y).sum())
+        total += len(y)
+    return [{"metric": "accuracy", "value": count / total, "attack": attack, "epsilon": epsilon,
+             "eot_samples": int(p.eot_samples)} for (attack, epsilon), count in correct.items()]
+
+
+def g2s(grad: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Gradient-to-spike: ternary ``sign(g) * Bernoulli(|g| / max|g|)``, per sample (dim 1 is the batch)."""
+    magnitude = grad.abs()
+    peak = magnitude.transpose(0, 1).reshape(grad.shape[1], -1).amax(1)
+    shape = [1, grad.shape[1]] + [1] * (grad.dim() - 2)
+    probability = magnitude / peak.clamp_min(torch.finfo(grad.dtype).tiny).view(shape)
+    draws = torch.rand(grad.shape, generator=generator, device=grad.device, dtype=grad.dtype)
+    return torch.sign(grad) * (draws < probability).to(grad.dtype)
+
+
+def spike_attack(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, loss: str, max_iterations: int,
+                 flip_rate: float, generator: torch.Generator | None = None) -> dict[str, Any]:
+    """Spike-valued attack on time-major ``inputs [T, B, ...]``; see the module docstring.
+
+    Returns the adversarial inputs and per-sample tensors: ``attacked`` (correct before),
+    ``success`` (attacked and misclassified after), ``correct_after``.
+    """
+    loss_fn = loss_function(loss)
+    steps = inputs.shape[0]
+    binary = bool(((inputs == 0) | (inputs == 1)).all())
+    adv = inputs.detach().clone()
+    with torch.no_grad():
+        attacked = model(adv).argmax(1) == labels
+    active = attacked.clone()
+    success = torch.zeros_like(attacked)
+    for _ in range(int(max_iterations)):
+        if not bool(active.any()):
+            break
+        where = active.nonzero().squeeze(1)
+        current = adv[:, where]
+        probe = current.clone().requires_grad_(True)
+        with torch.enable_grad():
+            cost = loss_fn(model(probe).float(), labels[where], steps)
+            grad = torch.autograd.grad(cost, probe)[0]
+        delta = g2s(grad, generator)
+        if binary:
+            delta = torch.where((delta > 0) & (current >= 1), torch.zeros_like(delta), delta)
+        delta = torch.where((delta < 0) & (current <= 0), torch.zeros_like(delta), delta)
+        empty = delta.transpose(0, 1).reshape(len(where), -1).abs().sum(1) == 0
+        if bool(empty.any()):
+            flips = torch.rand(current.shape, generator=generator, device=current.device) < float(flip_rate)
+            flips &= empty.view([1, -1] + [1] * (current.dim() - 2))
+            toggled = torch.where(current > 0, -torch.ones_like(current), torch.ones_like(current))
+            delta = torch.where(flips, toggled, delta)
+        adv[:, where] = current + delta
+        with torch.no_grad():
+            fooled = model(adv[:, where]).argmax(1) != labels[where]
+        success[where[fooled]] = True
+        active[where[fooled]] = False
+    with torch.no_grad():
+        correct_after = model(adv).argmax(1) == labels
+    return {"adversarial": adv, "attacked": attacked, "success": success, "correct_after": correct_after}
+
+
+def _spikes(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
+    device = device_of(model)
+    seed = int(p.seed)
+    if not 0.0 <= float(p.flip_rate) <= 1.0:
+        raise UserError(f"eval.adversarial.flip_rate={p.flip_rate} must lie in [0, 1]")
+    loader = test_loader(data, p.n_samples, seed, int(p.batch_size))
+    total, clean_correct, after_correct, attacked, successes = 0, 0, 0, 0, 0
+    l2_sum, flips_sum = 0.0, 0.0
+    for index, (x, y) in enumerate(loader):
+        x, y = x.to(device), y.to(device)
+        generator = batch_generator(seed, index, device)
+        inputs = data.encoder(x, generator=generator)
+        out = spike_attack(model, inputs, y, loss_name(cfg), int(p.max_iterations), float(p.flip_rate), generator)
+        change = (out["adversarial"] - inputs).transpose(0, 1).reshape(len(y), -1)
+        won = out["success"]
+        entries = change.shape[1]
+        l2_sum += float((change[won].norm(dim=1) / math.sqrt(entries)).sum())
+        flips_sum += float((change[won] != 0).sum())
+        successes += int(won.sum())
+        attacked += int(out["attacked"].sum())
+        clean_correct += int(out["attacked"].sum())
+        after_correct += int(out["correct_after"].sum())
+        total += len(y)
+    nan = float("nan")
+    return [
+        {"metric": "accuracy", "value": clean_correct / total, "attack": "none"},
+        {"metric": "accuracy", "value": after_correct / total, "attack": "g2s"},
+        {"metric": "attack_success_rate", "value": successes / attacked if attacked else nan, "attack": "g2s"},
+        {"metric": "mean_l2_perturbation", "value": l2_sum / successes if successes else nan, "attack": "g2s"},
+        {"metric": "mean_flipped_spikes", "value": flips_sum / successes if successes else nan, "attack": "g2s"},
+    ]
+
+
+def adversarial(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
+    p = params(cfg, "adversarial")
+    was_training = model.training
+    model.eval()
+    try:
+        rows = _static(model, data, cfg, p) if data.kind == "static" else _spikes(model, data, cfg, p)
+    finally:
+        model.train(was_training)
+    return tidy(rows, "adversarial")

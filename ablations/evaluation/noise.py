@@ -1,0 +1,82 @@
+"""``noise`` suite: accuracy under input noise (seed 003 section 3, Algorithm 1, Fig. 3).
+
+For each noise type (``gaussian``, ``impulse``), scenario (1: noise on the pixels before Poisson
+sampling, spikes stay binary; 2: noise on the emitted spikes, fresh every step, input layer
+only) and severity (0 = clean, 1..8 from the table in :mod:`ablations.data.noise`), the rows
+are ``accuracy``, ``loss`` (``train.loss``) and ``sse`` over the evaluated test samples.
+
+Per batch, the encoder's uniform numbers and the noise draws are drawn once and shared by all
+severities of both noise types (:func:`ablations.data.noise.noisy_batches`): severity 0 is
+exactly the clean input, the clean spikes of scenario 2 are computed once, and only the network
+runs once per condition. The draws come from a generator seeded by ``seed`` and the batch
+index, so the same command gives the same numbers.
+
+Applies to static (image) data with a Poisson or direct encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import torch
+
+from ..config import UserError
+from ..data import DataBundle
+from ..data import noise as noise_lib
+from ..training import loss_function, per_sample_sse
+from .common import batch_generator, device_of, loss_name, params, test_loader, tidy
+
+__all__ = ["noise"]
+
+
+@torch.no_grad()
+def noise(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
+    p = params(cfg, "noise")
+    names = [str(n) for n in p.noises]
+    scenarios = [int(s) for s in p.scenarios]
+    severities = [int(s) for s in p.severities]
+    for name in names:
+        if name not in noise_lib.NOISES:
+            raise UserError(f"eval.noise.noises: {name!r} is not one of {list(noise_lib.NOISES)}")
+    for scenario in scenarios:
+        if scenario not in noise_lib.SCENARIOS:
+            raise UserError(f"eval.noise.scenarios: {scenario} is not one of {list(noise_lib.SCENARIOS)}")
+    for severity in severities:
+        if not 0 <= severity <= noise_lib.N_SEVERITIES:
+            raise UserError(f"eval.noise.severities: {severity} must lie in 0..{noise_lib.N_SEVERITIES}")
+    device = device_of(model)
+    loss_fn = loss_function(loss_name(cfg))
+    conditions = [(name, scenario, severity) for name in names for scenario in scenarios for severity in severities]
+    sums = {c: [0, 0.0, 0.0] for c in conditions}  # correct, loss sum, sse sum
+    total = 0
+    loader = test_loader(data, p.n_samples, int(p.seed), int(p.batch_size))
+    for index, (x, y) in enumerate(loader):
+        x, y = x.to(device), y.to(device)
+        draws = noise_lib.draw_batch(data.encoder, x, batch_generator(int(p.seed), index, device))
+        clean_output = None  # severity 0 is the same input for every noise and scenario: run it once
+        for scenario in scenarios:
+            batch_conditions = [(name, severity) for name in names for severity in severities if severity > 0]
+            noises = [noise_lib.make_noise(name, scenario, severity) for name, severity in batch_conditions]
+            if 0 in severities:
+                batch_conditions = [(name, 0) for name in names] + batch_conditions
+                noises = [None] * len(names) + noises
+            inputs = noise_lib.noisy_batches(data.encoder, x, noises, scenario, draws=draws)
+            for (name, severity), batch in zip(batch_conditions, inputs):
+                if severity == 0:
+                    if clean_output is None:
+                        clean_output = model(batch).float()
+                    output = clean_output
+                else:
+                    output = model(batch).float()
+                stats = sums[(name, scenario, severity)]
+                stats[0] += int((output.argmax(1) == y).sum())
+                stats[1] += float(loss_fn(output, y, data.steps)) * len(y)
+                stats[2] += float(per_sample_sse(output, y).sum())
+        total += len(y)
+    rows = []
+    for (name, scenario, severity), (correct, loss_sum, sse_sum) in sums.items():
+        for metric, value in (("accuracy", correct / total), ("loss", loss_sum / total), ("sse", sse_sum / total)):
+            rows.append({"metric": metric, "value": value, "noise": name, "scenario": scenario,
+                         "severity": severity})
+    return tidy(rows, "noise")

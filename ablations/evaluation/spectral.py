@@ -1,0 +1,140 @@
+r"""``spectral`` suite: spectra of input spike trains and of the target output (seed 003 section 4.3).
+
+Conditions: ``clean`` and, for static data, ``noisy``: the noise ``noise`` at severity
+``severity`` (seed 003 quotes level 5) injected as each scenario in ``scenarios``
+(:mod:`ablations.data.noise`); the columns ``noise``, ``scenario`` and ``severity`` say which
+(``none``, 0, 0 for clean). Noisy and clean inputs of a batch share the encoder draws.
+
+Frequencies are normalised to Nyquist: bin ``k = 0..T/2`` of a ``T``-step train has
+``frequency = k / (T / 2)`` (1 = Nyquist, half the step rate).
+
+* ``input_power`` per (condition, ``frequency``) (seed 003 Fig. 4): the single-sided power
+  spectrum of every input entry's spike train, ``P_k = c_k |sum_t s[t] e^{-2 pi i k t / T}|^2 / T``
+  with ``c_k = 2`` for bins strictly between 0 and Nyquist and 1 otherwise (so the bins sum to
+  ``sum_t s[t]^2``), averaged over input entries (pixels or channels) and samples. The DC bin is
+  kept: it carries the mean rate.
+* ``critical_frequency`` per (condition, ``trace``, ``sample``) with the sample's ``label``
+  (seed 003 Fig. 5a-c): the frequency below which ``power_fraction`` (70 %) of the power of the
+  target output neuron's trace lies. The target neuron is the readout unit of the sample's
+  label. ``trace`` = ``current``: its input current ``I_L[t] = W_L s_{L-1}[t] + b_L``, the spike
+  trains the hidden network delivers to it, weighted (the primary measure: it does not depend
+  on the readout's own filter); ``trace`` = ``membrane``: its membrane ``U_L[t]`` (the leaky
+  integral of the current, the trace seed 003's prediction ``U_L[T]/T`` is read from). Each
+  trace's mean over time is removed first (the DC bin would otherwise hold almost all of the
+  power of an integrating membrane); the cumulative power is interpolated linearly inside a
+  bin. A trace with no variance has no critical frequency (NaN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..config import UserError
+from ..data import DataBundle
+from ..data import noise as noise_lib
+from .common import batch_generator, device_of, forward_records, params, test_loader, tidy
+
+__all__ = ["spectral", "single_sided_power", "critical_frequency"]
+
+TRACES = ("current", "membrane")
+
+
+def single_sided_power(trains: torch.Tensor) -> torch.Tensor:
+    """Single-sided power ``[T//2 + 1, ...]`` of time-major ``trains [T, ...]`` (see module doc)."""
+    steps = trains.shape[0]
+    power = torch.fft.rfft(trains.double(), dim=0).abs().pow(2) / steps
+    if steps > 1:
+        last = power.shape[0] - 1 if steps % 2 == 0 else power.shape[0]
+        power[1:last] *= 2.0
+    return power
+
+
+def normalised_frequencies(steps: int) -> np.ndarray:
+    return np.arange(steps // 2 + 1) / (steps / 2.0)
+
+
+def critical_frequency(power: np.ndarray, frequencies: np.ndarray, fraction: float = 0.7) -> np.ndarray:
+    """Per column of ``power [K, N]``: the frequency where the cumulative power reaches ``fraction``."""
+    total = power.sum(0)
+    cumulative = np.cumsum(power, axis=0) / np.where(total > 0, total, 1.0)
+    out = np.full(power.shape[1], np.nan)
+    for column in np.nonzero(total > 0)[0]:
+        c = cumulative[:, column]
+        k = int(np.searchsorted(c, fraction - 1e-12))
+        if k == 0:
+            out[column] = frequencies[0]
+            continue
+        k = min(k, len(c) - 1)
+        below, above = c[k - 1], c[k]
+        share = 0.0 if above <= below else (fraction - below) / (above - below)
+        out[column] = frequencies[k - 1] + share * (frequencies[k] - frequencies[k - 1])
+    return out
+
+
+@torch.no_grad()
+def spectral(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
+    p = params(cfg, "spectral")
+    traces = [str(t) for t in p.traces]
+    for trace in traces:
+        if trace not in TRACES:
+            raise UserError(f"eval.spectral.traces: {trace!r} is not one of {list(TRACES)}")
+    fraction = float(p.power_fraction)
+    if not 0.0 < fraction < 1.0:
+        raise UserError(f"eval.spectral.power_fraction={fraction} must lie in (0, 1)")
+    noisy = data.kind == "static"
+    conditions = [("clean", "none", 0, 0)]
+    if noisy:
+        name, severity = str(p.noise), int(p.severity)
+        noise_lib.make_noise(name, 1, severity)  # validates name and level
+        conditions += [("noisy", name, int(s), severity) for s in p.scenarios]
+    device = device_of(model)
+    loader = test_loader(data, p.n_samples, int(p.seed), int(p.batch_size))
+    indices = list(loader.dataset.indices)
+    power_sum: dict[tuple, torch.Tensor] = {}
+    critical: list[dict] = []
+    n, offset = 0, 0
+    frequencies = None
+    for index, (x, y) in enumerate(loader):
+        x, y = x.to(device), y.to(device)
+        generator = batch_generator(int(p.seed), index, device)
+        if noisy:
+            draws = noise_lib.draw_batch(data.encoder, x, generator)
+            inputs = {}
+            for condition in conditions:
+                _, name, scenario, severity = condition
+                if scenario == 0:
+                    batch = next(noise_lib.noisy_batches(data.encoder, x, [None], 1, draws=draws))
+                else:
+                    noise = noise_lib.make_noise(name, scenario, severity)
+                    batch = next(noise_lib.noisy_batches(data.encoder, x, [noise], scenario, draws=draws))
+                inputs[condition] = batch
+        else:
+            inputs = {conditions[0]: data.encoder(x, generator=generator)}
+        for condition, batch in inputs.items():
+            steps = batch.shape[0]
+            frequencies = normalised_frequencies(steps)
+            power = single_sided_power(batch.reshape(steps, batch.shape[1], -1)).mean(2).sum(1).cpu()
+            power_sum[condition] = power_sum.get(condition, 0) + power
+            _, records = forward_records(model, batch)
+            target = y.view(1, -1, 1).expand(steps, -1, 1)
+            for trace in traces:
+                signal = records["readout"][trace].float().gather(2, target).squeeze(2)  # [T, B]
+                signal = signal - signal.mean(0, keepdim=True)
+                values = critical_frequency(single_sided_power(signal).cpu().numpy(), frequencies, fraction)
+                for column, value in enumerate(values):
+                    critical.append({"metric": "critical_frequency", "value": float(value),
+                                     "condition": condition[0], "noise": condition[1], "scenario": condition[2],
+                                     "severity": condition[3], "trace": trace,
+                                     "sample": int(indices[offset + column]), "label": int(y[column])})
+        n += len(y)
+        offset += len(y)
+    rows = []
+    for condition, total in power_sum.items():
+        for frequency, value in zip(frequencies, (total / n).tolist()):
+            rows.append({"metric": "input_power", "value": value, "condition": condition[0], "noise": condition[1],
+                         "scenario": condition[2], "severity": condition[3], "frequency": float(frequency)})
+    return tidy(rows + critical, "spectral")
