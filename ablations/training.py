@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import results
+from .config import UserError
 from .data import DataBundle
 
 __all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES"]
@@ -190,7 +191,8 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         try:
             state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         except Exception as error:
-            raise RuntimeError(f"checkpoint {checkpoint_path} cannot be read ({error}); delete it to restart the run") from error
+            raise UserError(f"checkpoint {checkpoint_path} cannot be read ({type(error).__name__}: {error}); "
+                            "delete it (or the run folder) and run the command again to retrain") from None
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:

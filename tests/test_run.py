@@ -145,3 +145,15 @@ def test_sigkill_mid_run_resumes_from_checkpoint(tmp_path):
     expected = pd.read_csv(Path(reference) / "metrics.csv")
     assert metrics["test_accuracy"].tolist() == pytest.approx(expected["test_accuracy"].tolist())
     assert metrics["train_loss"].tolist() == pytest.approx(expected["train_loss"].tolist(), rel=1e-5)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    args = [*TINY, f"paths.runs={tmp_path}", "train.epochs=1"]
+    path = run(args)
+    status = results.read_status(path)
+    status["status"] = "running"  # as if killed after the checkpoint was written
+    results.write_status(path, status)
+    (path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="cannot be read.*delete it"):
+        run(args)
+    assert results.read_status(path)["status"] == "failed"
