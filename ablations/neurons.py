@@ -383,7 +383,8 @@ class LinearLeaky(Leaky):
         self.register_buffer("lam", torch.as_tensor(float(spec.lam_value)))
 
     def _base_state_function(self, input_):
-        decayed = torch.sign(self.mem) * torch.relu(self.mem.abs() - self.lam)
+        # u - clamp(u, -lam, lam) == sign(u) * max(|u| - lam, 0), in two element-wise ops
+        decayed = self.mem - torch.clamp(self.mem, -self.lam, self.lam)
         return decayed + input_
 
 
