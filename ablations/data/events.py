@@ -26,11 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tonic
 
 from . import DataBundle
-from .files import folder, require
+from .files import require
 from .frames import event_bundle, fingerprint_names
 from ..config import UserError
 

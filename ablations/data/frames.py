@@ -7,7 +7,7 @@ Binning (the ``frame:`` node of ``conf/dataset/<name>.yaml``; exactly one of the
 * ``time_window_ms: W``: ``tonic.transforms.ToFrame(time_window=W * 1000 us,
   include_incomplete=True)``. Frame k counts, per pixel and polarity, the events with
   ``t0 + k W <= t < t0 + (k + 1) W``, where ``t0`` is the sample's first event (tonic's rule);
-  the last, incomplete window is kept.
+  the last, incomplete window is kept (and includes the last event).
 * ``n_bins: N``: ``ToFrame(n_time_bins=N)``: each sample's own span is cut into N equal bins.
 
 Fixed T (every sample of a split has the same number of frames, so batches stack):
@@ -81,16 +81,21 @@ class FrameSpec:
             return (width,)
         return (polarities, height, width)
 
-    def to_frame(self):
-        """The tonic transform: optional ``Downsample`` then ``ToFrame``."""
+    def to_frame(self, events: np.ndarray) -> np.ndarray:
+        """Event counts ``[n, *frame_shape]`` of one sample's (non-empty, time-sorted) events:
+        tonic's ``Downsample`` (if any), then ``ToFrame``."""
         from tonic import transforms
 
-        binning = (dict(time_window=self.time_window_us, include_incomplete=True) if self.time_window_us
-                   else dict(n_time_bins=int(self.n_bins)))
-        to_frame = transforms.ToFrame(sensor_size=self.sensor_size, **binning)
         if self.spatial_factor != 1.0:
-            return transforms.Compose([transforms.Downsample(spatial_factor=self.spatial_factor), to_frame])
-        return to_frame
+            events = transforms.Downsample(spatial_factor=self.spatial_factor)(events)
+        if self.time_window_us:
+            # end_time one unit past the last event: tonic's windows are [start, start + W), so
+            # without it a last event exactly on a window boundary would be dropped.
+            to_frame = transforms.ToFrame(sensor_size=self.sensor_size, time_window=self.time_window_us,
+                                          include_incomplete=True, end_time=events["t"][-1] + 1)
+        else:
+            to_frame = transforms.ToFrame(sensor_size=self.sensor_size, n_time_bins=int(self.n_bins))
+        return np.asarray(to_frame(events)).reshape(-1, *self.frame_shape)
 
     def key_fields(self) -> dict[str, Any]:
         fields = asdict(self)
@@ -183,7 +188,6 @@ class FrameDataset(Dataset):
         self.events = events
         self.spec = spec
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
-        self._to_frame = spec.to_frame()
         self._frame_size = int(np.prod(spec.frame_shape))
 
     def __len__(self) -> int:
@@ -199,7 +203,7 @@ class FrameDataset(Dataset):
             frames = np.zeros((1 if self.spec.time_window_us else self.spec.n_bins, *self.spec.frame_shape),
                               dtype=np.int32)
         else:
-            frames = np.asarray(self._to_frame(events)).reshape(-1, *self.spec.frame_shape)
+            frames = self.spec.to_frame(events)
         return frames, int(label)
 
     def sparse(self, index: int) -> tuple[int, np.ndarray, np.ndarray, int]:
