@@ -66,6 +66,7 @@ def _frame_windows(model: torch.nn.Module, data: DataBundle, cfg: Any, p: Any) -
             dataset_cfg = OmegaConf.create(OmegaConf.to_container(cfg.dataset, resolve=True))
             with open_dict(dataset_cfg):
                 dataset_cfg.frame.time_window_ms = window
+                dataset_cfg.steps = None  # derived from the frame node again
             try:
                 bundle = build_data(dataset_cfg, cfg.paths.data)
             except ValueError as error:

@@ -21,8 +21,9 @@ Frequencies are normalised to Nyquist: bin ``k = 0..T/2`` of a ``T``-step train 
   on the readout's own filter); ``trace`` = ``membrane``: its membrane ``U_L[t]`` (the leaky
   integral of the current, the trace seed 003's prediction ``U_L[T]/T`` is read from). Each
   trace's mean over time is removed first (the DC bin would otherwise hold almost all of the
-  power of an integrating membrane); the cumulative power is interpolated linearly inside a
-  bin. A trace with no variance has no critical frequency (NaN).
+  power of an integrating membrane). The critical frequency is the lowest bin at which the
+  cumulative power reaches the fraction, so it takes the values ``k / (T / 2)``; a trace with
+  no variance has none (NaN).
 """
 
 from __future__ import annotations
@@ -58,20 +59,15 @@ def normalised_frequencies(steps: int) -> np.ndarray:
 
 
 def critical_frequency(power: np.ndarray, frequencies: np.ndarray, fraction: float = 0.7) -> np.ndarray:
-    """Per column of ``power [K, N]``: the frequency where the cumulative power reaches ``fraction``."""
+    """Per column of ``power [K, N]``: the lowest frequency bin at which the cumulative power
+    reaches ``fraction`` of the column's total (NaN for a column without power)."""
     total = power.sum(0)
-    cumulative = np.cumsum(power, axis=0) / np.where(total > 0, total, 1.0)
+    cumulative = np.cumsum(power, axis=0)
     out = np.full(power.shape[1], np.nan)
-    for column in np.nonzero(total > 0)[0]:
-        c = cumulative[:, column]
-        k = int(np.searchsorted(c, fraction - 1e-12))
-        if k == 0:
-            out[column] = frequencies[0]
-            continue
-        k = min(k, len(c) - 1)
-        below, above = c[k - 1], c[k]
-        share = 0.0 if above <= below else (fraction - below) / (above - below)
-        out[column] = frequencies[k - 1] + share * (frequencies[k] - frequencies[k - 1])
+    has_power = total > 0
+    reached = cumulative >= (fraction * total)[None, :] * (1.0 - 1e-12)
+    first = np.argmax(reached, axis=0)
+    out[has_power] = frequencies[first[has_power]]
     return out
 
 
