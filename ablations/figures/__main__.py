@@ -1,0 +1,105 @@
+"""``python -m ablations.figures [key=value ...]``: regenerate every figure and table from run records.
+
+Keys::
+
+    runs=PATH            results root to read (default: runs; same as paths.runs=PATH)
+    out=PATH             output folder (default: figures; same as paths.figures=PATH)
+    figure=NAME[,NAME]   only these figures / tables (default: all); list=true shows the names
+    format=png,pdf       figure file formats (default: png,pdf)
+    paths.studies=PATH   where user study files live (default: studies), for the study figures
+    debug=true           tracebacks for errors
+
+Figures go to ``<out>/<name>.png|pdf``, tables to ``<out>/<name>.csv|md``, study figures to
+``<out>/studies/<study>/<name>.png|pdf``. A figure whose results are missing is skipped with the
+command that would produce them; the exit code stays 0. An unknown figure or key exits with 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from typing import Sequence
+
+from ..config import UserError
+
+USAGE = __doc__
+
+KEYS = {"runs": "runs", "paths.runs": "runs", "out": "out", "paths.figures": "out", "figure": "figure",
+        "figures": "figure", "format": "format", "paths.studies": "studies", "debug": "debug", "list": "list"}
+
+
+def parse(argv: Sequence[str]) -> dict[str, str]:
+    """``key=value`` arguments -> options; raises UserError on an unknown key or a bare word."""
+    options = {"runs": "runs", "out": "figures", "figure": "", "format": "png,pdf", "studies": "studies",
+               "debug": "false", "list": "false"}
+    for argument in argv:
+        if "=" not in argument:
+            raise UserError(f"argument {argument!r} is not key=value; keys: {', '.join(sorted(set(KEYS)))}\n"
+                            "e.g. python -m ablations.figures runs=runs figure=noise_robustness")
+        key, value = argument.split("=", 1)
+        key = key.lstrip("+")
+        if key not in KEYS:
+            raise UserError(f"unknown key {key!r}; keys: {', '.join(sorted(set(KEYS)))}")
+        options[KEYS[key]] = value
+    return options
+
+
+def _flag(value: str) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(USAGE)
+        return 0
+    debug = any(a.replace(" ", "") in ("debug=true", "debug=1") for a in argv)
+    try:
+        return _main(argv)
+    except UserError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 2
+
+
+def _main(argv: Sequence[str]) -> int:
+    from pathlib import Path
+
+    from . import FIGURES, get, load, names, render
+
+    options = parse(argv)
+    if _flag(options["list"]):
+        for name, spec in FIGURES.items():
+            print(f"{name:24s} {spec.kind:6s} {spec.paper}")
+        return 0
+    which = [n.strip() for n in options["figure"].split(",") if n.strip()] or names()
+    for name in which:
+        get(name)  # unknown name -> UserError listing the valid ones, before any work
+    formats = [f.strip() for f in options["format"].split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if bad or not formats:
+        raise UserError(f"format={options['format']!r}: allowed formats are png, pdf, svg (comma-separated)")
+    start = time.perf_counter()
+    runs = Path(options["runs"])
+    results = load(runs)
+    results.attrs["studies_dir"] = options["studies"]
+    n_runs = int((results["kind"] == "run").sum()) if "kind" in results.columns else 0
+    print(f"results: {n_runs} run(s) under {runs}" + ("" if runs.exists() else " (folder does not exist)")
+          + f", loaded in {time.perf_counter() - start:.1f} s", flush=True)
+    outcome = render(results, options["out"], which, formats=formats)
+    total = time.perf_counter() - start
+    print(f"\n{len(outcome.produced)} figure(s)/table(s) written to {options['out']}, "
+          f"{len(outcome.skipped)} skipped, in {total:.1f} s", flush=True)
+    if outcome.skipped:
+        print("skipped (run the command to produce the missing results, then this command again):")
+        for name, missing in outcome.skipped.items():
+            print(f"  {name}: {missing.reason}")
+            for command in missing.commands:
+                print(f"      {command}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
