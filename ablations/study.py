@@ -97,7 +97,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from . import results
 from .config import CONF_DIR, UserError, compose, group_options, validate
@@ -107,7 +107,7 @@ __all__ = [
     "RUN_METRICS", "EPOCH_METRICS", "REDUCERS",
     "available_studies", "load_definition", "parse_definition", "parse_args",
     "format_value", "merge_overrides", "trial_overrides", "suggest", "objective_value",
-    "check_definition", "default_storage_url", "open_storage", "open_study", "state_counts",
+    "check_definition", "check_rows", "default_storage_url", "open_storage", "open_study", "state_counts",
     "summary_table", "write_figures", "run_study", "main",
 ]
 
@@ -127,7 +127,6 @@ RUN_METRICS = EPOCH_METRICS + ("accuracy", "train_time_s", "wall_time_s", "n_par
 _PRUNE_DEFAULTS = {"accuracy": "test_accuracy", "test_accuracy": "test_accuracy", "test_loss": "test_loss",
                    "test_sse": "test_sse", "train_loss": "train_loss", "train_sse": "train_sse",
                    "train_accuracy": "train_accuracy"}
-CLI_KEYS = ("study", "storage", "n_jobs", "summary", "worker_index")
 DEFAULT_RUN_OVERRIDES = ("progress=false",)  # no progress bars from workers; a run override can change it
 
 
@@ -690,18 +689,13 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
         raise UserError(f"{where}: the study's run overrides (with the command line's) do not compose:\n{error}") \
             from None
     _validate_run(base, f"{where}: base run config")
-    for param in definition.space:
-        context = {k: (v[0] if isinstance(v, tuple) else v) for k, v in param.when}
-        for value in param.check_values():
-            overrides = trial_overrides(definition, run_overrides, {**context, param.key: value}, 0, suites)
-            try:
-                cfg = compose(overrides)
-            except UserError as error:
-                first = str(error).splitlines()[0]
-                raise UserError(f"{where}: search-space key {param.key!r} (value {value!r}) does not work in the "
-                                f"run config: {first}\nUse a key of the run config (`python -m ablations.run "
-                                f"--cfg job` prints it) or a config group (variant, dataset, model, ...).") from None
-            _validate_run(cfg, f"{where}: search-space value {param.key}={value!r}")
+    for row in check_rows(definition.space):
+        try:
+            cfg = compose(trial_overrides(definition, run_overrides, row, 0, suites))
+            _validate_run(cfg, "")
+        except UserError:
+            _find_bad_value(definition, run_overrides, suites, row, where)
+            raise
     metrics = set(RUN_METRICS)
     registered = known_suites()
     for objective in definition.objectives:
@@ -724,11 +718,52 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
     return base
 
 
+def check_rows(space: Sequence[Param]) -> list[dict[str, Any]]:
+    """Few parameter assignments that together hold every check value of every parameter.
+
+    Row i gives each parameter its i-th check value (its last when it has fewer), skipping those
+    whose ``when`` does not hold; a value no row reaches gets a row of its own with its context.
+    """
+    rows: list[dict[str, Any]] = []
+    width = max((len(p.check_values()) for p in space), default=0)
+    for index in range(width):
+        row: dict[str, Any] = {}
+        for param in space:
+            values = param.check_values()
+            if _when_holds(param, row):
+                row[param.key] = values[min(index, len(values) - 1)]
+        rows.append(row)
+    for param in space:
+        for value in param.check_values():
+            if not any(param.key in row and _same(row[param.key], value) and type(row[param.key]) is type(value)
+                       for row in rows):
+                context = {k: (v[0] if isinstance(v, tuple) else v) for k, v in param.when}
+                rows.append({**context, param.key: value})
+    return rows
+
+
+def _find_bad_value(definition: StudyDefinition, run_overrides: Sequence[str], suites: Sequence[str],
+                    row: Mapping[str, Any], where: str) -> None:
+    """Raise a UserError naming the one search-space value of ``row`` that breaks the run config."""
+    by_key = {p.key: p for p in definition.space}
+    for key, value in row.items():
+        context = {k: (v[0] if isinstance(v, tuple) else v) for k, v in by_key[key].when}
+        overrides = trial_overrides(definition, run_overrides, {**context, key: value}, 0, suites)
+        try:
+            cfg = compose(overrides)
+        except UserError as error:
+            first = str(error).splitlines()[0]
+            raise UserError(f"{where}: search-space key {key!r} (value {value!r}) does not work in the "
+                            f"run config: {first}\nUse a key of the run config (`python -m ablations.run "
+                            f"--cfg job` prints it) or a config group (variant, dataset, model, ...).") from None
+        _validate_run(cfg, f"{where}: search-space value {key}={value!r}")
+
+
 def _validate_run(cfg: DictConfig, what: str) -> None:
     try:
         validate(cfg)
     except UserError as error:
-        raise UserError(f"{what}: {error}") from None
+        raise UserError(f"{what}: {error}" if what else str(error)) from None
 
 
 def _trial_suites(definition: StudyDefinition, run_overrides: Sequence[str]) -> list[str]:
@@ -767,12 +802,29 @@ _CONNECTION_WORDS = ("could not connect", "connection refused", "could not trans
                      "name or service not known", "connection to server")
 
 
+def with_driver(url: str) -> str:
+    """``postgresql://`` with the driver that is installed.
+
+    SQLAlchemy 2.1 reads a bare ``postgresql://`` as psycopg 3; the ``postgres`` extra installs
+    psycopg2. An explicit ``postgresql+DRIVER://`` is left as it is.
+    """
+    import importlib.util
+
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        rest = url.split("://", 1)[1]
+        for module, driver in (("psycopg2", "psycopg2"), ("psycopg", "psycopg")):
+            if importlib.util.find_spec(module) is not None:
+                return f"postgresql+{driver}://{rest}"
+    return url
+
+
 def open_storage(url: str, definition: StudyDefinition, attempts: int = 5):
     """Optuna's RDBStorage with heartbeat and retry of dead workers' trials; UserError when unreachable."""
     import optuna
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     shown = describe_url(url)
+    url = with_driver(url)
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
@@ -817,12 +869,15 @@ def open_storage(url: str, definition: StudyDefinition, attempts: int = 5):
     raise AssertionError("unreachable")
 
 
-def _sampler(definition: StudyDefinition, worker_index: int):
+def _sampler(definition: StudyDefinition, worker_index: int = 0, n_existing: int = 0):
+    """The study's sampler. A ``seed`` is offset by the local worker index and by the number of trials
+    already stored, so a resumed study or a second local worker does not replay the same proposals
+    (a fresh single-worker study is reproducible from its seed)."""
     import optuna
 
     options = {k: v for k, v in definition.sampler.items() if k != "name"}
     if options.get("seed") is not None:
-        options["seed"] = int(options["seed"]) + worker_index  # distinct proposals from local workers
+        options["seed"] = int(options["seed"]) + 100_003 * worker_index + n_existing
     name = definition.sampler_name
     try:
         if name == "grid":
@@ -863,6 +918,9 @@ def open_study(storage, definition: StudyDefinition, create: bool = True, worker
         names = optuna.get_all_study_names(storage)
         raise UserError(f"study {definition.name!r} does not exist in this storage yet (it holds: "
                         f"{', '.join(names) or 'no study'}); run it without summary=true first") from None
+    n_existing = len(study.get_trials(deepcopy=False))
+    if n_existing and definition.sampler.get("seed") is not None:
+        study.sampler = _sampler(definition, worker_index, n_existing)
     stored = [d.name.lower() for d in study.directions]
     if stored != definition.directions:
         raise UserError(f"study {definition.name!r} in this storage optimizes {stored} but the definition says "
@@ -1050,7 +1108,7 @@ class Worker:
         if status.get("status") != "finished":
             raise RuntimeError(f"run {run_dir} ended with status {status.get('status')!r}")
         values = [objective_value(run_dir, o, status) for o in self.definition.objectives]
-        for objective, value in zip(self.definition.objectives, values):
+        for objective, value in zip(self.definition.objectives, values, strict=True):
             if not math.isfinite(value):
                 raise UserError(f"objective {objective.name!r} of run {run_dir} is {value}")
         return values[0] if len(values) == 1 else values
@@ -1144,7 +1202,7 @@ def _trial_table(trials, definition: StudyDefinition):
     rows = []
     for trial in trials:
         row: dict[str, Any] = {"trial": trial.number}
-        for objective, value in zip(definition.objectives, trial.values or []):
+        for objective, value in zip(definition.objectives, trial.values or [], strict=False):
             row[objective.name] = value
         row.update({p.key: trial.params.get(p.key, "-") for p in definition.space})
         row["run_dir"] = trial.user_attrs.get("run_dir", "")
@@ -1239,10 +1297,6 @@ def _slug(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- the command
-def _say(*args, **kwargs) -> None:
-    print(*args, **kwargs)
-
-
 def _spawn_workers(inv: Invocation) -> list[subprocess.Popen]:
     children = []
     for index in range(1, inv.n_jobs):
@@ -1258,7 +1312,7 @@ def _set_threads(n_jobs: int) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_jobs))
 
 
-def run_study(inv: Invocation, log=_say):
+def run_study(inv: Invocation, log=print):
     """Create or resume the study of ``inv`` and work on it; return the Optuna study."""
     import optuna
 
