@@ -11,7 +11,7 @@ import seaborn as sns
 
 from . import style
 
-__all__ = ["grid", "note", "notes", "line", "panel_title", "hide_unused", "ERRORBAR"]
+__all__ = ["grid", "note", "notes", "line", "panel_title", "hide_unused", "plain_log", "ERRORBAR"]
 
 #: Error bands of every figure: mean +- one standard deviation over seeds (runs).
 ERRORBAR = "sd"
@@ -43,6 +43,18 @@ def notes(figure) -> list[str]:
 
 def panel_title(ax, text: str, letter: str | None = None) -> None:
     ax.set_title(f"({letter}) {text}" if letter else text, loc="left")
+
+
+def plain_log(ax, axis: str = "both") -> None:
+    """Log scale with plain tick labels (0.3, 0.5, 1) instead of powers of ten."""
+    import matplotlib.ticker as ticker
+
+    for name in ("x", "y") if axis == "both" else (axis,):
+        getattr(ax, f"set_{name}scale")("log")
+        target = getattr(ax, f"{name}axis")
+        target.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        target.set_minor_formatter(ticker.FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:.1g}"[0] in "25" else ""))
 
 
 def hide_unused(axes: np.ndarray, used: int) -> None:

@@ -166,8 +166,10 @@ def input_spectra(results: pd.DataFrame):
             layout.line(ax, per_run, "frequency", "value", "input", palette, order)
             ax.set_yscale("log")
             layout.panel_title(ax, f"{dataset}, scenario {scenario}" if scenario else dataset)
-            ax.set_xlabel(style.LABELS["frequency"])
-            ax.set_ylabel(style.LABELS["input_power"] if j == 0 else "")
+            ax.set_xlabel("")
+            ax.set_ylabel("")
+    figure.supxlabel(style.LABELS["frequency"], fontsize=8)
+    figure.supylabel(style.LABELS["input_power"], fontsize=8)
     style.legend_outside(figure, axes, ncol=2)
     layout.note(figure, "DC bin kept (it carries the mean rate); frequencies normalised to Nyquist (half the step "
                         "rate), so a T-step train has T/2 + 1 bins.")
@@ -196,8 +198,8 @@ def critical_frequency(results: pd.DataFrame):
     rows["input"] = [_condition_label(c, n, sc, sv) for c, n, sc, sv in
                      zip(rows["condition"], rows["noise"], rows["scenario"], rows["severity"])]
     order = sorted(set(rows["input"]), key=lambda s: (s != "clean", s))
-    palette = dict(zip(order, ["#333333", style.VARIANT_COLORS["complete_leak"], style.VARIANT_COLORS["no_reset"],
-                               "#882255"]))
+    palette = dict(zip(order, ["#333333", style.VARIANT_COLORS["complete_leak"], style.VARIANT_COLORS["recurrent"],
+                               style.VARIANT_COLORS["no_reset"], "#882255"]))
     taus = select.tau_order(rows)
     datasets = select.datasets_of(rows)
     figure, axes = layout.grid(len(datasets), len(taus), full_width=len(taus) >= 3, aspect=0.85,
@@ -267,8 +269,7 @@ def sse_generalization(results: pd.DataFrame):
         low = float(np.nanmin(panel[["train_sse", "test_sse"]].to_numpy()))
         high = float(np.nanmax(panel[["train_sse", "test_sse"]].to_numpy()))
         ax.plot([low, high], [low, high], linestyle=":", color="0.5", linewidth=0.8, label="test = train")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        layout.plain_log(ax)
         layout.panel_title(ax, dataset, next(letters) if len(datasets) > 1 else None)
         ax.set_xlabel(style.LABELS["train_sse"])
         ax.set_ylabel(style.LABELS["test_sse"] if j == 0 else "")

@@ -72,8 +72,12 @@ def membrane_traces(results: pd.DataFrame):
             ax.set_ylabel("$U[t]$")
             layout.panel_title(ax, f"{style.variant_label(variant)}: {len(fired)} spikes")
     axes[-1, 0].set_xlabel(style.LABELS["time_step"])
-    figure.supylabel(r"membrane $U[t]$ and current $I[t]$ ($\theta$ units); dashed: threshold; ticks: spikes",
-                     fontsize=7)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color="0.3", linestyle="--", linewidth=0.7, label=r"threshold $\theta$ = 1"),
+               Line2D([], [], color="0.3", marker="|", linestyle="none", markersize=6, label="spike"),
+               Line2D([], [], color="0.3", drawstyle="steps-mid", label=r"membrane $U[t]$ ($\theta$ units)")]
+    figure.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     layout.note(figure, f"Simulated with ablations.neurons (tau = 10 steps, threshold 1, recurrent self-weight "
                         f"{TRACE_RECURRENT_WEIGHT}); U[t] is the membrane before the reset its spike causes.")
     return figure
@@ -192,19 +196,15 @@ def loss_landscapes(results: pd.DataFrame):
             if not rows[(rows["dataset"] == d) & (rows["series"] == s)].empty]
     figure, axes = _panel_grid(len(keys))
     values = rows["value"].to_numpy()
-    low, high = float(np.nanmin(values)), float(np.nanpercentile(values, 99))
-    levels = np.geomspace(max(low, 1e-6), max(high, low * 1.01 + 1e-6), 14) if low > 0 else np.linspace(low, high, 14)
-    import matplotlib as mpl
-
-    norm = mpl.colors.LogNorm(levels[0], levels[-1]) if low > 0 else None
+    low, high = float(np.nanmin(values)), float(np.nanpercentile(values, 95))
+    levels = np.linspace(low, max(high, low + 1e-6), 15)
     contour = None
     for index, (dataset, series) in enumerate(keys):
         ax = np.ravel(axes)[index]
         panel = rows[(rows["dataset"] == dataset) & (rows["series"] == series)]
         surface = panel.pivot_table(index="y", columns="x", values="value", aggfunc="mean")
         xs, ys = surface.columns.to_numpy(float), surface.index.to_numpy(float)
-        contour = ax.contourf(xs, ys, np.clip(surface.to_numpy(), levels[0], levels[-1]), levels=levels,
-                              cmap="viridis", norm=norm, extend="both")
+        contour = ax.contourf(xs, ys, surface.to_numpy(), levels=levels, cmap="viridis", extend="max")
         ax.contour(xs, ys, surface.to_numpy(), levels=levels[::2], colors="white", linewidths=0.3, alpha=0.6)
         variant = panel["variant"].iloc[0]
         ax.plot(0, 0, marker="*", color=style.variant_color(variant), markersize=9, markeredgecolor="white",
@@ -216,9 +216,11 @@ def loss_landscapes(results: pd.DataFrame):
         ax.set_xlabel("direction 1")
         ax.set_ylabel("direction 2" if index % 3 == 0 else "")
     if contour is not None:
-        bar = figure.colorbar(contour, ax=axes, shrink=0.85, pad=0.02)
+        import matplotlib.ticker as ticker
+
+        bar = figure.colorbar(contour, ax=axes, shrink=0.8 if axes.shape[0] > 1 else 0.7, pad=0.02,
+                              format=ticker.FormatStrFormatter("%.2g"))
         bar.set_label("test loss (train.loss, per sample)")
-        bar.ax.minorticks_off()
     return figure
 
 
@@ -300,13 +302,12 @@ def attack(results: pd.DataFrame):
                             markeredgecolor="black", markersize=4.5, linestyle="none",
                             label="published (seed 001, N-MNIST)" if not shown else None)
                     shown = True
-            if shown:
-                ax.legend(loc="upper right" if j == 0 else "upper left")
             ax.set_xticks(range(len(here)))
             ax.set_xticklabels(here, rotation=35, ha="right")
             ax.set_xlabel("")
             ax.set_ylabel(style.LABELS[metric])
             layout.panel_title(ax, f"{dataset}: {'success rate' if j == 0 else 'perturbation'}", next(letters))
+    style.legend_outside(figure, axes, ncol=1)
     layout.note(figure, "Mean L2 perturbation: root mean square of the spike change per input entry of the "
                         "successful samples; seed 001 does not state its normalisation.")
     return figure

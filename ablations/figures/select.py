@@ -25,6 +25,7 @@ from . import style
 __all__ = [
     "MissingResults", "runs_root", "paper_rows", "run_rows", "epoch_rows", "eval_rows", "effective_tau",
     "add_tau", "add_series", "series_palette", "series_dashes", "run_command", "evaluate_command",
+    "missing_commands", "require",
     "datasets_of", "per_run_mean",
 ]
 
@@ -331,26 +332,48 @@ def run_command(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Seque
     return " ".join(_quote(p) if i else p for i, p in enumerate(parts))
 
 
-def evaluate_command(frame: pd.DataFrame, suite: str, run_dir: str | None = None) -> str:
-    """``python -m ablations.evaluate run=PATH suite=NAME`` for one existing run."""
-    if run_dir is None:
-        runs = run_rows(frame)
-        run_dir = str(runs["run_dir"].iloc[0]) if not runs.empty else f"{runs_root(frame)}/<run>"
-    return f"python -m ablations.evaluate run={_quote(str(run_dir))} suite={suite}"
+def evaluate_command(frame: pd.DataFrame, suites: Sequence[str], dataset: str) -> str:
+    """``python -m ablations.evaluate run=<root>/<dataset> suite=...``: evaluate every finished run
+    of ``dataset`` (suites a run already has are skipped)."""
+    root = runs_root(frame).rstrip("/")
+    return f"python -m ablations.evaluate run={_quote(f'{root}/{dataset}')} suite={','.join(suites)}"
+
+
+def missing_commands(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Sequence[str] | None = None,
+                     dataset: str | None = None, extra: Sequence[str] = ()) -> list[str]:
+    """The commands that produce what a figure lacks: ``ablations.evaluate`` for the finished runs
+    of the wanted variants, ``ablations.run`` for the variants that have no run yet."""
+    runs = run_rows(frame)
+    if dataset is None and not runs.empty:
+        dataset = str(runs["dataset"].mode().iloc[0])
+    wanted = list(variants) if variants is not None else list(ROLES_VARIANTS)
+    present = set(runs.loc[runs["dataset"] == dataset, "variant"]) if not runs.empty else set()
+    commands = []
+    if suites and present & set(wanted) and not extra:
+        mine = runs[(runs["dataset"] == dataset) & runs["variant"].isin(wanted)]["run_dir"]
+        done = paper_rows(frame)
+        done = done[(done["kind"] == "eval") & done["suite"].isin(suites)] if "suite" in done.columns else done.iloc[0:0]
+        lacking = [s for s in suites if any(r not in set(done.loc[done["suite"] == s, "run_dir"]) for r in mine)]
+        if lacking:
+            commands.append(evaluate_command(frame, lacking, str(dataset)))
+    absent = [v for v in wanted if v not in present]
+    if absent or extra or not commands:
+        commands.append(run_command(frame, suites, absent or wanted, dataset, extra))
+    return commands
 
 
 def require(rows: pd.DataFrame, frame: pd.DataFrame, what: str, suites: Sequence[str] = (),
             variants: Sequence[str] | None = None, dataset: str | None = None, extra: Sequence[str] = (),
             min_series: int = 1, series: str | None = None) -> None:
     """Raise :class:`MissingResults` when ``rows`` is empty (or has fewer than ``min_series``
-    distinct values of ``series``), naming the grid that would produce them."""
+    distinct values of ``series``), naming the commands that would produce them."""
     enough = not rows.empty
     if enough and series is not None:
         enough = rows[series].nunique() >= min_series
     if enough:
         return
     have = run_rows(frame)
-    found = (f"{len(have)} finished run(s) of {', '.join(sorted(set(map(str, have['variant']))))}"
-             if not have.empty else "no finished runs")
+    found = (f"{len(have)} finished run(s) of {', '.join(v for v in style.VARIANTS if v in set(have['variant']))}"
+             f" on {', '.join(datasets_of(have))}" if not have.empty else "no finished runs")
     raise MissingResults(f"needs {what}; found {found} in {runs_root(frame)}",
-                         [run_command(frame, suites, variants, dataset, extra)])
+                         missing_commands(frame, suites, variants, dataset, extra))

@@ -76,7 +76,7 @@ LABELS: dict[str, str] = {
     "train_sse": "train SSE (per sample)",
     "test_sse": "test SSE (per sample)",
     "frequency": "frequency (fraction of Nyquist)",
-    "input_power": "power (spikes$^2$ per input, per bin)",
+    "input_power": "power per input entry (spikes$^2$)",
     "critical_frequency": "critical frequency (fraction of Nyquist)",
     "enwsi": "ENWSI (a.u., mean over steps)",
     "spike_rate": "spike rate (spikes / neuron / step)",

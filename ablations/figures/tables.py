@@ -86,6 +86,13 @@ def _order_columns(table: pd.DataFrame, first: list[str], measures: list[str]) -
     return table[[c for c in ordered if c in table.columns]]
 
 
+def _sort(table: pd.DataFrame, keys: list[str], ascending: list[bool]) -> pd.DataFrame:
+    """Sort with ``ours`` before ``published`` (``_source``) and helper columns dropped after."""
+    table = table.assign(_source=[0 if s == "ours" else 1 for s in table["source"]])
+    table = table.sort_values(keys, ascending=ascending, kind="stable")
+    return table.drop(columns=[c for c in ("_source", "_rank") if c in table.columns])
+
+
 def _last_epochs_mean(epochs: pd.DataFrame, column: str) -> pd.Series:
     """Per run: mean of ``column`` over the last 14 % of epochs (seed 003: 130-150 of 150), at least one."""
     out = {}
@@ -122,7 +129,7 @@ def leak_table1(results: pd.DataFrame) -> pd.DataFrame:
     published["tau_eff"] = [_tau(t) for t in published["tau"]]
     published = published.drop(columns=["tau"]).assign(source="published", n_seeds=3)
     table = pd.concat([ours, published], ignore_index=True)
-    table = table.sort_values(["source", "dataset", "tau_eff"], ascending=[False, True, False], kind="stable")
+    table = _sort(table, ["_source", "dataset", "tau_eff"], [True, True, False])
     table["tau"] = [_tau_text(t) for t in table["tau_eff"]]
     table = _order_columns(table, ["dataset", "tau", "source", "n_seeds"], measures).reset_index(drop=True)
     table.attrs.update(
@@ -152,17 +159,16 @@ def leak_critical_frequency(results: pd.DataFrame) -> pd.DataFrame:
     ours = _mean_sd(per_run, ["dataset", "tau_eff", "condition"], ["critical_frequency"]).assign(source="ours")
     published = reference("leak_critical_frequency")
     published["tau_eff"] = [_tau(t) for t in published["tau"]]
-    published = published.drop(columns=["tau"]).assign(source="published", dataset="cifar10", n_seeds=np.nan)
+    published = published.drop(columns=["tau"]).assign(source="published", dataset="(not stated)", n_seeds=np.nan)
     table = pd.concat([ours, published], ignore_index=True)
-    table = table.sort_values(["source", "dataset", "condition", "tau_eff"], ascending=[False, True, True, False],
-                              kind="stable")
+    table = _sort(table, ["_source", "dataset", "condition", "tau_eff"], [True, True, True, False])
     table["tau"] = [_tau_text(t) for t in table["tau_eff"]]
     table = _order_columns(table, ["dataset", "condition", "tau", "source", "n_seeds"],
                            ["critical_frequency"]).reset_index(drop=True)
     table.attrs.update(
         caption="Seed 003 section 4.3: mean critical frequency of the target output neuron",
         pm={"critical_frequency": "critical_frequency_sd"},
-        notes=[f"published: {reference_source('leak_critical_frequency')} (dataset not stated; listed as cifar10)",
+        notes=[f"published: {reference_source('leak_critical_frequency')}",
                "ours: fraction of Nyquist, target neuron's input current, mean over test samples, "
                "mean ± s.d. over seeds"])
     return table
@@ -189,7 +195,7 @@ def roles_table6(results: pd.DataFrame) -> pd.DataFrame:
     table = pd.concat([wide, published], ignore_index=True)
     rank = {v: i for i, v in enumerate(style.VARIANTS)}
     table["_rank"] = [rank.get(v, 99) for v in table["variant"]]
-    table = table.sort_values(["_rank", "source", "series"], ascending=[True, False, True], kind="stable")
+    table = _sort(table, ["_rank", "_source", "series"], [True, True, True])
     columns = ["series", "variant", "source", "n_seeds"]
     for dataset in datasets + [d for d in paper_datasets if d not in datasets]:
         columns += [dataset] + ([f"{dataset}_sd"] if f"{dataset}_sd" in table.columns else [])
@@ -237,7 +243,7 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     table = pd.concat([wide, published.drop(columns=["model", "leak", "reset", "recurrence"])], ignore_index=True)
     rank = {v: i for i, v in enumerate(style.VARIANTS)}
     table["_rank"] = [rank.get(v, 99) for v in table["variant"]]
-    table = table.sort_values(["_rank", "source", "series"], ascending=[True, False, True], kind="stable")
+    table = _sort(table, ["_rank", "_source", "series"], [True, True, True])
     all_windows = windows + [w for w in ("w1ms", "w2ms", "w3ms", "w5ms", "w10ms") if w not in windows]
     all_windows = sorted(all_windows, key=lambda w: float(w[1:-2]))
     columns = ["series", "variant", "dataset", "source", "n_seeds", "trained_ms"]
@@ -282,7 +288,7 @@ def _number(value) -> str:
             return ""
         if math.isinf(value):
             return "inf"
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        if value != 0 and (abs(value) >= 1e3 or abs(value) < 1e-3):
             return f"{value:.3g}"
         if float(value).is_integer():
             return f"{value:.0f}"
