@@ -43,7 +43,7 @@ import pandas as pd
 
 from ..config import UserError
 
-__all__ = ["Suite", "SUITES", "KINDS", "available", "get", "resolve", "run_suite", "run_suites", "suite_path"]
+__all__ = ["Suite", "SUITES", "KINDS", "available", "get", "resolve", "check", "run_suite", "run_suites", "suite_path"]
 
 KINDS = ("static", "event", "temporal")
 
@@ -138,6 +138,20 @@ def resolve(names: str | Iterable[str], kind: str | None = None) -> list[str]:
             raise UserError(f"suite(s) {wrong} do not apply to {kind} data ({details}); "
                             f"suites for {kind} data: {', '.join(available(kind))}")
     return out
+
+
+def check(cfg: Any, kind: str | None = None) -> list[str]:
+    """Validate ``cfg.eval.suites`` and their parameters before any work (e.g. before training).
+
+    Returns the resolved suite names; raises :class:`UserError` on an unknown or inapplicable
+    suite or an unknown parameter.
+    """
+    from .common import params
+
+    names = resolve(list(cfg.eval.get("suites") or []), kind or _kind(cfg, None))
+    for name in names:
+        params(cfg, name)
+    return names
 
 
 def suite_path(run_dir: str | Path, name: str) -> Path:
