@@ -119,3 +119,25 @@ def test_critical_frequency_is_lower_for_a_low_pass_trace():
     assert np.mean(white_cf) == pytest.approx(0.7, abs=0.05)
     assert np.mean(smooth_cf) < 0.5 * np.mean(white_cf)
     assert np.isnan(S.critical_frequency(np.zeros((17, 1)), frequencies)[0])
+
+
+def test_activity_counts_every_connection_of_a_residual_network():
+    from ablations.data.encoders import PoissonEncoder
+    from ablations.models.resnet import resnet
+
+    net = resnet("vanilla", (1, 8, 8), n_classes=3, blocks=(1, 1), widths=(4, 8)).eval()
+    images = torch.rand((5, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    data = TensorDataset(images, torch.zeros(5, dtype=torch.long))
+    bundle = DataBundle("tiny", "static", data, data, PoissonEncoder(4), (1, 8, 8), 3, 4)
+    frame = A.activity(net, bundle, cfg=None)
+    ops = _rows(frame, "synaptic_ops")
+    assert {"stem", "stage1.block1.conv1", "stage1.block1.conv2", "stage2.block1.conv1",
+            "stage2.block1.conv2", "stage2.block1.conv2.shortcut", "readout", "network"} <= set(ops)
+    assert ops["network"] == pytest.approx(sum(v for k, v in ops.items() if k != "network"))
+    from ablations.evaluation.common import batch_generator
+
+    inputs = bundle.encoder(images, generator=batch_generator(0, 0))
+    expected = A.synaptic_ops(net.layers[0].ops[0], inputs).mean()
+    assert ops["stem"] == pytest.approx(float(expected))
+    # 8x8 "same" 3x3 conv: 4 corners x 4 taps + 24 edge positions x 6 + 36 interior x 9, 4 channels, T = 4
+    assert _rows(frame, "dense_macs")["stem"] == 4 * 4 * (4 * 4 + 24 * 6 + 36 * 9)

@@ -1,9 +1,11 @@
 r"""``activity`` suite: spike rates, synaptic operations, dense MACs, ENWSI, activation sparsity.
 
-Measured on clean test samples with the probes of :class:`ablations.network.SpikingNetwork`.
-Hidden layers are named ``layer1..layerN`` as in the network; ``readout`` is the output layer;
-``layerK.recurrent`` the recurrent weights of a recurrent layer; ``network`` a whole-network
-total. Rows (``metric``, conditions):
+Measured on clean test samples with the probes of :class:`ablations.network.SpikingNetwork`
+(spikes, currents) and forward hooks on every ``Linear`` / ``Conv2d`` (synaptic operations).
+Layers carry the network's names (``layer1..layerN`` for layer strings, ``stem``,
+``stage1.block1.conv1``, ... for the ResNet); ``readout`` is the output layer,
+``<layer>.recurrent`` the recurrent weights of a recurrent layer, ``<layer>.shortcut`` a residual
+block's projection shortcut, ``network`` a whole-network total. Rows (``metric``, conditions):
 
 * ``spike_rate`` per ``layer`` (hidden layers and ``network``): spikes per neuron per time step,
   averaged over neurons, steps and samples (seed 003 Table 1 "Spikes (%)" is 100 times the
@@ -23,18 +25,20 @@ total. Rows (``metric``, conditions):
 
 Synaptic operations
 -------------------
-The weighted op of a layer (``Linear`` or ``Conv2d``) receives ``x[t]``: the encoded input for
-``layer1`` (so the input spikes count, as seed 003 counts the whole network), the previous
-layer's spikes otherwise, after any pooling or flattening in front of the op. Every non-zero
-entry of ``x[t]`` triggers one accumulate per outgoing synapse with a non-zero weight::
+A forward hook on every weighted op (``Linear`` or ``Conv2d``) sees the op's actual input
+``x[t]``: the encoded input for the first layer (so the input spikes count, as seed 003 counts
+the whole network), the previous layer's spikes otherwise, after any pooling or flattening in
+front of the op. Every non-zero entry of ``x[t]`` triggers one accumulate per outgoing synapse
+with a non-zero weight::
 
     Linear:  ops[t] = sum_i [x_i[t] != 0] * #{j : W_ji != 0}
     Conv2d:  ops[t] = sum over outputs of conv2d([x[t] != 0], [W != 0])   (same stride, padding)
 
 The conv form counts the real fan-out of each input position, borders included (a corner
 pixel of a 3x3 "same" conv reaches 4 output positions per output channel, an interior one 9).
-A recurrent layer adds ``sum_i [S_i[t-1] != 0] * #{j : V_ji != 0}`` for ``t = 2..T``. Dense
-MACs are the same sums with every input and weight counted as non-zero.
+A recurrent layer adds ``sum_i [S_i[t-1] != 0] * #{j : V_ji != 0}`` (its recurrent ``Linear`` is
+called once per step on the previous step's spikes). Dense MACs are the same sums with every
+input and weight counted as non-zero.
 
 Differences from NeuroBench (``SynapticOperations``, ``ActivationSparsity``, 2024):
 
@@ -43,9 +47,9 @@ Differences from NeuroBench (``SynapticOperations``, ``ActivationSparsity``, 202
   input is no longer binary, which NeuroBench would count as MACs; the count itself (non-zero
   inputs times non-zero fan-out, bias excluded) is the same as NeuroBench's.
 * NeuroBench's ``Dense`` is per model; ``dense_macs`` is the same count, also split per layer.
-* Recurrent weights: NeuroBench hooks ``nn.Linear``/``nn.Conv`` connection layers and would see
-  the recurrent ``nn.Linear`` too, but called at every step; we count its spike-triggered
-  accumulates from ``S[t-1]`` and list them as ``layerK.recurrent``.
+* Counting is the same hook-based count as NeuroBench's (non-zero inputs times non-zero weights
+  of each connection layer, per sample over all steps); we report it per layer (recurrent and
+  shortcut weights separately) as well as for the network.
 * A frame bin holding several events is one non-zero input (as in NeuroBench), not several.
 * ``activation_sparsity`` is NeuroBench's definition restricted to the hidden spiking layers
   (a membrane readout emits no spikes); it is also reported per layer.
@@ -62,11 +66,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import DataBundle
-from ..network import TimeDropout
+from ..network import SpikingLayer, TimeDropout
 from ..neurons import RecurrentNeuron
 from .common import batch_generator, device_of, forward_records, hidden_layers, params, test_loader, tidy
 
-__all__ = ["activity", "synaptic_ops", "dense_macs", "layer_ops", "recurrent_ops"]
+__all__ = ["activity", "synaptic_ops", "dense_macs", "layer_ops", "op_names", "OpCounter"]
 
 _WEIGHTED = (nn.Linear, nn.Conv2d)
 
@@ -125,11 +129,56 @@ def layer_ops(ops: nn.ModuleList, layer_input: torch.Tensor) -> tuple[torch.Tens
     return synaptic_ops(weighted, x), dense_macs(weighted, x)
 
 
-def recurrent_ops(neuron: RecurrentNeuron, spikes: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Accumulates of the recurrent weights ``V`` triggered by ``S[t-1]``, t = 2..T, per sample."""
-    flat = spikes.reshape(spikes.shape[0], spikes.shape[1], -1)
-    ops = synaptic_ops(neuron.recurrent, flat[:-1]) if flat.shape[0] > 1 else torch.zeros(flat.shape[1])
-    return ops, dense_macs(neuron.recurrent, flat)
+def op_names(model: nn.Module) -> dict[nn.Module, str]:
+    """The layer name under which each Linear / Conv2d of ``model`` is counted."""
+    names: dict[nn.Module, str] = {}
+    for module in model.modules():
+        if isinstance(module, SpikingLayer):
+            for op in module.ops:
+                if isinstance(op, _WEIGHTED):
+                    names[op] = module.name
+            for op in getattr(module, "shortcut", []):
+                if isinstance(op, _WEIGHTED):
+                    names[op] = f"{module.name}.shortcut"
+            if isinstance(module.neuron, RecurrentNeuron):
+                names[module.neuron.recurrent] = f"{module.name}.recurrent"
+    readout = getattr(model, "readout", None)
+    if readout is not None:
+        for op in readout.ops:
+            if isinstance(op, _WEIGHTED):
+                names[op] = "readout"
+    for path, module in model.named_modules():
+        if isinstance(module, _WEIGHTED) and module not in names:
+            names[module] = path
+    return names
+
+
+class OpCounter:
+    """Forward hooks on every Linear / Conv2d of a model (as NeuroBench's connection hooks):
+    accumulates triggered by non-zero inputs, and dense MACs, summed over all calls."""
+
+    def __init__(self, model: nn.Module):
+        self.names = op_names(model)
+        self.synaptic_ops: dict[str, float] = {}
+        self.dense_macs: dict[str, float] = {}
+        self._handles = []
+
+    def __enter__(self) -> "OpCounter":
+        for module, name in self.names.items():
+            self._handles.append(module.register_forward_hook(self._hook(name)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def _hook(self, name: str):
+        def count(module, inputs, output):
+            x = inputs[0].detach().unsqueeze(0)  # one "time step" holding all rows of the call
+            self.synaptic_ops[name] = self.synaptic_ops.get(name, 0.0) + float(synaptic_ops(module, x).sum())
+            self.dense_macs[name] = self.dense_macs.get(name, 0.0) + dense_macs(module, x) * x.shape[1]
+        return count
 
 
 @torch.no_grad()
@@ -137,44 +186,33 @@ def activity(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
     p = params(cfg, "activity")
     device = device_of(model)
     loader = test_loader(data, p.n_samples, int(p.seed), int(p.batch_size))
-    layers = {layer.name: layer for layer in model.layers}
     n = 0
     spikes_sum: dict[str, float] = {}
     units: dict[str, int] = {}
     neuron_sum: dict[str, torch.Tensor] = {}
-    ops_sum: dict[str, float] = {}
-    dense: dict[str, float] = {}
     enwsi_sum: dict[str, torch.Tensor] = {}
     input_nonzero, input_entries = 0.0, 0
-    for index, (x, y) in enumerate(loader):
-        x = x.to(device)
-        inputs = data.encoder(x, generator=batch_generator(int(p.seed), index, device))
-        _, records = forward_records(model, inputs)
-        batch = inputs.shape[1]
-        n += batch
-        input_nonzero += float((inputs != 0).sum())
-        input_entries += inputs.numel()
-        for name in hidden_layers(records):
-            record = records[name]
-            spikes = record["spikes"]
-            steps = spikes.shape[0]
-            per_neuron = spikes.reshape(steps, batch, -1).sum((0, 1)).double().cpu()
-            neuron_sum[name] = neuron_sum.get(name, 0) + per_neuron
-            spikes_sum[name] = spikes_sum.get(name, 0.0) + float(per_neuron.sum())
-            units[name] = per_neuron.numel() * steps  # neuron-steps per sample
-            norms = record["current"].reshape(steps, batch, -1).double().norm(dim=2).sum(1).cpu()
-            enwsi_sum[name] = enwsi_sum.get(name, 0) + norms
-            ops, macs = layer_ops(layers[name].ops, record["input"])
-            ops_sum[name] = ops_sum.get(name, 0.0) + float(ops.sum())
-            dense[name] = macs
-            if isinstance(layers[name].neuron, RecurrentNeuron):
-                key = f"{name}.recurrent"
-                ops, macs = recurrent_ops(layers[name].neuron, spikes)
-                ops_sum[key] = ops_sum.get(key, 0.0) + float(ops.sum())
-                dense[key] = macs
-        ops, macs = layer_ops(model.readout.ops, records["readout"]["input"])
-        ops_sum["readout"] = ops_sum.get("readout", 0.0) + float(ops.sum())
-        dense["readout"] = macs
+    with OpCounter(model) as counter:
+        for index, (x, y) in enumerate(loader):
+            x = x.to(device)
+            inputs = data.encoder(x, generator=batch_generator(int(p.seed), index, device))
+            _, records = forward_records(model, inputs)
+            batch = inputs.shape[1]
+            n += batch
+            input_nonzero += float((inputs != 0).sum())
+            input_entries += inputs.numel()
+            for name in hidden_layers(records):
+                record = records[name]
+                spikes = record["spikes"]
+                steps = spikes.shape[0]
+                per_neuron = spikes.reshape(steps, batch, -1).sum((0, 1)).double().cpu()
+                neuron_sum[name] = neuron_sum.get(name, 0) + per_neuron
+                spikes_sum[name] = spikes_sum.get(name, 0.0) + float(per_neuron.sum())
+                units[name] = per_neuron.numel() * steps  # neuron-steps per sample
+                norms = record["current"].reshape(steps, batch, -1).double().norm(dim=2).sum(1).cpu()
+                enwsi_sum[name] = enwsi_sum.get(name, 0) + norms
+    ops_sum, dense_sum = counter.synaptic_ops, counter.dense_macs
+    dense = {name: value / n for name, value in dense_sum.items()}
     rows: list[dict] = []
     total_spikes = sum(spikes_sum.values())
     total_units = sum(units.values()) * n
