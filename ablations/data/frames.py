@@ -32,8 +32,9 @@ of binning the events again. ``<key>`` is ``tw<W>ms-<hash>`` or ``bins<N>-<hash>
 every parameter that changes the frames: format version, dataset, sensor size, spatial
 downsampling, time window or bin count, the binning rule, and a fingerprint of the source
 (sample count and file names, or the generation parameters); ``key.json`` beside it lists them.
-Writes are atomic (temporary file, then ``os.replace``); a file that cannot be read is rebuilt.
-DataLoader workers may fill the cache concurrently: each sample is written by one worker.
+Writes are atomic (temporary file, then ``os.replace``), so concurrent writers (DataLoader
+workers, parallel runs) are safe; a file that cannot be read is rebuilt. Delete the folder to
+free the space: it is refilled on the next pass.
 """
 
 from __future__ import annotations
