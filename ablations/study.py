@@ -689,6 +689,8 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
         raise UserError(f"{where}: the study's run overrides (with the command line's) do not compose:\n{error}") \
             from None
     _validate_run(base, f"{where}: base run config")
+    if suites:
+        _check_suites(base, where)
     for row in check_rows(definition.space):
         try:
             cfg = compose(trial_overrides(definition, run_overrides, row, 0, suites))
@@ -757,6 +759,18 @@ def _find_bad_value(definition: StudyDefinition, run_overrides: Sequence[str], s
                             f"run config: {first}\nUse a key of the run config (`python -m ablations.run "
                             f"--cfg job` prints it) or a config group (variant, dataset, model, ...).") from None
         _validate_run(cfg, f"{where}: search-space value {key}={value!r}")
+
+
+def _check_suites(cfg: DictConfig, where: str) -> None:
+    """The evaluation package's own check of ``eval.suites`` (names, parameters, data kind), if it has one."""
+    try:
+        from .evaluation import check
+    except ImportError:
+        return
+    try:
+        check(cfg)
+    except UserError as error:
+        raise UserError(f"{where}: the evaluation suites the objectives need do not fit the runs: {error}") from None
 
 
 def _validate_run(cfg: DictConfig, what: str) -> None:
@@ -1339,7 +1353,7 @@ def run_study(inv: Invocation, log=print):
     if lead:
         fresh = counts["finished"] + counts["running"] + counts["waiting"] + counts["fail"] == 0
         log(f"study {definition.name} ({definition.source})\n  storage {describe_url(url)}\n"
-            f"  {'created' if fresh else 'resuming'}: {describe_state(counts, budget)}\n"
+            f"  {'state' if inv.summary else 'created' if fresh else 'resuming'}: {describe_state(counts, budget)}\n"
             f"  objectives: {'; '.join(o.describe() for o in definition.objectives)}\n"
             f"  sampler {definition.sampler_name}, pruner {definition.pruner_name}, "
             f"heartbeat {definition.heartbeat_interval}s, grace {definition.grace_period}s", flush=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from ablations import results, study
 from ablations.config import UserError
@@ -156,7 +157,7 @@ def test_check_definition_rejects_bad_keys_metrics_and_values(tmp_path, monkeypa
     monkeypatch.setattr(study, "known_suites", lambda: {"noise", "activity"})
     bad_suite = study.parse_definition({**base, "objectives": [{"suite": "nois", "metric": "accuracy",
                                                                "direction": "maximize"}]})
-    with pytest.raises(UserError, match="no evaluation suite 'nois'; suites: activity, noise"):
+    with pytest.raises(UserError, match=r"(?s)evaluation suite.*'nois'.*suites: .*noise"):
         study.check_definition(bad_suite)
     searched = study.parse_definition({**base, "space": {"train.lr": {"low": 0.001, "high": 0.01}}})
     with pytest.raises(UserError, match="train.lr is searched"):
@@ -242,7 +243,7 @@ def test_single_objective_study_prunes_resumes_and_summarises(tmp_path, capsys):
     assert (tmp_path / "figures" / "studies" / "tiny" / "optimization_history.png").stat().st_size > 1000
     assert study.main(["study=tiny", "summary=true", *paths(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "resuming: 5/5 finished" in out and "best trial" in out and "trial 5" not in out
+    assert "state: 5/5 finished" in out and "best trial" in out and "trial 5" not in out
 
 
 def test_identical_trials_share_a_run_and_read_it(tmp_path, capsys):
@@ -281,31 +282,23 @@ def test_multi_objective_study_prints_pareto_front_and_figures(tmp_path, capsys)
         assert (figures / name).stat().st_size > 1000, name
 
 
-def test_eval_objectives_add_their_suite_and_read_the_table(tmp_path, monkeypatch, capsys):
-    """A stand-in activity suite: the trial must ask for it and the objective must sum its layer rows."""
-    import ablations.run as run_module
-
-    seen = []
-
-    def fake_evaluate(cfg, run_dir, bundle, device, model=None):
-        seen.append(list(cfg.eval.suites))
-        rows = pd.DataFrame({"suite": "activity", "metric": ["synaptic_ops", "synaptic_ops", "spike_rate"],
-                             "layer": [0, 1, 0], "value": [10.0 * cfg.dataset.steps, 5.0, 0.1]})
-        results.atomic_write_parquet(Path(run_dir) / "eval" / "activity.parquet", rows)
-
-    monkeypatch.setattr(run_module, "_evaluate", fake_evaluate)
+def test_eval_objectives_add_their_suite_and_read_the_table(tmp_path, capsys):
+    """The activity suite runs because the objective needs it; the objective is its network row."""
     write_study(tmp_path, "ops", """
         space:
           dataset.steps: {type: int, low: 2, high: 6, step: 2}
         objectives:
-          - {name: synaptic_ops, suite: activity, metric: synaptic_ops, reduce: sum, direction: minimize}
+          - {name: synaptic_ops, suite: activity, metric: synaptic_ops, where: {layer: network}, direction: minimize}
         n_trials: 2
         """)
-    tiny = [o for o in TINY if not o.startswith("dataset.steps")]
+    tiny = [o for o in TINY if not o.startswith("dataset.steps")] + ["eval.activity.n_samples=40"]
     assert study.main(["study=ops", *tiny, *paths(tmp_path)]) == 0
-    assert seen and all(s == ["activity"] for s in seen)
     for trial in load(tmp_path, "ops").trials:
-        assert trial.value == 10.0 * trial.params["dataset.steps"] + 5.0
+        run_dir = Path(trial.user_attrs["run_dir"])
+        assert list(OmegaConf.load(run_dir / "config.yaml").eval.suites) == ["activity"]  # added for the objective
+        rows = pd.read_parquet(run_dir / "eval" / "activity.parquet")
+        network = rows[(rows.metric == "synaptic_ops") & (rows.layer.astype(str) == "network")]
+        assert len(network) == 1 and trial.value == pytest.approx(float(network.value.iloc[0])) and trial.value > 0
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
@@ -331,3 +324,45 @@ def test_local_dead_worker_trial_is_requeued(tmp_path):
     alive.set_user_attr("worker", study.worker_id())
     worker.reclaim()
     assert opened.get_trials()[1].state.name == "RUNNING"
+
+
+def test_sigterm_requeues_the_running_trial_and_the_same_command_resumes_it(tmp_path, capsys):
+    """SIGTERM (or Ctrl-C) mid-trial: the trial is re-queued at once, its run resumes from its checkpoint."""
+    import os
+    import signal
+    import threading
+    import time
+
+    write_study(tmp_path, "stop", """
+        space:
+          train.lr: {type: float, low: 0.001, high: 0.02, log: true}
+        objectives: [{metric: accuracy, direction: maximize}]
+        n_trials: 1
+        """)
+    argv = ["study=stop", *[o for o in TINY if not o.startswith("train.epochs")], "train.epochs=4",
+            *paths(tmp_path)]
+
+    def terminate_after_first_epoch():
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            for path in (tmp_path / "runs").rglob("status.json"):
+                if (results.read_status(path.parent) or {}).get("epochs_done", 0) >= 1:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=terminate_after_first_epoch, daemon=True)
+    killer.start()
+    assert study.main(argv) == 130
+    killer.join()
+    assert "re-queued with the same parameters" in capsys.readouterr().out
+    trials = load(tmp_path, "stop").trials
+    assert [t.state.name for t in trials] == ["FAIL", "WAITING"] and trials[1].params == trials[0].params
+    (run_dir,) = [p.parent for p in (tmp_path / "runs").rglob("status.json")]
+    assert results.read_status(run_dir)["status"] == "interrupted"
+    assert study.main(argv) == 0
+    assert f"resuming {run_dir} from epoch" in capsys.readouterr().out
+    trials = load(tmp_path, "stop").trials
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
+    assert Path(trials[1].user_attrs["run_dir"]) == run_dir
+    assert results.read_status(run_dir)["trial"]["number"] == 1

@@ -86,12 +86,12 @@ def check_concurrent(trials, budget: int, min_workers: int = 2) -> dict:
 
 
 PAIR = """
-    overrides: [train.epochs=2, dataset.steps=4, train.max_batches=4]
+    overrides: [train.epochs=2, dataset.steps=4, train.max_batches=3]
     space:
       train.lr: {type: float, low: 0.001, high: 0.02, log: true}
     objectives: [{metric: accuracy, direction: maximize}]
     sampler: {name: random}
-    n_trials: 6
+    n_trials: 5
     heartbeat_interval: 1
     grace_period: 5
     """
@@ -100,7 +100,7 @@ PAIR = """
 # --------------------------------------------------------------------------- kill -9
 def test_sigkill_during_a_trial_then_the_same_command_finishes_the_study(tmp_path):
     write_study(tmp_path, "crash", """
-        overrides: [train.epochs=3, dataset.steps=4, train.max_batches=8]
+        overrides: [train.epochs=3, dataset.steps=4, train.max_batches=5]
         space:
           train.lr: {type: float, low: 0.001, high: 0.02, log: true}
         objectives: [{metric: accuracy, direction: maximize}]
@@ -158,7 +158,7 @@ def test_two_commands_on_the_default_sqlite_storage(tmp_path):
     finish(two, tmp_path, "two.log")
     assert (tmp_path / "studies" / "pair.db").exists()
     trials = open_sqlite(tmp_path, "pair").get_trials()
-    seen = check_concurrent(trials, budget=6)
+    seen = check_concurrent(trials, budget=5)
     check_records(trials, tmp_path, "pair")
     print(f"\nSQLite, 2 commands: {seen}")
 
@@ -194,7 +194,7 @@ def test_two_workers_on_one_postgresql_study(tmp_path, postgres_url):
         assert f"storage {study.describe_url(postgres_url)}" in text  # password hidden
         storage = optuna.storages.RDBStorage(study.with_driver(postgres_url))
         trials = optuna.load_study(study_name=name, storage=storage).get_trials()
-        seen = check_concurrent(trials, budget=6)
+        seen = check_concurrent(trials, budget=5)
         check_records(trials, tmp_path, name)
         print(f"\nPostgreSQL, n_jobs=2: {seen}")
     finally:
