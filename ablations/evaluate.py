@@ -159,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "help") for a in argv):
         print(__doc__)
-        print("suites: " + ", ".join(f"{n} ({s.description})" for n, s in evaluation.SUITES.items()))
+        print("suites:")
+        for name, suite in evaluation.SUITES.items():
+            print(f"  {name:<15} {suite.description} [{', '.join(suite.kinds)} data]")
         return
     debug = any(a.strip() in ("debug=true", "debug=1") for a in argv)
     report_errors(lambda: evaluate(argv), debug)
