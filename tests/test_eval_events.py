@@ -74,7 +74,7 @@ def test_generalization_tests_other_frame_time_windows(event_run):
     windows = frame[frame.time_window_ms.notna()]
     assert sorted(set(windows.time_window_ms)) == [1.0, 3.0, 10.0]
     assert (windows.trained_time_window_ms == 3.0).all()
-    steps = windows.drop_duplicates("time_window_ms").set_index("time_window_ms").steps
+    steps = windows.drop_duplicates("time_window_ms").set_index("time_window_ms").window_steps
     assert steps[1.0] == 90 and steps[3.0] == 30 and steps[10.0] == 9
     clean = evaluation.run_suite("clean", model, data, cfg)
     trained = windows[(windows.time_window_ms == 3.0) & (windows.metric == "accuracy")].value.iloc[0]

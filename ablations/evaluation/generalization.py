@@ -11,7 +11,8 @@ Rows:
 * event data only (seed 001 Table 7: trained on 3 ms frames, tested on 1, 2, 3, 5 and 10 ms):
   ``accuracy``, ``loss`` and ``sse`` per ``time_window_ms`` in ``time_windows_ms``, the test split
   re-binned by :func:`ablations.data.build` with ``dataset.frame.time_window_ms`` changed; the
-  window the network was trained on is in ``trained_time_window_ms``. Event data binned by a
+  window the network was trained on is in ``trained_time_window_ms``, the number of frames at
+  the tested window in ``window_steps``. Event data binned by a
   fixed number of bins (no ``frame.time_window_ms``) gets no such rows.
 """
 
@@ -77,7 +78,7 @@ def _frame_windows(model: torch.nn.Module, data: DataBundle, cfg: Any, p: Any) -
         loader = test_loader(bundle, p.n_samples, int(p.seed), int(p.batch_size))
         metrics = evaluate_split(model, bundle, loader, int(p.seed), loss_name(cfg))
         rows += [{"metric": k, "value": v, "time_window_ms": window, "trained_time_window_ms": trained,
-                  "steps": int(bundle.steps)} for k, v in metrics.items()]
+                  "window_steps": int(bundle.steps)} for k, v in metrics.items()]
     return rows
 
 
