@@ -23,12 +23,13 @@ Poisson encoder's uniform draw, ``x`` the pixel, ``O_1[t]`` the network input at
 
 Severity table
 --------------
-The papers give no severity values. Level 0 is the clean input; levels 1..8 (chosen so that
+The papers give no severity values. Level 0 is the clean input; levels 1..8 are chosen so that
 level 8 brings an IF network (``variant=no_leak``, 10 epochs on ``digits``, 97 % clean test
 accuracy) close to chance, 10 %: measured at level 8 (``eval.noise`` defaults, 450 test
-images), 14 % (gaussian s1), 9 % (gaussian s2), 12 % (impulse s1), 15 % (impulse s2). Scenario 2 needs much larger amplitudes than scenario 1
-because zero-mean noise on the spikes is averaged by the first layer's fan-in and over the time
-steps, while noise on the pixels saturates the Poisson rates; the scenario 2 levels double.
+images): 14 % (gaussian s1), 9 % (gaussian s2), 12 % (impulse s1), 15 % (impulse s2).
+Scenario 2 needs much larger amplitudes than scenario 1 because zero-mean noise on the spikes
+is averaged by the first layer's fan-in and over the time steps, while noise on the pixels
+saturates the Poisson rates; the scenario 2 levels double.
 
 ========  ============  ============  =====================  =====================
 severity  gaussian s1   gaussian s2   impulse s1             impulse s2

@@ -145,8 +145,9 @@ def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
                         if attack == "fgsm":
                             method = torchattacks.FGSM(wrapper, eps=epsilon)
                         else:
-                            method = torchattacks.PGD(wrapper, eps=epsilon, alpha=float(p.pgd_step_factor) * epsilon / steps,
-                                                      steps=steps, random_start=True)
+                            alpha = float(p.pgd_step_factor) * epsilon / steps
+                            method = torchattacks.PGD(wrapper, eps=epsilon, alpha=alpha, steps=steps,
+                                                      random_start=True)
                         adv = method(u, y)
                 with torch.no_grad():
                     inputs = data.encoder(x + (high - low) * (adv - u), generator=batch_generator(seed, index, device))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import pandas as pd
 import torch
@@ -22,7 +22,7 @@ from ..data import DataBundle
 
 __all__ = [
     "DEFAULTS_FILE", "suite_defaults", "params", "device_of", "subset_indices", "test_indices", "test_loader",
-    "batch_generator", "encode", "tidy", "loss_name", "batches", "forward_records", "hidden_layers",
+    "batch_generator", "tidy", "loss_name", "forward_records", "hidden_layers",
 ]
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "conf" / "eval" / "default.yaml"
@@ -97,20 +97,11 @@ def batch_generator(seed: int, index: int, device: torch.device | str = "cpu") -
     return generator
 
 
-def encode(data: DataBundle, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    return data.encoder(x, generator=generator)
-
-
 def loss_name(cfg: Any) -> str:
     try:
         return str(cfg.train.loss)
     except Exception:  # noqa: BLE001 - a config without train.loss: the package default
         return "mse_onehot"
-
-
-def batches(loader: DataLoader, device: torch.device) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    for index, (x, y) in enumerate(loader):
-        yield index, x.to(device), y.to(device)
 
 
 @torch.no_grad()

@@ -82,7 +82,8 @@ def _frame_windows(model: torch.nn.Module, data: DataBundle, cfg: Any, p: Any) -
     return rows
 
 
-def generalization(model: torch.nn.Module, data: DataBundle, cfg: Any, run_dir: str | Path | None = None) -> pd.DataFrame:
+def generalization(model: torch.nn.Module, data: DataBundle, cfg: Any,
+                   run_dir: str | Path | None = None) -> pd.DataFrame:
     p = params(cfg, "generalization")
     rows = _epoch_rows(Path(run_dir) if run_dir is not None else None, cfg)
     if data is not None and data.kind == "event":
