@@ -60,6 +60,10 @@ def prepare(cfg: DictConfig):
         raise UserError(str(error)) from None
     with open_dict(cfg):
         cfg.dataset.steps = bundle.steps  # derived for generated data; recorded for every run
+    if cfg.eval.get("suites"):
+        from . import evaluation
+
+        evaluation.check(cfg, bundle.kind)  # a misspelled suite fails now, not after training
     model = build_model(cfg, bundle.input_shape)
     if model.n_classes != bundle.n_classes:
         raise UserError(f"model {cfg.model.name!r} has {model.n_classes} outputs but dataset {bundle.name!r} "

@@ -157,3 +157,9 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="cannot be read.*delete it"):
         run(args)
     assert results.read_status(path)["status"] == "failed"
+
+
+def test_unknown_suite_fails_before_training(tmp_path):
+    with pytest.raises(UserError, match="suite"):
+        run([*TINY, f"paths.runs={tmp_path}", "eval.suites=[clean,no_such_suite]"])
+    assert not any(tmp_path.iterdir())
