@@ -1014,8 +1014,7 @@ class Worker:
         self.prune_metric = _prune_metric(definition)
         self.log = log
         self.me = worker_id()
-        self.current_trial_id: int | None = None
-        self.trials_run = 0
+        self.interrupted_trial_id: int | None = None
 
     # ---- dead workers
     def reclaim(self) -> None:
@@ -1073,7 +1072,6 @@ class Worker:
             time.sleep(poll)
 
     def after_trial(self, study, trial) -> None:
-        self.trials_run += 1
         if not self.room():
             study.stop()
 
@@ -1092,12 +1090,19 @@ class Worker:
 
     # ---- the objective
     def objective(self, trial):
+        """Run the trial's run and return its objective value(s) (Optuna's objective function)."""
+        try:
+            return self._objective(trial)
+        except KeyboardInterrupt:
+            self.interrupted_trial_id = trial._trial_id
+            raise
+
+    def _objective(self, trial):
         import optuna
 
         from .run import run_cfg
         from .training import StopRun
 
-        self.current_trial_id = trial._trial_id
         trial.set_user_attr("worker", self.me)
         self._check_budget(trial)
         params = suggest(trial, self.definition.space)
@@ -1172,17 +1177,15 @@ class Worker:
                 self.objective, timeout=timeout, catch=(_BudgetReached,), gc_after_trial=True,
                 callbacks=[MaxTrialsCallback(self.budget, states=(TrialState.COMPLETE, TrialState.PRUNED)),
                            self.after_trial])
-        except KeyboardInterrupt:
-            if self.current_trial_id is not None:
-                trial = self.storage.get_trial(self.current_trial_id)
-                if trial.state in (TrialState.RUNNING, TrialState.FAIL):
-                    if trial.state == TrialState.FAIL:
-                        frozen = copy.deepcopy(trial)
-                        self.log(f"trial {trial.number} interrupted; re-queued with the same parameters", flush=True)
-                        with _quiet():
-                            self.retry(self.study, frozen)
-                    else:
-                        self._fail_and_retry(self.current_trial_id, "interrupted")
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: re-queue the trial that was running, at once
+            if self.interrupted_trial_id is not None:
+                trial = self.storage.get_trial(self.interrupted_trial_id)
+                if trial.state == TrialState.FAIL:
+                    self.log(f"trial {trial.number} interrupted; re-queued with the same parameters", flush=True)
+                    with _quiet():
+                        self.retry(self.study, copy.deepcopy(trial))
+                elif trial.state == TrialState.RUNNING:
+                    self._fail_and_retry(trial._trial_id, "interrupted")
             raise
 
 
@@ -1381,7 +1384,8 @@ def run_study(inv: Invocation, log=print):
         log(f"study {definition.name}: {describe_state(counts, budget)}", flush=True)
     if lead:
         log(summary_table(study, definition), flush=True)
-        out_dir = Path(str(plain.paths.figures)) / "studies" / definition.name
+        figures = compose(merge_overrides(DEFAULT_RUN_OVERRIDES, definition.overrides, inv.run_overrides)).paths.figures
+        out_dir = Path(str(figures)) / "studies" / definition.name
         for path in write_figures(study, definition, out_dir, log=log):
             log(f"  wrote {path}", flush=True)
     return study
