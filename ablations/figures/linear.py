@@ -17,8 +17,8 @@ __all__ = ["linear_leak_noise", "linear_leak_rate", "single_neuron_rates"]
 LINEAR_VARIANTS = list(select.LINEAR_VARIANTS)
 #: Constant input currents (threshold units per step) of the single-neuron panel.
 RATE_CURRENTS = (0.15, 0.3, 0.6)
-RATE_LAMS = tuple(float(x) for x in np.geomspace(0.005, 0.5, 13))
-RATE_STEPS = 200
+RATE_LAMS = tuple(float(x) for x in np.geomspace(0.005, 0.5, 11))
+RATE_STEPS = 120
 
 
 def linear_leak_noise(results: pd.DataFrame):

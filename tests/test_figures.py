@@ -1,0 +1,325 @@
+"""Figures and tables drawn from a small real results table.
+
+The session builds real run records (tiny ``digits`` runs of four variants, two seeds for the leak
+ablation, every evaluation suite with small samples; two ``digits_events`` runs for the event-data
+figures; two runs tagged as trials of the ``pareto`` study) and every test draws from them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import math
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from ablations import figures, results  # noqa: E402
+from ablations.config import UserError, compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
+from ablations.figures import select, style  # noqa: E402
+from ablations.figures.__main__ import main as figures_main  # noqa: E402
+
+BASE = ["dataset.steps=4", "train.epochs=2", "progress=false"]
+SMALL_SUITES = [
+    "eval.noise.n_samples=120", "eval.noise.severities=[0,2,5]",
+    "eval.spectral.n_samples=120",
+    "eval.adversarial.n_samples=24", "eval.adversarial.eot_samples=1", "eval.adversarial.epsilons=[0.0,0.1]",
+    "eval.adversarial.pgd_steps=2",
+    "eval.landscape.grid_size=5", "eval.landscape.n_samples=64",
+    "eval.embedding.n_samples=60", "eval.embedding.perplexity=10",
+    "eval.coherence.simulate=false", "eval.coherence.n_omega=8",
+]
+DIGITS_SUITES = "eval.suites=[clean,noise,adversarial,activity,generalization,spectral]"
+PER_MODEL_SUITES = ",landscape,embedding"  # drawn for the lowest seed only
+# variant -> seeds of the digits grid
+DIGITS_GRID = {"vanilla": (0, 1), "no_leak": (0, 1), "no_reset": (0,), "linear_leak": (0,)}
+EVENT_VARIANTS = ("vanilla", "no_leak")
+
+
+@functools.lru_cache(maxsize=1)
+def build_grid() -> Path:
+    """Train and evaluate the session's runs once per process; returns the runs root."""
+    from ablations.run import run
+
+    folder = Path(tempfile.mkdtemp(prefix="ablations-figures-"))
+    atexit.register(shutil.rmtree, folder, True)
+    runs = folder / "runs"
+    paths = [f"paths.runs={runs}", f"paths.data={folder / 'datasets'}"]
+    for variant, seeds in DIGITS_GRID.items():
+        for seed in seeds:
+            suites = DIGITS_SUITES
+            if seed == 0:
+                suites = suites.replace("]", PER_MODEL_SUITES + "]")
+            if variant == "vanilla" and seed == 0:
+                suites = suites.replace("]", ",coherence]")
+            run([*BASE, *paths, *SMALL_SUITES, f"variant={variant}", f"seed={seed}", suites])
+    for number, threshold in enumerate((0.9, 0.8)):
+        run(["dataset.steps=4", "train.epochs=1", "progress=false", *paths,
+             f"variant={'vanilla' if number == 0 else 'no_leak'}", f"neuron.threshold={threshold}",
+             "trial.study=pareto", f"trial.number={number}", "eval.suites=[activity]"])
+    for variant in EVENT_VARIANTS:
+        run(["dataset=digits_events", "train.epochs=1", "train.max_batches=3", "progress=false", *paths,
+             f"variant={variant}", "eval.suites=[adversarial,generalization]", "eval.adversarial.n_samples=10",
+             "eval.adversarial.max_iterations=3", "eval.generalization.time_windows_ms=[1,3,10]",
+             "eval.generalization.n_samples=40"])
+    return runs
+
+
+@pytest.fixture(scope="session")
+def runs_root() -> Path:
+    return build_grid()
+
+
+@pytest.fixture(scope="session")
+def table(runs_root) -> pd.DataFrame:
+    return figures.load(runs_root)
+
+
+@pytest.fixture(scope="session")
+def rendered(runs_root, table, tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    start = time.perf_counter()
+    outcome = figures.render(table, out, formats=("png",), log=None)
+    return out, outcome, time.perf_counter() - start
+
+
+def _legend_texts(figure) -> list[str]:
+    texts = [t.get_text() for legend in figure.legends for t in legend.get_texts()]
+    for ax in figure.axes:
+        if ax.get_legend() is not None:
+            texts += [t.get_text() for t in ax.get_legend().get_texts()]
+    return texts
+
+
+def _data_axes(figure) -> list:
+    """Visible panels, colour bars excluded."""
+    return [ax for ax in figure.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+
+
+# --------------------------------------------------------------------------- registry and style
+def test_registry_names_docstrings_and_errors():
+    assert len(set(figures.names())) == len(figures.FIGURES) >= 20
+    for name, spec in figures.FIGURES.items():
+        doc = spec.function().__doc__ or ""
+        assert re.search(r"[Ss]eed 00[123]|[Ss]tud", doc), f"{name}: docstring must name the paper figure"
+    assert set(figures.names("table")) == {"leak_table1", "leak_critical_frequency", "roles_table6", "roles_table7"}
+    with pytest.raises(UserError, match="valid figures: coherence, noise_robustness"):
+        figures.get("nope")
+
+
+def test_palette_covers_every_variant_preset_with_distinct_colours():
+    assert set(style.VARIANTS) == set(group_options("variant"))
+    colours = [style.variant_color(v) for v in style.VARIANTS]
+    assert len(set(colours)) == len(colours) == 8
+    assert set(style.VARIANT_MARKERS) == set(style.VARIANTS) == set(style.VARIANT_LABELS)
+    assert style.tau_color(math.inf) == style.VARIANT_COLORS["no_leak"]
+    assert style.tau_color(0.0) == style.VARIANT_COLORS["complete_leak"]
+    dark, light = style.tau_color(30.0, [30.0, 100.0]), style.tau_color(100.0, [30.0, 100.0])
+    assert dark != light  # more leak, darker shade of the vanilla blue
+
+
+# --------------------------------------------------------------------------- everything from the grid
+def test_every_figure_and_table_is_written(rendered):
+    out, outcome, seconds = rendered
+    assert not outcome.skipped, {k: str(v) for k, v in outcome.skipped.items()}
+    for name, spec in figures.FIGURES.items():
+        if spec.per == "study":
+            stem = out / "studies" / "pareto" / name
+        else:
+            stem = out / name
+        suffixes = (".csv", ".md") if spec.kind == "table" else (".png",)
+        for suffix in suffixes:
+            path = stem.with_suffix(suffix)
+            assert path.exists() and path.stat().st_size > 500, path
+    assert seconds < 60, f"regenerating the figures took {seconds:.1f} s"
+
+
+def test_no_figure_loads_a_checkpoint(table, monkeypatch, tmp_path):
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a figure loaded a checkpoint")
+
+    monkeypatch.setattr(results, "load_model", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    outcome = figures.render(table, None, log=None)
+    assert not outcome.skipped
+
+
+def test_noise_robustness_has_one_line_per_tau_in_every_panel(table):
+    figure = figures.build("noise_robustness", table)
+    panels = _data_axes(figure)
+    assert len(panels) == 4  # scenario {1, 2} x {gaussian, impulse} x digits
+    labels = set(_legend_texts(figure))
+    assert labels == {style.tau_label(10.0), style.tau_label(math.inf)}
+    for ax in panels:
+        lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]  # severities 0, 2, 5
+        assert len(lines) == 2
+    # error bands over the two seeds
+    assert all(len(ax.collections) >= 2 for ax in panels)
+    plt.close(figure)
+
+
+def test_learning_curves_and_linear_leak_noise_series(table):
+    figure = figures.build("learning_curves", table)
+    labels = set(_legend_texts(figure))
+    assert {style.variant_label(v) for v in DIGITS_GRID} <= labels
+    assert len(_data_axes(figure)) == 4  # (loss, accuracy) x (digits, digits_events)
+    plt.close(figure)
+    figure = figures.build("linear_leak_noise", table)
+    assert set(_legend_texts(figure)) == {style.variant_label(v) for v in ("linear_leak", "vanilla", "no_leak")}
+    plt.close(figure)
+
+
+def test_per_variant_panels(table):
+    figure = figures.build("loss_landscapes", table)
+    titles = {ax.get_title(loc="left") for ax in _data_axes(figure)}
+    assert titles == {style.variant_label(v) for v in DIGITS_GRID}
+    plt.close(figure)
+    figure = figures.build("tsne", table)
+    titles = {ax.get_title(loc="left").split("\n")[0] for ax in _data_axes(figure)}
+    assert titles == {style.variant_label(v) for v in DIGITS_GRID}
+    assert all("silhouette" in ax.get_title(loc="left") for ax in _data_axes(figure))
+    plt.close(figure)
+    figure = figures.build("spike_rate_histograms", table)
+    with_reset, without_reset = _data_axes(figure)
+    assert [t.get_text().split(" (")[0] for t in with_reset.get_legend().get_texts()] == ["vanilla LIF"]
+    assert [t.get_text().split(" (")[0] for t in without_reset.get_legend().get_texts()] == ["no reset"]
+    plt.close(figure)
+
+
+def test_leak_figures_one_series_per_tau(table):
+    expected = {style.tau_label(10.0), style.tau_label(math.inf)}
+    for name in ("sse_generalization", "enwsi"):
+        figure = figures.build(name, table)
+        assert expected <= set(_legend_texts(figure)), name
+        plt.close(figure)
+    figure = figures.build("critical_frequency", table)
+    titles = [ax.get_title(loc="left") for ax in _data_axes(figure)]
+    assert len(titles) == 2 and any("infty" in t for t in titles)
+    assert {"clean"} < set(_legend_texts(figure))
+    plt.close(figure)
+
+
+def test_event_figures_and_attack_overlay(table):
+    figure = figures.build("attack", table)
+    success, _perturbation = _data_axes(figure)
+    assert [t.get_text() for t in success.get_xticklabels()] == [style.variant_label(v) for v in EVENT_VARIANTS]
+    assert any("published" in text for text in _legend_texts(figure))
+    plt.close(figure)
+
+
+def test_figures_without_runs_and_the_coherence_source(table):
+    empty = pd.DataFrame()
+    figure = figures.build("membrane_traces", empty)
+    panels = _data_axes(figure)
+    assert len(panels) == 6
+    spikes = {ax.get_title(loc="left").split(":")[0]: int(ax.get_title(loc="left").split(": ")[1].split()[0])
+              for ax in panels[1:]}
+    assert spikes["complete leak"] <= spikes["vanilla LIF"] <= spikes["no leak (IF)"] < spikes["no reset"]
+    plt.close(figure)
+    from ablations.figures.layout import notes
+
+    computed = figures.build("coherence", empty)
+    assert "computed analytically" in " ".join(notes(computed))
+    assert len(computed.axes[0].get_lines()) >= 3
+    from_runs = figures.build("coherence", table)
+    assert "coherence suite of 1 run" in " ".join(notes(from_runs))
+    plt.close("all")
+
+
+def test_tables_hold_ours_beside_published(table, rendered):
+    leak = figures.build("leak_table1", table)
+    ours = leak[(leak["source"] == "ours") & (leak["dataset"] == "digits")]
+    assert set(ours["tau"]) == {"10", "inf"} and set(ours["n_seeds"]) == {2}
+    assert ours[["accuracy_pct", "sse_test", "sse_train", "spikes_pct", "synaptic_ops"]].notna().all().all()
+    assert (ours["accuracy_pct_sd"] >= 0).all()
+    assert len(leak[leak["source"] == "published"]) == 6
+    six = figures.build("roles_table6", table)
+    assert set(six.loc[six["source"] == "ours", "variant"]) == set(DIGITS_GRID)
+    assert six.loc[six["source"] == "ours", "digits"].notna().all()
+    assert six.loc[(six["variant"] == "vanilla") & (six["source"] == "published"), "nmnist"].item() == 94.76
+    seven = figures.build("roles_table7", table)
+    mine = seven[seven["source"] == "ours"]
+    assert set(mine["variant"]) == set(EVENT_VARIANTS)
+    assert mine[["w1ms", "w3ms", "w10ms"]].notna().all().all()
+    assert {"LSTM", "GRU"} <= set(seven["model"])
+    out, _outcome, _seconds = rendered
+    markdown = (out / "leak_table1.md").read_text()
+    assert "±" in markdown and "published" in markdown and "| dataset | tau |" in markdown
+    assert pd.read_csv(out / "roles_table6.csv")["source"].isin(["ours", "published"]).all()
+
+
+def test_study_figures_come_from_the_trial_records(table):
+    from ablations.figures.studies import trial_table
+
+    trials, objectives, _params = trial_table(table, "pareto")
+    assert list(trials["trial"]) == [0, 1]
+    assert [o["name"] for o in objectives] == ["accuracy", "synaptic_ops"]
+    assert trials[["accuracy", "synaptic_ops"]].notna().all().all()
+    figure = figures.build("study_pareto", table)
+    assert any("Pareto front" in text for text in _legend_texts(figure))
+    plt.close(figure)
+    # trials never enter the paper figures
+    assert select.paper_rows(table)["study"].isna().all()
+
+
+# --------------------------------------------------------------------------- missing results
+def test_missing_results_name_the_command_that_produces_them(table, tmp_path):
+    no_noise = table[~((table["kind"] == "eval") & (table["suite"] == "noise"))].copy()
+    no_noise.attrs.update(table.attrs)
+    with pytest.raises(select.MissingResults) as caught:
+        figures.build("noise_robustness", no_noise)
+    commands = caught.value.commands
+    assert commands[0].startswith(f"python -m ablations.evaluate run={table.attrs['runs_root']}/digits suite=noise")
+    only_vanilla = table[table["variant"] == "vanilla"].copy()
+    only_vanilla.attrs.update(table.attrs)
+    with pytest.raises(select.MissingResults) as caught:
+        figures.build("spike_rate_histograms", only_vanilla)
+    command = caught.value.commands[-1]
+    assert command.startswith("python -m ablations.run -m variant=no_reset seed=0,1")
+    # the command's overrides rebuild the same run identity as the grid's runs (finished runs are not retrained)
+    words = [w for w in shlex.split(command)[4:] if not w.startswith(("eval.suites", "seed=", "variant="))]
+    cfg = compose([*words, "variant=vanilla", "seed=0"])
+    resolve_neuron_defaults(cfg, validate(cfg))  # as ablations.run does before naming the run
+    runs = select.run_rows(table)
+    expected = runs[(runs["variant"] == "vanilla") & (runs["seed"] == 0) & (runs["dataset"] == "digits")]
+    expected = expected["config_hash"].item()
+    assert results.config_hash(cfg) == expected
+
+
+def test_cli_without_runs_skips_with_commands(tmp_path, capsys):
+    out = tmp_path / "figures"
+    assert figures_main([f"runs={tmp_path / 'none'}", f"out={out}"]) == 0
+    printed = capsys.readouterr().out
+    assert (out / "membrane_traces.png").exists() and (out / "coherence.pdf").exists()
+    assert not (out / "noise_robustness.png").exists()
+    assert "skipped" in printed and "python -m ablations.run -m variant=vanilla,no_leak" in printed
+    assert "python -m ablations.study study=pareto" in printed
+
+
+def test_cli_one_figure_and_bad_input(runs_root, tmp_path, capsys):
+    out = tmp_path / "one"
+    assert figures_main([f"runs={runs_root}", f"paths.figures={out}", "figure=enwsi,leak_table1"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["enwsi.pdf", "enwsi.png", "leak_table1.csv", "leak_table1.md"]
+    assert (out / "enwsi.pdf").read_bytes().startswith(b"%PDF")
+    assert figures_main(["figure=nope"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown figure 'nope'" in error and "noise_robustness" in error
+    assert figures_main(["colour=red"]) == 2
+    completed = subprocess.run([sys.executable, "-m", "ablations.figures", "figure=nope"], capture_output=True,
+                               text=True, timeout=120)
+    assert completed.returncode == 2 and "valid figures:" in completed.stderr and "Traceback" not in completed.stderr
