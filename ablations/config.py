@@ -7,6 +7,7 @@ compose them with Hydra; :func:`compose` does the same from Python (tests, studi
 
 from __future__ import annotations
 
+import importlib
 import math
 from pathlib import Path
 from typing import Any, Iterable
@@ -94,27 +95,12 @@ def model_layers(cfg: DictConfig) -> str:
 
 def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
     """The SpikingNetwork a config describes, for inputs of ``input_shape`` per time step."""
-    from . import network
-
     spec = neuron_spec(cfg)
-    model_cfg = cfg.model
-    builder = model_cfg.get("builder")
+    # the layer-string builder unless the model names its own (e.g. the ResNet)
+    builder = str(cfg.model.get("builder") or "ablations.models.layered:build")
+    module_name, function = builder.split(":")
     try:
-        if builder:
-            import importlib
-
-            module_name, function = str(builder).split(":")
-            return getattr(importlib.import_module(module_name), function)(cfg, spec, tuple(input_shape))
-        return network.build(
-            model_layers(cfg),
-            variant=spec,
-            input_shape=input_shape,
-            readout=str(model_cfg.readout),
-            readout_beta=model_cfg.get("readout_beta"),
-            pool=str(model_cfg.get("pool", "avg")),
-            batch_norm=bool(model_cfg.get("batch_norm", False)),
-            bias=bool(model_cfg.get("bias", True)),
-        )
+        return getattr(importlib.import_module(module_name), function)(cfg, spec, tuple(input_shape))
     except ValueError as error:
         raise UserError(str(error)) from None
 

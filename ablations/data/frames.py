@@ -56,6 +56,7 @@ from torch.utils.data import Dataset
 from . import DataBundle
 from .encoders import SequenceEncoder
 from ..config import UserError
+from ..results import atomic_write_bytes
 
 __all__ = ["FrameSpec", "FrameDataset", "frame_spec", "cache_key", "event_bundle", "fingerprint_names",
            "FORMAT_VERSION"]
@@ -165,16 +166,7 @@ def fingerprint_names(names: Sequence[str], root: str | Path | None = None) -> s
 
 
 def _atomic_write(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(array.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, array.tobytes())
 
 
 class FrameDataset(Dataset):
