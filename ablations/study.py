@@ -1174,7 +1174,7 @@ class Worker:
         timeout = None if self.deadline is None else max(1e-3, self.deadline - time.time())
         try:
             self.study.optimize(
-                self.objective, timeout=timeout, catch=(_BudgetReached,), gc_after_trial=True,
+                self.objective, timeout=timeout, catch=(_BudgetReached,),
                 callbacks=[MaxTrialsCallback(self.budget, states=(TrialState.COMPLETE, TrialState.PRUNED)),
                            self.after_trial])
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: re-queue the trial that was running, at once

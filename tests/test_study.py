@@ -217,18 +217,18 @@ def test_single_objective_study_prunes_resumes_and_summarises(tmp_path, capsys):
         objectives: [{metric: accuracy, direction: maximize}]
         sampler: {name: tpe, seed: 3, n_startup_trials: 3}
         pruner: {name: median, n_startup_trials: 2, n_warmup_steps: 0}
-        n_trials: 5
+        n_trials: 4
         """)
     argv = ["study=tiny", *TINY, *paths(tmp_path)]
-    assert study.main(argv[:1] + ["study.n_trials=3"] + argv[1:]) == 0
+    assert study.main(argv[:1] + ["study.n_trials=2"] + argv[1:]) == 0
     out = capsys.readouterr().out
-    assert "created: 0/3 finished" in out and "best trial" in out
+    assert "created: 0/2 finished" in out and "best trial" in out
     assert study.main(argv) == 0  # same command, larger budget: resumes
     out = capsys.readouterr().out
-    assert "resuming: 3/5 finished" in out and "study tiny: 5/5 finished" in out
+    assert "resuming: 2/4 finished" in out and "study tiny: 4/4 finished" in out
     loaded = load(tmp_path, "tiny")
     states = [t.state for t in loaded.trials]
-    assert len(states) == 5 and all(s in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    assert len(states) == 4 and all(s in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
                                     for s in states)
     for trial in loaded.trials:
         status = results.read_status(trial.user_attrs["run_dir"])
@@ -239,11 +239,11 @@ def test_single_objective_study_prunes_resumes_and_summarises(tmp_path, capsys):
         else:
             assert status["status"] == "pruned"
     table = results.load_results(tmp_path / "runs", kinds=("run",))
-    assert sorted(table["trial"].astype(int)) == list(range(5)) and set(table["study"]) == {"tiny"}
+    assert sorted(table["trial"].astype(int)) == list(range(4)) and set(table["study"]) == {"tiny"}
     assert (tmp_path / "figures" / "studies" / "tiny" / "optimization_history.png").stat().st_size > 1000
     assert study.main(["study=tiny", "summary=true", *paths(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "state: 5/5 finished" in out and "best trial" in out and "trial 5" not in out
+    assert "state: 4/4 finished" in out and "best trial" in out and "trial 4" not in out
 
 
 def test_identical_trials_share_a_run_and_read_it(tmp_path, capsys):
