@@ -83,6 +83,7 @@ import contextlib
 import copy
 import dataclasses
 import io
+import logging
 import math
 import os
 import re
@@ -964,15 +965,19 @@ def state_counts(study) -> dict[str, int]:
     TrialState = _states()
     counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
                                           TrialState.WAITING, TrialState.FAIL)}
+    counts["surplus"] = 0
     for trial in study.get_trials(deepcopy=False):
         counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+        counts["surplus"] += bool(trial.state == TrialState.FAIL and trial.user_attrs.get("surplus"))
     counts["finished"] = counts["complete"] + counts["pruned"]
     return counts
 
 
 def describe_state(counts: Mapping[str, int], budget: int) -> str:
     return (f"{counts['finished']}/{budget} finished ({counts['complete']} complete, {counts['pruned']} pruned), "
-            f"{counts['running']} running, {counts['waiting']} waiting to be retried, {counts['fail']} failed")
+            f"{counts['running']} running, {counts['waiting']} waiting to be retried, {counts['fail']} failed"
+            + (f" ({counts['surplus']} surplus: asked for after the budget was taken, ran nothing)"
+               if counts.get("surplus") else ""))
 
 
 def _boot_id() -> str:
@@ -1015,6 +1020,7 @@ class Worker:
         self.log = log
         self.me = worker_id()
         self.interrupted_trial_id: int | None = None
+        self.surplus: set[int] = set()
 
     # ---- dead workers
     def reclaim(self) -> None:
@@ -1085,6 +1091,9 @@ class Worker:
                 ahead += 1
         if ahead >= self.budget:
             trial.set_user_attr("surplus", True)
+            self.surplus.add(trial.number)
+            self.log(f"trial {trial.number}: other workers took the rest of the budget at the same moment; "
+                     "it runs nothing (recorded as failed, user_attrs.surplus)", flush=True)
             raise _BudgetReached(f"trial {trial.number} started after other workers had taken the whole budget "
                                  f"of {self.budget}; it runs nothing")
 
@@ -1172,6 +1181,10 @@ class Worker:
         if not self.room():
             return
         timeout = None if self.deadline is None else max(1e-3, self.deadline - time.time())
+        quiet = _SurplusFilter(self.surplus)
+        handlers = list(logging.getLogger("optuna").handlers)
+        for handler in handlers:
+            handler.addFilter(quiet)
         try:
             self.study.optimize(
                 self.objective, timeout=timeout, catch=(_BudgetReached,),
@@ -1187,6 +1200,21 @@ class Worker:
                 elif trial.state == TrialState.RUNNING:
                     self._fail_and_retry(trial._trial_id, "interrupted")
             raise
+        finally:
+            for handler in handlers:
+                handler.removeFilter(quiet)
+
+
+class _SurplusFilter(logging.Filter):
+    """Drops Optuna's failure warnings (with traceback) for surplus trials; the worker says why itself."""
+
+    def __init__(self, numbers: set[int]):
+        super().__init__()
+        self.numbers = numbers
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(message.startswith(f"Trial {n} failed") for n in self.numbers)
 
 
 def _lock_path(cfg: DictConfig) -> Path:

@@ -366,3 +366,22 @@ def test_sigterm_requeues_the_running_trial_and_the_same_command_resumes_it(tmp_
     assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"]
     assert Path(trials[1].user_attrs["run_dir"]) == run_dir
     assert results.read_status(run_dir)["trial"]["number"] == 1
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_a_trial_asked_for_after_the_budget_was_taken_runs_nothing(tmp_path, capsys):
+    """Two workers asking for the last slot at once: the later trial number is surplus, not a run."""
+    definition = study.parse_definition({"objectives": [{"metric": "accuracy", "direction": "maximize"}],
+                                         "n_trials": 1, "heartbeat_interval": 60, "grace_period": 600}, "last")
+    storage, retry = study.open_storage(study.default_storage_url("last", tmp_path), definition)
+    opened = study.open_study(storage, definition)
+    first = opened.ask()  # another worker's trial, running, holding the only slot
+    first.set_user_attr("worker", study.worker_id())
+    worker = study.Worker(opened, storage, retry, definition, paths(tmp_path), [])
+    opened.optimize(worker.objective, n_trials=1, catch=(study._BudgetReached,))
+    trials = opened.get_trials()
+    assert [t.state.name for t in trials] == ["RUNNING", "FAIL"] and trials[1].user_attrs["surplus"]
+    assert not (tmp_path / "runs").exists()
+    counts = study.state_counts(opened)
+    assert counts["surplus"] == 1 and "1 surplus" in study.describe_state(counts, 1)
+    assert "other workers took the rest of the budget" in capsys.readouterr().out
