@@ -75,6 +75,10 @@ study bookkeeping is not part of the run identity). Ctrl-C and SIGTERM re-queue 
 at once. A diverged run ends its trial as pruned (``user_attrs.run_status = diverged``). Workers
 stop when the finished (complete + pruned) trials reach the budget; one that finds the rest of the
 budget taken by running trials waits for them (or for them to be declared dead, then re-runs them).
+When two workers ask for the last slot at the same moment, the trial with the higher number runs
+nothing and is recorded as failed with ``user_attrs.surplus``, so the budget is never exceeded.
+``n_jobs`` workers are processes, not threads: Hydra's compose and snnTorch keep process-wide state,
+and a process per worker is what a kill, a reboot or another machine looks like anyway.
 """
 
 from __future__ import annotations
