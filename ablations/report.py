@@ -205,7 +205,7 @@ def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str
     import matplotlib.pyplot as plt
 
     from . import __version__
-    from .figures import FIGURES, render
+    from .figures import FIGURES, readable, render
     from .figures.layout import notes
     from .figures.tables import reference_source
     from .results import atomic_write_text
@@ -270,7 +270,7 @@ def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str
     body.append(f"<h2>Published numbers</h2><ul>{sources}</ul>")
     page = ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>snn-ablations report</title>"
             f"<style>{_CSS}</style></head><body>{''.join(head + body)}</body></html>")
-    path = atomic_write_text(Path(out_dir) / REPORT_FILE, page)
+    path = readable(atomic_write_text(Path(out_dir) / REPORT_FILE, page))
     if log is not None:
         log(f"report: {len(figures_html)} figure(s), {len(tables_html)} table(s), {len(outcome.skipped)} skipped "
             f"-> {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f} s", flush=True)

@@ -31,6 +31,7 @@ from ablations import figures, results  # noqa: E402
 from ablations.config import UserError, compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
 from ablations.figures import select, style  # noqa: E402
 from ablations.figures.__main__ import main as figures_main  # noqa: E402
+from ablations.figures.layout import notes  # noqa: E402
 
 BASE = ["dataset.steps=4", "train.epochs=2", "progress=false"]
 SMALL_SUITES = [
@@ -66,6 +67,8 @@ def build_grid() -> Path:
             if variant == "vanilla" and seed == 0:
                 suites = suites.replace("]", ",coherence]")
             run([*BASE, *paths, *SMALL_SUITES, f"variant={variant}", f"seed={seed}", suites])
+    # a second vanilla configuration: a line of its own over tau, left out of the per-variant figures
+    run([*BASE, *paths, *SMALL_SUITES, "variant=vanilla", "neuron.tau=3", "seed=0", "eval.suites=[noise,activity]"])
     for number, threshold in enumerate((0.9, 0.8)):
         run(["dataset.steps=4", "train.epochs=1", "progress=false", *paths,
              f"variant={'vanilla' if number == 0 else 'no_leak'}", f"neuron.threshold={threshold}",
@@ -164,10 +167,10 @@ def test_noise_robustness_has_one_line_per_tau_in_every_panel(table):
     panels = _data_axes(figure)
     assert len(panels) == 4  # scenario {1, 2} x {gaussian, impulse} x digits
     labels = set(_legend_texts(figure))
-    assert labels == {style.tau_label(10.0), style.tau_label(math.inf)}
+    assert labels == {style.tau_label(3.0), style.tau_label(10.0), style.tau_label(math.inf)}
     for ax in panels:
         lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]  # severities 0, 2, 5
-        assert len(lines) == 2
+        assert len(lines) == 3
     # error bands over the two seeds
     assert all(len(ax.collections) >= 2 for ax in panels)
     plt.close(figure)
@@ -176,8 +179,9 @@ def test_noise_robustness_has_one_line_per_tau_in_every_panel(table):
 def test_learning_curves_and_linear_leak_noise_series(table):
     figure = figures.build("learning_curves", table)
     labels = set(_legend_texts(figure))
-    assert {style.variant_label(v) for v in DIGITS_GRID} <= labels
+    assert labels == {style.variant_label(v) for v in DIGITS_GRID}  # one configuration per variant
     assert len(_data_axes(figure)) == 4  # (loss, accuracy) x (digits, digits_events)
+    assert "not drawn: vanilla on digits: tau=3" in " ".join(notes(figure))
     plt.close(figure)
     figure = figures.build("linear_leak_noise", table)
     assert set(_legend_texts(figure)) == {style.variant_label(v) for v in ("linear_leak", "vanilla", "no_leak")}
@@ -196,8 +200,10 @@ def test_per_variant_panels(table):
     plt.close(figure)
     figure = figures.build("spike_rate_histograms", table)
     with_reset, without_reset = _data_axes(figure)
-    assert [t.get_text().split(" (")[0] for t in with_reset.get_legend().get_texts()] == ["vanilla LIF"]
-    assert [t.get_text().split(" (")[0] for t in without_reset.get_legend().get_texts()] == ["no reset"]
+    assert set(_legend_texts(figure)) == {"vanilla LIF", "no reset"}
+    for ax, variant in ((with_reset, "vanilla"), (without_reset, "no_reset")):
+        means = [t for t in ax.texts if t.get_text().startswith("mean ")]
+        assert len(means) == 1 and means[0].get_color() == style.variant_color(variant)
     plt.close(figure)
 
 
@@ -231,8 +237,6 @@ def test_figures_without_runs_and_the_coherence_source(table):
               for ax in panels[1:]}
     assert spikes["complete leak"] <= spikes["vanilla LIF"] <= spikes["no leak (IF)"] < spikes["no reset"]
     plt.close(figure)
-    from ablations.figures.layout import notes
-
     computed = figures.build("coherence", empty)
     assert "computed analytically" in " ".join(notes(computed))
     assert len(computed.axes[0].get_lines()) >= 3
@@ -243,7 +247,7 @@ def test_figures_without_runs_and_the_coherence_source(table):
 
 def test_tables_hold_ours_beside_published(table, rendered):
     leak = figures.build("leak_table1", table)
-    ours = leak[(leak["source"] == "ours") & (leak["dataset"] == "digits")]
+    ours = leak[(leak["source"] == "ours") & (leak["dataset"] == "digits") & (leak["tau"] != "3")]
     assert set(ours["tau"]) == {"10", "inf"} and set(ours["n_seeds"]) == {2}
     assert ours[["accuracy_pct", "sse_test", "sse_train", "spikes_pct", "synaptic_ops"]].notna().all().all()
     assert (ours["accuracy_pct_sd"] >= 0).all()
@@ -296,7 +300,8 @@ def test_missing_results_name_the_command_that_produces_them(table, tmp_path):
     cfg = compose([*words, "variant=vanilla", "seed=0"])
     resolve_neuron_defaults(cfg, validate(cfg))  # as ablations.run does before naming the run
     runs = select.run_rows(table)
-    expected = runs[(runs["variant"] == "vanilla") & (runs["seed"] == 0) & (runs["dataset"] == "digits")]
+    expected = runs[(runs["variant"] == "vanilla") & (runs["seed"] == 0) & (runs["dataset"] == "digits")
+                    & (runs["tau"] == 10.0)]
     expected = expected["config_hash"].item()
     assert results.config_hash(cfg) == expected
 

@@ -37,7 +37,8 @@ def test_report_is_self_contained_with_figures_tables_runs_and_versions(table, t
 def test_headline_has_one_row_per_dataset_and_variant(table):
     headline = headline_table(table)
     digits = headline[headline["dataset"] == "digits"]
-    assert len(digits) == 4 and set(digits["n_seeds"]) == {1, 2}
+    assert len(digits) == 5 and set(digits["n_seeds"]) == {1, 2}  # vanilla at tau 10 and tau 3
+    assert "vanilla LIF (tau=3)" in set(digits["variant"])
     assert {"accuracy_pct", "noise_accuracy_pct", "spikes_pct", "synaptic_ops"} <= set(headline.columns)
     events = headline[headline["dataset"] == "digits_events"]
     assert events["attack_success_pct"].notna().all()

@@ -13,37 +13,38 @@ suites, at evaluation time). Two figures need no runs at all: ``coherence`` (fro
 A figure that lacks the rows it needs raises :class:`MissingResults` with the exact command that
 produces them; :func:`render` collects those as skipped entries instead of failing.
 
-=====================  =========================================================================
-name                   regenerates
-=====================  =========================================================================
-coherence              seed 003 Fig. 2: coherence vs frequency, IF and LIF (low, high leak)
-noise_robustness       seed 003 Fig. 3: accuracy vs noise severity per tau, scenario x noise
-input_spectra          seed 003 Fig. 4: input spike-train spectra, clean vs noisy
-critical_frequency     seed 003 Fig. 5a-c: critical-frequency histograms per tau
-sse_generalization     seed 003 Fig. 5d-e: test SSE vs train SSE over training (log-log)
-enwsi                  seed 003 Fig. 6: layer-wise ENWSI per tau
-leak_critical_frequency seed 003 section 4.3: mean critical frequency per tau, clean vs noisy
-leak_table1            seed 003 Table 1: accuracy, SSE, spikes, synaptic operations per tau
-membrane_traces        seed 001 Fig. 2: membrane traces of the five variants, same input
-learning_curves        seed 001 Fig. 3: test loss and accuracy vs epoch per variant
-spike_rate_histograms  seed 001 Fig. 4: per-neuron spike-rate histograms, reset vs no reset
-loss_landscapes        seed 001 Fig. 6: 2-D loss landscapes per variant
-tsne                   seed 001 Fig. 7: t-SNE of the last hidden layer per variant
-attack                 seed 001 Fig. 9: attack success rate and mean L2 perturbation (event data)
-adversarial_accuracy   seed 001 Fig. 8-9 on image data: FGSM / PGD accuracy vs budget
-roles_table6           seed 001 Table 6: accuracy per variant x dataset
-roles_table7           seed 001 Table 7: accuracy per variant x test frame window
-linear_leak_noise      seed 002: accuracy under noise, linear vs exponential vs no leak
-linear_leak_rate       seed 002: firing rate vs the linear-leak parameter lambda
-study_pareto           studies: Pareto front (or objective vs parameter), one per study
-study_history          studies: objective per trial and best so far, one per study
-=====================  =========================================================================
+=======================  =========================================================================
+name                     regenerates
+=======================  =========================================================================
+coherence                seed 003 Fig. 2: coherence vs frequency, IF and LIF (low, high leak)
+noise_robustness         seed 003 Fig. 3: accuracy vs noise severity per tau, scenario x noise
+input_spectra            seed 003 Fig. 4: input spike-train spectra, clean vs noisy
+critical_frequency       seed 003 Fig. 5a-c: critical-frequency histograms per tau
+sse_generalization       seed 003 Fig. 5d-e: test SSE vs train SSE over training (log-log)
+enwsi                    seed 003 Fig. 6: layer-wise ENWSI per tau
+leak_critical_frequency  seed 003 section 4.3: mean critical frequency per tau, clean vs noisy
+leak_table1              seed 003 Table 1: accuracy, SSE, spikes, synaptic operations per tau
+membrane_traces          seed 001 Fig. 2: membrane traces of the five variants, same input
+learning_curves          seed 001 Fig. 3: test loss and accuracy vs epoch per variant
+spike_rate_histograms    seed 001 Fig. 4: per-neuron spike-rate histograms, reset vs no reset
+loss_landscapes          seed 001 Fig. 6: 2-D loss landscapes per variant
+tsne                     seed 001 Fig. 7: t-SNE of the last hidden layer per variant
+attack                   seed 001 Fig. 9: attack success rate and mean L2 perturbation (event data)
+adversarial_accuracy     seed 001 Fig. 8-9 on image data: FGSM / PGD accuracy vs budget
+roles_table6             seed 001 Table 6: accuracy per variant x dataset
+roles_table7             seed 001 Table 7: accuracy per variant x test frame window
+linear_leak_noise        seed 002: accuracy under noise, linear vs exponential vs no leak
+linear_leak_rate         seed 002: firing rate vs the linear-leak parameter lambda
+study_pareto             studies: Pareto front (or objective vs parameter), one per study
+study_history            studies: objective per trial and best so far, one per study
+=======================  =========================================================================
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,11 +155,19 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(head + lines + tail) + "\n"
 
 
+def readable(path: Path) -> Path:
+    """Give a written file the usual permissions (the atomic writer's temporary files are private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+    return path
+
+
 def write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
     from ..results import atomic_write_text
 
-    return [atomic_write_text(stem.with_suffix(".csv"), table.to_csv(index=False)),
-            atomic_write_text(stem.with_suffix(".md"), markdown_table(table))]
+    return [readable(atomic_write_text(stem.with_suffix(".csv"), table.to_csv(index=False))),
+            readable(atomic_write_text(stem.with_suffix(".md"), markdown_table(table)))]
 
 
 def figure_bytes(figure, fmt: str) -> bytes:
@@ -230,7 +239,8 @@ def render(results: pd.DataFrame, out_dir: str | Path | None, which: Iterable[st
                             files = write_table(made, stem)
                         else:
                             for fmt in formats:
-                                files.append(atomic_write_bytes(stem.with_suffix(f".{fmt}"), figure_bytes(made, fmt)))
+                                files.append(readable(atomic_write_bytes(stem.with_suffix(f".{fmt}"),
+                                                                         figure_bytes(made, fmt))))
                     outcome.produced[key] = files
                     if spec.kind == "figure" and log is not None:
                         from .layout import notes

@@ -45,16 +45,41 @@ def panel_title(ax, text: str, letter: str | None = None) -> None:
     ax.set_title(f"({letter}) {text}" if letter else text, loc="left")
 
 
+class _PlainLogFormatter:
+    """Tick labels 0.2, 0.3, 0.5, 1 on a log axis; every tick labelled when the axis spans less
+    than a decade (matplotlib would otherwise label none or write powers of ten)."""
+
+    def __init__(self, axis, major: bool):
+        self.axis, self.major = axis, major
+
+    def __call__(self, value: float, _position=None) -> str:
+        if value <= 0:
+            return ""
+        low, high = sorted(self.axis.get_view_interval())
+        narrow = low > 0 and high / low < 10
+        mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
+        show = self.major or narrow or mantissa in (2, 3, 5)
+        return _human(value) if show else ""
+
+
+def _human(value: float) -> str:
+    """0.3, 5, 20k, 1.5M: tick labels without powers of ten."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    return f"{value:.3g}"
+
+
 def plain_log(ax, axis: str = "both") -> None:
-    """Log scale with plain tick labels (0.3, 0.5, 1) instead of powers of ten."""
+    """Log scale with plain tick labels (0.2, 0.3, 0.5, 1) instead of powers of ten."""
     import matplotlib.ticker as ticker
 
     for name in ("x", "y") if axis == "both" else (axis,):
         getattr(ax, f"set_{name}scale")("log")
         target = getattr(ax, f"{name}axis")
-        target.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        target.set_minor_formatter(ticker.FuncFormatter(
-            lambda v, _: f"{v:g}" if f"{v:.1g}"[0] in "25" else ""))
+        target.set_major_formatter(ticker.FuncFormatter(_PlainLogFormatter(target, True)))
+        target.set_minor_formatter(ticker.FuncFormatter(_PlainLogFormatter(target, False)))
 
 
 def hide_unused(axes: np.ndarray, used: int) -> None:

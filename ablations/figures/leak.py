@@ -73,12 +73,15 @@ def coherence(results: pd.DataFrame):
         sns.scatterplot(data=simulated, x="omega", y="coherence", hue="neuron_label", hue_order=order,
                         palette=palette, ax=ax, s=9, marker="o", legend=False, alpha=0.7)
         ax.plot([], [], "o", color="0.4", markersize=3, label="simulated")
-    ax.set_xscale("log")
+    layout.plain_log(ax, "x")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(style.LABELS["omega"])
     ax.set_ylabel(style.LABELS["coherence"])
     top = ax.secondary_xaxis("top", functions=(lambda w: w / (2 * np.pi * 0.01), lambda f: f * 2 * np.pi * 0.01))
     top.set_xlabel("frequency (Hz)")
+    import matplotlib.ticker as ticker
+
+    top.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.legend(title=None, loc="lower left")
     layout.note(figure, f"Coherence {source}; lines analytic, markers simulated. Same input current for "
                         "all neurons (mu, D per tau_0 = 10 ms).")
@@ -204,22 +207,33 @@ def critical_frequency(results: pd.DataFrame):
     datasets = select.datasets_of(rows)
     figure, axes = layout.grid(len(datasets), len(taus), full_width=len(taus) >= 3, aspect=0.85,
                                sharex=True, sharey="row")
-    bins = np.linspace(0.0, 1.0, 21)
+    values = np.sort(rows["value"].unique())
+    discrete = len(values) <= 26  # T <= 50 steps: the critical frequency is one of T/2 + 1 bins
+    if discrete:
+        spacing = np.min(np.diff(values)) if len(values) > 1 else 0.1
+        bins = np.arange(-spacing / 2, 1.0 + spacing, spacing)
+    else:
+        bins = np.linspace(0.0, 1.0, 21)
     letters = iter("abcdefghijklmnopqrstuvwxyz")
     for i, dataset in enumerate(datasets):
         for j, tau in enumerate(taus):
             ax = axes[i, j]
             panel = rows[(rows["dataset"] == dataset) & (rows["tau_label"] == tau)]
             if not panel.empty:
-                sns.histplot(data=panel, x="value", hue="input", hue_order=order, palette=palette, bins=bins,
-                             stat="density", common_norm=False, element="step", fill=True, alpha=0.15, ax=ax,
-                             linewidth=1.0)
+                if discrete:
+                    sns.histplot(data=panel, x="value", hue="input", hue_order=order, palette=palette, bins=bins,
+                                 stat="percent", common_norm=False, multiple="dodge", shrink=0.85, ax=ax,
+                                 linewidth=0, alpha=0.85)
+                else:
+                    sns.histplot(data=panel, x="value", hue="input", hue_order=order, palette=palette, bins=bins,
+                                 stat="percent", common_norm=False, element="step", fill=True, alpha=0.15, ax=ax,
+                                 linewidth=1.0)
                 for name, group in panel.groupby("input"):
                     ax.axvline(group["value"].mean(), color=palette[name], linestyle="--", linewidth=0.9)
             layout.panel_title(ax, f"{dataset}, {tau}", next(letters))
             ax.set_xlabel(style.LABELS["critical_frequency"] if i == len(datasets) - 1 else "")
-            ax.set_ylabel("density (samples)" if j == 0 else "")
-            ax.set_xlim(0, 1)
+            ax.set_ylabel("test samples (%)" if j == 0 else "")
+            ax.set_xlim(bins[0], bins[-1])
     _histogram_legend(figure, axes, order, palette)
     layout.note(figure, f"Trace: the target output neuron's {trace if not rows.empty else 'current'} "
                         "(mean removed); one value per test sample, pooled over seeds; dashed: means.")

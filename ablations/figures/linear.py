@@ -29,11 +29,15 @@ def linear_leak_noise(results: pd.DataFrame):
     select.require(rows if not rows.empty and "linear_leak" in set(rows["variant"]) else rows.iloc[0:0], results,
                    "noise-suite accuracy of linear_leak (and vanilla, no_leak) runs", suites=["noise"],
                    variants=LINEAR_VARIANTS)
+    rows, dropped = select.primary(rows)
     rows = select.add_series(rows)
     order = select.series_order(rows)
     markers = {s: style.variant_marker(v) for s, v in rows[["series", "variant"]].drop_duplicates().itertuples(index=False)}
-    return noise_panels(results, rows, "series", order, select.series_palette(rows), dashes=select.series_dashes(rows),
-                        markers=markers)
+    figure = noise_panels(results, rows, "series", order, select.series_palette(rows),
+                          dashes=select.series_dashes(rows), markers=markers)
+    if dropped:
+        layout.note(figure, dropped + " (linear_leak_rate draws the lam sweep)")
+    return figure
 
 
 def single_neuron_rates(lams=RATE_LAMS, currents=RATE_CURRENTS, steps: int = RATE_STEPS) -> pd.DataFrame:
@@ -73,11 +77,12 @@ def linear_leak_rate(results: pd.DataFrame):
     ax = axes[0, 0]
     shades = [style.tau_color(t, [1, 2, 4]) for t in (4, 2, 1)]
     for color, (current, group) in zip(shades, simulated.groupby("current")):
-        ax.plot(group["lam"], group["rate"], marker="o", markersize=3, color=color, label=f"$I$ = {current:g}")
-    ax.set_xscale("log")
+        ax.plot(group["lam"], group["rate"], marker="o", markersize=3, color=color, label=f"{current:g}")
+    layout.plain_log(ax, "x")
     ax.set_xlabel(style.LABELS["lam"])
     ax.set_ylabel("firing rate (spikes / step)")
-    ax.legend(title="constant current", loc="upper right")
+    ax.set_ylim(-0.02, float(simulated["rate"].max()) * 1.4 + 0.02)
+    ax.legend(title=r"constant current $I$ ($\theta$ units / step)", loc="upper right", ncol=3)
     layout.panel_title(ax, "one neuron, constant current", "a")
     ax = axes[0, 1]
     linear = linear.copy()
@@ -98,7 +103,7 @@ def linear_leak_rate(results: pd.DataFrame):
         value = reference.groupby("run_dir")["value"].mean().mean()
         ax.axhline(value, color=style.variant_color(variant), linestyle="--", linewidth=1.0,
                    label=style.variant_label(variant))
-    ax.set_xscale("log")
+    layout.plain_log(ax, "x")
     lams = sorted(per_run["lam"].dropna().unique())
     if len(lams) == 1:
         ax.set_xlim(lams[0] / 3, lams[0] * 3)

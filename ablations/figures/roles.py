@@ -83,9 +83,12 @@ def membrane_traces(results: pd.DataFrame):
     return figure
 
 
-def _variant_rows(rows: pd.DataFrame, variants=None) -> pd.DataFrame:
-    rows = select.add_series(rows, variants)
-    return rows
+def _variant_rows(rows: pd.DataFrame, variants=None) -> tuple[pd.DataFrame, str | None]:
+    """Rows of one configuration per variant and dataset, with their legend ``series``."""
+    if variants is not None:
+        rows = rows[rows["variant"].isin(variants)]
+    rows, dropped = select.primary(rows)
+    return select.add_series(rows), dropped
 
 
 def learning_curves(results: pd.DataFrame):
@@ -94,7 +97,7 @@ def learning_curves(results: pd.DataFrame):
     rows = select.epoch_rows(results)
     rows = rows.dropna(subset=["test_accuracy"]) if "test_accuracy" in rows.columns else rows.iloc[0:0]
     select.require(rows, results, "per-epoch test metrics (metrics.csv)", variants=list(TRACE_VARIANTS))
-    rows = _variant_rows(rows)
+    rows, dropped = _variant_rows(rows)
     rows = rows.assign(accuracy=100.0 * rows["test_accuracy"])
     order = select.series_order(rows)
     palette, dashes = select.series_palette(rows), select.series_dashes(rows)
@@ -116,6 +119,8 @@ def learning_curves(results: pd.DataFrame):
             if len(epochs) <= 12:
                 ax.set_xticks(epochs)
     style.legend_outside(figure, axes, ncol=min(len(order), 4))
+    if dropped:
+        layout.note(figure, dropped)
     return figure
 
 
@@ -138,7 +143,7 @@ def spike_rate_histograms(results: pd.DataFrame):
                    "per-neuron spike rates (activity suite) of a variant with and without reset",
                    suites=["activity"], variants=["vanilla", "no_reset"])
     keep = [v for pair in pairs for v in pair]
-    rows = _variant_rows(rows, keep)
+    rows, dropped = _variant_rows(rows, keep)
     palette = select.series_palette(rows)
     high = float(rows["value"].quantile(0.995)) if len(rows) else 1.0
     bins = np.linspace(0.0, max(high, 1e-3), 31)
@@ -155,16 +160,23 @@ def spike_rate_histograms(results: pd.DataFrame):
                 sns.histplot(data=panel, x="value", hue="series", hue_order=order, palette=palette, bins=bins,
                              stat="percent", common_norm=False, element="step", fill=True, alpha=0.2, ax=ax,
                              linewidth=1.0, legend=False)
-                for series in order:
+                for k, series in enumerate(order):
                     mean = panel.loc[panel["series"] == series, "value"].mean()
                     ax.axvline(mean, color=palette[series], linestyle="--", linewidth=0.9)
-                    ax.plot([], [], color=palette[series], label=f"{series} (mean {mean:.3f})")
-                ax.legend(loc="upper right")
+                    ax.text(0.97, 0.95 - 0.09 * k, f"mean {mean:.3f}", color=palette[series], ha="right", va="top",
+                            transform=ax.transAxes, fontsize=7)
             layout.panel_title(ax, f"{dataset}, {title}" if len(datasets) > 1 else title, next(letters))
-            ax.set_xlabel(style.LABELS["spike_rate"] if i == len(datasets) - 1 else "")
+            ax.set_xlabel("")
             ax.set_ylabel("neurons (%)" if j == 0 else "")
+    figure.supxlabel(style.LABELS["spike_rate"], fontsize=8)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=palette[s], edgecolor=palette[s], alpha=0.6, label=s) for s in select.series_order(rows)]
+    figure.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     layout.note(figure, "Per-neuron rates of every hidden layer (at most eval.activity.max_neurons per layer), "
-                        "pooled over seeds.")
+                        "pooled over seeds; dashed lines and numbers: mean rates.")
+    if dropped:
+        layout.note(figure, dropped)
     return figure
 
 
@@ -191,7 +203,8 @@ def loss_landscapes(results: pd.DataFrame):
     rows = select.eval_rows(results, "landscape", "loss")
     select.require(rows, results, "landscape-suite loss surfaces", suites=["landscape"],
                    variants=list(TRACE_VARIANTS))
-    rows = _first_seed(_variant_rows(rows))
+    rows, dropped = _variant_rows(rows)
+    rows = _first_seed(rows)
     keys = [(d, s) for d in select.datasets_of(rows) for s in select.series_order(rows)
             if not rows[(rows["dataset"] == d) & (rows["series"] == s)].empty]
     figure, axes = _panel_grid(len(keys))
@@ -221,6 +234,8 @@ def loss_landscapes(results: pd.DataFrame):
         bar = figure.colorbar(contour, ax=axes, shrink=0.8 if axes.shape[0] > 1 else 0.7, pad=0.02,
                               format=ticker.FormatStrFormatter("%.2g"))
         bar.set_label("test loss (train.loss, per sample)")
+    if dropped:
+        layout.note(figure, dropped)
     return figure
 
 
@@ -231,7 +246,8 @@ def tsne(results: pd.DataFrame):
     rows = select.eval_rows(results, "embedding", ["tsne_x", "tsne_y", "silhouette"])
     select.require(rows[rows["metric"] == "tsne_x"] if not rows.empty else rows, results,
                    "embedding-suite t-SNE maps", suites=["embedding"], variants=list(TRACE_VARIANTS))
-    rows = _first_seed(_variant_rows(rows))
+    rows, dropped = _variant_rows(rows)
+    rows = _first_seed(rows)
     points = rows[rows["metric"].isin(["tsne_x", "tsne_y"])]
     points = points.pivot_table(index=["dataset", "series", "variant", "run_dir", "sample"], columns="metric",
                                 values="value", aggfunc="mean").reset_index()
@@ -264,6 +280,8 @@ def tsne(results: pd.DataFrame):
         ax.grid(False)
     style.legend_outside(figure, axes, title="class", ncol=min(len(classes), 10), markerscale=1.5,
                          handletextpad=0.1, columnspacing=0.8)
+    if dropped:
+        layout.note(figure, dropped)
     return figure
 
 
@@ -277,13 +295,14 @@ def attack(results: pd.DataFrame):
     select.require(rows, results, "adversarial-suite spike attacks on event data (attack_success_rate)",
                    suites=["adversarial"], variants=list(TRACE_VARIANTS) + ["no_leak_no_reset_recurrent"],
                    dataset="digits_events")
-    rows = _variant_rows(rows)
+    rows, dropped = _variant_rows(rows)
+    rows = rows.copy()
     rows.loc[rows["metric"] == "attack_success_rate", "value"] *= 100.0
     published = published_attack()
     order = select.series_order(rows)
     palette = select.series_palette(rows)
     datasets = select.datasets_of(rows)
-    figure, axes = layout.grid(len(datasets), 2, full_width=True, aspect=0.55)
+    figure, axes = layout.grid(len(datasets), 2, full_width=True, aspect=0.8)
     letters = iter("abcdefghijklmnopqrstuvwxyz")
     for i, dataset in enumerate(datasets):
         for j, metric in enumerate(("attack_success_rate", "mean_l2_perturbation")):
@@ -310,6 +329,8 @@ def attack(results: pd.DataFrame):
     style.legend_outside(figure, axes, ncol=1)
     layout.note(figure, "Mean L2 perturbation: root mean square of the spike change per input entry of the "
                         "successful samples; seed 001 does not state its normalisation.")
+    if dropped:
+        layout.note(figure, dropped)
     return figure
 
 
@@ -327,7 +348,7 @@ def adversarial_accuracy(results: pd.DataFrame):
         rows = rows.iloc[0:0]
     select.require(rows, results, "adversarial-suite FGSM / PGD accuracies on image data", suites=["adversarial"],
                    variants=list(TRACE_VARIANTS))
-    rows = _variant_rows(rows)
+    rows, dropped = _variant_rows(rows)
     rows = rows.assign(accuracy=100.0 * rows["value"])
     attacks = [a for a in ATTACK_NAMES if a in set(rows["attack"])]
     order = select.series_order(rows)
@@ -343,7 +364,10 @@ def adversarial_accuracy(results: pd.DataFrame):
             here = [s for s in order if s in set(panel["series"])]
             layout.line(ax, panel, "epsilon", "accuracy", "series", palette, here, dashes=dashes, markers=markers)
             layout.panel_title(ax, f"{dataset}, {ATTACK_NAMES[name]}", next(letters))
-            ax.set_xlabel(style.LABELS["epsilon"] if i == len(datasets) - 1 else "")
+            ax.set_xlabel("")
             ax.set_ylabel(style.LABELS["accuracy"] if j == 0 else "")
+    figure.supxlabel(style.LABELS["epsilon"], fontsize=8)
     style.legend_outside(figure, axes, ncol=min(len(order), 4))
+    if dropped:
+        layout.note(figure, dropped)
     return figure

@@ -144,6 +144,7 @@ def add_tau(rows: pd.DataFrame) -> pd.DataFrame:
     rows["tau_eff"] = effective_tau(rows).round(6)
     rows = rows[rows["tau_eff"].notna()]
     rows["tau_label"] = [style.tau_label(t) for t in rows["tau_eff"]]
+    rows, _dropped = primary(rows, by="tau_eff")  # one configuration per tau (most runs, default knobs)
     return rows
 
 
@@ -156,6 +157,45 @@ def tau_order(rows: pd.DataFrame) -> list[str]:
 _SERIES_PARAMS = ("tau", "lam", "threshold", "steps", "model")
 
 
+def _default_score(rows: pd.DataFrame) -> int:
+    """How many of the neuron knobs of a configuration sit at the shipped defaults."""
+    from ..neurons import DEFAULT_LAM, DEFAULT_TAU
+
+    first = rows.iloc[0]
+    score = 0
+    for column, default in (("tau", DEFAULT_TAU), ("lam", DEFAULT_LAM), ("threshold", 1.0)):
+        value = pd.to_numeric(pd.Series([first.get(column)]), errors="coerce").iloc[0]
+        score += int(pd.isna(value) or math.isclose(float(value), default))
+    return score
+
+
+def primary(rows: pd.DataFrame, by: str = "variant") -> tuple[pd.DataFrame, str | None]:
+    """One configuration per dataset and variant: the one with the most runs, then the one at the
+    default neuron parameters (a lam or tau sweep of a variant then shows as its default).
+    Returns the rows and a note naming the configurations left out (None when none were)."""
+    if rows.empty or "config_hash" not in rows.columns:
+        return rows, None
+    keep, dropped = [], []
+    for (dataset, variant), group in rows.groupby(["dataset", by], sort=False):
+        configs = []
+        for config_hash, config_rows in group.groupby("config_hash", sort=True):
+            configs.append((-config_rows["run_dir"].nunique(), -_default_score(config_rows), str(config_hash)))
+        configs.sort()
+        keep.append((dataset, variant, configs[0][2]))
+        if len(configs) > 1:
+            others = group[group["config_hash"].astype(str).isin([c[2] for c in configs[1:]])]
+            varying = [p for p in _SERIES_PARAMS if p in group.columns and group[p].astype(str).nunique() > 1]
+            described = sorted({", ".join(f"{p}={_short(r[p])}" for p in varying) or f"config {r['config_hash']}"
+                                for _, r in others.drop_duplicates("config_hash").iterrows()})
+            name = style.tau_label(variant) if by == "tau_eff" else variant
+            dropped.append(f"{name} on {dataset}: {'; '.join(described)}")
+    chosen = {(str(d), str(v), h) for d, v, h in keep}
+    mask = [(str(d), str(v), str(h)) in chosen for d, v, h in zip(rows["dataset"], rows[by], rows["config_hash"])]
+    text = ("One configuration per variant (most runs, then default neuron parameters); not drawn: "
+            + " | ".join(dropped)) if dropped else None
+    return rows[mask], text
+
+
 def add_series(rows: pd.DataFrame, variants: Sequence[str] | None = None) -> pd.DataFrame:
     """Add ``series``: the variant's legend name, plus the parameters that tell apart several
     configurations of one variant on one dataset (``vanilla LIF (tau=30)``)."""
@@ -166,8 +206,8 @@ def add_series(rows: pd.DataFrame, variants: Sequence[str] | None = None) -> pd.
     for variant, group in rows.groupby("variant", sort=False):
         hashes_per_dataset = group.groupby("dataset")["config_hash"].nunique() if "config_hash" in group else []
         several = len(hashes_per_dataset) and int(np.max(hashes_per_dataset)) > 1
-        varying = [p for p in _SERIES_PARAMS if p in group.columns and group[p].astype(str).nunique() > 1] \
-            if several else []
+        varying = [p for p in _SERIES_PARAMS if p in group.columns and several
+                   and group.groupby("dataset")[p].agg(lambda v: v.astype(str).nunique()).max() > 1]
         for config_hash, config_rows in group.groupby("config_hash", sort=False) if "config_hash" in group \
                 else [(None, group)]:
             name = style.variant_label(variant)

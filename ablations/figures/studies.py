@@ -149,6 +149,17 @@ def _variant_palette(frame: pd.DataFrame) -> dict[str, str]:
     return {style.variant_label(v): style.variant_color(v) for v in frame["variant"].dropna().unique()}
 
 
+def _scale(ax, axis: str, values: pd.Series) -> None:
+    """Log scale for positive values spanning more than a factor 20; plain large-number labels."""
+    import matplotlib.ticker as ticker
+
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if len(values) and (values > 0).all() and values.max() / values.min() > 20:
+        layout.plain_log(ax, axis)
+    elif len(values) and values.abs().max() >= 1e4:
+        getattr(ax, f"{axis}axis").set_major_formatter(ticker.FuncFormatter(lambda v, _: layout._human(v)))
+
+
 def study_pareto(results: pd.DataFrame):
     """Studies: the trade-off between a study's objectives, one panel per study. Two or more
     objectives: every finished trial (colour: variant) in the plane of the first two objectives,
@@ -171,14 +182,13 @@ def study_pareto(results: pd.DataFrame):
             sns.scatterplot(data=frame, x=first["name"], y=second["name"], hue="variant_name", palette=palette, s=22,
                             ax=ax, alpha=0.85, linewidth=0)
             front = frame[mask].sort_values(first["name"])
-            ax.plot(front[first["name"]], front[second["name"]], color="black", linewidth=0.9, drawstyle="steps-post",
-                    zorder=1)
+            ax.plot(front[first["name"]], front[second["name"]], color="black", linewidth=0.8, zorder=1)
             ax.scatter(front[first["name"]], front[second["name"]], s=60, facecolors="none", edgecolors="black",
                        linewidths=0.9, label=f"Pareto front ({mask.sum()} of {len(frame)})")
             ax.set_xlabel(_axis_label(first))
             ax.set_ylabel(_axis_label(second))
-            if "synaptic" in second["name"] or "synaptic" in second["metric"]:
-                ax.set_yscale("log")
+            for objective, axis in ((first, "x"), (second, "y")):
+                _scale(ax, axis, frame[objective["name"]])
         else:
             objective = objectives[0]
             numeric = [p for p in params if p not in ("variant", "seed")
@@ -192,7 +202,7 @@ def study_pareto(results: pd.DataFrame):
             ax.scatter([data.loc[best, x]], [data.loc[best, objective["name"]]], s=70, facecolors="none",
                        edgecolors="black", label=f"best (trial {int(frame.loc[best, 'trial'])})")
             if x != "trial" and (data[x] > 0).all() and data[x].max() / max(data[x].min(), 1e-12) > 20:
-                ax.set_xscale("log")
+                layout.plain_log(ax, "x")
             ax.set_xlabel(x)
             ax.set_ylabel(_axis_label(objective))
             if numeric[1:]:
@@ -224,8 +234,7 @@ def study_history(results: pd.DataFrame):
             ax.plot(frame["trial"], best, color="black", drawstyle="steps-post", linewidth=1.0, label="best so far")
             ax.set_xlabel("trial")
             ax.set_ylabel(_axis_label(objective))
-            if "synaptic" in objective["name"]:
-                ax.set_yscale("log")
+            _scale(ax, "y", values)
             layout.panel_title(ax, f"study {name}")
             ax.legend(loc="best", title=None)
         layout.hide_unused(axes[row], len(objectives))

@@ -88,7 +88,7 @@ LABELS: dict[str, str] = {
     "epsilon": r"attack budget $\epsilon$ ($L_\infty$, fraction of pixel range)",
     "lam": r"linear leak $\lambda$ ($\theta$ units / step)",
     "attack_success_rate": "attack success rate (%)",
-    "mean_l2_perturbation": "mean $L_2$ perturbation (RMS per input entry)",
+    "mean_l2_perturbation": "mean $L_2$ perturbation\n(RMS per input entry)",
     "time_window_ms": "test frame window (ms)",
 }
 
