@@ -56,6 +56,7 @@ __all__ = [
     "load_results",
     "load_model",
     "versions",
+    "pid_alive",
 ]
 
 STATUS_FILE = "status.json"
@@ -138,6 +139,17 @@ def run_dir_for(cfg: DictConfig) -> Path:
 
 
 # --------------------------------------------------------------------------- status and metrics
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this id exists on this machine (records name the process writing them)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def versions() -> dict[str, str]:
     import numpy
     import snntorch

@@ -30,21 +30,11 @@ from .training import Diverged, StopRun, fit, seed_everything, select_device
 __all__ = ["run", "run_cfg", "main"]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _check_not_running_elsewhere(run_dir: Path, status: dict | None) -> None:
     if not status or status.get("status") != "running":
         return
     pid, host = status.get("pid"), status.get("host")
-    if host == socket.gethostname() and pid and pid != os.getpid() and _pid_alive(int(pid)):
+    if host == socket.gethostname() and pid and pid != os.getpid() and results.pid_alive(int(pid)):
         raise UserError(f"run {run_dir} is being trained right now by process {pid}; wait for it to finish "
                         "(or stop that process) and run the command again")
 

@@ -35,16 +35,6 @@ def worker_id() -> str:
     return f"{socket.gethostname()}/{_boot_id()}/{os.getpid()}"
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 class _BudgetReached(Exception):
     """Raised inside a trial asked for after other workers had taken the whole budget."""
 
@@ -82,7 +72,7 @@ class Worker:
             parts = owner.split("/")
             if len(parts) != 3 or parts[0] != host or parts[1] != boot or not parts[2].isdigit():
                 continue
-            if int(parts[2]) == os.getpid() or not _pid_gone(int(parts[2])):
+            if int(parts[2]) == os.getpid() or results.pid_alive(int(parts[2])):
                 continue
             self._fail_and_retry(trial._trial_id, f"its worker process {parts[2]} on this machine is gone")
 
