@@ -170,6 +170,13 @@ def write_table(table: pd.DataFrame, stem: Path) -> list[Path]:
             readable(atomic_write_text(stem.with_suffix(".md"), markdown_table(table)))]
 
 
+def _freeze_layout(figure) -> None:
+    """Keep the panel positions the first save computed: later saves (PDF after PNG, the report's
+    PNG) skip constrained layout, the costliest part of drawing a figure."""
+    if figure.get_layout_engine() is not None and type(figure.get_layout_engine()).__name__ != "PlaceHolderLayoutEngine":
+        figure.set_layout_engine("none")
+
+
 def figure_bytes(figure, fmt: str) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt)
@@ -241,6 +248,7 @@ def render(results: pd.DataFrame, out_dir: str | Path | None, which: Iterable[st
                             for fmt in formats:
                                 files.append(readable(atomic_write_bytes(stem.with_suffix(f".{fmt}"),
                                                                          figure_bytes(made, fmt))))
+                                _freeze_layout(made)
                     outcome.produced[key] = files
                     if spec.kind == "figure" and log is not None:
                         from .layout import notes

@@ -76,12 +76,30 @@ def epoch_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["kind"] == "epoch"]
 
 
+_SUITE_POSITIONS: dict[int, tuple[Any, dict[str, np.ndarray]]] = {}
+
+
+def _suite_positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Row positions of each suite's eval rows, computed once per table (figures ask many times;
+    filtering the whole table each time would copy every column of every row)."""
+    import weakref
+
+    cached = _SUITE_POSITIONS.get(id(frame))
+    if cached is not None and cached[0]() is frame:
+        return cached[1]
+    suites = frame["suite"].where(frame["kind"] == "eval") if "suite" in frame.columns else pd.Series(dtype=object)
+    positions = {str(k): v for k, v in pd.Series(np.arange(len(frame))).groupby(suites.to_numpy()).indices.items()} \
+        if len(suites) else {}
+    _SUITE_POSITIONS[id(frame)] = (weakref.ref(frame, lambda _ref, key=id(frame): _SUITE_POSITIONS.pop(key, None)),
+                                   positions)
+    return positions
+
+
 def eval_rows(frame: pd.DataFrame, suite: str, metrics: str | Iterable[str] | None = None) -> pd.DataFrame:
     """Evaluation rows of ``suite`` (and ``metric`` in ``metrics``) of finished non-study runs."""
-    rows = paper_rows(frame)
-    if rows.empty or "suite" not in rows.columns:
-        return rows.iloc[0:0]
-    rows = rows[(rows["kind"] == "eval") & (rows["suite"] == suite)]
+    if frame.empty or "suite" not in frame.columns or "kind" not in frame.columns:
+        return frame.iloc[0:0]
+    rows = paper_rows(frame.iloc[_suite_positions(frame).get(suite, np.arange(0))])
     if metrics is not None:
         metrics = [metrics] if isinstance(metrics, str) else list(metrics)
         rows = rows[rows["metric"].isin(metrics)]

@@ -273,11 +273,19 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
             if sd_column in table.columns and text:
                 sd = table.at[index, sd_column]
                 if sd is not None and not (isinstance(sd, float) and math.isnan(sd)):
-                    text = f"{text} ± {_number(sd)}"
+                    text = f"{text} ± {_spread(sd)}"
             texts.append(text)
         out[column] = texts
     out.attrs.update({k: v for k, v in table.attrs.items() if k != "pm"})
     return out
+
+
+def _spread(value) -> str:
+    """A standard deviation to two significant digits."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    return f"{value:.2g}"
 
 
 def _number(value) -> str:
