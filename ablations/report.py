@@ -24,8 +24,9 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -168,8 +169,9 @@ def _runs_section(results: pd.DataFrame) -> str:
     keep = [c for c in ("dataset", "variant", "seed", "status", "accuracy", "epochs_done", "wall_time_s",
                         "config_hash", "study", "trial", "device", "run_dir") if c in runs.columns]
     listing = runs[keep].sort_values([c for c in ("dataset", "variant", "seed") if c in keep]).reset_index(drop=True)
-    parts = [f"<details><summary>{len(listing)} run(s): identity, status, final accuracy, epochs, wall time "
-             f"(s), config hash, run folder</summary>{_html_table(listing, source_column=None)}</details>"]
+    summary = (f"{len(listing)} run(s): identity, status, final accuracy, epochs, wall time (s), config hash, "
+               "run folder")
+    parts = [f"<details><summary>{summary}</summary>{_html_table(listing, source_column=None)}</details>"]
     parts.append("<h3>Configurations</h3><p class='meta'>One entry per configuration (config hash): the "
                  "overrides against the shipped defaults of its dataset, the neuron, and the full resolved config "
                  "every seed of it used.</p>")

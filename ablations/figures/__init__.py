@@ -46,17 +46,29 @@ import importlib
 import io
 import os
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
 from ..config import UserError
 from .select import MissingResults
 
-__all__ = ["FigureSpec", "FIGURES", "MissingResults", "names", "get", "build", "load", "render", "Outcome",
-           "write_table", "markdown_table"]
+__all__ = [
+    "FIGURES",
+    "FigureSpec",
+    "MissingResults",
+    "Outcome",
+    "build",
+    "get",
+    "load",
+    "markdown_table",
+    "names",
+    "render",
+    "write_table",
+]
 
 
 @dataclass(frozen=True)

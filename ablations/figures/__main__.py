@@ -19,7 +19,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..config import UserError
 

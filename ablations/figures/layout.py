@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,7 +12,7 @@ import seaborn as sns
 
 from . import style
 
-__all__ = ["grid", "note", "notes", "line", "panel_title", "hide_unused", "plain_log", "ERRORBAR"]
+__all__ = ["ERRORBAR", "grid", "hide_unused", "line", "note", "notes", "panel_title", "plain_log"]
 
 #: Error bands of every figure: mean +- one standard deviation over seeds (runs).
 ERRORBAR = "sd"
@@ -73,7 +74,7 @@ def _human(value: float) -> str:
 
 def plain_log(ax, axis: str = "both") -> None:
     """Log scale with plain tick labels (0.2, 0.3, 0.5, 1) instead of powers of ten."""
-    import matplotlib.ticker as ticker
+    from matplotlib import ticker
 
     for name in ("x", "y") if axis == "both" else (axis,):
         getattr(ax, f"set_{name}scale")("log")

@@ -19,7 +19,7 @@ import seaborn as sns
 
 from . import layout, select, style
 
-__all__ = ["coherence", "noise_robustness", "input_spectra", "critical_frequency", "sse_generalization", "enwsi"]
+__all__ = ["coherence", "critical_frequency", "enwsi", "input_spectra", "noise_robustness", "sse_generalization"]
 
 NOISE_NAMES = {"gaussian": "Gaussian", "impulse": "impulse"}
 LEAK_VARIANTS = list(select.LEAK_VARIANTS)
@@ -79,7 +79,7 @@ def coherence(results: pd.DataFrame):
     ax.set_ylabel(style.LABELS["coherence"])
     top = ax.secondary_xaxis("top", functions=(lambda w: w / (2 * np.pi * 0.01), lambda f: f * 2 * np.pi * 0.01))
     top.set_xlabel("frequency (Hz)")
-    import matplotlib.ticker as ticker
+    from matplotlib import ticker
 
     top.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.legend(title=None, loc="lower left")
@@ -192,7 +192,7 @@ def critical_frequency(results: pd.DataFrame):
     tau = inf / 100 / 30)."""
     rows = select.eval_rows(results, "spectral", "critical_frequency")
     if not rows.empty and "trace" in rows.columns:
-        trace = "current" if "current" in set(rows["trace"]) else sorted(set(rows["trace"].dropna()))[0]
+        trace = "current" if "current" in set(rows["trace"]) else min(set(rows["trace"].dropna()))
         rows = rows[rows["trace"] == trace]
     rows = select.add_tau(rows) if not rows.empty else rows
     select.require(rows, results, "spectral-suite critical frequencies of leak-ablation runs",

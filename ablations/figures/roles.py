@@ -14,8 +14,16 @@ import seaborn as sns
 
 from . import layout, select, style
 
-__all__ = ["membrane_traces", "learning_curves", "spike_rate_histograms", "loss_landscapes", "tsne", "attack",
-           "adversarial_accuracy", "TRACE_VARIANTS"]
+__all__ = [
+    "TRACE_VARIANTS",
+    "adversarial_accuracy",
+    "attack",
+    "learning_curves",
+    "loss_landscapes",
+    "membrane_traces",
+    "spike_rate_histograms",
+    "tsne",
+]
 
 #: The five variants of seed 001 Fig. 2 (V1-V5).
 TRACE_VARIANTS = ("vanilla", "no_leak", "complete_leak", "no_reset", "recurrent")
@@ -229,7 +237,7 @@ def loss_landscapes(results: pd.DataFrame):
         ax.set_xlabel("direction 1")
         ax.set_ylabel("direction 2" if index % 3 == 0 else "")
     if contour is not None:
-        import matplotlib.ticker as ticker
+        from matplotlib import ticker
 
         bar = figure.colorbar(contour, ax=axes, shrink=0.8 if axes.shape[0] > 1 else 0.7, pad=0.02,
                               format=ticker.FormatStrFormatter("%.2g"))

@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 import math
 import shlex
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,23 @@ import pandas as pd
 from . import style
 
 __all__ = [
-    "MissingResults", "runs_root", "paper_rows", "run_rows", "epoch_rows", "eval_rows", "effective_tau",
-    "add_tau", "add_series", "series_palette", "series_dashes", "run_command", "evaluate_command",
-    "missing_commands", "require",
-    "datasets_of", "per_run_mean",
+    "MissingResults",
+    "add_series",
+    "add_tau",
+    "datasets_of",
+    "effective_tau",
+    "epoch_rows",
+    "eval_rows",
+    "evaluate_command",
+    "missing_commands",
+    "paper_rows",
+    "per_run_mean",
+    "require",
+    "run_command",
+    "run_rows",
+    "runs_root",
+    "series_dashes",
+    "series_palette",
 ]
 
 LEAK_VARIANTS = ("vanilla", "no_leak", "complete_leak")
@@ -90,8 +104,8 @@ def _suite_positions(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     suites = frame["suite"].where(frame["kind"] == "eval") if "suite" in frame.columns else pd.Series(dtype=object)
     positions = {str(k): v for k, v in pd.Series(np.arange(len(frame))).groupby(suites.to_numpy()).indices.items()} \
         if len(suites) else {}
-    _SUITE_POSITIONS[id(frame)] = (weakref.ref(frame, lambda _ref, key=id(frame): _SUITE_POSITIONS.pop(key, None)),
-                                   positions)
+    key = id(frame)
+    _SUITE_POSITIONS[key] = (weakref.ref(frame, lambda _ref: _SUITE_POSITIONS.pop(key, None)), positions)
     return positions
 
 
@@ -302,7 +316,7 @@ def _default_flat(dataset: str, model: str) -> dict[str, Any]:
     overrides = [f"dataset={dataset}"] + ([f"model={model}"] if model and model != "default" else [])
     try:
         cfg = compose(overrides)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a dataset that no longer composes just gets no shared overrides
         return {}
     flat: dict[str, Any] = {}
     _flatten("", OmegaConf.to_container(cfg, resolve=True), flat)

@@ -21,7 +21,7 @@ import seaborn as sns
 
 from . import layout, select, style
 
-__all__ = ["study_pareto", "study_history", "trial_table", "pareto_mask", "no_study"]
+__all__ = ["no_study", "pareto_mask", "study_history", "study_pareto", "trial_table"]
 
 FALLBACK_OBJECTIVE = {"name": "accuracy", "metric": "accuracy", "direction": "maximize", "suite": None,
                       "where": (), "reduce": "mean"}
@@ -39,7 +39,7 @@ def _definition(name: str, results: pd.DataFrame):
 
     try:
         return study.load_definition(name, results.attrs.get("studies_dir", "studies"))
-    except Exception:
+    except Exception:  # noqa: BLE001 - a study file gone or changed: fall back to the accuracy objective
         return None
 
 
@@ -151,7 +151,7 @@ def _variant_palette(frame: pd.DataFrame) -> dict[str, str]:
 
 def _scale(ax, axis: str, values: pd.Series) -> None:
     """Log scale for positive values spanning more than a factor 20; plain large-number labels."""
-    import matplotlib.ticker as ticker
+    from matplotlib import ticker
 
     values = pd.to_numeric(values, errors="coerce").dropna()
     if len(values) and (values > 0).all() and values.max() / values.min() > 20:

@@ -16,17 +16,32 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 import matplotlib as mpl
 import numpy as np
 import seaborn as sns
 
 __all__ = [
-    "COLUMN", "TEXT", "DPI", "VARIANTS", "VARIANT_COLORS", "VARIANT_MARKERS", "VARIANT_LABELS",
-    "theme", "rc", "size", "variant_color", "variant_label", "variant_marker", "tau_label", "tau_color",
-    "tau_palette", "LABELS", "legend_outside",
+    "COLUMN",
+    "DPI",
+    "LABELS",
+    "TEXT",
+    "VARIANTS",
+    "VARIANT_COLORS",
+    "VARIANT_LABELS",
+    "VARIANT_MARKERS",
+    "legend_outside",
+    "rc",
+    "size",
+    "tau_color",
+    "tau_label",
+    "tau_palette",
+    "theme",
+    "variant_color",
+    "variant_label",
+    "variant_marker",
 ]
 
 COLUMN = 3.5   # in: one column of a two-column paper (IEEE 3.5 in, NeurIPS single column 5.5 in)
@@ -169,7 +184,7 @@ def tau_color(tau: float, finite_taus: Iterable[float] = ()) -> str:
     logs = np.log(finite)
     position = (logs.max() - math.log(tau)) / (logs.max() - logs.min())
     shades = sns.light_palette(VARIANT_COLORS["vanilla"], n_colors=256, input="hex")
-    return mpl.colors.to_hex(shades[int(round(90 + position * 165))])
+    return mpl.colors.to_hex(shades[round(90 + position * 165)])
 
 
 def tau_palette(taus: Iterable[float]) -> dict[str, str]:

@@ -12,7 +12,7 @@ rows sit side by side rather than cell by cell unless the runs used the papers' 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,18 @@ import pandas as pd
 
 from . import select, style
 
-__all__ = ["REFERENCE_DIR", "reference", "reference_source", "published_attack", "leak_table1",
-           "leak_critical_frequency", "roles_table6", "roles_table7", "display_table", "VARIANT_BY_COMPONENTS"]
+__all__ = [
+    "REFERENCE_DIR",
+    "VARIANT_BY_COMPONENTS",
+    "display_table",
+    "leak_critical_frequency",
+    "leak_table1",
+    "published_attack",
+    "reference",
+    "reference_source",
+    "roles_table6",
+    "roles_table7",
+]
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
@@ -37,7 +47,7 @@ VARIANT_BY_COMPONENTS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> tuple[pd.DataFrame, str]:
     path = REFERENCE_DIR / f"{name}.csv"
     first = path.read_text().splitlines()[0]
@@ -169,8 +179,8 @@ def leak_critical_frequency(results: pd.DataFrame) -> pd.DataFrame:
         caption="Seed 003 section 4.3: mean critical frequency of the target output neuron",
         pm={"critical_frequency": "critical_frequency_sd"},
         notes=[f"published: {reference_source('leak_critical_frequency')}",
-               "ours: fraction of Nyquist, target neuron's input current, mean over test samples, "
-               "mean ± s.d. over seeds"])
+               ("ours: fraction of Nyquist, target neuron's input current, mean over test samples, "
+                "mean ± s.d. over seeds")])
     return table
 
 
