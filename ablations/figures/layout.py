@@ -47,8 +47,8 @@ def panel_title(ax, text: str, letter: str | None = None) -> None:
 
 
 class _PlainLogFormatter:
-    """Tick labels 0.2, 0.3, 0.5, 1 on a log axis; every tick labelled when the axis spans less
-    than a decade (matplotlib would otherwise label none or write powers of ten)."""
+    """Tick labels 0.2, 0.5, 1 on a log axis instead of powers of ten: every tick when the axis
+    spans less than a decade, 2 and 5 within two decades, the powers of ten beyond."""
 
     def __init__(self, axis, major: bool):
         self.axis, self.major = axis, major
@@ -57,9 +57,10 @@ class _PlainLogFormatter:
         if value <= 0:
             return ""
         low, high = sorted(self.axis.get_view_interval())
-        narrow = low > 0 and high / low < 10
+        span = high / low if low > 0 else np.inf
         mantissa = round(value / 10 ** np.floor(np.log10(value)), 6)
-        show = self.major or narrow or mantissa in (2, 3, 5)
+        shown_minor = (2, 3, 4, 5, 6, 7, 8, 9) if span < 10 else (2, 5) if span < 150 else ()
+        show = self.major or mantissa in shown_minor
         return _human(value) if show else ""
 
 

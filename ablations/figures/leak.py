@@ -150,7 +150,8 @@ def input_spectra(results: pd.DataFrame):
     noisy = rows[rows["condition"] != "clean"]
     scenarios = sorted(noisy["scenario"].unique()) or [0]
     datasets = select.datasets_of(rows)
-    figure, axes = layout.grid(len(datasets), len(scenarios), aspect=0.85, sharey="row")
+    figure, axes = layout.grid(len(datasets), len(scenarios), aspect=1.1, sharey="row")
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
     for i, dataset in enumerate(datasets):
         for j, scenario in enumerate(scenarios):
             ax = axes[i, j]
@@ -167,8 +168,8 @@ def input_spectra(results: pd.DataFrame):
             palette = {name: ("#333333" if name == "clean" else style.VARIANT_COLORS["complete_leak"]) for name in order}
             per_run = select.per_run_mean(panel, ["input", "frequency"])
             layout.line(ax, per_run, "frequency", "value", "input", palette, order)
-            ax.set_yscale("log")
-            layout.panel_title(ax, f"{dataset}, scenario {scenario}" if scenario else dataset)
+            layout.plain_log(ax, "y")
+            layout.panel_title(ax, f"{dataset}, scenario {scenario}" if scenario else dataset, next(letters))
             ax.set_xlabel("")
             ax.set_ylabel("")
     figure.supxlabel(style.LABELS["frequency"], fontsize=8)
