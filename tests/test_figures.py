@@ -242,6 +242,7 @@ def test_figures_without_runs_and_the_coherence_source(table):
     assert len(computed.axes[0].get_lines()) >= 3
     from_runs = figures.build("coherence", table)
     assert "coherence suite of 1 run" in " ".join(notes(from_runs))
+    assert len([t for t in _legend_texts(from_runs) if t.startswith(("IF", "LIF"))]) == 3
     plt.close("all")
 
 

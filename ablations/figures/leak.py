@@ -30,9 +30,11 @@ _COHERENCE_NAMES = {"if": "IF", "lif_low_leak": "LIF, low leak", "lif_high_leak"
 def _coherence_rows(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     rows = select.eval_rows(results, "coherence", "coherence")
     if not rows.empty and {"mu", "D"} <= set(rows.columns):
-        # runs evaluated with other eval.coherence.mu / D draw other curves: keep the most common pair
-        pair = rows.groupby(["mu", "D"])["run_dir"].nunique().idxmax()
-        rows = rows[(rows["mu"] == pair[0]) & (rows["D"] == pair[1])]
+        # runs evaluated with other eval.coherence.mu / D draw other curves: keep the most common setting
+        settings = {run: tuple(sorted(set(zip(g["neuron"].astype(str), g["mu"], g["D"]))))
+                    for run, g in rows.groupby("run_dir")}
+        common = pd.Series(list(settings.values())).value_counts().index[0]
+        rows = rows[rows["run_dir"].isin([run for run, setting in settings.items() if setting == common])]
     if not rows.empty:
         keys = [c for c in ("neuron", "source", "tau_ms", "omega") if c in rows.columns]
         curve = rows.groupby(keys, dropna=False)["value"].mean().reset_index().rename(columns={"value": "coherence"})
