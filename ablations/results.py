@@ -36,6 +36,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 import torch
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 __all__ = [
@@ -64,17 +65,28 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.csv"
 CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_DIR = "eval"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
 IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "trial",
                     "train.progress", "train.num_workers", "train.eval_every")
 
 
 # --------------------------------------------------------------------------- atomic writes
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; records get the usual permissions
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -241,8 +253,8 @@ _IDENTITY_COLUMNS = {
 def _run_identity(run_dir: Path, status: dict) -> dict:
     config_path = run_dir / CONFIG_FILE
     flat: dict[str, Any] = {}
-    if config_path.exists():
-        _flatten("", OmegaConf.to_container(OmegaConf.load(config_path), resolve=False), flat)
+    if config_path.exists():  # written resolved, so plain YAML reads it (C loader: fast on many runs)
+        _flatten("", yaml.load(config_path.read_text(), Loader=_YAML_LOADER) or {}, flat)
     row = {"run_dir": str(run_dir), "status": status.get("status"), "config_hash": status.get("config_hash")}
     for column, key in _IDENTITY_COLUMNS.items():
         row[column] = flat.get(key)
@@ -259,6 +271,12 @@ def _as_float(value: Any) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _with_identity(rows: pd.DataFrame, identity: dict) -> pd.DataFrame:
+    """``rows`` with one constant column per identity entry, added in one concat."""
+    constant = pd.DataFrame({key: [value] * len(rows) for key, value in identity.items()}, index=rows.index)
+    return pd.concat([rows.drop(columns=[c for c in identity if c in rows.columns]), constant], axis=1)
 
 
 def load_results(root: str | Path = "runs", kinds: Iterable[str] = ("run", "epoch", "eval"),
@@ -287,11 +305,12 @@ def load_results(root: str | Path = "runs", kinds: Iterable[str] = ("run", "epoc
         if "epoch" in kinds:
             metrics = read_metrics(run_dir)
             if not metrics.empty:
-                frames.append(metrics.assign(kind="epoch", **ident))
+                frames.append(_with_identity(metrics, dict(ident, kind="epoch")))
         if "eval" in kinds and (run_dir / EVAL_DIR).is_dir():
             for path in sorted((run_dir / EVAL_DIR).glob("*.parquet")):
                 rows = pd.read_parquet(path)
-                rows = rows.assign(kind="eval", **{k: v for k, v in ident.items() if k not in rows.columns})
+                rows = _with_identity(rows, {k: v for k, v in dict(ident, kind="eval").items()
+                                             if k not in rows.columns})
                 if "suite" not in rows.columns:
                     rows["suite"] = path.stem
                 frames.append(rows)

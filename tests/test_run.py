@@ -163,3 +163,12 @@ def test_unknown_suite_fails_before_training(tmp_path):
     with pytest.raises(UserError, match="suite"):
         run([*TINY, f"paths.runs={tmp_path}", "eval.suites=[clean,no_such_suite]"])
     assert not any(tmp_path.iterdir())
+
+
+def test_atomic_writes_keep_usual_permissions(tmp_path):
+    path = results.atomic_write_text(tmp_path / "a" / "b.txt", "hello")
+    assert path.read_text() == "hello"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in path.parent.iterdir()] == ["b.txt"]

@@ -85,8 +85,10 @@ def check_concurrent(trials, budget: int, min_workers: int = 2) -> dict:
     return {"numbers": sorted(numbers), "workers": len(workers), "surplus": len(leftover)}
 
 
+# Trials last a few seconds each, longer than a worker process takes to start, so that a second
+# worker always finds work left (with sub-second trials the first worker could finish the budget alone).
 PAIR = """
-    overrides: [train.epochs=2, dataset.steps=4, train.max_batches=3]
+    overrides: [train.epochs=3, dataset.steps=8, train.max_batches=15]
     space:
       train.lr: {type: float, low: 0.001, high: 0.02, log: true}
     objectives: [{metric: accuracy, direction: maximize}]
