@@ -172,3 +172,14 @@ def test_atomic_writes_keep_usual_permissions(tmp_path):
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in path.parent.iterdir()] == ["b.txt"]
+
+
+def test_delayed_xor_needs_memory(tmp_path):
+    """Seed 001's delayed XOR with the default config: no reset carries pattern A across the
+    delay, complete leak (beta = 0) cannot and stays at chance (50 %)."""
+    accuracy = {}
+    for variant in ("no_reset", "complete_leak"):
+        path = run(["dataset=delayed_xor", f"variant={variant}", "progress=false", f"paths.runs={tmp_path}"])
+        accuracy[variant] = results.read_status(path)["final"]["accuracy"]
+    assert abs(accuracy["complete_leak"] - 0.5) < 0.08, accuracy
+    assert accuracy["no_reset"] > accuracy["complete_leak"] + 0.15, accuracy
