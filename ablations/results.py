@@ -234,6 +234,7 @@ def _flatten(prefix: str, node: Any, out: dict) -> None:
 
 _IDENTITY_COLUMNS = {
     "dataset": "dataset.name",
+    "data_kind": "dataset.kind",
     "model": "model.name",
     "variant": "neuron.variant",
     "leak": "neuron.leak",

@@ -378,7 +378,8 @@ def run_command(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Seque
     """
     runs = run_rows(frame)
     if dataset is None and not runs.empty:
-        dataset = str(runs["dataset"].mode().iloc[0])
+        candidates = runs[_applies(runs, suites)]
+        dataset = _most_runs(candidates if not candidates.empty else runs)
     mine = runs[runs["dataset"] == dataset] if dataset is not None and not runs.empty else runs.iloc[0:0]
     if variants is None:
         variants = [v for v in style.VARIANTS if v in set(mine["variant"])] or list(ROLES_VARIANTS)
@@ -411,13 +412,33 @@ def evaluate_command(frame: pd.DataFrame, suites: Sequence[str], dataset: str) -
     return f"python -m ablations.evaluate run={_quote(f'{root}/{dataset}')} suite={','.join(suites)}"
 
 
+def _applies(runs: pd.DataFrame, suites: Sequence[str]) -> pd.Series:
+    """Which runs' data every one of ``suites`` applies to (e.g. ``noise`` needs images)."""
+    from ..evaluation import SUITES
+
+    kinds = runs["data_kind"] if "data_kind" in runs.columns else pd.Series(None, index=runs.index)
+    applies = pd.Series(True, index=runs.index)
+    for suite in suites:
+        if suite in SUITES:
+            applies &= kinds.isna() | kinds.isin(SUITES[suite].kinds)
+    return applies
+
+
+def _most_runs(runs: pd.DataFrame) -> str:
+    """The dataset with the most runs; on a tie, image data (the papers' main case) first."""
+    static = runs["data_kind"].eq("static") if "data_kind" in runs.columns else pd.Series(False, index=runs.index)
+    score = runs.assign(_static=static).groupby("dataset")["_static"].agg(["size", "any"])
+    return str(score.sort_values(["size", "any"], ascending=False).index[0])
+
+
 def missing_commands(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Sequence[str] | None = None,
                      dataset: str | None = None, extra: Sequence[str] = ()) -> list[str]:
     """The commands that produce what a figure lacks: ``ablations.evaluate`` for the finished runs
     of the wanted variants, ``ablations.run`` for the variants that have no run yet."""
     runs = run_rows(frame)
     if dataset is None and not runs.empty:
-        dataset = str(runs["dataset"].mode().iloc[0])
+        candidates = runs[_applies(runs, suites)]
+        dataset = _most_runs(candidates if not candidates.empty else runs)
     wanted = list(variants) if variants is not None else list(ROLES_VARIANTS)
     present = set(runs.loc[runs["dataset"] == dataset, "variant"]) if not runs.empty else set()
     commands = []
