@@ -100,7 +100,8 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
     builder = str(cfg.model.get("builder") or "ablations.models.layered:build")
     module_name, function = builder.split(":")
     try:
-        return getattr(importlib.import_module(module_name), function)(cfg, spec, tuple(input_shape))
+        model = getattr(importlib.import_module(module_name), function)(cfg, spec, tuple(input_shape))
+        return neurons.set_backend(model, str(cfg.neuron.get("backend") or "snntorch"))
     except ValueError as error:
         raise UserError(str(error)) from None
 

@@ -47,6 +47,13 @@ snnTorch's ``RLeaky`` with reset ``zero`` also wipes the input and recurrent cur
 step and gives ``V`` a bias, so recurrent variants pair our ``Leaky`` with a bias-free
 ``nn.Linear(N, N)``.
 
+Backends. :func:`run_sequence` is the one place where a neuron is scanned over time. Backend
+``snntorch`` calls the snnTorch module at every step. Backend ``fused`` runs the same update
+with plain tensor operations on the module's own parameters (beta, lam, threshold, surrogate),
+one surrogate call per step instead of two and no per-call state bookkeeping; it gives the same
+spikes, membranes and gradients (pinned by tests) in less time (``benchmarks/bench_neurons.py``).
+Choose it per network with :func:`set_backend` or ``neuron.backend=fused``.
+
 Surrogate gradients replace ``dS/dU`` in the backward pass (the forward pass is always H):
 
     atan(alpha)               dS/dU = (alpha / 2) / (1 + (pi alpha z / 2)^2)   (snnTorch ATan)
@@ -86,11 +93,14 @@ __all__ = [
     "run_sequence",
     "simulate",
     "release_instances",
+    "BACKENDS",
+    "set_backend",
 ]
 
 DEFAULT_TAU = 10.0  # time steps; used when an exponential leak is given neither tau nor beta
 DEFAULT_LAM = 0.05  # membrane units per step; used when a linear leak is given no lam
 LEAKS = ("exponential", "none", "complete", "linear")
+BACKENDS = ("snntorch", "fused")
 RESETS = ("zero", "subtract", "none")
 
 
@@ -370,9 +380,14 @@ class Leaky(snn.Leaky):
         )
         _forget_instance(self)
         self.spec = spec
+        self.backend = "snntorch"
 
     def extra_repr(self) -> str:
-        return self.spec.describe()
+        return self.spec.describe() + ("" if self.backend == "snntorch" else f", backend {self.backend}")
+
+    def leak(self, mem: torch.Tensor) -> torch.Tensor:
+        """The leak term of the update applied to the previous membrane (fused backend)."""
+        return self.beta.clamp(0, 1) * mem
 
 
 class LinearLeaky(Leaky):
@@ -382,10 +397,12 @@ class LinearLeaky(Leaky):
         super().__init__(spec)
         self.register_buffer("lam", torch.as_tensor(float(spec.lam_value)))
 
-    def _base_state_function(self, input_):
+    def leak(self, mem: torch.Tensor) -> torch.Tensor:
         # u - clamp(u, -lam, lam) == sign(u) * max(|u| - lam, 0), in two element-wise ops
-        decayed = self.mem - torch.clamp(self.mem, -self.lam, self.lam)
-        return decayed + input_
+        return mem - torch.clamp(mem, -self.lam, self.lam)
+
+    def _base_state_function(self, input_):
+        return self.leak(self.mem) + input_
 
 
 class RecurrentNeuron(nn.Module):
@@ -411,6 +428,16 @@ def _forget_instance(neuron: nn.Module) -> None:
     for i in range(len(instances) - 1, -1, -1):
         if instances[i] is neuron:
             del instances[i]
+
+
+def set_backend(module: nn.Module, backend: str) -> nn.Module:
+    """Set the sequence backend of every neuron inside ``module`` (``snntorch`` or ``fused``)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"neuron.backend={backend!r} is not one of {list(BACKENDS)}")
+    for child in module.modules():
+        if isinstance(child, Leaky):
+            child.backend = backend
+    return module
 
 
 def release_instances() -> None:
@@ -454,6 +481,8 @@ def run_sequence(
             f"recurrent neuron of width {recurrent.in_features} got current of shape "
             f"{tuple(current.shape)}"
         )
+    if cell.backend == "fused":
+        return _scan_fused(cell, recurrent, current, record_membrane)
     mem = torch.zeros_like(current[0])
     spk = torch.zeros_like(current[0])
     spikes, membranes = [], []
@@ -466,6 +495,32 @@ def run_sequence(
         if record_membrane:
             membranes.append(mem)
     cell.mem = torch.zeros(0, device=current.device)  # drop the reference to the last graph node
+    return torch.stack(spikes), (torch.stack(membranes) if record_membrane else None)
+
+
+def _scan_fused(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor,
+                record_membrane: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The update of the module docstring with plain tensor ops (same numbers as snnTorch's)."""
+    threshold = cell.threshold
+    surrogate = cell.spike_grad
+    reset_mode = cell.spec.reset
+    mem = torch.zeros_like(current[0])
+    spk = torch.zeros_like(current[0])
+    fired = torch.zeros_like(current[0])  # S[t-1] without gradient: snnTorch detaches the reset
+    spikes, membranes = [], []
+    for t in range(current.shape[0]):
+        step_current = current[t] if recurrent is None else current[t] + recurrent(spk)
+        if reset_mode == "zero":
+            mem = cell.leak((1 - fired) * mem) + step_current
+        elif reset_mode == "subtract":
+            mem = cell.leak(mem) + step_current - fired * threshold
+        else:
+            mem = cell.leak(mem) + step_current
+        spk = surrogate(mem - threshold)
+        fired = spk.detach()
+        spikes.append(spk)
+        if record_membrane:
+            membranes.append(mem)
     return torch.stack(spikes), (torch.stack(membranes) if record_membrane else None)
 
 

@@ -11,8 +11,9 @@ A run directory is derived from the config identity::
 
 The hash covers everything that changes what is trained (variant, neuron, dataset, model, train)
 and nothing that does not (seed, which is in the name; paths; device; progress bars; evaluation
-suites; study bookkeeping). Every file is written atomically: to a temporary file in the same
-folder, flushed, then renamed over the target, so a crash never leaves a half-written record.
+suites; study bookkeeping; the neuron backend, which computes the same update). Every file is
+written atomically: to a temporary file in the same folder, flushed, then renamed over the
+target, so a crash never leaves a half-written record.
 
 :func:`load_results` gathers every run under a root into one tidy DataFrame, the only input the
 figures read. Each row has a ``kind``: ``run`` (one per run, final metrics), ``epoch`` (one per
@@ -68,7 +69,7 @@ EVAL_DIR = "eval"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
 IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "trial",
-                    "train.progress", "train.num_workers", "train.eval_every")
+                    "train.progress", "train.num_workers", "train.eval_every", "neuron.backend")
 
 
 # --------------------------------------------------------------------------- atomic writes
