@@ -23,14 +23,13 @@ import inspect
 import json
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .config import UserError
+from .config import UserError, exit_code, wants_debug
 
 __all__ = ["build_report", "headline_table", "main"]
 
@@ -282,31 +281,26 @@ def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str
 
 # --------------------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
-    from .figures.__main__ import parse
-
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a in ("-h", "--help", "help") for a in argv):
         print(__doc__)
         return 0
-    debug = any(a.replace(" ", "") in ("debug=true", "debug=1") for a in argv)
-    try:
-        options = parse(argv)
-        if options.get("format", "png,pdf") != "png,pdf":
-            raise UserError("format= does not apply to the report (figures are embedded as PNG)")
-        from .figures import get, load
+    return exit_code(lambda: _report(argv), wants_debug(argv))
 
-        which = [n.strip() for n in options["figure"].split(",") if n.strip()] or None
-        for name in which or []:
-            get(name)
-        results = load(options["runs"])
-        results.attrs["studies_dir"] = options["studies"]
-        build_report(results, options["out"], which)
-    except UserError as error:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
-    return 0
+
+def _report(argv: Sequence[str]) -> None:
+    from .figures import get, load
+    from .figures.__main__ import parse
+
+    options = parse(argv)
+    if options.get("format", "png,pdf") != "png,pdf":
+        raise UserError("format= does not apply to the report (figures are embedded as PNG)")
+    which = [n.strip() for n in options["figure"].split(",") if n.strip()] or None
+    for name in which or []:
+        get(name)  # unknown name -> UserError listing the valid ones, before any work
+    results = load(options["runs"])
+    results.attrs["studies_dir"] = options["studies"]
+    build_report(results, options["out"], which)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import os
 import socket
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -24,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import data as datasets
 from . import neurons, results
-from .config import UserError, build_model, compose, resolve_neuron_defaults, validate
+from .config import UserError, build_model, compose, exit_code, resolve_neuron_defaults, validate
 from .training import Diverged, StopRun, fit, seed_everything, select_device
 
 __all__ = ["run", "run_cfg", "main"]
@@ -141,13 +140,9 @@ def run(overrides: Iterable[str] = (), on_epoch: Callable[[int, dict], None] | N
 
 def report_errors(function: Callable[[], object], debug: bool) -> None:
     """Run ``function``; turn a UserError into one clear message and exit code 2."""
-    try:
-        function()
-    except UserError as error:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    code = exit_code(function, debug)
+    if code:
+        sys.exit(code)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")

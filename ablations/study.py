@@ -89,12 +89,11 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import UserError, compose
+from .config import UserError, compose, exit_code, wants_debug
 from .studies.checks import _trial_suites, check_definition, check_rows
 from .studies.definition import (REDUCERS, Objective, Param, StudyDefinition, available_studies, load_definition,
                                  parse_definition)
@@ -267,7 +266,6 @@ USAGE = __doc__.split("Study file (YAML)")[0]
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    debug = any(a in ("debug=true", "debug=True", "debug=1") for a in argv)
     previous = signal.getsignal(signal.SIGTERM)
 
     def terminate(signum, frame):  # SLURM preemption, `kill`: end like Ctrl-C, re-queueing the trial
@@ -276,23 +274,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading_main():
         signal.signal(signal.SIGTERM, terminate)
     try:
-        inv = parse_args(argv)
-        if inv.help:
-            print(USAGE + "Studies: " + ", ".join(sorted(available_studies("studies"))))
-            return 0
-        run_study(inv)
-        return 0
-    except UserError as error:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
+        return exit_code(lambda: _study(argv), wants_debug(argv))
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to resume the study", file=sys.stderr, flush=True)
         return 130
     finally:
         if threading_main():
             signal.signal(signal.SIGTERM, previous)
+
+
+def _study(argv: Sequence[str]) -> None:
+    inv = parse_args(argv)
+    if inv.help:
+        print(USAGE + "Studies: " + ", ".join(sorted(available_studies("studies"))))
+        return
+    run_study(inv)
 
 
 def threading_main() -> bool:

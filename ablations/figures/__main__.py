@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 
-from ..config import UserError
+from ..config import UserError, exit_code, wants_debug
 
 USAGE = __doc__
 
@@ -54,14 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
         print(USAGE)
         return 0
-    debug = any(a.replace(" ", "") in ("debug=true", "debug=1") for a in argv)
-    try:
-        return _main(argv)
-    except UserError as error:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
+    return exit_code(lambda: _main(argv), wants_debug(argv))
 
 
 def _main(argv: Sequence[str]) -> int:
