@@ -100,6 +100,23 @@ def per_sample_sse(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (output.float() - _onehot(labels, output.shape[1], torch.float32)).pow(2).sum(1)
 
 
+class _Tally:
+    """Running sums of loss, correct predictions and SSE over batches; means per sample."""
+
+    def __init__(self) -> None:
+        self.total, self.correct, self.loss, self.sse = 0, 0, 0.0, 0.0
+
+    def add(self, output: torch.Tensor, labels: torch.Tensor, loss: torch.Tensor) -> None:
+        self.loss += float(loss) * len(labels)
+        self.sse += float(per_sample_sse(output, labels).sum())
+        self.correct += int((output.argmax(1) == labels).sum())
+        self.total += len(labels)
+
+    def means(self) -> dict[str, float]:
+        count = max(self.total, 1)
+        return {"loss": self.loss / count, "accuracy": self.correct / count, "sse": self.sse / count}
+
+
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
@@ -120,18 +137,15 @@ def evaluate(model: nn.Module, loader: DataLoader, data: DataBundle, device: tor
     was_training = model.training
     model.eval()
     loss_fn = loss_function(loss_name)
-    total, correct, loss_sum, sse_sum = 0, 0, 0.0, 0.0
+    tally = _Tally()
     for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with _autocast(device, amp):
             output = model(data.encoder(x))
         output = output.float()
-        loss_sum += float(loss_fn(output, y, data.steps)) * len(y)
-        sse_sum += float(per_sample_sse(output, y).sum())
-        correct += int((output.argmax(1) == y).sum())
-        total += len(y)
+        tally.add(output, y, loss_fn(output, y, data.steps))
     model.train(was_training)
-    return {"loss": loss_sum / max(total, 1), "accuracy": correct / max(total, 1), "sse": sse_sum / max(total, 1)}
+    return tally.means()
 
 
 def _optimizer(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
@@ -217,7 +231,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         loader = make_loader(data.train, int(train.batch_size), shuffle=True, seed=seed * 100_003 + epoch,
                              num_workers=int(train.num_workers))
         n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
-        total, correct, loss_sum, sse_sum = 0, 0, 0.0, 0.0
+        tally = _Tally()
         data_time, epoch_start = 0.0, time.perf_counter()
         fetch_start = time.perf_counter()
         batch_bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
@@ -241,11 +255,9 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             scaler.step(optimizer)
             scaler.update()
             with torch.no_grad():
-                loss_sum += float(loss) * len(y)
-                sse_sum += float(per_sample_sse(output.detach(), y).sum())
-                correct += int((output.argmax(1) == y).sum())
-                total += len(y)
-            batch_bar.set_postfix(loss=f"{loss_sum / total:.4f}", acc=f"{correct / total:.3f}")
+                tally.add(output.detach(), y, loss.detach())
+            running = tally.means()
+            batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
             fetch_start = time.perf_counter()
         batch_bar.close()
         if scheduler is not None:
@@ -253,9 +265,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         row: dict[str, Any] = {
             "epoch": epoch + 1,
             "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": loss_sum / max(total, 1),
-            "train_accuracy": correct / max(total, 1),
-            "train_sse": sse_sum / max(total, 1),
+            **{f"train_{key}": value for key, value in tally.means().items()},
             "epoch_time_s": time.perf_counter() - epoch_start,
             "data_time_s": data_time,
         }
