@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 import platform
 import tempfile
@@ -135,14 +134,8 @@ def identity(cfg: DictConfig | dict) -> dict:
     return data
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return str(value)
-
-
 def config_hash(cfg: DictConfig | dict, length: int = 10) -> str:
-    text = json.dumps(identity(cfg), sort_keys=True, default=_json_default, allow_nan=True)
+    text = json.dumps(identity(cfg), sort_keys=True, default=str, allow_nan=True)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
 
 
@@ -192,7 +185,7 @@ def read_status(run_dir: str | Path) -> dict | None:
 
 def write_status(run_dir: str | Path, status: dict) -> None:
     atomic_write_text(Path(run_dir) / STATUS_FILE,
-                      json.dumps(status, indent=2, sort_keys=True, default=_json_default))
+                      json.dumps(status, indent=2, sort_keys=True, default=str))
 
 
 def update_status(run_dir: str | Path, **changes: Any) -> dict:
