@@ -84,8 +84,8 @@ def neuron_spec(cfg: DictConfig) -> neurons.NeuronSpec:
     node = cfg.neuron
     surrogate = OmegaConf.to_container(node.surrogate, resolve=True) if "surrogate" in node else {"name": "atan"}
     name = str(surrogate.pop("name", "atan"))
-    allowed = {"atan": ("alpha",), "fast_sigmoid": ("slope",), "rectangular": ("width",),
-               "straight_through": ("epsilon",)}.get(name, ())
+    # the chosen surrogate's own parameters; straight_through's threshold is the neuron's
+    allowed = set(neurons.SURROGATE_PARAMETERS.get(name, ())) - {"threshold"}
     params = {k: float(v) for k, v in surrogate.items() if k in allowed and v is not None}
     try:
         return neurons.NeuronSpec(

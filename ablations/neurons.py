@@ -82,6 +82,7 @@ __all__ = [
     "LEAKS",
     "RESETS",
     "SURROGATES",
+    "SURROGATE_PARAMETERS",
     "VARIANTS",
     "NeuronSpec",
     "Leaky",
@@ -199,7 +200,7 @@ class StraightThrough(Surrogate):
 SURROGATES: dict[str, type[Surrogate]] = {
     cls.name: cls for cls in (ATan, FastSigmoid, Rectangular, StraightThrough)
 }
-_SURROGATE_PARAMS = {
+SURROGATE_PARAMETERS = {
     "atan": {"alpha": lambda v: v > 0},
     "fast_sigmoid": {"slope": lambda v: v > 0},
     "rectangular": {"width": lambda v: v > 0},
@@ -214,7 +215,7 @@ def make_surrogate(name: str, **params: float) -> Surrogate:
             f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)} "
             f"(set neuron.surrogate.name=...)"
         )
-    allowed = _SURROGATE_PARAMS[name]
+    allowed = SURROGATE_PARAMETERS[name]
     for key, value in params.items():
         if key not in allowed:
             raise ValueError(
