@@ -9,40 +9,19 @@ from __future__ import annotations
 
 import importlib
 import math
-import sys
-import traceback
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import neurons
+from .errors import UserError, exit_code, wants_debug  # re-exported: older callers import them from here
 
 __all__ = ["UserError", "exit_code", "wants_debug", "compose", "neuron_spec", "build_model", "validate", "CONF_DIR", "group_options"]
 
 CONF_DIR = Path(__file__).parent / "conf"
 
 
-class UserError(Exception):
-    """Bad input: the message says what was wrong, what is allowed and what to do."""
-
-
-def wants_debug(argv: Iterable[str]) -> bool:
-    """Whether a command line asks for tracebacks (``debug=true``)."""
-    return any(a.replace(" ", "").lower() in ("debug=true", "debug=1") for a in argv)
-
-
-def exit_code(function: Callable[[], object], debug: bool = False) -> int:
-    """Run an entry point's work: a :class:`UserError` becomes one line on stderr and exit code 2
-    (with the traceback when ``debug``); otherwise the function's own code (None = 0)."""
-    try:
-        code = function()
-    except UserError as error:
-        if debug:
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        return 2
-    return int(code or 0) if isinstance(code, (int, type(None))) else 0
 
 
 def group_options(group: str) -> list[str]:

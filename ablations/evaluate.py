@@ -36,7 +36,8 @@ from typing import Sequence
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import evaluation, results
-from .config import UserError, compose, group_options
+from .errors import UserError
+from .config import compose, group_options
 from .evaluation.common import params
 
 __all__ = ["evaluate", "parse", "main"]

@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import UserError, exit_code, wants_debug
+from .errors import UserError, exit_code, wants_debug
 
 __all__ = ["build_report", "headline_table", "main"]
 

@@ -25,11 +25,9 @@ parameters, study and trial).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -38,6 +36,8 @@ import pandas as pd
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
+
+from .atomic import atomic_save_torch, atomic_write_bytes, atomic_write_parquet, atomic_write_text
 
 __all__ = [
     "STATUS_FILE",
@@ -71,48 +71,7 @@ IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "tri
                     "train.progress", "train.num_workers", "train.eval_every", "neuron.backend")
 
 
-# --------------------------------------------------------------------------- atomic writes
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _file_mode()
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; records get the usual permissions
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_save_torch(path: str | Path, obj: Any) -> Path:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return atomic_write_bytes(path, buffer.getvalue())
-
-
-def atomic_write_parquet(path: str | Path, frame: pd.DataFrame) -> Path:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return atomic_write_bytes(path, buffer.getvalue())
+# atomic writes live in .atomic (re-exported here for existing callers)
 
 
 # --------------------------------------------------------------------------- identity
@@ -319,7 +278,8 @@ def load_results(root: str | Path = "runs", kinds: Iterable[str] = ("run", "epoc
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
     """A finished (or checkpointed) run's trained network and its config."""
-    from .config import UserError, build_model
+    from .errors import UserError
+    from .config import build_model
 
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE

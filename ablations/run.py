@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import data as datasets
 from . import neurons, results
-from .config import UserError, build_model, compose, exit_code, resolve_neuron_defaults, validate
+from .errors import UserError, exit_code
+from .config import build_model, compose, resolve_neuron_defaults, validate
 from .training import Diverged, StopRun, fit, seed_everything, select_device
 
 __all__ = ["run", "run_cfg", "main"]

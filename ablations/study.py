@@ -93,7 +93,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .config import UserError, compose, exit_code, wants_debug
+from .errors import UserError, exit_code, wants_debug
+from .config import compose
 from .studies.checks import _trial_suites, check_definition, check_rows
 from .studies.definition import (REDUCERS, Objective, Param, StudyDefinition, available_studies, load_definition,
                                  parse_definition)

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import results
-from .config import UserError
+from .errors import UserError
 from .data import DataBundle
 
 __all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES"]

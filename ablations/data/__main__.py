@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..config import UserError, compose
+from ..errors import UserError
+from ..config import compose
 
 USAGE = """usage: python -m ablations.data {info,download} [overrides]
   info                          list every dataset, whether its files are present, their size and folder

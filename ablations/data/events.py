@@ -31,7 +31,7 @@ import tonic
 from . import DataBundle
 from .files import require
 from .frames import event_bundle, fingerprint_names
-from ..config import UserError
+from ..errors import UserError
 
 __all__ = ["NMNIST", "DVSGesture", "SHD", "nmnist", "dvs_gesture", "shd", "fetch_nmnist", "fetch_dvs_gesture",
            "fetch_shd"]

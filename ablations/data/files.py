@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import UserError
+from ..errors import UserError
 
 __all__ = ["Remote", "REMOTES", "GENERATED", "folder", "missing", "require", "disk_size", "fetch",
            "download_command"]

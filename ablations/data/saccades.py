@@ -40,7 +40,7 @@ from torch.utils.data import Dataset
 from . import DataBundle
 from .embedded import digits_arrays
 from .frames import event_bundle
-from ..config import UserError
+from ..errors import UserError
 
 __all__ = ["SaccadeParams", "saccade_offsets", "simulate_events", "EventArrays", "digits_events", "EVENT_DTYPE"]
 

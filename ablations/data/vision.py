@@ -26,7 +26,7 @@ import torch
 from . import DataBundle
 from .encoders import make_encoder
 from .files import require
-from ..config import UserError
+from ..errors import UserError
 
 __all__ = ["ImageNormalize", "mnist", "cifar10", "svhn", "fetch_mnist", "fetch_cifar10", "fetch_svhn",
            "image_transform"]

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from ..config import UserError
+from ..errors import UserError
 
 __all__ = ["Suite", "SUITES", "KINDS", "available", "get", "resolve", "check", "run_suite", "run_suites", "suite_path"]
 

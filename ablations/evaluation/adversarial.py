@@ -49,7 +49,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..config import UserError
+from ..errors import UserError
 from ..data import DataBundle
 from ..data.encoders import DirectEncoder, Encoder, PoissonEncoder
 from ..training import loss_function

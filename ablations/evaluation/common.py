@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from ..config import UserError
+from ..errors import UserError
 from ..data import DataBundle
 
 __all__ = [

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..config import UserError
+from ..errors import UserError
 from ..data import DataBundle
 from .common import batch_generator, device_of, forward_records, hidden_layers, params, test_loader, tidy
 

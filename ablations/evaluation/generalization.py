@@ -26,7 +26,7 @@ import torch
 from omegaconf import OmegaConf, open_dict
 
 from .. import results
-from ..config import UserError
+from ..errors import UserError
 from ..data import DataBundle
 from ..data import build as build_data
 from .clean import evaluate_split

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..config import UserError
+from ..errors import UserError
 from ..data import DataBundle
 from ..training import loss_function
 from .common import batch_generator, device_of, loss_name, params, test_loader, tidy

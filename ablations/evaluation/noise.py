@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ..config import UserError
+from ..errors import UserError
 from ..data import DataBundle
 from ..data import noise as noise_lib
 from ..training import loss_function, per_sample_sse

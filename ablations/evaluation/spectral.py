@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..config import UserError
+from ..errors import UserError
 from ..data import DataBundle
 from ..data import noise as noise_lib
 from .common import batch_generator, device_of, forward_records, params, test_loader, tidy

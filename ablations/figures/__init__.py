@@ -53,7 +53,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import UserError
+from ..errors import UserError
 from .select import MissingResults
 
 __all__ = [

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ..config import UserError, exit_code, wants_debug
+from ..errors import UserError, exit_code, wants_debug
 
 USAGE = __doc__
 

@@ -7,7 +7,8 @@ from typing import Any, Mapping, Sequence
 
 from omegaconf import DictConfig
 
-from ..config import UserError, compose, validate
+from ..errors import UserError
+from ..config import compose, validate
 from .definition import Param, StudyDefinition
 from .objectives import EPOCH_METRICS, RUN_METRICS, _prune_metric, known_suites
 from .trials import DEFAULT_RUN_OVERRIDES, _when_holds, merge_overrides, override_key, trial_overrides

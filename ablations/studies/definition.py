@@ -11,7 +11,8 @@ from typing import Any, Iterable, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import CONF_DIR, UserError, group_options
+from ..errors import UserError
+from ..config import CONF_DIR, group_options
 from .values import format_value
 
 

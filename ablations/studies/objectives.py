@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .. import results
-from ..config import UserError
+from ..errors import UserError
 from .definition import Objective, StudyDefinition
 from .values import _same
 

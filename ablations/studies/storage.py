@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..config import UserError
+from ..errors import UserError
 from .definition import StudyDefinition
 
 

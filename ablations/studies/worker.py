@@ -16,7 +16,8 @@ from typing import Any, Mapping, Sequence
 from omegaconf import DictConfig
 
 from .. import results
-from ..config import UserError, compose
+from ..errors import UserError
+from ..config import compose
 from .definition import StudyDefinition
 from .objectives import _prune_metric, objective_value
 from .storage import _quiet, _states, state_counts
