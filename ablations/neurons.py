@@ -69,12 +69,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import snntorch as snn
 import snntorch.surrogate as snn_surrogate
 import torch
 from torch import nn
+
+from .registry import Registry
 
 __all__ = [
     "DEFAULT_TAU",
@@ -84,6 +86,11 @@ __all__ = [
     "SURROGATES",
     "SURROGATE_PARAMETERS",
     "VARIANTS",
+    "register_variant",
+    "variant_label",
+    "step",
+    "exponential_leak",
+    "linear_leak",
     "NeuronSpec",
     "Leaky",
     "LinearLeaky",
@@ -134,64 +141,85 @@ class _StraightThrough(torch.autograd.Function):
         return grad_output * spikes * ctx.scale, None
 
 
+@dataclass(frozen=True)
 class Surrogate:
-    """Heaviside forward, smooth backward; callable on ``z = U - theta``. Picklable."""
+    """Heaviside forward, smooth backward; callable on ``z = U - theta``. A frozen dataclass:
+    picklable, hashable, compared and printed by its parameters. Subclasses declare their
+    parameters as fields and check them in :meth:`check`."""
 
-    name = "surrogate"
+    name: ClassVar[str] = "surrogate"
+
+    def __post_init__(self) -> None:
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            try:
+                object.__setattr__(self, item.name, float(value))
+            except (TypeError, ValueError):
+                raise ValueError(f"surrogate {self.name!r}: {item.name}={value!r} is not a number") from None
+        problem = self.check()
+        if problem:
+            raise ValueError(f"surrogate {self.name!r}: {problem}")
+
+    def check(self) -> str | None:  # pragma: no cover - every surrogate overrides it
+        return None
 
     def __call__(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def params(self) -> dict[str, float]:
-        return dict(vars(self))
+        return dataclasses.asdict(self)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v}" for k, v in self.params().items())
         return f"{self.name}({args})"
 
-    def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self.params() == other.params()  # type: ignore[union-attr]
 
-    def __hash__(self) -> int:
-        return hash((self.name, tuple(sorted(self.params().items()))))
-
-
+@dataclass(frozen=True, repr=False)
 class ATan(Surrogate):
-    name = "atan"
+    name: ClassVar[str] = "atan"
+    alpha: float = 2.0
 
-    def __init__(self, alpha: float = 2.0):
-        self.alpha = float(alpha)
+    def check(self) -> str | None:
+        return None if self.alpha > 0 else f"alpha={self.alpha} must be > 0"
 
     def __call__(self, z):
         return snn_surrogate.ATan.apply(z, self.alpha)
 
 
+@dataclass(frozen=True, repr=False)
 class FastSigmoid(Surrogate):
-    name = "fast_sigmoid"
+    name: ClassVar[str] = "fast_sigmoid"
+    slope: float = 25.0
 
-    def __init__(self, slope: float = 25.0):
-        self.slope = float(slope)
+    def check(self) -> str | None:
+        return None if self.slope > 0 else f"slope={self.slope} must be > 0"
 
     def __call__(self, z):
         return snn_surrogate.FastSigmoid.apply(z, self.slope)
 
 
+@dataclass(frozen=True, repr=False)
 class Rectangular(Surrogate):
-    name = "rectangular"
+    name: ClassVar[str] = "rectangular"
+    width: float = 1.0
 
-    def __init__(self, width: float = 1.0):
-        self.width = float(width)
+    def check(self) -> str | None:
+        return None if self.width > 0 else f"width={self.width} must be > 0"
 
     def __call__(self, z):
         return _Rectangular.apply(z, self.width)
 
 
+@dataclass(frozen=True, repr=False)
 class StraightThrough(Surrogate):
-    name = "straight_through"
+    name: ClassVar[str] = "straight_through"
+    epsilon: float = 0.0
+    threshold: float = 1.0
 
-    def __init__(self, epsilon: float = 0.0, threshold: float = 1.0):
-        self.epsilon = float(epsilon)
-        self.threshold = float(threshold)
+    def check(self) -> str | None:
+        if self.epsilon < 0:
+            return f"epsilon={self.epsilon} must be >= 0"
+        return None if self.threshold > 0 else f"threshold={self.threshold} must be > 0"
 
     def __call__(self, z):
         return _StraightThrough.apply(z, 1.0 / (self.threshold + self.epsilon))
@@ -200,11 +228,9 @@ class StraightThrough(Surrogate):
 SURROGATES: dict[str, type[Surrogate]] = {
     cls.name: cls for cls in (ATan, FastSigmoid, Rectangular, StraightThrough)
 }
-SURROGATE_PARAMETERS = {
-    "atan": {"alpha": lambda v: v > 0},
-    "fast_sigmoid": {"slope": lambda v: v > 0},
-    "rectangular": {"width": lambda v: v > 0},
-    "straight_through": {"epsilon": lambda v: v >= 0, "threshold": lambda v: v > 0},
+# the parameters each surrogate takes, read off its fields (config validation uses them)
+SURROGATE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    name: tuple(item.name for item in dataclasses.fields(cls)) for name, cls in SURROGATES.items()
 }
 
 
@@ -216,13 +242,9 @@ def make_surrogate(name: str, **params: float) -> Surrogate:
             f"(set neuron.surrogate.name=...)"
         )
     allowed = SURROGATE_PARAMETERS[name]
-    for key, value in params.items():
+    for key in params:
         if key not in allowed:
-            raise ValueError(
-                f"surrogate {name!r} takes parameters {sorted(allowed)}, not {key!r}"
-            )
-        if value is None or not allowed[key](float(value)):
-            raise ValueError(f"surrogate {name!r}: {key}={value!r} is out of range")
+            raise ValueError(f"surrogate {name!r} takes parameters {list(allowed)}, not {key!r}")
     return SURROGATES[name](**params)
 
 
@@ -331,7 +353,16 @@ class NeuronSpec:
         return f"{leak}, reset {self.reset}{rec}, threshold {self.threshold:g}, surrogate {self.make_surrogate()!r}"
 
 
-VARIANTS: dict[str, NeuronSpec] = {
+VARIANTS: Registry[NeuronSpec] = Registry("variant")
+
+
+def register_variant(name: str, spec: NeuronSpec, replace: bool = False) -> NeuronSpec:
+    """Register a variant preset (its ``variant`` label set to ``name``); plugins call this
+    next to a ``conf/variant/<name>.yaml`` (or ``variant.yaml`` in their own config folder)."""
+    return VARIANTS.add(name, dataclasses.replace(spec, variant=name), replace=replace)
+
+
+for _name, _spec in {
     "vanilla": NeuronSpec(leak="exponential", reset="zero"),
     "no_leak": NeuronSpec(leak="none", reset="zero"),
     "complete_leak": NeuronSpec(leak="complete", reset="zero"),
@@ -340,15 +371,30 @@ VARIANTS: dict[str, NeuronSpec] = {
     "linear_leak": NeuronSpec(leak="linear", reset="zero"),
     "no_leak_recurrent": NeuronSpec(leak="none", reset="zero", recurrent=True),
     "no_leak_no_reset_recurrent": NeuronSpec(leak="none", reset="none", recurrent=True),
-}
-VARIANTS = {name: dataclasses.replace(spec, variant=name) for name, spec in VARIANTS.items()}
+}.items():
+    register_variant(_name, _spec)
+
+
+def variant_label(spec: NeuronSpec) -> str:
+    """The name a spec is filed and drawn under: its own ``variant`` while its physics (leak kind,
+    reset, recurrence) are that preset's; otherwise the preset with the same physics; otherwise
+    a name built from the axes (e.g. ``exponential_subtract``)."""
+    def physics(other: NeuronSpec) -> tuple:
+        return (other.leak, other.reset, bool(other.recurrent))
+
+    if spec.variant in VARIANTS and physics(VARIANTS[spec.variant]) == physics(spec):
+        return str(spec.variant)
+    for name, preset in VARIANTS.items():
+        if physics(preset) == physics(spec):
+            return name
+    return "_".join([spec.leak, spec.reset] + (["recurrent"] if spec.recurrent else []))
 
 
 def spec_for(variant_or_spec: str | NeuronSpec, **overrides: Any) -> NeuronSpec:
     """A validated spec from a variant name or a spec, with fields overridden."""
     if isinstance(variant_or_spec, NeuronSpec):
         base = variant_or_spec
-    elif variant_or_spec in VARIANTS:
+    elif isinstance(variant_or_spec, str) and variant_or_spec in VARIANTS:
         base = VARIANTS[variant_or_spec]
     else:
         raise ValueError(
@@ -360,13 +406,43 @@ def spec_for(variant_or_spec: str | NeuronSpec, **overrides: Any) -> NeuronSpec:
         raise ValueError(f"unknown neuron field(s) {unknown}; valid fields: {sorted(names)}")
     if "surrogate_params" in overrides and overrides["surrogate_params"] is not None:
         overrides["surrogate_params"] = dict(overrides["surrogate_params"])
-    return dataclasses.replace(base, **overrides)
+    spec = dataclasses.replace(base, **overrides)
+    return dataclasses.replace(spec, variant=variant_label(spec))
+
+
+# --------------------------------------------------------------------------- the update, as pure functions
+def exponential_leak(mem: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
+    """``beta U`` (beta clamped to [0, 1]: a learnable beta stays a decay factor)."""
+    if isinstance(beta, torch.Tensor):
+        beta = beta.clamp(0, 1)
+    return beta * mem
+
+
+def linear_leak(mem: torch.Tensor, lam: torch.Tensor | float) -> torch.Tensor:
+    """``L(u) = sign(u) max(|u| - lam, 0)``: toward rest by ``lam``, never past it."""
+    # u - clamp(u, -lam, lam) == sign(u) * max(|u| - lam, 0), in two element-wise ops
+    return mem - torch.clamp(mem, -lam, lam)
+
+
+def step(mem: torch.Tensor, fired: torch.Tensor, current: torch.Tensor, leak: Callable[[torch.Tensor], torch.Tensor],
+         reset: str, threshold: torch.Tensor | float) -> torch.Tensor:
+    """One update of the module docstring: ``U[t]`` from ``U[t-1]``, ``S[t-1]`` (``fired``, without
+    gradient, as snnTorch detaches the reset) and the step's current ``I[t]``."""
+    if reset == "zero":
+        return leak((1 - fired) * mem) + current
+    if reset == "subtract":
+        return leak(mem) + current - fired * threshold
+    return leak(mem) + current
 
 
 # --------------------------------------------------------------------------- modules
 class Leaky(snn.Leaky):
     """``snn.Leaky`` with explicit state only: it never joins snnTorch's global instance list
-    (which would keep every neuron ever built alive) and carries its :class:`NeuronSpec`."""
+    (which would keep every neuron ever built alive) and carries its :class:`NeuronSpec`.
+
+    ``neuron(current)`` scans a time-major current ``[T, B, ...]`` from a fresh state and returns
+    ``(spikes, membrane)``; :meth:`step` is one snnTorch step with the membrane passed in.
+    """
 
     def __init__(self, spec: NeuronSpec):
         beta = spec.beta_value
@@ -386,28 +462,40 @@ class Leaky(snn.Leaky):
     def extra_repr(self) -> str:
         return self.spec.describe() + ("" if self.backend == "snntorch" else f", backend {self.backend}")
 
+    def forward(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        spikes, membrane = run_sequence(self, current, record_membrane=True)
+        return spikes, membrane  # type: ignore[return-value]
+
+    def step(self, current: torch.Tensor, mem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step through snnTorch's ``Leaky``: ``(S[t], U[t])`` from ``I[t]`` and ``U[t-1]``."""
+        return snn.Leaky.forward(self, current, mem)
+
     def leak(self, mem: torch.Tensor) -> torch.Tensor:
-        """The leak term of the update applied to the previous membrane (fused backend)."""
-        return self.beta.clamp(0, 1) * mem
+        """The leak term of the update applied to the previous membrane."""
+        return exponential_leak(mem, self.beta)
 
 
 class LinearLeaky(Leaky):
-    """Linear (subtractive) leak toward rest: ``L(u) = sign(u) max(|u| - lam, 0)``."""
+    """Linear (subtractive) leak toward rest: ``L(u) = sign(u) max(|u| - lam, 0)``. snnTorch has
+    no linear leak, so its step is :func:`step` with :func:`linear_leak` (the fired spikes of the
+    previous step are ``H(U[t-1] - theta)``, as in snnTorch's delayed reset)."""
 
     def __init__(self, spec: NeuronSpec):
         super().__init__(spec)
         self.register_buffer("lam", torch.as_tensor(float(spec.lam_value)))
 
     def leak(self, mem: torch.Tensor) -> torch.Tensor:
-        # u - clamp(u, -lam, lam) == sign(u) * max(|u| - lam, 0), in two element-wise ops
-        return mem - torch.clamp(mem, -self.lam, self.lam)
+        return linear_leak(mem, self.lam)
 
-    def _base_state_function(self, input_):
-        return self.leak(self.mem) + input_
+    def step(self, current: torch.Tensor, mem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fired = (mem > self.threshold).to(mem.dtype)
+        mem = step(mem, fired, current, self.leak, self.spec.reset, self.threshold)
+        return self.spike_grad(mem - self.threshold), mem
 
 
 class RecurrentNeuron(nn.Module):
-    """A :class:`Leaky` cell with an all-to-all, bias-free recurrent current ``V S[t-1]``."""
+    """A :class:`Leaky` cell with an all-to-all, bias-free recurrent current ``V S[t-1]``;
+    ``neuron(current)`` scans ``[T, B, N]`` from a fresh state like every neuron."""
 
     def __init__(self, spec: NeuronSpec, n_neurons: int):
         super().__init__()
@@ -418,6 +506,10 @@ class RecurrentNeuron(nn.Module):
     @property
     def n_neurons(self) -> int:
         return self.recurrent.in_features
+
+    def forward(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        spikes, membrane = run_sequence(self, current, record_membrane=True)
+        return spikes, membrane  # type: ignore[return-value]
 
 
 def _cell(spec: NeuronSpec) -> Leaky:
@@ -447,9 +539,8 @@ def release_instances() -> None:
 
 
 def build(variant_or_spec: str | NeuronSpec, n_neurons: int | None = None, **overrides: Any) -> nn.Module:
-    """A configured neuron module: ``build("no_reset", tau=100.0)``.
-
-    Recurrent variants need the layer width: ``build("recurrent", n_neurons=512)``.
+    """A configured neuron module: ``build("no_reset", tau=100.0)``; ``neuron(current)`` gives
+    ``(spikes, membrane)``. Recurrent variants need the layer width: ``build("recurrent", n_neurons=512)``.
     """
     spec = spec_for(variant_or_spec, **overrides)
     if spec.recurrent:
@@ -491,7 +582,7 @@ def run_sequence(
         step_current = current[t]
         if recurrent is not None:
             step_current = step_current + recurrent(spk)
-        spk, mem = cell(step_current, mem)
+        spk, mem = cell.step(step_current, mem)
         spikes.append(spk)
         if record_membrane:
             membranes.append(mem)
@@ -511,12 +602,7 @@ def _scan_fused(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor,
     spikes, membranes = [], []
     for t in range(current.shape[0]):
         step_current = current[t] if recurrent is None else current[t] + recurrent(spk)
-        if reset_mode == "zero":
-            mem = cell.leak((1 - fired) * mem) + step_current
-        elif reset_mode == "subtract":
-            mem = cell.leak(mem) + step_current - fired * threshold
-        else:
-            mem = cell.leak(mem) + step_current
+        mem = step(mem, fired, step_current, cell.leak, reset_mode, threshold)
         spk = surrogate(mem - threshold)
         fired = spk.detach()
         spikes.append(spk)

@@ -68,18 +68,18 @@ def test_no_reset_keeps_membrane_above_threshold():
 
 
 @pytest.mark.parametrize("reset, expected_mem, expected_spk", [
-    # L(u) = sign(u) max(|u| - .1, 0)
-    # zero:     .6, .5+.6=1.1 (spike), L(0)+.6=.6, .5+0=.5, .4+1.5=1.9 (spike)
-    ("zero", [0.6, 1.1, 0.6, 0.5, 1.9], [0, 1, 0, 0, 1]),
-    # subtract: .6, 1.1 (spike), L(1.1)+.6-1 = .6, .5-0 = .5, .4+1.5 = 1.9
-    ("subtract", [0.6, 1.1, 0.6, 0.5, 1.9], [0, 1, 0, 0, 1]),
-    # none:     .6, 1.1, 1.0+.6 = 1.6, 1.5, 1.4+1.5 = 2.9
-    ("none", [0.6, 1.1, 1.6, 1.5, 2.9], [0, 1, 1, 1, 1]),
+    # L(u) = sign(u) max(|u| - .1, 0); input .6, .9, .6, 0, 1.5
+    # zero:     .6, L(.6)+.9 = 1.4 (spike), L(0)+.6 = .6, L(.6) = .5, L(.5)+1.5 = 1.9 (spike)
+    ("zero", [0.6, 1.4, 0.6, 0.5, 1.9], [0, 1, 0, 0, 1]),
+    # subtract: .6, 1.4 (spike), L(1.4)+.6-1 = .9, L(.9) = .8, L(.8)+1.5 = 2.2 (spike)
+    ("subtract", [0.6, 1.4, 0.9, 0.8, 2.2], [0, 1, 0, 0, 1]),
+    # none:     .6, 1.4 (spike), L(1.4)+.6 = 1.9, L(1.9) = 1.8, L(1.8)+1.5 = 3.2 (all spike)
+    ("none", [0.6, 1.4, 1.9, 1.8, 3.2], [0, 1, 1, 1, 1]),
 ])
 def test_linear_leak(reset, expected_mem, expected_spk):
     neuron = neurons.build("linear_leak", lam=0.1, reset=reset)
     assert isinstance(neuron, neurons.LinearLeaky)
-    spk, mem = drive(neuron, [0.6, 0.6, 0.6, 0.0, 1.5])
+    spk, mem = drive(neuron, [0.6, 0.9, 0.6, 0.0, 1.5])
     assert mem == pytest.approx(expected_mem)
     assert spk == expected_spk
 
@@ -131,7 +131,7 @@ def test_state_starts_fresh_every_sequence():
     ({"reset": "soft"}, "not one of"),
     ({"threshold": 0.0}, "threshold"),
     ({"surrogate": "tanh"}, "unknown surrogate"),
-    ({"surrogate": "rectangular", "surrogate_params": {"width": -1}}, "out of range"),
+    ({"surrogate": "rectangular", "surrogate_params": {"width": -1}}, "width=-1.0 must be > 0"),
 ])
 def test_invalid_specs_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -174,7 +174,10 @@ def test_neurons_pickle_and_do_not_leak_instances():
     assert len(snn.SpikingNeuron.instances) == before
     for neuron in built:
         clone = pickle.loads(pickle.dumps(neuron))
-        assert repr(clone.spec.make_surrogate()) == repr(neuron.spec.make_surrogate())
+        cell, clone_cell = (neuron.cell, clone.cell) if hasattr(neuron, "cell") else (neuron, clone)
+        assert clone.spec == neuron.spec and clone_cell.spike_grad == cell.spike_grad
+        assert clone.spec.make_surrogate() == neuron.spec.make_surrogate()
+        assert clone.spec.make_surrogate() != neurons.make_surrogate("rectangular", width=0.25)
         assert isinstance(clone.cell if hasattr(clone, "cell") else clone, snn.Leaky)
 
 
@@ -210,3 +213,39 @@ def test_backend_is_validated_and_shown():
     assert "backend fused" in repr(lif)
     with pytest.raises(ValueError, match="neuron.backend"):
         neurons.set_backend(lif, "cuda_kernel")
+
+
+@pytest.mark.parametrize("variant", list(neurons.VARIANTS))
+def test_every_built_neuron_is_called_on_a_sequence_from_fresh_state(variant):
+    """neuron(current[T, B, N]) -> (spikes, membrane), the same as simulate, and the same twice:
+    nothing is carried over from the previous call."""
+    torch.manual_seed(1)
+    neuron = neurons.build(variant, n_neurons=5, beta=0.6) if neurons.VARIANTS[variant].leak == "exponential" \
+        else neurons.build(variant, n_neurons=5)
+    current = torch.rand(7, 2, 5) * 1.5
+    spikes, membrane = neuron(current)
+    again_spikes, again_membrane = neuron(current)
+    ref_spikes, ref_membrane = neurons.simulate(neuron, current)
+    assert spikes.shape == membrane.shape == (7, 2, 5)
+    assert torch.equal(spikes, again_spikes) and torch.equal(membrane, again_membrane)
+    assert torch.equal(spikes, ref_spikes) and torch.equal(membrane, ref_membrane)
+    assert spikes.sum() > 0
+
+
+def test_a_spec_is_labelled_by_its_physics():
+    assert neurons.spec_for("vanilla", reset="none").variant == "no_reset"
+    assert neurons.spec_for("no_reset", reset="zero").variant == "vanilla"
+    assert neurons.spec_for("vanilla", tau=30.0).variant == "vanilla"  # tau is a knob, not a variant
+    assert neurons.spec_for("vanilla", reset="subtract").variant == "exponential_subtract"
+    assert neurons.spec_for("no_leak", recurrent=True).variant == "no_leak_recurrent"
+
+
+def test_surrogates_are_frozen_values():
+    import dataclasses
+
+    surrogate = neurons.make_surrogate("atan", alpha=3.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        surrogate.alpha = 1.0
+    assert surrogate == neurons.ATan(alpha=3.0) and hash(surrogate) == hash(neurons.ATan(alpha=3.0))
+    assert surrogate != neurons.ATan(alpha=2.0)
+    assert repr(surrogate) == "atan(alpha=3.0)"
