@@ -7,17 +7,18 @@ compose them with Hydra; :func:`compose` does the same from Python (tests, studi
 
 from __future__ import annotations
 
-import importlib
-import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from . import neurons
+from . import models, neurons, training
 from .errors import UserError, exit_code, wants_debug  # re-exported: older callers import them from here
 
-__all__ = ["UserError", "exit_code", "wants_debug", "compose", "neuron_spec", "build_model", "validate", "CONF_DIR", "group_options"]
+__all__ = ["UserError", "exit_code", "wants_debug", "compose", "neuron_spec", "build_model", "validate", "CONF_DIR", "group_options",
+           "model_layers", "resolve_neuron_defaults"]
+
+model_layers = models.layered.model_layers  # older callers import it from here
 
 CONF_DIR = Path(__file__).parent / "conf"
 
@@ -47,59 +48,19 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictC
     return cfg
 
 
-def _float_or_none(value: Any, key: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, str) and value.lower() in ("inf", "+inf", "infinity"):
-        return math.inf
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"{key}={value!r} is not a number") from None
-
-
 def neuron_spec(cfg: DictConfig) -> neurons.NeuronSpec:
     """The validated NeuronSpec of ``cfg.neuron`` (raises UserError with the reason)."""
-    node = cfg.neuron
-    surrogate = OmegaConf.to_container(node.surrogate, resolve=True) if "surrogate" in node else {"name": "atan"}
-    name = str(surrogate.pop("name", "atan"))
-    # the chosen surrogate's own parameters; straight_through's threshold is the neuron's
-    allowed = set(neurons.SURROGATE_PARAMETERS.get(name, ())) - {"threshold"}
-    params = {k: float(v) for k, v in surrogate.items() if k in allowed and v is not None}
     try:
-        return neurons.NeuronSpec(
-            leak=str(node.leak),
-            tau=_float_or_none(node.get("tau"), "neuron.tau"),
-            beta=_float_or_none(node.get("beta"), "neuron.beta"),
-            lam=_float_or_none(node.get("lam"), "neuron.lam"),
-            reset=str(node.reset),
-            recurrent=bool(node.recurrent),
-            threshold=float(node.threshold),
-            surrogate=name,
-            surrogate_params=params,
-            learn_beta=bool(node.get("learn_beta", False)),
-            variant=str(node.variant),
-        )
+        return neurons.spec_from_config(OmegaConf.to_container(cfg.neuron, resolve=True))
     except ValueError as error:
         raise UserError(str(error)) from None
-
-
-def model_layers(cfg: DictConfig) -> str:
-    layers = cfg.model.get("layers") or cfg.dataset.get("layers")
-    if not layers:
-        raise UserError(f"model {cfg.model.name!r} has no layers and dataset {cfg.dataset.name!r} no default; "
-                        "set model.layers='...' (e.g. '64-128FC-10')")
-    return str(layers)
 
 
 def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
     """The SpikingNetwork a config describes, for inputs of ``input_shape`` per time step."""
     spec = neuron_spec(cfg)
-    # the layer-string builder unless the model names its own (e.g. the ResNet)
-    builder = str(cfg.model.get("builder") or "ablations.models.layered:build")
-    module_name, function = builder.split(":")
     try:
-        model = getattr(importlib.import_module(module_name), function)(cfg, spec, tuple(input_shape))
+        model = models.build(cfg, spec, tuple(input_shape))
         return neurons.set_backend(model, str(cfg.neuron.get("backend") or "snntorch"))
     except ValueError as error:
         raise UserError(str(error)) from None
@@ -108,16 +69,17 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
 def validate(cfg: DictConfig) -> neurons.NeuronSpec:
     """Check a run config before any work; return its resolved NeuronSpec."""
     spec = neuron_spec(cfg)
+    models.check_keys(cfg.model)
     train = cfg.train
     checks = [
         (int(train.epochs) >= 1, f"train.epochs={train.epochs} must be >= 1"),
         (int(train.batch_size) >= 1, f"train.batch_size={train.batch_size} must be >= 1"),
         (float(train.lr) > 0, f"train.lr={train.lr} must be > 0"),
-        (str(train.optimizer) in ("adam", "sgd"), f"train.optimizer={train.optimizer!r} is not one of ['adam', 'sgd']"),
-        (str(train.schedule) in ("none", "step", "multistep", "cosine"),
-         f"train.schedule={train.schedule!r} is not one of ['none', 'step', 'multistep', 'cosine']"),
-        (str(train.loss) in ("mse_onehot", "ce_rate", "ce_mem"),
-         f"train.loss={train.loss!r} is not one of ['mse_onehot', 'ce_rate', 'ce_mem']"),
+        (str(train.optimizer) in training.OPTIMIZERS,
+         f"train.optimizer={train.optimizer!r} is not one of {list(training.OPTIMIZERS)}"),
+        (str(train.schedule) in training.SCHEDULES,
+         f"train.schedule={train.schedule!r} is not one of {list(training.SCHEDULES)}"),
+        (str(train.loss) in training.LOSSES, f"train.loss={train.loss!r} is not one of {list(training.LOSSES)}"),
         (str(cfg.device) in ("auto", "cpu", "cuda") or str(cfg.device).startswith("cuda:"),
          f"device={cfg.device!r} is not one of ['auto', 'cpu', 'cuda', 'cuda:N']"),
         (int(cfg.dataset.steps) >= 1 if cfg.dataset.get("steps") is not None else True,
@@ -135,8 +97,10 @@ def validate(cfg: DictConfig) -> neurons.NeuronSpec:
 
 
 def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
-    """Write the defaults a spec filled in (tau or lam) back into the config, for the record."""
+    """Write the defaults a spec filled in (tau or lam) and the label its physics give back into
+    the config, for the record."""
     resolved = spec.resolved()
     with open_dict(cfg):
         cfg.neuron.tau = resolved.tau
         cfg.neuron.lam = resolved.lam
+        cfg.neuron.variant = resolved.variant

@@ -37,7 +37,9 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import evaluation, results
 from .errors import UserError
+from .cli import entry, parse as parse_arguments
 from .config import compose, group_options
+from .errors import parse_bool
 from .evaluation.common import params
 
 __all__ = ["evaluate", "parse", "main"]
@@ -47,37 +49,22 @@ _USAGE = ("usage: python -m ablations.evaluate run=PATH suite=NAME[,NAME...|all]
           "[eval=PRESET] [eval.<suite>.<key>=VALUE ...] [device=cpu] [debug=true]")
 
 
-def _bool(value: str, key: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise UserError(f"{key}={value!r} must be true or false")
-
-
 def parse(argv: Sequence[str]) -> dict:
     """``["run=PATH", "suite=noise", ...]`` -> options; a bad argument raises UserError."""
-    options: dict = {"overrides": []}
-    for arg in argv:
-        if "=" not in arg:
-            raise UserError(f"argument {arg!r} is not key=value\n{_USAGE}")
-        key, value = arg.split("=", 1)
-        key = key.strip()
-        if key.startswith("eval."):
-            parts = key.split(".")
-            if len(parts) < 3 or parts[1] not in evaluation.SUITES:
-                raise UserError(f"{key!r} is not a suite parameter; write eval.<suite>.<key>=VALUE with a suite "
-                                f"from {', '.join(evaluation.SUITES)} (see ablations/conf/eval/default.yaml)")
-            options["overrides"].append(f"{key}={value}")
-        elif key in _KEYS:
-            options[key] = value
-        else:
-            raise UserError(f"unknown argument {key!r}; valid: {', '.join(_KEYS)}, eval.<suite>.<key>\n{_USAGE}")
+    options, overrides = parse_arguments(argv, {k: k for k in _KEYS}, passthrough=lambda key: key.startswith("eval."),
+                                         example=_USAGE)
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+")
+        parts = key.split(".")
+        if len(parts) < 3 or parts[1] not in evaluation.SUITES:
+            raise UserError(f"{key!r} is not a suite parameter; write eval.<suite>.<key>=VALUE with a suite "
+                            f"from {', '.join(evaluation.SUITES)} (see ablations/conf/eval/default.yaml)")
+    options["overrides"] = overrides
     for key in ("run", "suite"):
         if not options.get(key):
             raise UserError(f"{key}= is required\n{_USAGE}")
-    options["overwrite"] = _bool(options.get("overwrite", "false"), "overwrite")
-    options["debug"] = _bool(options.get("debug", "false"), "debug")
+    options["overwrite"] = parse_bool(options.get("overwrite", "false"), "overwrite")
+    options["debug"] = parse_bool(options.get("debug", "false"), "debug")
     if "eval" in options and options["eval"] not in group_options("eval"):
         raise UserError(f"eval={options['eval']!r} is not a preset; valid presets: {', '.join(group_options('eval'))}")
     return options
@@ -154,19 +141,16 @@ def evaluate(argv: Sequence[str]) -> dict[Path, dict[str, Path]]:
     return written
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    from .run import report_errors
+def _usage() -> str:
+    lines = [__doc__, "suites:"]
+    lines += [f"  {name:<15} {suite.description} [{', '.join(suite.kinds)} data]"
+              for name, suite in evaluation.SUITES.items()]
+    return "\n".join(lines)
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help", "help") for a in argv):
-        print(__doc__)
-        print("suites:")
-        for name, suite in evaluation.SUITES.items():
-            print(f"  {name:<15} {suite.description} [{', '.join(suite.kinds)} data]")
-        return
-    debug = any(a.strip() in ("debug=true", "debug=1") for a in argv)
-    report_errors(lambda: evaluate(argv), debug)
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return entry(evaluate, argv, _usage)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

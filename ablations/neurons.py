@@ -88,6 +88,7 @@ __all__ = [
     "VARIANTS",
     "register_variant",
     "variant_label",
+    "spec_from_config",
     "step",
     "exponential_leak",
     "linear_leak",
@@ -407,6 +408,50 @@ def spec_for(variant_or_spec: str | NeuronSpec, **overrides: Any) -> NeuronSpec:
     if "surrogate_params" in overrides and overrides["surrogate_params"] is not None:
         overrides["surrogate_params"] = dict(overrides["surrogate_params"])
     spec = dataclasses.replace(base, **overrides)
+    return dataclasses.replace(spec, variant=variant_label(spec))
+
+
+def _number(value: Any, key: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("inf", "+inf", "infinity"):
+        return math.inf
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}={value!r} is not a number") from None
+
+
+def spec_from_config(node: Mapping[str, Any]) -> NeuronSpec:
+    """The validated spec of a ``neuron`` config node (``conf/config.yaml``), labelled by its physics.
+
+    The surrogate block holds every surrogate's parameter; only the chosen one's are read, and one
+    of the others set away from its default is an error (it would silently change nothing).
+    """
+    surrogate = dict(node.get("surrogate") or {"name": "atan"})
+    name = str(surrogate.pop("name", "atan"))
+    if name not in SURROGATES:
+        raise ValueError(f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)} (set neuron.surrogate.name=...)")
+    own = set(SURROGATE_PARAMETERS[name]) - {"threshold"}  # straight_through's threshold is the neuron's
+    defaults = {item.name: item.default for cls in SURROGATES.values() for item in dataclasses.fields(cls)}
+    for key, value in surrogate.items():
+        if key not in own and value is not None and key in defaults and _number(value, key) != defaults[key]:
+            raise ValueError(f"neuron.surrogate.{key}={value} is not a parameter of surrogate {name!r}, so it would "
+                             f"change nothing; {name} takes: {', '.join(sorted(own)) or 'no parameters'}")
+    params = {k: _number(v, f"neuron.surrogate.{k}") for k, v in surrogate.items() if k in own and v is not None}
+    spec = NeuronSpec(
+        leak=str(node.get("leak", "exponential")),
+        tau=_number(node.get("tau"), "neuron.tau"),
+        beta=_number(node.get("beta"), "neuron.beta"),
+        lam=_number(node.get("lam"), "neuron.lam"),
+        reset=str(node.get("reset", "zero")),
+        recurrent=bool(node.get("recurrent", False)),
+        threshold=float(_number(node.get("threshold", 1.0), "neuron.threshold")),
+        surrogate=name,
+        surrogate_params=params,
+        learn_beta=bool(node.get("learn_beta", False)),
+        variant=str(node.get("variant")) if node.get("variant") is not None else None,
+    )
     return dataclasses.replace(spec, variant=variant_label(spec))
 
 

@@ -29,7 +29,8 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import UserError, exit_code, wants_debug
+from .cli import entry
+from .errors import UserError
 
 __all__ = ["build_report", "headline_table", "main"]
 
@@ -281,11 +282,7 @@ def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str
 
 # --------------------------------------------------------------------------- command line
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help", "help") for a in argv):
-        print(__doc__)
-        return 0
-    return exit_code(lambda: _report(argv), wants_debug(argv))
+    return entry(_report, argv, __doc__)
 
 
 def _report(argv: Sequence[str]) -> None:

@@ -42,6 +42,7 @@ from .atomic import atomic_save_torch, atomic_write_bytes, atomic_write_parquet,
 __all__ = [
     "STATUS_FILE",
     "IDENTITY_EXCLUDE",
+    "IDENTITY_NEUTRAL",
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_save_torch",
@@ -68,7 +69,14 @@ EVAL_DIR = "eval"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
 IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "trial",
-                    "train.progress", "train.num_workers", "train.eval_every", "neuron.backend")
+                    "train.progress", "train.num_workers", "train.eval_every", "neuron.backend",
+                    "model.builder", "plugins")
+# Keys added after runs were first recorded, each with the value that does what the package did
+# before the key existed: at that value the key stays out of the identity, so every earlier run
+# keeps its hash (and its directory) while a run that sets another value gets a new one.
+IDENTITY_NEUTRAL: dict[str, Any] = {
+    "model.dropout": None,
+}
 
 
 # atomic writes live in .atomic (re-exported here for existing callers)
@@ -90,6 +98,13 @@ def identity(cfg: DictConfig | dict) -> dict:
             data.pop(node, None)
         elif isinstance(data.get(node), dict):
             data[node].pop(rest[0], None)
+    for key, neutral in IDENTITY_NEUTRAL.items():
+        *parents, leaf = key.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node and node[leaf] == neutral:
+            del node[leaf]
     return data
 
 
@@ -278,8 +293,8 @@ def load_results(root: str | Path = "runs", kinds: Iterable[str] = ("run", "epoc
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
     """A finished (or checkpointed) run's trained network and its config."""
+    from . import models, neurons
     from .errors import UserError
-    from .config import build_model
 
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE
@@ -294,7 +309,12 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
     except Exception as error:  # corrupt or truncated file
         raise UserError(f"checkpoint {checkpoint_path} cannot be read ({error}); delete it to retrain") from error
-    model = build_model(cfg, input_shape=tuple(state["input_shape"]))
+    try:
+        spec = neurons.spec_from_config(OmegaConf.to_container(cfg.neuron, resolve=True))
+        model = models.build(cfg, spec, tuple(state["input_shape"]))
+    except ValueError as error:
+        raise UserError(f"{config_path} no longer describes a network this version can build ({error})") from None
+    neurons.set_backend(model, str(cfg.neuron.get("backend") or "snntorch"))
     model.load_state_dict(state["model"])
     model.to(device).eval()
     return model, cfg

@@ -11,132 +11,16 @@ From Python, ``run(["variant=no_reset"])`` does the same and returns the run dir
 
 from __future__ import annotations
 
-import os
-import socket
 import sys
-import time
-from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import hydra
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
-from . import data as datasets
-from . import neurons, results
-from .errors import UserError, exit_code
-from .config import build_model, compose, resolve_neuron_defaults, validate
-from .training import Diverged, StopRun, fit, seed_everything, select_device
+from .errors import exit_code
+from .pipeline import prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
 __all__ = ["run", "run_cfg", "main"]
-
-
-def _check_not_running_elsewhere(run_dir: Path, status: dict | None) -> None:
-    if not status or status.get("status") != "running":
-        return
-    pid, host = status.get("pid"), status.get("host")
-    if host == socket.gethostname() and pid and pid != os.getpid() and results.pid_alive(int(pid)):
-        raise UserError(f"run {run_dir} is being trained right now by process {pid}; wait for it to finish "
-                        "(or stop that process) and run the command again")
-
-
-def prepare(cfg: DictConfig):
-    """Validate the config and build the data and the model, before anything is written."""
-    spec = validate(cfg)
-    resolve_neuron_defaults(cfg, spec)
-    seed_everything(int(cfg.seed))  # weights are drawn when the model is built
-    try:
-        bundle = datasets.build(cfg.dataset, cfg.paths.data)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    with open_dict(cfg):
-        cfg.dataset.steps = bundle.steps  # derived for generated data; recorded for every run
-    if cfg.eval.get("suites"):
-        from . import evaluation
-
-        evaluation.check(cfg, bundle.kind)  # a misspelled suite fails now, not after training
-    model = build_model(cfg, bundle.input_shape)
-    if model.n_classes != bundle.n_classes:
-        raise UserError(f"model {cfg.model.name!r} has {model.n_classes} outputs but dataset {bundle.name!r} "
-                        f"has {bundle.n_classes} classes; end the layer string with -{bundle.n_classes}")
-    return spec, bundle, model
-
-
-def run_cfg(cfg: DictConfig, on_epoch: Callable[[int, dict], None] | None = None) -> Path:
-    """Train, resume or skip the run ``cfg`` describes; return its directory."""
-    spec, bundle, model = prepare(cfg)
-    run_dir = results.run_dir_for(cfg)
-    status = results.read_status(run_dir)
-    device = select_device(str(cfg.device))
-    if status and status.get("status") in ("finished", "diverged"):
-        print(f"{run_dir}: already {status['status']} (accuracy {status.get('final', {}).get('accuracy')}); "
-              "skipping training", flush=True)
-        if status["status"] == "finished":
-            _evaluate(cfg, run_dir, bundle, device, model=None)
-        return run_dir
-    _check_not_running_elsewhere(run_dir, status)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    results.atomic_write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
-    previous = status or {}
-    results.write_status(run_dir, {
-        **previous,
-        "status": "running",
-        "config_hash": results.config_hash(cfg),
-        "variant": str(cfg.neuron.variant),
-        "dataset": str(cfg.dataset.name),
-        "model": str(cfg.model.name),
-        "seed": int(cfg.seed),
-        "neuron": spec.describe(),
-        "beta_value": spec.beta_value,
-        "n_parameters": sum(p.numel() for p in model.parameters()),
-        "device": str(device),
-        "versions": results.versions(),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "trial": OmegaConf.to_container(cfg.trial) if cfg.get("trial") else None,
-    })
-    print(f"run {run_dir}\n  {spec.describe()}\n  device {device}", flush=True)
-    wall_start = time.perf_counter()
-    try:
-        final = fit(cfg, run_dir, bundle, model, device, on_epoch=on_epoch)
-    except Diverged as error:
-        results.update_status(run_dir, status="diverged", error=str(error))
-        print(f"{run_dir}: diverged ({error}); the record is kept with status 'diverged'", flush=True)
-        return run_dir
-    except StopRun as stop:
-        results.update_status(run_dir, status=stop.status, error=str(stop))
-        raise
-    except KeyboardInterrupt:
-        results.update_status(run_dir, status="interrupted")
-        print(f"\ninterrupted; run the same command again to resume {run_dir}", flush=True)
-        raise
-    except BaseException as error:
-        results.update_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}")
-        raise
-    finally:
-        neurons.release_instances()
-    _evaluate(cfg, run_dir, bundle, device, model=model)
-    previous_wall = float((results.read_status(run_dir) or {}).get("wall_time_s") or 0.0)
-    results.update_status(run_dir, status="finished", final=final,
-                          finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                          wall_time_s=previous_wall + time.perf_counter() - wall_start)
-    print(f"{run_dir}: finished, test accuracy {final.get('accuracy', float('nan')):.4f}", flush=True)
-    return run_dir
-
-
-def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> None:
-    """Run the evaluation suites listed in ``eval.suites`` that the run does not have yet."""
-    suites = list(cfg.eval.get("suites") or [])
-    if not suites:
-        return
-    from . import evaluation
-
-    evaluation.run_suites(run_dir, suites, cfg=cfg, data=bundle, model=model, device=device)
-
-
-def run(overrides: Iterable[str] = (), on_epoch: Callable[[int, dict], None] | None = None) -> Path:
-    """Same as the command line: ``run(["variant=no_reset", "train.epochs=1"])`` -> run directory."""
-    return run_cfg(compose(overrides), on_epoch=on_epoch)
 
 
 def report_errors(function: Callable[[], object], debug: bool) -> None:

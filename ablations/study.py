@@ -93,7 +93,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import UserError, exit_code, wants_debug
+from .cli import entry
+from .errors import UserError, parse_bool
 from .config import compose
 from .studies.checks import _trial_suites, check_definition, check_rows
 from .studies.definition import (REDUCERS, Objective, Param, StudyDefinition, available_studies, load_definition,
@@ -143,14 +144,6 @@ class Invocation:
         return args
 
 
-def _bool(value: str, key: str) -> bool:
-    if value.lower() in ("true", "1", "yes", "on"):
-        return True
-    if value.lower() in ("false", "0", "no", "off"):
-        return False
-    raise UserError(f"{key}={value!r} must be true or false")
-
-
 def parse_args(argv: Sequence[str]) -> Invocation:
     inv = Invocation()
     for arg in argv:
@@ -173,12 +166,12 @@ def parse_args(argv: Sequence[str]) -> Invocation:
         elif key == "worker_index":
             inv.worker_index = int(value)
         elif key == "summary":
-            inv.summary = _bool(value, key)
+            inv.summary = parse_bool(value, key)
         elif key.startswith("study."):
             inv.study_changes.append(arg[len("study."):])
         else:
             if key == "debug":
-                inv.debug = _bool(value, key)
+                inv.debug = parse_bool(value, key)
             inv.run_overrides.append(arg)
     return inv
 
@@ -275,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if threading_main():
         signal.signal(signal.SIGTERM, terminate)
     try:
-        return exit_code(lambda: _study(argv), wants_debug(argv))
+        return entry(_study, argv, lambda: USAGE + "Studies: " + ", ".join(sorted(available_studies("studies"))))
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to resume the study", file=sys.stderr, flush=True)
         return 130
@@ -285,11 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _study(argv: Sequence[str]) -> None:
-    inv = parse_args(argv)
-    if inv.help:
-        print(USAGE + "Studies: " + ", ".join(sorted(available_studies("studies"))))
-        return
-    run_study(inv)
+    run_study(parse_args(argv))
 
 
 def threading_main() -> bool:

@@ -39,7 +39,8 @@ from . import results
 from .errors import UserError
 from .data import DataBundle
 
-__all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES"]
+__all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES",
+           "OPTIMIZERS", "SCHEDULES"]
 
 
 class Diverged(RuntimeError):
@@ -148,22 +149,35 @@ def evaluate(model: nn.Module, loader: DataLoader, data: DataBundle, device: tor
     return tally.means()
 
 
-def _optimizer(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
-    if train.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=float(train.lr), weight_decay=float(train.weight_decay))
+def _adam(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
+    return torch.optim.Adam(model.parameters(), lr=float(train.lr), weight_decay=float(train.weight_decay))
+
+
+def _sgd(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=float(train.lr), momentum=float(train.momentum),
                            weight_decay=float(train.weight_decay))
 
 
+# train.optimizer -> (model, train cfg) -> optimizer
+OPTIMIZERS: dict[str, Callable[[nn.Module, DictConfig], torch.optim.Optimizer]] = {"adam": _adam, "sgd": _sgd}
+
+# train.schedule -> (optimizer, train cfg) -> scheduler or None
+SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, DictConfig], Any]] = {
+    "none": lambda optimizer, train: None,
+    "step": lambda optimizer, train: torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=int(train.step_size), gamma=float(train.gamma)),
+    "multistep": lambda optimizer, train: torch.optim.lr_scheduler.MultiStepLR(
+        optimizer, milestones=[int(m) for m in (train.milestones or [])], gamma=float(train.gamma)),
+    "cosine": lambda optimizer, train: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(train.epochs)),
+}
+
+
+def _optimizer(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
+    return OPTIMIZERS[str(train.optimizer)](model, train)
+
+
 def _scheduler(optimizer: torch.optim.Optimizer, train: DictConfig):
-    if train.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(train.step_size), gamma=float(train.gamma))
-    if train.schedule == "multistep":
-        milestones = [int(m) for m in (train.milestones or [])]
-        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=float(train.gamma))
-    if train.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(train.epochs))
-    return None
+    return SCHEDULES[str(train.schedule)](optimizer, train)
 
 
 def _rng_state() -> dict[str, Any]:

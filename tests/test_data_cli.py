@@ -29,6 +29,7 @@ def _env() -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_run_on_missing_dataset_fails_at_once_and_writes_nothing(tmp_path):
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "ablations.run", "dataset=cifar10"], cwd=tmp_path,

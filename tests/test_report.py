@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_figures import build_grid
 
 from ablations import figures
 from ablations.report import build_report, headline_table, main
 
 
 @pytest.fixture(scope="module")
-def table():
-    return figures.load(build_grid())
+def table(runs_root):
+    return figures.load(runs_root)
 
 
 def test_report_is_self_contained_with_figures_tables_runs_and_versions(table, tmp_path):

@@ -108,6 +108,7 @@ def test_multirun_grid_leaves_no_litter(tmp_path):
     assert (table["status"] == "finished").all()
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_resumes_from_checkpoint(tmp_path):
     args = ["dataset.steps=8", "train.epochs=20", "train.max_batches=4", "progress=false",
             f"paths.runs={tmp_path / 'runs'}"]

@@ -202,6 +202,7 @@ def test_cli_bad_input_exits_2_before_any_trial(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "studies" / "badkey.db").exists()
 
 
+@pytest.mark.slow
 def test_cli_exit_code_in_a_real_process(tmp_path):
     done = subprocess.run([sys.executable, "-m", "ablations.study", "study=does_not_exist"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
@@ -304,6 +305,7 @@ def test_eval_objectives_add_their_suite_and_read_the_table(tmp_path, capsys):
         assert len(network) == 1 and trial.value == pytest.approx(float(network.value.iloc[0])) and trial.value > 0
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_local_dead_worker_trial_is_requeued(tmp_path):
     """A running trial whose worker process on this machine is gone is failed and re-queued at once."""

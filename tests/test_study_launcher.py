@@ -9,7 +9,10 @@ import pytest
 
 from ablations import results
 
+pytestmark = pytest.mark.slow  # worker processes and launchers: end to end
 
+
+@pytest.mark.slow
 def test_multirun_through_the_submitit_local_launcher(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher",
                         reason="hydra-submitit-launcher is not installed (pip install hydra-submitit-launcher)")

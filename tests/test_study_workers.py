@@ -22,6 +22,8 @@ import pytest
 
 from ablations import results, study
 
+pytestmark = pytest.mark.slow  # worker processes and launchers: end to end
+
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 COMPLETE, FAIL, PRUNED = optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.PRUNED

@@ -16,7 +16,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import UserError
+from ..cli import entry
+from ..errors import UserError, wants_debug
 from ..config import compose
 
 USAGE = """usage: python -m ablations.data {info,download} [overrides]
@@ -85,36 +86,35 @@ def download(cfg) -> Path:
     raise UserError(f"dataset {name!r} is not downloadable; datasets: {', '.join(available())}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+def _data(argv: list[str]) -> int:
+    if not argv:
         print(USAGE)
-        return 0 if argv else 2
-    verb, overrides = argv[0], argv[1:]
-    debug = any(o.replace(" ", "") in ("debug=true", "debug=True") for o in overrides)
-    try:
-        if verb not in ("info", "download"):
-            raise UserError(f"unknown command {verb!r}; commands: info, download\n{USAGE}")
-        if verb == "download" and not any(o.split("=", 1)[0].lstrip("+~") == "dataset" for o in overrides):
-            raise UserError("say which dataset to download: python -m ablations.data download dataset=NAME "
-                            "(`python -m ablations.data info` lists them)")
-        cfg = compose(overrides)
-        if verb == "info":
-            print(info(str(cfg.paths.data)))
-        else:
-            download(cfg)
-    except UserError as error:
-        if debug:
-            raise
-        print(f"error: {error}", file=sys.stderr, flush=True)
         return 2
+    verb, overrides = argv[0], argv[1:]
+    if verb not in ("info", "download"):
+        raise UserError(f"unknown command {verb!r}; commands: info, download\n{USAGE}")
+    if verb == "download" and not any(o.split("=", 1)[0].lstrip("+~") == "dataset" for o in overrides):
+        raise UserError("say which dataset to download: python -m ablations.data download dataset=NAME "
+                        "(`python -m ablations.data info` lists them)")
+    cfg = compose(overrides)
+    if verb == "info":
+        print(info(str(cfg.paths.data)))
+        return 0
+    try:
+        download(cfg)
+    except UserError:
+        raise
     except Exception as error:  # a failed download (network, checksum) is the user's to retry, not a bug
-        if debug:
+        if wants_debug(overrides):
             raise
         print(f"error: {verb} failed: {type(error).__name__}: {error}\n(no internet access? run the same "
               "command again to resume, or copy the files into the folder `info` shows)", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return entry(_data, argv, USAGE)
 
 
 if __name__ == "__main__":

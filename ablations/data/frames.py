@@ -56,7 +56,7 @@ from torch.utils.data import Dataset
 from . import DataBundle
 from .encoders import SequenceEncoder
 from ..errors import UserError
-from ..results import atomic_write_bytes
+from ..atomic import atomic_write_bytes
 
 __all__ = ["FrameSpec", "FrameDataset", "frame_spec", "cache_key", "event_bundle", "fingerprint_names",
            "FORMAT_VERSION"]

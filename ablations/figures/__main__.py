@@ -20,7 +20,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ..errors import UserError, exit_code, wants_debug
+from ..cli import entry, parse as parse_arguments
+from ..errors import UserError, parse_bool
 
 USAGE = __doc__
 
@@ -28,32 +29,19 @@ KEYS = {"runs": "runs", "paths.runs": "runs", "out": "out", "paths.figures": "ou
         "figures": "figure", "format": "format", "paths.studies": "studies", "debug": "debug", "list": "list"}
 
 
+DEFAULTS = {"runs": "runs", "out": "figures", "figure": "", "format": "png,pdf", "studies": "studies",
+            "debug": "false", "list": "false"}
+
+
 def parse(argv: Sequence[str]) -> dict[str, str]:
     """``key=value`` arguments -> options; raises UserError on an unknown key or a bare word."""
-    options = {"runs": "runs", "out": "figures", "figure": "", "format": "png,pdf", "studies": "studies",
-               "debug": "false", "list": "false"}
-    for argument in argv:
-        if "=" not in argument:
-            raise UserError(f"argument {argument!r} is not key=value; keys: {', '.join(sorted(set(KEYS)))}\n"
-                            "e.g. python -m ablations.figures runs=runs figure=noise_robustness")
-        key, value = argument.split("=", 1)
-        key = key.lstrip("+")
-        if key not in KEYS:
-            raise UserError(f"unknown key {key!r}; keys: {', '.join(sorted(set(KEYS)))}")
-        options[KEYS[key]] = value
+    options, _ = parse_arguments(argv, KEYS, DEFAULTS,
+                                 example="python -m ablations.figures runs=runs figure=noise_robustness")
     return options
 
 
-def _flag(value: str) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help", "help") for a in argv):
-        print(USAGE)
-        return 0
-    return exit_code(lambda: _main(argv), wants_debug(argv))
+    return entry(_main, argv, USAGE)
 
 
 def _main(argv: Sequence[str]) -> int:
@@ -62,7 +50,7 @@ def _main(argv: Sequence[str]) -> int:
     from . import FIGURES, get, load, names, render
 
     options = parse(argv)
-    if _flag(options["list"]):
+    if parse_bool(options["list"], "list"):
         for name, spec in FIGURES.items():
             print(f"{name:24s} {spec.kind:6s} {spec.paper}")
         return 0

@@ -35,10 +35,10 @@ def no_study(results: pd.DataFrame) -> select.MissingResults:
 
 
 def _definition(name: str, results: pd.DataFrame):
-    from .. import study
+    from ..studies.definition import load_definition
 
     try:
-        return study.load_definition(name, results.attrs.get("studies_dir", "studies"))
+        return load_definition(name, results.attrs.get("studies_dir", "studies"))
     except Exception:  # noqa: BLE001 - a study file gone or changed: fall back to the accuracy objective
         return None
 

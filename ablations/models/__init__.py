@@ -1,11 +1,77 @@
 """The papers' networks as named models (``model=NAME``, ``conf/model/NAME.yaml``).
 
-A model config names a ``builder`` (``"module:function"``) that :func:`ablations.config.build_model`
-calls as ``builder(cfg, spec, input_shape)``; it returns a network whose ``forward`` takes
-``[T, B, ...]`` and returns ``[B, classes]`` and that has ``n_classes``, ``probes`` and ``records``.
+A model config names a registered ``builder`` (default ``layered``) that :func:`build` calls as
+``builder(cfg, spec, input_shape)``; it returns a network whose ``forward`` takes ``[T, B, ...]``
+and returns ``[B, classes]`` and that has ``n_classes``, ``probes`` and ``records``.
 
-* :mod:`ablations.models.layered`: any layer-string network (seed 003's VGG nets ``vgg9``,
-  ``vgg6``; seed 001's FC nets ``fc_nmnist``, ``fc_dvs_gesture``, ``fc_mnist``, ``fc_shd``) with
-  ``model.dropout`` as a switch.
-* :mod:`ablations.models.resnet`: a spiking ResNet-18 for CIFAR-10 (seed 001), ``resnet18``.
+* ``layered`` (:mod:`ablations.models.layered`): any layer-string network (seed 003's VGG nets
+  ``vgg9``, ``vgg6``; seed 001's FC nets ``fc_nmnist``, ``fc_dvs_gesture``, ``fc_mnist``,
+  ``fc_shd``) with ``model.dropout`` as a switch.
+* ``resnet`` (:mod:`ablations.models.resnet`): a spiking ResNet-18 for CIFAR-10 (seed 001).
+
+Each builder declares the ``model.*`` keys it reads (:class:`Builder`); setting another key is an
+error that lists them, never a silent no-op. A plugin adds a builder with
+``MODELS.add("name", Builder(function, keys))`` and a ``conf/model/NAME.yaml`` with
+``builder: name``. Runs recorded when configs named builders by import path
+(``ablations.models.layered:build``) still load: those paths map to the registered names.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..errors import UserError
+from ..registry import Registry
+from . import layered, resnet
+
+__all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build"]
+
+# keys every model config has, whatever its builder
+COMMON_KEYS = ("name", "builder", "readout", "readout_beta", "bias", "dropout")
+
+
+@dataclass(frozen=True)
+class Builder:
+    """``function(cfg, spec, input_shape) -> network`` and the ``model.*`` keys it reads."""
+
+    function: Callable[..., Any]
+    keys: tuple[str, ...]
+
+    @property
+    def all_keys(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(COMMON_KEYS + self.keys))
+
+
+MODELS: Registry[Builder] = Registry("model builder")
+MODELS.add("layered", Builder(layered.build, ("layers", "pool", "batch_norm")))
+MODELS.add("resnet", Builder(resnet.build, ("blocks", "widths", "n_classes", "pool", "batch_norm")))
+
+# how configs recorded before builders had names spelled them
+LEGACY_BUILDERS = {
+    "ablations.models.layered:build": "layered",
+    "ablations.models.resnet:build": "resnet",
+}
+
+
+def builder_of(model_cfg: Any) -> str:
+    """The registered builder name of a model config (``layered`` when it names none)."""
+    name = str(model_cfg.get("builder") or "layered")
+    return LEGACY_BUILDERS.get(name, name)
+
+
+def check_keys(model_cfg: Any) -> Builder:
+    """The model's builder; a key it does not read, set to a value, is a UserError naming the valid keys."""
+    name = builder_of(model_cfg)
+    builder = MODELS.get(name)
+    unused = sorted(key for key, value in model_cfg.items() if key not in builder.all_keys and value is not None)
+    if unused:
+        settings = ", ".join(f"model.{key}={model_cfg.get(key)}" for key in unused)
+        raise UserError(f"{settings}: not used by model {model_cfg.get('name')!r} (builder {name!r}), so it would "
+                        f"change nothing; its keys are: {', '.join(builder.all_keys)}")
+    return builder
+
+
+def build(cfg: Any, spec, input_shape: tuple[int, ...]):
+    """The network ``cfg.model`` describes, with neurons of ``spec``, for inputs of ``input_shape``."""
+    return check_keys(cfg.model).function(cfg, spec, tuple(input_shape))

@@ -18,9 +18,9 @@ import re
 from typing import Any
 
 from .. import network
-from ..config import model_layers
+from ..errors import UserError
 
-__all__ = ["with_dropout", "build"]
+__all__ = ["with_dropout", "model_layers", "build"]
 
 _WEIGHTED = re.compile(r"^(\d+C\d+|\d+FC|\d+)$")
 _LAYER = re.compile(r"^(\d+C\d+|\d+FC)$")
@@ -52,8 +52,17 @@ def with_dropout(layers: str, p: float | None) -> str:
     return "-".join(result)
 
 
+def model_layers(cfg: Any) -> str:
+    """The layer string: ``model.layers``, or the dataset's own (``dataset.layers``) when it is null."""
+    layers = cfg.model.get("layers") or cfg.dataset.get("layers")
+    if not layers:
+        raise UserError(f"model {cfg.model.name!r} has no layers and dataset {cfg.dataset.name!r} no default; "
+                        "set model.layers='...' (e.g. '64-128FC-10')")
+    return str(layers)
+
+
 def build(cfg: Any, spec, input_shape: tuple[int, ...]):
-    """Builder hook (``model.builder: ablations.models.layered:build``)."""
+    """Builder ``layered`` (``model.builder: layered``)."""
     model = cfg.model
     layers = with_dropout(model_layers(cfg), model.get("dropout"))
     return network.build(

@@ -128,7 +128,7 @@ def resnet(spec, input_shape: Sequence[int], n_classes: int = 10, blocks: Sequen
 
 
 def build(cfg: Any, spec, input_shape: tuple[int, ...]) -> SpikingResNet:
-    """Builder hook (``model.builder: ablations.models.resnet:build``); classes from the dataset's layer string."""
+    """Builder ``resnet`` (``model.builder: resnet``); classes from the dataset's layer string."""
     model = cfg.model
     classes = model.get("n_classes") or _classes_of(cfg)
     return resnet(

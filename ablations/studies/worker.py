@@ -144,7 +144,7 @@ class Worker:
     def _objective(self, trial):
         import optuna
 
-        from ..run import run_cfg
+        from ..pipeline import run_cfg
         from ..training import StopRun
 
         trial.set_user_attr("worker", self.me)
