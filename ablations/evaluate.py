@@ -40,11 +40,12 @@ from .errors import UserError
 from .cli import entry, parse as parse_arguments
 from .config import compose, group_options
 from .errors import parse_bool
+from .registry import load_plugins
 from .evaluation.common import params
 
 __all__ = ["evaluate", "parse", "main"]
 
-_KEYS = ("run", "suite", "overwrite", "eval", "device", "debug")
+_KEYS = ("run", "suite", "overwrite", "eval", "device", "debug", "plugins")
 _USAGE = ("usage: python -m ablations.evaluate run=PATH suite=NAME[,NAME...|all] [overwrite=true] "
           "[eval=PRESET] [eval.<suite>.<key>=VALUE ...] [device=cpu] [debug=true]")
 
@@ -53,12 +54,6 @@ def parse(argv: Sequence[str]) -> dict:
     """``["run=PATH", "suite=noise", ...]`` -> options; a bad argument raises UserError."""
     options, overrides = parse_arguments(argv, {k: k for k in _KEYS}, passthrough=lambda key: key.startswith("eval."),
                                          example=_USAGE)
-    for override in overrides:
-        key = override.split("=", 1)[0].lstrip("+")
-        parts = key.split(".")
-        if len(parts) < 3 or parts[1] not in evaluation.SUITES:
-            raise UserError(f"{key!r} is not a suite parameter; write eval.<suite>.<key>=VALUE with a suite "
-                            f"from {', '.join(evaluation.SUITES)} (see ablations/conf/eval/default.yaml)")
     options["overrides"] = overrides
     for key in ("run", "suite"):
         if not options.get(key):
@@ -68,6 +63,15 @@ def parse(argv: Sequence[str]) -> dict:
     if "eval" in options and options["eval"] not in group_options("eval"):
         raise UserError(f"eval={options['eval']!r} is not a preset; valid presets: {', '.join(group_options('eval'))}")
     return options
+
+
+def _check_overrides(overrides: Sequence[str]) -> None:
+    for override in overrides:
+        key = override.split("=", 1)[0].lstrip("+")
+        parts = key.split(".")
+        if len(parts) < 3 or parts[1] not in evaluation.SUITES:
+            raise UserError(f"{key!r} is not a suite parameter; write eval.<suite>.<key>=VALUE with a suite "
+                            f"from {', '.join(evaluation.SUITES)} (see ablations/conf/eval/default.yaml)")
 
 
 def _finished_runs(path: str) -> list[Path]:
@@ -98,6 +102,7 @@ def _run_config(run_dir: Path, options: dict) -> DictConfig:
     if not config_path.exists():
         raise UserError(f"{run_dir} has no {results.CONFIG_FILE}; it is not a complete run record")
     cfg = OmegaConf.load(config_path)
+    load_plugins(cfg.get("plugins") or [])  # the run's own variants, datasets and suites
     with open_dict(cfg):
         if options.get("eval"):
             cfg.eval = compose([f"eval={options['eval']}"]).eval
@@ -126,10 +131,13 @@ def _kind(cfg: DictConfig) -> str:
 def evaluate(argv: Sequence[str]) -> dict[Path, dict[str, Path]]:
     """Same as the command line; returns ``{run_dir: {suite: parquet path}}`` of what was written."""
     options = parse(argv)
-    evaluation.resolve(options["suite"])  # unknown names fail before the runs are looked at
+    load_plugins(name.strip() for name in options.get("plugins", "").strip("[]").split(",") if name.strip())
+    runs = _finished_runs(options["run"])
+    configs = {run_dir: _run_config(run_dir, options) for run_dir in runs}  # loads the plugins the runs used
+    _check_overrides(options["overrides"])
+    evaluation.resolve(options["suite"])  # unknown names fail before anything is evaluated
     plans = []
-    for run_dir in _finished_runs(options["run"]):
-        cfg = _run_config(run_dir, options)
+    for run_dir, cfg in configs.items():
         names = evaluation.resolve(options["suite"], _kind(cfg))
         for name in names:
             params(cfg, name)  # unknown suite parameters fail here, before anything is written

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from torch.utils.data import Dataset
 
+from ..registry import Registry
 from .encoders import Encoder
 
 __all__ = ["DataBundle", "SOURCES", "build", "register", "available"]
@@ -43,8 +44,10 @@ class DataBundle:
     meta: dict[str, Any] | None = None
 
 
-# name -> "module:function"; each function takes (dataset_cfg, data_root: Path) -> DataBundle
-SOURCES: dict[str, str] = {
+# name -> the source function, or "module:function" imported on first use (so that a run on digits
+# never imports tonic or torchvision's datasets); each takes (dataset_cfg, data_root: Path) -> DataBundle
+SOURCES: Registry[str | Callable[..., "DataBundle"]] = Registry("dataset")
+for _name, _target in {
     "digits": "ablations.data.embedded:digits",
     "delayed_xor": "ablations.data.generated:delayed_xor",
     "mnist": "ablations.data.vision:mnist",
@@ -54,12 +57,14 @@ SOURCES: dict[str, str] = {
     "dvs_gesture": "ablations.data.events:dvs_gesture",
     "shd": "ablations.data.events:shd",
     "digits_events": "ablations.data.saccades:digits_events",
-}
+}.items():
+    SOURCES.add(_name, _target)
 
 
-def register(name: str, target: str) -> None:
-    """Register a source ``"package.module:function"`` under ``name``."""
-    SOURCES[name] = target
+def register(name: str, target: str | Callable[..., "DataBundle"], replace: bool = False) -> None:
+    """Register a source under ``name``: a function ``(dataset_cfg, data_root) -> DataBundle`` or its
+    ``"package.module:function"``; a plugin adds ``conf/dataset/<name>.yaml`` beside it."""
+    SOURCES.add(name, target, replace=replace)
 
 
 def available() -> list[str]:
@@ -69,7 +74,10 @@ def available() -> list[str]:
 def _resolve(name: str) -> Callable[..., DataBundle]:
     if name not in SOURCES:
         raise ValueError(f"unknown dataset {name!r}; valid datasets: {', '.join(available())}")
-    module_name, function = SOURCES[name].split(":")
+    target = SOURCES[name]
+    if callable(target):
+        return target
+    module_name, function = target.split(":")
     return getattr(importlib.import_module(module_name), function)
 
 

@@ -42,8 +42,9 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from ..errors import UserError
+from ..registry import Registry
 
-__all__ = ["Suite", "SUITES", "KINDS", "available", "get", "resolve", "check", "run_suite", "run_suites", "suite_path"]
+__all__ = ["Suite", "SUITES", "register", "KINDS", "available", "get", "resolve", "check", "run_suite", "run_suites", "suite_path"]
 
 KINDS = ("static", "event", "temporal")
 
@@ -53,17 +54,30 @@ class Suite:
     """A named suite: where its function lives, which data kinds it applies to."""
 
     name: str
-    target: str  # "package.module:function"
+    target: str | Callable[..., pd.DataFrame]  # the function, or "package.module:function" (imported on use)
     kinds: tuple[str, ...] = KINDS
     needs_model: bool = True
     description: str = ""
+    defaults: Any = None  # parameters of a suite registered from outside (the shipped ones: conf/eval/default.yaml)
 
     def function(self) -> Callable[..., pd.DataFrame]:
+        if callable(self.target):
+            return self.target
         module_name, function = self.target.split(":")
         return getattr(importlib.import_module(module_name), function)
 
 
-SUITES: dict[str, Suite] = {suite.name: suite for suite in (
+SUITES: Registry[Suite] = Registry("evaluation suite")
+
+
+def register(suite: Suite, replace: bool = False) -> Suite:
+    """Register a suite (a plugin adds its own parameters under ``eval.<name>`` in its eval config)."""
+    if any(kind not in KINDS for kind in suite.kinds):
+        raise ValueError(f"suite {suite.name!r}: kinds {suite.kinds} must be among {KINDS}")
+    return SUITES.add(suite.name, suite, replace=replace)
+
+
+for _suite in (
     Suite("clean", "ablations.evaluation.clean:clean", description="accuracy, loss and SSE on the test split"),
     Suite("noise", "ablations.evaluation.noise:noise", kinds=("static",),
           description="Gaussian / impulse input noise, scenarios 1 and 2, 8 severities (Poisson-coded images)"),
@@ -81,7 +95,8 @@ SUITES: dict[str, Suite] = {suite.name: suite for suite in (
           description="2-D loss surface along filter-normalised random directions"),
     Suite("embedding", "ablations.evaluation.embedding:embedding",
           description="t-SNE of the last hidden layer's spike counts and silhouette"),
-)}
+):
+    register(_suite)
 
 
 def coherence_rows(model: Any, data: Any, cfg: Any) -> pd.DataFrame:
@@ -109,9 +124,7 @@ def available(kind: str | None = None) -> list[str]:
 
 
 def get(name: str) -> Suite:
-    if name not in SUITES:
-        raise UserError(f"unknown evaluation suite {name!r}; valid suites: {', '.join(SUITES)} (or all)")
-    return SUITES[name]
+    return SUITES.get(name)
 
 
 def resolve(names: str | Iterable[str], kind: str | None = None) -> list[str]:

@@ -36,6 +36,11 @@ def _defaults_yaml() -> str:
 def suite_defaults(suite: str) -> DictConfig:
     """The documented defaults of ``cfg.eval.<suite>`` (from ``conf/eval/default.yaml``)."""
     node = OmegaConf.create(_defaults_yaml()).get(suite)
+    if node is None:  # a suite registered from outside the package documents its own defaults
+        from . import SUITES
+
+        entry = SUITES[suite] if suite in SUITES else None
+        node = OmegaConf.create(dict(entry.defaults or {})) if entry is not None else None
     return node if node is not None else OmegaConf.create({})
 
 

@@ -53,7 +53,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import UserError
+from ..registry import Registry
 from .select import MissingResults
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "Outcome",
     "build",
     "get",
+    "register",
     "load",
     "markdown_table",
     "names",
@@ -76,18 +77,31 @@ class FigureSpec:
     """A registered figure or table: where its function lives and what it regenerates."""
 
     name: str
-    target: str            # "module:function" inside ablations.figures
+    target: str | Callable[[pd.DataFrame], Any]  # the function, or "module:function" (inside ablations.figures
+                                                 # when the module has no dots), imported on use
     paper: str             # the paper figure or table it regenerates
     kind: str = "figure"   # figure | table
     per: str | None = None  # "study": drawn once per study into studies/<name>/
     needs_runs: bool = True
 
     def function(self) -> Callable[[pd.DataFrame], Any]:
+        if callable(self.target):
+            return self.target
         module, function = self.target.split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), function)
+        return getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), function)
 
 
-FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
+FIGURES: Registry[FigureSpec] = Registry("figure")
+
+
+def register(spec: FigureSpec, replace: bool = False) -> FigureSpec:
+    """Register a figure or table (plugins: ``figures.register(FigureSpec("name", function, "what"))``)."""
+    if spec.kind not in ("figure", "table"):
+        raise ValueError(f"figure {spec.name!r}: kind={spec.kind!r} must be 'figure' or 'table'")
+    return FIGURES.add(spec.name, spec, replace=replace)
+
+
+for _spec in (
     FigureSpec("coherence", "leak:coherence", "seed 003 Fig. 2", needs_runs=False),
     FigureSpec("noise_robustness", "leak:noise_robustness", "seed 003 Fig. 3"),
     FigureSpec("input_spectra", "leak:input_spectra", "seed 003 Fig. 4"),
@@ -110,7 +124,8 @@ FIGURES: dict[str, FigureSpec] = {spec.name: spec for spec in (
     FigureSpec("linear_leak_rate", "linear:linear_leak_rate", "seed 002 (rate vs leak parameter)"),
     FigureSpec("study_pareto", "studies:study_pareto", "studies: Pareto front", per="study"),
     FigureSpec("study_history", "studies:study_history", "studies: optimisation history", per="study"),
-)}
+):
+    register(_spec)
 
 
 def names(kind: str | None = None) -> list[str]:
@@ -119,9 +134,7 @@ def names(kind: str | None = None) -> list[str]:
 
 
 def get(name: str) -> FigureSpec:
-    if name not in FIGURES:
-        raise UserError(f"unknown figure {name!r}; valid figures: {', '.join(FIGURES)}")
-    return FIGURES[name]
+    return FIGURES.get(name)
 
 
 def load(runs: str | Path = "runs") -> pd.DataFrame:

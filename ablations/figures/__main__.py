@@ -22,21 +22,24 @@ from collections.abc import Sequence
 
 from ..cli import entry, parse as parse_arguments
 from ..errors import UserError, parse_bool
+from ..registry import load_plugins
 
 USAGE = __doc__
 
 KEYS = {"runs": "runs", "paths.runs": "runs", "out": "out", "paths.figures": "out", "figure": "figure",
-        "figures": "figure", "format": "format", "paths.studies": "studies", "debug": "debug", "list": "list"}
+        "figures": "figure", "format": "format", "paths.studies": "studies", "debug": "debug", "list": "list",
+        "plugins": "plugins"}
 
 
 DEFAULTS = {"runs": "runs", "out": "figures", "figure": "", "format": "png,pdf", "studies": "studies",
-            "debug": "false", "list": "false"}
+            "debug": "false", "list": "false", "plugins": ""}
 
 
 def parse(argv: Sequence[str]) -> dict[str, str]:
     """``key=value`` arguments -> options; raises UserError on an unknown key or a bare word."""
     options, _ = parse_arguments(argv, KEYS, DEFAULTS,
                                  example="python -m ablations.figures runs=runs figure=noise_robustness")
+    load_plugins(name.strip() for name in options["plugins"].strip("[]").split(",") if name.strip())
     return options
 
 

@@ -1,0 +1,121 @@
+"""Extending the package from outside: a plugin file registers a variant, a dataset, an evaluation
+suite and a figure, with its YAML in its own folder; the commands run them. No package file is touched."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PLUGIN = '''
+"""A plugin of its own: subtractive-reset LIF, a tiny parity dataset, a weight-norm suite and its figure."""
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+from torch.utils.data import TensorDataset
+
+from ablations import data, evaluation, figures, neurons
+from ablations.data.encoders import make_encoder
+from ablations.evaluation.common import tidy
+
+neurons.register_variant("leaky_subtract", neurons.NeuronSpec(leak="exponential", reset="subtract"))
+
+
+def tiny_parity(cfg, data_root):
+    generator = torch.Generator().manual_seed(int(cfg.split_seed))
+    images = torch.rand(96, 1, 4, 4, generator=generator)
+    labels = (images.flatten(1) > 0.5).sum(1) % 2
+    train, test = TensorDataset(images[:64], labels[:64]), TensorDataset(images[64:], labels[64:])
+    return data.DataBundle(name=str(cfg.name), kind="static", train=train, test=test,
+                           encoder=make_encoder(str(cfg.encoder), int(cfg.steps)), input_shape=(1, 4, 4), n_classes=2, steps=int(cfg.steps))
+
+
+data.register("tiny_parity", tiny_parity)
+
+
+def weight_norm(model, bundle, cfg):
+    power = float(cfg.eval.weight_norm.power) if "weight_norm" in cfg.eval else 2.0
+    rows = [{"layer": name, "metric": "weight_norm", "value": float(p.detach().norm(power))}
+            for name, p in model.named_parameters() if p.dim() > 1]
+    return tidy(pd.DataFrame(rows), "weight_norm")
+
+
+evaluation.register(evaluation.Suite("weight_norm", weight_norm, kinds=("static",),
+                                     description="norm of every weight matrix", defaults={"power": 2.0}))
+
+
+def weight_norms(results):
+    """Plugin figure (not a seed figure): weight norms per layer."""
+    rows = results[(results["kind"] == "eval") & (results.get("suite") == "weight_norm")]
+    figure, ax = plt.subplots()
+    ax.bar(rows["layer"].astype(str), rows["value"])
+    return figure
+
+
+figures.register(figures.FigureSpec("weight_norms", weight_norms, "plugin: weight norms per layer"))
+'''
+
+VARIANT_YAML = """# @package neuron
+variant: leaky_subtract
+leak: exponential
+reset: subtract
+recurrent: false
+"""
+
+DATASET_YAML = """# @package dataset
+name: tiny_parity
+kind: static
+steps: 3
+encoder: poisson
+signed: false
+gain: 1.0
+normalize: unit
+test_fraction: 0.25
+split_seed: 0
+layers: 16-8FC-2
+"""
+
+
+def _write_plugin(folder: Path) -> tuple[Path, Path]:
+    (folder / "conf" / "variant").mkdir(parents=True)
+    (folder / "conf" / "dataset").mkdir(parents=True)
+    (folder / "conf" / "variant" / "leaky_subtract.yaml").write_text(VARIANT_YAML)
+    (folder / "conf" / "dataset" / "tiny_parity.yaml").write_text(DATASET_YAML)
+    plugin = folder / "my_plugin.py"
+    plugin.write_text(textwrap.dedent(PLUGIN))
+    return plugin, folder / "conf"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_a_plugin_registers_a_variant_dataset_suite_and_figure_and_the_commands_run_them(tmp_path):
+    plugin, conf = _write_plugin(tmp_path / "plugin")
+    runs = tmp_path / "runs"
+    common = [f"plugins=[{plugin}]", f"hydra.searchpath=[file://{conf}]", f"paths.runs={runs}"]
+    done = _cli("ablations.run", *common, "variant=leaky_subtract", "dataset=tiny_parity", "train.epochs=1",
+                "progress=false", "eval.suites=[weight_norm]", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = list(runs.glob("tiny_parity/default/leaky_subtract/*-seed0"))
+    assert "reset subtract" in done.stdout
+    assert (run_dir / "eval" / "weight_norm.parquet").exists()
+
+    again = _cli("ablations.evaluate", f"run={runs}", "suite=weight_norm", "overwrite=true",
+                 "eval.weight_norm.power=1", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+
+    drawn = _cli("ablations.figures", f"runs={runs}", f"out={tmp_path / 'figs'}", "figure=weight_norms",
+                 f"plugins={plugin}", cwd=tmp_path)
+    assert drawn.returncode == 0, drawn.stderr
+    assert (tmp_path / "figs" / "weight_norms.png").exists()
+
+    # without the plugin its dataset is unknown: a clear error naming the valid ones, not a traceback
+    unknown = _cli("ablations.run", f"paths.runs={runs}", f"hydra.searchpath=[file://{conf}]",
+                   "dataset=tiny_parity", "train.epochs=1", cwd=tmp_path)
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "unknown dataset 'tiny_parity'; valid datasets: " in unknown.stderr
