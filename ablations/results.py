@@ -30,13 +30,14 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from .models import LEGACY_BUILDERS
 from .atomic import atomic_save_torch, atomic_write_bytes, atomic_write_parquet, atomic_write_text
 
 __all__ = [
@@ -70,13 +71,16 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
 IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "trial",
                     "train.progress", "train.num_workers", "train.eval_every", "neuron.backend",
-                    "model.builder", "plugins")
-# Keys added after runs were first recorded, each with the value that does what the package did
-# before the key existed: at that value the key stays out of the identity, so every earlier run
-# keeps its hash (and its directory) while a run that sets another value gets a new one.
-IDENTITY_NEUTRAL: dict[str, Any] = {
-    "model.dropout": None,
+                    "plugins")
+# Keys added after runs were first recorded: key -> (the value that does what the package did before
+# the key existed, which configs did not have it). At that value, in those configs, the key stays out
+# of the identity, so every earlier run keeps its hash (and its directory) while a run that sets
+# another value gets a new one.
+IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
+    # model=default had no dropout key (the other models had `dropout: null` from the start)
+    "model.dropout": (None, lambda identity: identity.get("model", {}).get("name") == "default"),
 }
+_BUILDER_SPELLING = {name: path for path, name in LEGACY_BUILDERS.items()}
 
 
 # atomic writes live in .atomic (re-exported here for existing callers)
@@ -98,7 +102,13 @@ def identity(cfg: DictConfig | dict) -> dict:
             data.pop(node, None)
         elif isinstance(data.get(node), dict):
             data[node].pop(rest[0], None)
-    for key, neutral in IDENTITY_NEUTRAL.items():
+    model = data.get("model")
+    if isinstance(model, dict) and model.get("builder") in _BUILDER_SPELLING:
+        # identities keep the spelling runs were first recorded with (an import path)
+        model["builder"] = _BUILDER_SPELLING[model["builder"]]
+    for key, (neutral, applies) in IDENTITY_NEUTRAL.items():
+        if not applies(data):
+            continue
         *parents, leaf = key.split(".")
         node = data
         for part in parents:

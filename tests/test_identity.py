@@ -23,9 +23,20 @@ def test_recorded_run_identities_are_unchanged(overrides, tmp_path):
 
 
 def test_a_key_at_its_neutral_value_stays_out_of_the_identity():
-    cfg = compose(["model=vgg9"])
-    assert "dropout" not in results.identity(cfg)["model"]
-    changed = compose(["model=vgg9", "model.dropout=0.2"])
+    cfg = compose([])
+    assert "dropout" not in results.identity(cfg)["model"]  # model=default had no dropout key
+    assert results.identity(compose(["model=vgg9"]))["model"]["dropout"] is None  # vgg9 always had one
+    changed = compose(["model.dropout=0.2"])
     assert results.identity(changed)["model"]["dropout"] == 0.2
     assert results.config_hash(changed) != results.config_hash(cfg)
-    assert "builder" not in results.identity(cfg)["model"]
+
+
+# composed (unresolved) configs of every shipped model, hashed by version 0.1.0
+MODEL_HASHES = {"default": "09f5667a7f", "vgg9": "5d4631cbcc", "vgg6": "f47aaab5b7", "fc_nmnist": "0c05e41a84",
+                "fc_mnist": "d47841e238", "fc_shd": "5ac83c7dfa", "fc_dvs_gesture": "7b99ce5c5b",
+                "resnet18": "05e43bd650"}
+
+
+@pytest.mark.parametrize("model", list(MODEL_HASHES))
+def test_model_configs_hash_as_recorded(model):
+    assert results.config_hash(compose([f"model={model}"])) == MODEL_HASHES[model]
