@@ -1,0 +1,65 @@
+"""Configs are strict: every option of a group takes the same keys, a key the chosen option does not
+use is an error naming the valid ones, and each name has one source of truth."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ablations import neurons
+from ablations.config import compose, group_options, validate
+from ablations.errors import UserError
+from ablations.figures import style
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["neuron.surrogate.name=rectangular", "neuron.surrogate.alpha=9"],
+     "neuron.surrogate.alpha=9 is not a parameter of surrogate 'rectangular'.*takes: width"),
+    (["model=resnet18", "model.layers=64-10"],
+     r"model.layers=64-10: not used by model 'resnet18' \(builder 'resnet'\).*its keys are: name, builder"),
+    (["model=vgg9", "+model.blocks=[1,1]"], r"model.blocks=\[1, 1\]: not used by model 'vgg9'"),
+])
+def test_a_key_the_chosen_option_does_not_use_is_an_error(overrides, message):
+    with pytest.raises(UserError, match=message):
+        validate(compose(overrides))
+
+
+def test_the_chosen_surrogate_takes_its_own_parameters():
+    spec = validate(compose(["neuron.surrogate.name=rectangular", "neuron.surrogate.width=0.5"]))
+    assert spec.make_surrogate() == neurons.Rectangular(width=0.5)
+    # another surrogate's parameter at its default value changes nothing and is accepted
+    validate(compose(["neuron.surrogate.name=rectangular", "neuron.surrogate.alpha=2.0"]))
+
+
+def test_every_model_option_takes_dropout():
+    for model in group_options("model"):
+        assert "dropout" in compose([f"model={model}"]).model, model
+    validate(compose(["model.dropout=0.2"]))
+
+
+def test_variant_names_have_one_source_of_truth():
+    """The YAML presets and the registered variants agree name for name and axis for axis; the
+    figures' style knows every one of them."""
+    assert set(group_options("variant")) == set(neurons.VARIANTS)
+    for name, preset in neurons.VARIANTS.items():
+        spec = validate(compose([f"variant={name}"]))
+        assert (spec.leak, spec.reset, spec.recurrent, spec.variant) == \
+            (preset.leak, preset.reset, preset.recurrent, name), name
+    for table in (style.VARIANT_COLORS, style.VARIANT_MARKERS, style.VARIANT_LABELS):
+        assert set(table) >= set(neurons.VARIANTS)
+
+
+def test_the_label_follows_the_physics_through_the_config():
+    assert validate(compose(["variant=vanilla", "neuron.reset=none"])).variant == "no_reset"
+
+
+@pytest.mark.slow
+def test_silent_overrides_exit_2_at_the_command_line(tmp_path):
+    for overrides, words in ((["neuron.surrogate.name=rectangular", "neuron.surrogate.alpha=9"], "takes: width"),
+                             (["model=resnet18", "model.layers=64-10"], "its keys are")):
+        done = subprocess.run([sys.executable, "-m", "ablations.run", *overrides, f"paths.runs={tmp_path}"],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
+    assert not any(tmp_path.iterdir())
