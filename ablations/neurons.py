@@ -88,6 +88,7 @@ __all__ = [
     "VARIANTS",
     "register_variant",
     "variant_label",
+    "effective_tau",
     "spec_from_config",
     "step",
     "exponential_leak",
@@ -250,6 +251,23 @@ def make_surrogate(name: str, **params: float) -> Surrogate:
 
 
 # --------------------------------------------------------------------------- spec
+def effective_tau(leak: str, tau: float | None = None, beta: float | None = None) -> float | None:
+    """Membrane time constant in steps of a leak: ``tau`` when given, else from ``beta = exp(-1/tau)``
+    (inf for IF, 0 for complete leak); None for a linear leak, which has no time constant."""
+    if leak == "none":
+        return math.inf
+    if leak == "complete":
+        return 0.0
+    if leak != "exponential":
+        return None
+    if tau is not None and not math.isnan(float(tau)):
+        return float(tau)
+    if beta is None or math.isnan(float(beta)):
+        return None
+    beta = float(beta)
+    return math.inf if beta >= 1.0 else 0.0 if beta <= 0.0 else -1.0 / math.log(beta)
+
+
 @dataclass(frozen=True)
 class NeuronSpec:
     """Everything that defines a neuron variant. Validated on construction.
@@ -319,6 +337,11 @@ class NeuronSpec:
             return float(self.beta)
         tau = DEFAULT_TAU if self.tau is None else float(self.tau)
         return math.exp(-1.0 / tau) if math.isfinite(tau) else 1.0
+
+    @property
+    def tau_value(self) -> float | None:
+        """The membrane time constant in steps: inf for no leak, 0 for complete leak, None for linear."""
+        return effective_tau(self.leak, self.tau, self.beta_value)
 
     @property
     def lam_value(self) -> float | None:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ablations import coherence as theory
 from ablations.evaluation import coherence as coh
 
 # Parameters where the Welch estimate is reliable: moderate noise, rates ~1 per time unit.
@@ -39,30 +40,30 @@ def _deviations(simulated, analytic_coherence, mu, D):
 
 @pytest.fixture(scope="module")
 def lif_simulation():
-    return coh.simulate_coherence("lif", mu=LIF_MU, D=LIF_D, **SIM)
+    return theory.simulate_coherence("lif", mu=LIF_MU, D=LIF_D, **SIM)
 
 
 @pytest.fixture(scope="module")
 def if_simulation():
-    return coh.simulate_coherence("if", mu=IF_MU, D=IF_D, **SIM)
+    return theory.simulate_coherence("if", mu=IF_MU, D=IF_D, **SIM)
 
 
 def test_lif_rate_matches_simulation(lif_simulation):
     _, _, measured = lif_simulation
-    expected = coh.lif_rate(mu=LIF_MU, D=LIF_D)
+    expected = theory.lif_rate(mu=LIF_MU, D=LIF_D)
     assert abs(measured / expected - 1) < RATE_TOLERANCE
 
 
 def test_lif_rate_known_values():
     # Deterministic limit for weak noise: r0 -> 1 / ln(mu / (mu - 1)).
-    assert coh.lif_rate(mu=2.0, D=1e-4) == pytest.approx(1 / math.log(2.0), rel=1e-2)
+    assert theory.lif_rate(mu=2.0, D=1e-4) == pytest.approx(1 / math.log(2.0), rel=1e-2)
     # A refractory period adds to the mean interspike interval.
-    r0 = coh.lif_rate(mu=LIF_MU, D=LIF_D)
-    assert coh.lif_rate(mu=LIF_MU, D=LIF_D, tau_ref=0.5) == pytest.approx(1 / (1 / r0 + 0.5))
+    r0 = theory.lif_rate(mu=LIF_MU, D=LIF_D)
+    assert theory.lif_rate(mu=LIF_MU, D=LIF_D, tau_ref=0.5) == pytest.approx(1 / (1 / r0 + 0.5))
 
 
 def test_simulated_lif_coherence_matches_analytic(lif_simulation):
-    block, mean, worst = _deviations(lif_simulation, coh.lif_coherence, LIF_MU, LIF_D)
+    block, mean, worst = _deviations(lif_simulation, theory.lif_coherence, LIF_MU, LIF_D)
     assert block < BLOCK_TOLERANCE
     assert mean < MEAN_TOLERANCE
     assert worst < BIN_TOLERANCE
@@ -70,8 +71,8 @@ def test_simulated_lif_coherence_matches_analytic(lif_simulation):
 
 def test_simulated_if_coherence_matches_analytic(if_simulation):
     _, _, measured = if_simulation
-    assert abs(measured / coh.if_rate(mu=IF_MU, D=IF_D) - 1) < RATE_TOLERANCE
-    block, mean, worst = _deviations(if_simulation, coh.if_coherence, IF_MU, IF_D)
+    assert abs(measured / theory.if_rate(mu=IF_MU, D=IF_D) - 1) < RATE_TOLERANCE
+    block, mean, worst = _deviations(if_simulation, theory.if_coherence, IF_MU, IF_D)
     assert block < BLOCK_TOLERANCE
     assert mean < MEAN_TOLERANCE
     assert worst < BIN_TOLERANCE
@@ -80,45 +81,45 @@ def test_simulated_if_coherence_matches_analytic(if_simulation):
 def test_lif_coherence_is_the_standard_linear_response_form():
     # Paper Eq. 4 equals 2 D |chi|^2 / S_xx with the literature chi and S_xx.
     omega = np.array([0.1, 0.7, 2.0, 5.0, 15.0])
-    chi = coh.lif_susceptibility(omega, mu=LIF_MU, D=LIF_D)
-    spectrum = coh.lif_power_spectrum(omega, mu=LIF_MU, D=LIF_D)
+    chi = theory.lif_susceptibility(omega, mu=LIF_MU, D=LIF_D)
+    spectrum = theory.lif_power_spectrum(omega, mu=LIF_MU, D=LIF_D)
     expected = 2 * LIF_D * np.abs(chi) ** 2 / spectrum
-    np.testing.assert_allclose(coh.lif_coherence(omega, mu=LIF_MU, D=LIF_D), expected, rtol=1e-9)
+    np.testing.assert_allclose(theory.lif_coherence(omega, mu=LIF_MU, D=LIF_D), expected, rtol=1e-9)
 
 
 def test_lif_limits_of_susceptibility_and_spectrum():
     h = 1e-4
-    slope = (coh.lif_rate(LIF_MU + h, LIF_D) - coh.lif_rate(LIF_MU - h, LIF_D)) / (2 * h)
-    assert coh.lif_susceptibility(0.0, mu=LIF_MU, D=LIF_D) == pytest.approx(slope, rel=1e-6)
-    r0 = coh.lif_rate(LIF_MU, LIF_D)
-    assert coh.lif_power_spectrum(200.0, mu=LIF_MU, D=LIF_D) == pytest.approx(r0, rel=1e-3)
+    slope = (theory.lif_rate(LIF_MU + h, LIF_D) - theory.lif_rate(LIF_MU - h, LIF_D)) / (2 * h)
+    assert theory.lif_susceptibility(0.0, mu=LIF_MU, D=LIF_D) == pytest.approx(slope, rel=1e-6)
+    r0 = theory.lif_rate(LIF_MU, LIF_D)
+    assert theory.lif_power_spectrum(200.0, mu=LIF_MU, D=LIF_D) == pytest.approx(r0, rel=1e-3)
 
 
 def test_lif_tends_to_if_without_leak():
     # Same input current (drift m, noise q per reference time), tau_m -> infinity:
     # mu = m tau_m, D = q tau_m and omega_lif = omega tau_m.
     omega, drift, noise, tau_m = np.array([0.2, 1.0, 2.0, 4.0]), 1.0, 0.1, 30.0
-    lif = coh.lif_coherence(omega * tau_m, mu=drift * tau_m, D=noise * tau_m)
-    perfect = coh.if_coherence(omega, mu=drift, D=noise)
+    lif = theory.lif_coherence(omega * tau_m, mu=drift * tau_m, D=noise * tau_m)
+    perfect = theory.if_coherence(omega, mu=drift, D=noise)
     np.testing.assert_allclose(lif, perfect, atol=5e-3)
-    chi_lif = coh.lif_susceptibility(omega * tau_m, mu=drift * tau_m, D=noise * tau_m)
-    np.testing.assert_allclose(chi_lif, coh.if_susceptibility(omega, mu=drift, D=noise), rtol=1e-2)
+    chi_lif = theory.lif_susceptibility(omega * tau_m, mu=drift * tau_m, D=noise * tau_m)
+    np.testing.assert_allclose(chi_lif, theory.if_susceptibility(omega, mu=drift, D=noise), rtol=1e-2)
 
 
 def test_if_closed_form_limits():
-    assert coh.if_coherence(0.0, mu=IF_MU, D=IF_D) == pytest.approx(1.0)
-    assert coh.if_coherence(1e-6, mu=IF_MU, D=IF_D) == pytest.approx(1.0, abs=1e-9)
+    assert theory.if_coherence(0.0, mu=IF_MU, D=IF_D) == pytest.approx(1.0)
+    assert theory.if_coherence(1e-6, mu=IF_MU, D=IF_D) == pytest.approx(1.0, abs=1e-9)
     # S(0) = r0 CV^2 with CV^2 = 2 D / (mu (v_th - u_rest)) for the inverse-Gaussian ISI.
-    assert coh.if_power_spectrum(1e-6, mu=IF_MU, D=IF_D) == pytest.approx(2 * IF_D, rel=1e-6)
+    assert theory.if_power_spectrum(1e-6, mu=IF_MU, D=IF_D) == pytest.approx(2 * IF_D, rel=1e-6)
     # High-frequency asymptote C ~ 2 r0 / omega.
-    assert coh.if_coherence(1e5, mu=IF_MU, D=IF_D) * 1e5 / 2 == pytest.approx(1.0, rel=0.02)
+    assert theory.if_coherence(1e5, mu=IF_MU, D=IF_D) * 1e5 / 2 == pytest.approx(1.0, rel=0.02)
 
 
 @pytest.mark.parametrize("kind", ["lif", "if"])
 @pytest.mark.parametrize("mu, D", [(0.8, 0.2), (1.2, 0.1), (2.0, 0.02), (3.0, 1.0)])
 def test_coherence_in_unit_interval(kind, mu, D):
     omega = np.concatenate([[0.0], np.geomspace(1e-3, 100.0, 25)])
-    function = coh.lif_coherence if kind == "lif" else coh.if_coherence
+    function = theory.lif_coherence if kind == "lif" else theory.if_coherence
     values = function(omega, mu=mu, D=D)
     assert values.shape == omega.shape
     assert np.all(np.isfinite(values))
@@ -128,8 +129,8 @@ def test_coherence_in_unit_interval(kind, mu, D):
 def test_if_flat_where_lif_falls():
     # Suite parameters: same input current for both, omega in rad per tau_0, high-leak tau_m = tau_0.
     omega = np.geomspace(0.05, 1.0, 12)
-    perfect = coh.if_coherence(omega, mu=1.0, D=0.01)
-    leaky = coh.lif_coherence(omega, mu=1.0, D=0.01)
+    perfect = theory.if_coherence(omega, mu=1.0, D=0.01)
+    leaky = theory.lif_coherence(omega, mu=1.0, D=0.01)
     assert perfect.max() / perfect.min() < 1.1
     assert leaky.max() / leaky.min() > 1.25
     assert np.all(perfect > leaky)
@@ -138,14 +139,14 @@ def test_if_flat_where_lif_falls():
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: coh.lif_coherence(1.0, mu=1.2, D=0.0),
-        lambda: coh.lif_coherence(1.0, mu=1.2, D=-1.0),
-        lambda: coh.lif_rate(mu=1.2, D=0.1, v_th=0.0, u_rest=0.0),
-        lambda: coh.lif_rate(mu=1.2, D=0.1, tau_ref=-1.0),
-        lambda: coh.lif_coherence(-1.0, mu=1.2, D=0.1),
-        lambda: coh.if_coherence(1.0, mu=1.0, D=0.1, v_th=0.0, u_rest=0.5),
-        lambda: coh.if_rate(mu=0.0, D=0.1),
-        lambda: coh.simulate_coherence("qif", mu=1.2, D=0.1),
+        lambda: theory.lif_coherence(1.0, mu=1.2, D=0.0),
+        lambda: theory.lif_coherence(1.0, mu=1.2, D=-1.0),
+        lambda: theory.lif_rate(mu=1.2, D=0.1, v_th=0.0, u_rest=0.0),
+        lambda: theory.lif_rate(mu=1.2, D=0.1, tau_ref=-1.0),
+        lambda: theory.lif_coherence(-1.0, mu=1.2, D=0.1),
+        lambda: theory.if_coherence(1.0, mu=1.0, D=0.1, v_th=0.0, u_rest=0.5),
+        lambda: theory.if_rate(mu=0.0, D=0.1),
+        lambda: theory.simulate_coherence("qif", mu=1.2, D=0.1),
     ],
 )
 def test_invalid_parameters_raise(call):

@@ -89,7 +89,7 @@ for _suite in (
           description="train/test SSE per epoch; event data: accuracy at other frame time windows"),
     Suite("spectral", "ablations.evaluation.spectral:spectral",
           description="input spike-train spectra clean vs noisy; critical frequency of the target output"),
-    Suite("coherence", "ablations.evaluation:coherence_rows", needs_model=False,
+    Suite("coherence", "ablations.evaluation.coherence:coherence", needs_model=False,
           description="analytic and simulated coherence of white-noise-driven IF / LIF neurons"),
     Suite("landscape", "ablations.evaluation.landscape:landscape",
           description="2-D loss surface along filter-normalised random directions"),
@@ -97,25 +97,6 @@ for _suite in (
           description="t-SNE of the last hidden layer's spike counts and silhouette"),
 ):
     register(_suite)
-
-
-def coherence_rows(model: Any, data: Any, cfg: Any) -> pd.DataFrame:
-    """The ``coherence`` suite (:mod:`ablations.evaluation.coherence`) as tidy rows.
-
-    ``metric`` is ``coherence`` (per ``neuron``, ``source`` analytic/simulated, ``omega`` in rad
-    per tau_0 and ``frequency_hz``) or ``firing_rate_hz`` (per ``neuron`` and ``source``). The
-    neuron's membrane time constant is ``tau_ms`` (inf for the IF neuron); ``mu`` and ``D`` are
-    the dimensionless parameters given to the formulas. The model and data are not used.
-    """
-    from . import coherence
-    from .common import params, tidy
-
-    wide = coherence.run(None, None, params(cfg, "coherence")).rename(columns={"tau": "tau_ms"})
-    conditions = [c for c in wide.columns if c not in ("suite", "coherence", "rate")]
-    curves = wide[conditions].assign(metric="coherence", value=wide["coherence"])
-    keys = [c for c in conditions if c not in ("omega", "frequency_hz")]
-    rates = wide.drop_duplicates(keys)[keys].assign(metric="firing_rate_hz", value=wide.drop_duplicates(keys)["rate"])
-    return tidy(pd.concat([curves, rates], ignore_index=True), "coherence")
 
 
 def available(kind: str | None = None) -> list[str]:

@@ -39,12 +39,13 @@ def _coherence_rows(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         keys = [c for c in ("neuron", "source", "tau_ms", "omega") if c in rows.columns]
         curve = rows.groupby(keys, dropna=False)["value"].mean().reset_index().rename(columns={"value": "coherence"})
         return curve, f"from the coherence suite of {rows['run_dir'].nunique()} run(s)"
-    from ..evaluation import coherence as theory
+    from ..evaluation.coherence import coherence as coherence_suite
 
-    wide = theory.run(None, None, {"simulate": False})
-    curve = wide.rename(columns={"tau": "tau_ms"})[["neuron", "source", "tau_ms", "omega", "coherence"]]
-    return curve, ("computed analytically with ablations.evaluation.coherence (no coherence rows in the "
-                   "results; `eval.suites=[coherence]` adds the simulated check)")
+    rows = coherence_suite(None, None, {"eval": {"coherence": {"simulate": False}}})
+    rows = rows[rows["metric"] == "coherence"].rename(columns={"value": "coherence"})
+    curve = rows[["neuron", "source", "tau_ms", "omega", "coherence"]]
+    return curve, ("the coherence suite's analytic curves at its default parameters (no coherence rows in the "
+                   "results; `eval.suites=[coherence]` records them with the simulated check)")
 
 
 def coherence(results: pd.DataFrame):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import neurons
 from . import style
 
 __all__ = [
@@ -134,29 +135,17 @@ def per_run_mean(rows: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- derived columns
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
 def _tau_of(leak: Any, tau: Any, beta_value: Any) -> float:
-    leak = str(leak)
-    if leak == "none":
-        return math.inf
-    if leak == "complete":
-        return 0.0
-    if leak != "exponential":
-        return math.nan
-    try:
-        value = float(tau)
-        if not math.isnan(value):
-            return value
-    except (TypeError, ValueError):
-        pass
-    try:
-        beta = float(beta_value)
-    except (TypeError, ValueError):
-        return math.nan
-    if beta >= 1.0:
-        return math.inf
-    if beta <= 0.0:
-        return 0.0
-    return -1.0 / math.log(beta)
+    value = neurons.effective_tau(str(leak), _number(tau), _number(beta_value))
+    return math.nan if value is None else value
 
 
 def effective_tau(rows: pd.DataFrame) -> pd.Series:
