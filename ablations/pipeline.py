@@ -74,9 +74,10 @@ def prepare(cfg: DictConfig) -> Prepared:
     return Prepared(cfg, spec, bundle, model)
 
 
-def run_cfg(cfg: DictConfig, on_epoch: Callable[[int, dict], None] | None = None) -> Path:
-    """Train, resume or skip the run ``cfg`` describes; return its directory."""
-    prepared = prepare(cfg)
+def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | None = None) -> Path:
+    """Train, resume or skip the run ``cfg`` describes (or that :func:`prepare` made ready); return its
+    directory. A :class:`StopRun` from ``on_epoch`` propagates with the run directory attached."""
+    prepared = cfg if isinstance(cfg, Prepared) else prepare(cfg)
     cfg, spec, bundle, model = prepared.cfg, prepared.spec, prepared.bundle, prepared.model
     run_dir = results.run_dir_for(cfg)
     status = results.read_status(run_dir)
@@ -119,6 +120,7 @@ def run_cfg(cfg: DictConfig, on_epoch: Callable[[int, dict], None] | None = None
         return run_dir
     except StopRun as stop:
         results.update_status(run_dir, status=stop.status, error=str(stop))
+        stop.run_dir = run_dir
         raise
     except KeyboardInterrupt:
         results.update_status(run_dir, status="interrupted")

@@ -56,6 +56,7 @@ class StopRun(Exception):
     def __init__(self, status: str, message: str = ""):
         super().__init__(message or status)
         self.status = status
+        self.run_dir: Path | None = None  # set by the run that stopped
 
 
 def select_device(name: str) -> torch.device:

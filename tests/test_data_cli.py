@@ -64,6 +64,7 @@ def test_download_needs_a_dataset_and_rejects_unknown_ones(tmp_path, capsys):
     assert data_main(["fetch"]) == 2
 
 
+@pytest.mark.slow
 def test_download_goes_through_torchvision_download_code(tmp_path, monkeypatch, capsys):
     """CIFAR10(download=True) runs with its network call replaced by writing the extracted files."""
     import torchvision.datasets.cifar as cifar
@@ -129,6 +130,7 @@ def test_end_to_end_run_on_tiny_nmnist_files(tmp_path):
     assert "steps: 4" in (run_dir / "config.yaml").read_text()  # the derived T is recorded
 
 
+@pytest.mark.slow
 def test_end_to_end_run_on_digits_events(tmp_path):
     run_dir = run(["dataset=digits_events", "train.epochs=2", "train.max_batches=2", "progress=false",
                    f"paths.data={tmp_path / 'data'}", f"paths.runs={tmp_path / 'runs'}"])

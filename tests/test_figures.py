@@ -250,6 +250,7 @@ def test_missing_results_name_the_command_that_produces_them(table, tmp_path):
     assert results.config_hash(cfg) == expected
 
 
+@pytest.mark.slow
 def test_cli_without_runs_skips_with_commands(tmp_path, capsys):
     out = tmp_path / "figures"
     assert figures_main([f"runs={tmp_path / 'none'}", f"out={out}"]) == 0

@@ -43,6 +43,7 @@ def test_headline_has_one_row_per_dataset_and_variant(table):
     assert events["attack_success_pct"].notna().all()
 
 
+@pytest.mark.slow
 def test_report_command_without_runs_lists_what_to_run(tmp_path, capsys):
     assert main([f"runs={tmp_path / 'none'}", f"out={tmp_path}"]) == 0
     page = (tmp_path / "report.html").read_text()

@@ -83,6 +83,7 @@ def test_bad_values_raise_user_errors(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+@pytest.mark.slow
 def test_cli_rejects_bad_input_at_once(tmp_path):
     bad = cli("variant=does_not_exist", cwd=tmp_path)
     assert bad.returncode != 0
@@ -98,6 +99,7 @@ def test_cli_rejects_bad_input_at_once(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no runs/, no outputs/
 
 
+@pytest.mark.slow
 def test_multirun_grid_leaves_no_litter(tmp_path):
     done = cli("-m", "variant=vanilla,complete_leak", "dataset.steps=4", "train.epochs=1", "progress=false",
                cwd=tmp_path)
@@ -175,6 +177,7 @@ def test_atomic_writes_keep_usual_permissions(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["b.txt"]
 
 
+@pytest.mark.slow
 def test_delayed_xor_needs_memory(tmp_path):
     """Seed 001's delayed XOR with the default config: no reset carries pattern A across the
     delay, complete leak (beta = 0) cannot and stays at chance (50 %)."""

@@ -167,6 +167,7 @@ def test_check_definition_rejects_bad_keys_metrics_and_values(tmp_path, monkeypa
         study.check_definition(searched, ["train.lr=0.1"])
 
 
+@pytest.mark.slow
 def test_cli_bad_input_exits_2_before_any_trial(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_study(tmp_path, "badkey", """
@@ -211,6 +212,7 @@ def test_cli_exit_code_in_a_real_process(tmp_path):
 
 
 # --------------------------------------------------------------------------- small real studies
+@pytest.mark.slow
 def test_single_objective_study_prunes_resumes_and_summarises(tmp_path, capsys):
     write_study(tmp_path, "tiny", """
         overrides: [train.epochs=3]
@@ -265,6 +267,7 @@ def test_identical_trials_share_a_run_and_read_it(tmp_path, capsys):
     assert "already finished" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_multi_objective_study_prints_pareto_front_and_figures(tmp_path, capsys):
     write_study(tmp_path, "front", """
         space:
@@ -286,6 +289,7 @@ def test_multi_objective_study_prints_pareto_front_and_figures(tmp_path, capsys)
         assert (figures / name).stat().st_size > 1000, name
 
 
+@pytest.mark.slow
 def test_eval_objectives_add_their_suite_and_read_the_table(tmp_path, capsys):
     """The activity suite runs because the objective needs it; the objective is its network row."""
     write_study(tmp_path, "ops", """
@@ -331,6 +335,7 @@ def test_local_dead_worker_trial_is_requeued(tmp_path):
     assert opened.get_trials()[1].state.name == "RUNNING"
 
 
+@pytest.mark.slow
 def test_sigterm_requeues_the_running_trial_and_the_same_command_resumes_it(tmp_path, capsys):
     """SIGTERM (or Ctrl-C) mid-trial: the trial is re-queued at once, its run resumes from its checkpoint."""
     import os

@@ -144,7 +144,7 @@ class Worker:
     def _objective(self, trial):
         import optuna
 
-        from ..pipeline import run_cfg
+        from ..pipeline import prepare, run_cfg
         from ..training import StopRun
 
         trial.set_user_attr("worker", self.me)
@@ -156,11 +156,12 @@ class Worker:
         self.log(f"trial {trial.number}{f' (re-run of trial {retried})' if retried is not None else ''}: "
                  f"{shown}", flush=True)
         # Trials with the same parameters train the same run: one trains it, the others wait and reuse it.
-        with _run_lock(_lock_path(cfg), self.log):
+        prepared = prepare(cfg)  # resolved: the lock and the run directory share one identity
+        with _run_lock(_lock_path(prepared.cfg), self.log):
             try:
-                run_dir = run_cfg(cfg, on_epoch=self._reporter(trial, cfg) if self.prune_metric else None)
+                run_dir = run_cfg(prepared, on_epoch=self._reporter(trial, prepared.cfg) if self.prune_metric else None)
             except StopRun as stop:
-                trial.set_user_attr("run_dir", str(results.run_dir_for(cfg)))  # cfg is resolved by now
+                trial.set_user_attr("run_dir", str(stop.run_dir))
                 trial.set_user_attr("run_status", stop.status)
                 raise optuna.TrialPruned(str(stop)) from None
             trial.set_user_attr("run_dir", str(run_dir))
@@ -253,7 +254,7 @@ class _SurplusFilter(logging.Filter):
 
 
 def _lock_path(cfg: DictConfig) -> Path:
-    """A lock file named after the run's identity as composed (before the run resolves its defaults)."""
+    """A lock file named after the run's identity (of the resolved config, like its run directory)."""
     return Path(str(cfg.paths.runs)) / ".locks" / f"{results.config_hash(cfg)}-seed{int(cfg.seed)}.lock"
 
 
