@@ -74,9 +74,12 @@ def prepare(cfg: DictConfig) -> Prepared:
     return Prepared(cfg, spec, bundle, model)
 
 
-def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | None = None) -> Path:
+def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | None = None,
+            overrides: Iterable[str] | None = None) -> Path:
     """Train, resume or skip the run ``cfg`` describes (or that :func:`prepare` made ready); return its
-    directory. A :class:`StopRun` from ``on_epoch`` propagates with the run directory attached."""
+    directory. A :class:`StopRun` from ``on_epoch`` propagates with the run directory attached.
+    ``overrides`` (the command line the config was composed from) is kept in the record, so the
+    figures can say which command reproduces a run."""
     prepared = cfg if isinstance(cfg, Prepared) else prepare(cfg)
     cfg, spec, bundle, model = prepared.cfg, prepared.spec, prepared.bundle, prepared.model
     run_dir = results.run_dir_for(cfg)
@@ -109,6 +112,7 @@ def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | 
         "pid": os.getpid(),
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "trial": OmegaConf.to_container(cfg.trial) if cfg.get("trial") else None,
+        "overrides": list(overrides) if overrides is not None else previous.get("overrides"),
     })
     print(f"run {run_dir}\n  {spec.describe()}\n  device {device}", flush=True)
     wall_start = time.perf_counter()
@@ -152,4 +156,5 @@ def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> Non
 
 def run(overrides: Iterable[str] = (), on_epoch: Callable[[int, dict], None] | None = None) -> Path:
     """Same as the command line: ``run(["variant=no_reset", "train.epochs=1"])`` -> run directory."""
-    return run_cfg(compose(overrides), on_epoch=on_epoch)
+    overrides = list(overrides)
+    return run_cfg(compose(overrides), on_epoch=on_epoch, overrides=overrides)

@@ -161,7 +161,7 @@ HEADLINE_NAMES = {"n_seeds": "seeds", "accuracy_pct": "accuracy (%)",
 
 
 def _runs_section(results: pd.DataFrame) -> str:
-    from .figures import select
+    from .figures import missing
 
     runs = results[results["kind"] == "run"] if "kind" in results.columns else pd.DataFrame()
     if runs.empty:
@@ -177,7 +177,7 @@ def _runs_section(results: pd.DataFrame) -> str:
                  "every seed of it used.</p>")
     for config_hash, group in runs.groupby("config_hash", sort=True):
         first = group.iloc[0]
-        overrides = select.base_overrides(group)
+        overrides = missing.base_overrides(group)
         status = _read_status(str(first["run_dir"]))
         neuron = status.get("neuron", "")
         config_path = Path(str(first["run_dir"])) / "config.yaml"

@@ -238,6 +238,8 @@ def _run_identity(run_dir: Path, status: dict) -> dict:
     for column, key in _IDENTITY_COLUMNS.items():
         row[column] = flat.get(key)
     row["beta_value"] = status.get("beta_value")
+    recorded = status.get("overrides")  # the command-line overrides the run was made with
+    row["overrides"] = tuple(recorded) if isinstance(recorded, list) else None
     row["tau"] = _as_float(row["tau"])
     row["config"] = flat
     return row

@@ -32,7 +32,10 @@ def report_errors(function: Callable[[], object], debug: bool) -> None:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    report_errors(lambda: run_cfg(cfg), bool(cfg.get("debug", False)))
+    from hydra.core.hydra_config import HydraConfig
+
+    overrides = list(HydraConfig.get().overrides.task)
+    report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from conftest import DIGITS_GRID, EVENT_VARIANTS  # noqa: E402
 
 from ablations import figures, results  # noqa: E402
 from ablations.config import UserError, compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
-from ablations.figures import select, style  # noqa: E402
+from ablations.figures import missing, select, style  # noqa: E402
 from ablations.figures.__main__ import main as figures_main  # noqa: E402
 from ablations.figures.layout import notes  # noqa: E402
 
@@ -229,13 +229,13 @@ def test_study_figures_come_from_the_trial_records(table):
 def test_missing_results_name_the_command_that_produces_them(table, tmp_path):
     no_noise = table[~((table["kind"] == "eval") & (table["suite"] == "noise"))].copy()
     no_noise.attrs.update(table.attrs)
-    with pytest.raises(select.MissingResults) as caught:
+    with pytest.raises(missing.MissingResults) as caught:
         figures.build("noise_robustness", no_noise)
     commands = caught.value.commands
     assert commands[0].startswith(f"python -m ablations.evaluate run={table.attrs['runs_root']}/digits suite=noise")
     only_vanilla = table[table["variant"] == "vanilla"].copy()
     only_vanilla.attrs.update(table.attrs)
-    with pytest.raises(select.MissingResults) as caught:
+    with pytest.raises(missing.MissingResults) as caught:
         figures.build("spike_rate_histograms", only_vanilla)
     command = caught.value.commands[-1]
     assert command.startswith("python -m ablations.run -m variant=no_reset seed=0,1")

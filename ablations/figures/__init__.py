@@ -54,7 +54,7 @@ from typing import Any
 import pandas as pd
 
 from ..registry import Registry
-from .select import MissingResults
+from .missing import MissingResults
 
 __all__ = [
     "FIGURES",

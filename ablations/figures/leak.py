@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import layout, select, style
+from . import layout, missing, select, style
 
 __all__ = ["coherence", "critical_frequency", "enwsi", "input_spectra", "noise_robustness", "sse_generalization"]
 
@@ -44,8 +44,8 @@ def _coherence_rows(results: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     rows = coherence_suite(None, None, {"eval": {"coherence": {"simulate": False}}})
     rows = rows[rows["metric"] == "coherence"].rename(columns={"value": "coherence"})
     curve = rows[["neuron", "source", "tau_ms", "omega", "coherence"]]
-    return curve, ("the coherence suite's analytic curves at its default parameters (no coherence rows in the "
-                   "results; `eval.suites=[coherence]` records them with the simulated check)")
+    return curve, ("computed analytically by the coherence suite at its default parameters (no coherence rows "
+                   "in the results; `eval.suites=[coherence]` records them with the simulated check)")
 
 
 def coherence(results: pd.DataFrame):
@@ -138,7 +138,7 @@ def noise_robustness(results: pd.DataFrame):
     tau (IF = tau inf), mean +- s.d. over seeds; panels scenario {1, 2} x noise {Gaussian, impulse}
     x dataset (scenario 1: noise on the pixels before Poisson coding; 2: on the spikes)."""
     rows = select.add_tau(_noise_accuracy(results))
-    select.require(rows, results, "noise-suite accuracy of leak-ablation runs (vanilla / no_leak)",
+    missing.require(rows, results, "noise-suite accuracy of leak-ablation runs (vanilla / no_leak)",
                    suites=["noise"], variants=["vanilla", "no_leak"])
     return noise_panels(results, rows, "tau_label", select.tau_order(rows), style.tau_palette(rows["tau_eff"].unique()))
 
@@ -150,7 +150,7 @@ def input_spectra(results: pd.DataFrame):
     The input spectra do not depend on the trained network: the curves average the rows of every
     run of a dataset (bands: +- s.d. over runs, i.e. over encoder draws and seeds)."""
     rows = select.eval_rows(results, "spectral", "input_power")
-    select.require(rows, results, "spectral-suite input spectra", suites=["spectral"], variants=["vanilla", "no_leak"])
+    missing.require(rows, results, "spectral-suite input spectra", suites=["spectral"], variants=["vanilla", "no_leak"])
     rows = rows.copy()
     rows["scenario"] = pd.to_numeric(rows["scenario"], errors="coerce").fillna(0).astype(int)
     clean = rows[rows["condition"] == "clean"]
@@ -203,7 +203,7 @@ def critical_frequency(results: pd.DataFrame):
         trace = "current" if "current" in set(rows["trace"]) else min(set(rows["trace"].dropna()))
         rows = rows[rows["trace"] == trace]
     rows = select.add_tau(rows) if not rows.empty else rows
-    select.require(rows, results, "spectral-suite critical frequencies of leak-ablation runs",
+    missing.require(rows, results, "spectral-suite critical frequencies of leak-ablation runs",
                    suites=["spectral"], variants=["vanilla", "no_leak"])
     rows = rows.dropna(subset=["value"]).copy()
     rows["input"] = [_condition_label(c, n, sc, sv) for c, n, sc, sv in
@@ -266,7 +266,7 @@ def sse_generalization(results: pd.DataFrame):
     (the train SSE is a running average over the epoch, the test SSE is measured after it)."""
     rows = select.add_tau(select.epoch_rows(results))
     rows = rows.dropna(subset=["train_sse", "test_sse"]) if not rows.empty and "test_sse" in rows.columns else rows.iloc[0:0]
-    select.require(rows, results, "per-epoch train and test SSE (metrics.csv) of leak-ablation runs",
+    missing.require(rows, results, "per-epoch train and test SSE (metrics.csv) of leak-ablation runs",
                    variants=["vanilla", "no_leak"])
     taus = select.tau_order(rows)
     palette = style.tau_palette(rows["tau_eff"].unique())
@@ -312,7 +312,7 @@ def enwsi(results: pd.DataFrame):
     averaged over time steps and test samples, one bar per membrane time constant tau per hidden
     layer (mean +- s.d. over seeds), one panel per dataset."""
     rows = select.add_tau(select.eval_rows(results, "activity", "enwsi"))
-    select.require(rows, results, "activity-suite ENWSI of leak-ablation runs", suites=["activity"],
+    missing.require(rows, results, "activity-suite ENWSI of leak-ablation runs", suites=["activity"],
                    variants=["vanilla", "no_leak"])
     per_run = select.per_run_mean(rows, ["dataset", "layer", "tau_label"])
     taus = select.tau_order(rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import layout, select, style
+from . import layout, missing, select, style
 from .leak import _noise_accuracy, noise_panels
 
 __all__ = ["linear_leak_noise", "linear_leak_rate", "single_neuron_rates"]
@@ -26,7 +26,7 @@ def linear_leak_noise(results: pd.DataFrame):
     leak, the exponential leak (vanilla LIF) and no leak (IF), mean +- s.d. over seeds; panels
     scenario {1, 2} x noise {Gaussian, impulse} x dataset as in seed 003 Fig. 3."""
     rows = _noise_accuracy(results, LINEAR_VARIANTS)
-    select.require(rows if not rows.empty and "linear_leak" in set(rows["variant"]) else rows.iloc[0:0], results,
+    missing.require(rows if not rows.empty and "linear_leak" in set(rows["variant"]) else rows.iloc[0:0], results,
                    "noise-suite accuracy of linear_leak (and vanilla, no_leak) runs", suites=["noise"],
                    variants=LINEAR_VARIANTS)
     rows, dropped = select.primary(rows)
@@ -70,7 +70,7 @@ def linear_leak_rate(results: pd.DataFrame):
     if not rows.empty:
         rows = rows[(rows["layer"] == "network") & rows.get("neuron", pd.Series(index=rows.index)).isna()]
     linear = rows[rows["variant"] == "linear_leak"] if not rows.empty else rows
-    select.require(linear, results, "activity-suite spike rates of linear_leak runs", suites=["activity"],
+    missing.require(linear, results, "activity-suite spike rates of linear_leak runs", suites=["activity"],
                    variants=["linear_leak", "vanilla", "no_leak"])
     simulated = single_neuron_rates()
     figure, axes = layout.grid(1, 2, full_width=True, aspect=0.72)
@@ -108,7 +108,7 @@ def linear_leak_rate(results: pd.DataFrame):
     if len(lams) == 1:
         ax.set_xlim(lams[0] / 3, lams[0] * 3)
         layout.note(figure, "Only one lambda in the results; a sweep: "
-                    + select.run_command(results, ["activity"], ["linear_leak"],
+                    + missing.run_command(results, ["activity"], ["linear_leak"],
                                          extra=["neuron.lam=0.01,0.02,0.05,0.1,0.2"]))
     ax.set_xlabel(style.LABELS["lam"])
     ax.set_ylabel(style.LABELS["spike_rate"])

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import layout, select, style
+from . import layout, missing, select, style
 
 __all__ = [
     "TRACE_VARIANTS",
@@ -104,7 +104,7 @@ def learning_curves(results: pd.DataFrame):
     (mean +- s.d. over seeds), one row of panels per dataset."""
     rows = select.epoch_rows(results)
     rows = rows.dropna(subset=["test_accuracy"]) if "test_accuracy" in rows.columns else rows.iloc[0:0]
-    select.require(rows, results, "per-epoch test metrics (metrics.csv)", variants=list(TRACE_VARIANTS))
+    missing.require(rows, results, "per-epoch test metrics (metrics.csv)", variants=list(TRACE_VARIANTS))
     rows, dropped = _variant_rows(rows)
     rows = rows.assign(accuracy=100.0 * rows["test_accuracy"])
     order = select.series_order(rows)
@@ -147,7 +147,7 @@ def spike_rate_histograms(results: pd.DataFrame):
     else:
         rows = rows.iloc[0:0]
     pairs = [pair for pair in RESET_PAIRS if set(pair) <= set(rows.get("variant", []))]
-    select.require(rows if pairs else rows.iloc[0:0], results,
+    missing.require(rows if pairs else rows.iloc[0:0], results,
                    "per-neuron spike rates (activity suite) of a variant with and without reset",
                    suites=["activity"], variants=["vanilla", "no_reset"])
     keep = [v for pair in pairs for v in pair]
@@ -209,7 +209,7 @@ def loss_landscapes(results: pd.DataFrame):
     shared colour scale; the star marks the trained weights. One model (the lowest seed) per
     variant and dataset."""
     rows = select.eval_rows(results, "landscape", "loss")
-    select.require(rows, results, "landscape-suite loss surfaces", suites=["landscape"],
+    missing.require(rows, results, "landscape-suite loss surfaces", suites=["landscape"],
                    variants=list(TRACE_VARIANTS))
     rows, dropped = _variant_rows(rows)
     rows = _first_seed(rows)
@@ -252,7 +252,7 @@ def tsne(results: pd.DataFrame):
     coloured by class; titles give the silhouette score of the classes in the map. One model (the
     lowest seed) per variant and dataset."""
     rows = select.eval_rows(results, "embedding", ["tsne_x", "tsne_y", "silhouette"])
-    select.require(rows[rows["metric"] == "tsne_x"] if not rows.empty else rows, results,
+    missing.require(rows[rows["metric"] == "tsne_x"] if not rows.empty else rows, results,
                    "embedding-suite t-SNE maps", suites=["embedding"], variants=list(TRACE_VARIANTS))
     rows, dropped = _variant_rows(rows)
     rows = _first_seed(rows)
@@ -300,7 +300,7 @@ def attack(results: pd.DataFrame):
     from .tables import published_attack
 
     rows = select.eval_rows(results, "adversarial", ["attack_success_rate", "mean_l2_perturbation"])
-    select.require(rows, results, "adversarial-suite spike attacks on event data (attack_success_rate)",
+    missing.require(rows, results, "adversarial-suite spike attacks on event data (attack_success_rate)",
                    suites=["adversarial"], variants=list(TRACE_VARIANTS) + ["no_leak_no_reset_recurrent"],
                    dataset="digits_events")
     rows, dropped = _variant_rows(rows)
@@ -354,7 +354,7 @@ def adversarial_accuracy(results: pd.DataFrame):
         rows = rows[rows["epsilon"].notna() & rows["attack"].isin(list(ATTACK_NAMES))]
     else:
         rows = rows.iloc[0:0]
-    select.require(rows, results, "adversarial-suite FGSM / PGD accuracies on image data", suites=["adversarial"],
+    missing.require(rows, results, "adversarial-suite FGSM / PGD accuracies on image data", suites=["adversarial"],
                    variants=list(TRACE_VARIANTS))
     rows, dropped = _variant_rows(rows)
     rows = rows.assign(accuracy=100.0 * rows["value"])

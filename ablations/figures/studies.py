@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from . import layout, select, style
+from . import layout, missing, select, style
 
 __all__ = ["no_study", "pareto_mask", "study_history", "study_pareto", "trial_table"]
 
@@ -27,10 +27,10 @@ FALLBACK_OBJECTIVE = {"name": "accuracy", "metric": "accuracy", "direction": "ma
                       "where": (), "reduce": "mean"}
 
 
-def no_study(results: pd.DataFrame) -> select.MissingResults:
+def no_study(results: pd.DataFrame) -> missing.MissingResults:
     root = select.runs_root(results)
     extra = "" if root == "runs" else f" paths.runs={root}"
-    return select.MissingResults(f"needs runs of a study (records with trial.study set); none in {root}",
+    return missing.MissingResults(f"needs runs of a study (records with trial.study set); none in {root}",
                                  [f"python -m ablations.study study=pareto study.n_trials=12 train.epochs=3{extra}"])
 
 
@@ -80,7 +80,7 @@ def _param_value(run: pd.Series, key: str) -> Any:
         return run.get("variant")
     if key in run.index and key not in ("study", "trial") and pd.notna(run.get(key)):
         return run.get(key)
-    flat = select._run_flat(str(run["run_dir"]))
+    flat = run.get("config") if isinstance(run.get("config"), dict) else {}  # the run's flattened config
     for candidate in (key, f"{key}.name"):
         if candidate in flat:
             return flat[candidate]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import select, style
+from . import missing, select, style
 
 __all__ = [
     "REFERENCE_DIR",
@@ -119,7 +119,7 @@ def leak_table1(results: pd.DataFrame) -> pd.DataFrame:
     130-150 of 150), spikes (% of neurons per step over the whole network) and synaptic
     operations per sample (activity suite), ours (mean ± s.d. over seeds) beside the published."""
     runs = select.add_tau(select.run_rows(results))
-    select.require(runs, results, "finished leak-ablation runs (vanilla / no_leak)", suites=["activity"],
+    missing.require(runs, results, "finished leak-ablation runs (vanilla / no_leak)", suites=["activity"],
                    variants=["vanilla", "no_leak"])
     epochs = select.epoch_rows(results)
     activity = select.eval_rows(results, "activity", ["spike_rate", "synaptic_ops"])
@@ -158,7 +158,7 @@ def leak_critical_frequency(results: pd.DataFrame) -> pd.DataFrame:
     if not rows.empty and "trace" in rows.columns:
         rows = rows[rows["trace"] == ("current" if "current" in set(rows["trace"]) else rows["trace"].iloc[0])]
     rows = select.add_tau(rows) if not rows.empty else rows
-    select.require(rows, results, "spectral-suite critical frequencies of leak-ablation runs", suites=["spectral"],
+    missing.require(rows, results, "spectral-suite critical frequencies of leak-ablation runs", suites=["spectral"],
                    variants=["vanilla", "no_leak"])
     rows = rows.copy()
     rows["condition"] = ["clean" if c == "clean" else
@@ -188,7 +188,7 @@ def roles_table6(results: pd.DataFrame) -> pd.DataFrame:
     """Seed 001 Table 6: test accuracy (%) per variant and dataset, ours (mean ± s.d. over seeds)
     beside the published values (seed 001's datasets)."""
     runs = select.run_rows(results)
-    select.require(runs, results, "finished runs of the variants", variants=["vanilla", "no_leak", "complete_leak",
+    missing.require(runs, results, "finished runs of the variants", variants=["vanilla", "no_leak", "complete_leak",
                                                                             "no_reset", "recurrent"])
     runs = select.add_series(runs).assign(accuracy=lambda r: 100.0 * pd.to_numeric(r["accuracy"], errors="coerce"))
     ours = runs.groupby(["series", "variant", "dataset"], sort=False)["accuracy"].agg(["mean", "std", "size"])
@@ -226,7 +226,7 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
         rows = rows[rows["time_window_ms"].notna()]
     else:
         rows = rows.iloc[0:0]
-    select.require(rows, results, "generalization-suite accuracies at other frame windows (event data)",
+    missing.require(rows, results, "generalization-suite accuracies at other frame windows (event data)",
                    suites=["generalization"], dataset="digits_events",
                    variants=["vanilla", "no_leak", "complete_leak", "no_reset", "recurrent"])
     rows = select.add_series(rows)

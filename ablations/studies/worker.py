@@ -150,7 +150,8 @@ class Worker:
         trial.set_user_attr("worker", self.me)
         self._check_budget(trial)
         params = suggest(trial, self.definition.space)
-        cfg = compose(trial_overrides(self.definition, self.run_overrides, params, trial.number, self.suites))
+        overrides = trial_overrides(self.definition, self.run_overrides, params, trial.number, self.suites)
+        cfg = compose(overrides)
         retried = self.storage.get_trial(trial._trial_id).system_attrs.get("failed_trial")
         shown = " ".join(f"{k}={format_value(v)}" for k, v in params.items()) or "(no parameters)"
         self.log(f"trial {trial.number}{f' (re-run of trial {retried})' if retried is not None else ''}: "
@@ -159,7 +160,8 @@ class Worker:
         prepared = prepare(cfg)  # resolved: the lock and the run directory share one identity
         with _run_lock(_lock_path(prepared.cfg), self.log):
             try:
-                run_dir = run_cfg(prepared, on_epoch=self._reporter(trial, prepared.cfg) if self.prune_metric else None)
+                run_dir = run_cfg(prepared, on_epoch=self._reporter(trial, prepared.cfg) if self.prune_metric else None,
+                                  overrides=overrides)
             except StopRun as stop:
                 trial.set_user_attr("run_dir", str(stop.run_dir))
                 trial.set_user_attr("run_status", stop.status)

@@ -1,0 +1,232 @@
+"""What a figure lacks, and the commands that make it.
+
+When a figure cannot be drawn it raises :class:`MissingResults` carrying the exact commands that
+would produce the rows: a run grid with ``eval.suites=[...]`` (``python -m ablations.run`` trains
+the runs that do not exist yet and only evaluates the finished ones) or ``python -m
+ablations.evaluate`` for runs that exist. Commands are built from the run records in the results
+table: the variants, seeds and the overrides each run recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from . import style
+from .select import DEFAULT_SEEDS, ROLES_VARIANTS, datasets_of, paper_rows, run_rows, runs_root
+
+__all__ = ["MissingResults", "base_overrides", "evaluate_command", "missing_commands", "require", "run_command"]
+
+
+class MissingResults(Exception):
+    """A figure cannot be drawn from the given results: what is missing, and how to make it."""
+
+    def __init__(self, reason: str, commands: Sequence[str] = ()):
+        super().__init__(reason)
+        self.reason = reason
+        self.commands = [c for c in commands if c]
+
+    def __str__(self) -> str:
+        lines = [self.reason] + [f"  {c}" for c in self.commands]
+        return "\n".join(lines)
+
+
+def _quote(text: str) -> str:
+    return text if all(c.isalnum() or c in "=._,-/:+" for c in text) else shlex.quote(text)
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_format_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:g}"
+    return str(value)
+
+
+_OVERRIDE_SECTIONS = ("dataset.", "model.", "train.")
+_NOT_OVERRIDES = ("dataset.name", "model.name", "train.progress", "train.num_workers", "train.eval_every",
+                  "dataset.layers", "dataset.kind")
+
+
+@functools.lru_cache(maxsize=32)
+def _default_flat(dataset: str, model: str) -> dict[str, Any]:
+    """Shipped defaults of a dataset and model, only for records written before runs kept their
+    overrides (status.json ``overrides``): the shared overrides of such runs are their differences."""
+    from omegaconf import OmegaConf
+
+    from ..config import compose
+    from ..results import _flatten
+
+    overrides = [f"dataset={dataset}"] + ([f"model={model}"] if model and model != "default" else [])
+    try:
+        cfg = compose(overrides)
+    except Exception:  # noqa: BLE001 - a dataset that no longer composes just gets no shared overrides
+        return {}
+    flat: dict[str, Any] = {}
+    _flatten("", OmegaConf.to_container(cfg, resolve=True), flat)
+    return flat
+
+
+def _as_list(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("["):
+        try:
+            import json
+
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _recorded(overrides: Any, sections: Sequence[str]) -> dict[str, str] | None:
+    """The ``key=value`` overrides a run recorded (status.json), within ``sections``."""
+    if not isinstance(overrides, (list, tuple)):
+        return None
+    mine = {}
+    for override in overrides:
+        key, sep, value = str(override).lstrip("+~").partition("=")
+        if sep and key.startswith(tuple(sections)) and key not in _NOT_OVERRIDES:
+            mine[key] = value
+    return mine
+
+
+def base_overrides(runs: pd.DataFrame, sections: Sequence[str] = _OVERRIDE_SECTIONS) -> list[str]:
+    """The overrides (``dataset.steps=4 train.epochs=3``) that every given run shares: the ones its
+    record kept (``overrides`` of status.json); for older records, its config's differences from the
+    shipped defaults of its dataset (keys whose default is null are derived)."""
+    common: dict[str, str] | None = None
+    columns = [c for c in ("run_dir", "dataset", "model", "config", "overrides") if c in runs.columns]
+    for row in runs[columns].drop_duplicates("run_dir").itertuples(index=False):
+        row = row._asdict()
+        mine = _recorded(row.get("overrides"), sections)
+        if mine is not None:
+            common = mine if common is None else {k: v for k, v in common.items() if mine.get(k) == v}
+            continue
+        defaults = _default_flat(str(row["dataset"]), str(row["model"]))
+        if not defaults:
+            continue
+        mine = {}
+        flat = row.get("config") if isinstance(row.get("config"), dict) else {}
+        for key, value in flat.items():
+            if not key.startswith(tuple(sections)) or key in _NOT_OVERRIDES or key not in defaults:
+                continue
+            default = _as_list(defaults[key])
+            value = _as_list(value)
+            if default is None or _format_value(default) == _format_value(value):
+                continue
+            mine[key] = _format_value(value)
+        common = mine if common is None else {k: v for k, v in common.items() if mine.get(k) == v}
+    return [f"{k}={v}" for k, v in sorted((common or {}).items())]
+
+
+def run_command(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Sequence[str] | None = None,
+                dataset: str | None = None, extra: Sequence[str] = ()) -> str:
+    """``python -m ablations.run -m ...`` for the grid that yields the missing rows.
+
+    Variants, seeds and shared overrides follow the finished runs of ``dataset`` in ``frame``
+    (so finished runs are only evaluated, not retrained); ``dataset`` defaults to the one most
+    runs use.
+    """
+    runs = run_rows(frame)
+    if dataset is None and not runs.empty:
+        candidates = runs[_applies(runs, suites)]
+        dataset = _most_runs(candidates if not candidates.empty else runs)
+    mine = runs[runs["dataset"] == dataset] if dataset is not None and not runs.empty else runs.iloc[0:0]
+    if variants is None:
+        variants = [v for v in style.VARIANTS if v in set(mine["variant"])] or list(ROLES_VARIANTS)
+    seeds = sorted({int(s) for s in mine["seed"].dropna()}) if not mine.empty else []
+    seeds = seeds or (sorted({int(s) for s in runs["seed"].dropna()}) if not runs.empty else []) or list(DEFAULT_SEEDS)
+    if not mine.empty:
+        shared = base_overrides(mine)
+    elif not runs.empty:  # other datasets: carry the training budget only
+        shared = base_overrides(runs, sections=("train.",))
+    else:
+        shared = []
+    parts = ["python -m ablations.run -m"]
+    if dataset and dataset != "digits":
+        parts.append(f"dataset={dataset}")
+    parts += [f"variant={','.join(variants)}", f"seed={','.join(str(s) for s in seeds)}"]
+    parts += [o for o in shared if o.split("=")[0] not in {e.split("=")[0] for e in extra}]
+    parts += list(extra)
+    if suites:
+        parts.append(f"eval.suites=[{','.join(suites)}]")
+    root = runs_root(frame)
+    if root != "runs":
+        parts.append(f"paths.runs={root}")
+    return " ".join(_quote(p) if i else p for i, p in enumerate(parts))
+
+
+def evaluate_command(frame: pd.DataFrame, suites: Sequence[str], dataset: str) -> str:
+    """``python -m ablations.evaluate run=<root>/<dataset> suite=...``: evaluate every finished run
+    of ``dataset`` (suites a run already has are skipped)."""
+    root = runs_root(frame).rstrip("/")
+    return f"python -m ablations.evaluate run={_quote(f'{root}/{dataset}')} suite={','.join(suites)}"
+
+
+def _applies(runs: pd.DataFrame, suites: Sequence[str]) -> pd.Series:
+    """Which runs' data every one of ``suites`` applies to (e.g. ``noise`` needs images)."""
+    from ..evaluation import SUITES
+
+    kinds = runs["data_kind"] if "data_kind" in runs.columns else pd.Series(None, index=runs.index)
+    applies = pd.Series(True, index=runs.index)
+    for suite in suites:
+        if suite in SUITES:
+            applies &= kinds.isna() | kinds.isin(SUITES[suite].kinds)
+    return applies
+
+
+def _most_runs(runs: pd.DataFrame) -> str:
+    """The dataset with the most runs; on a tie, image data (the papers' main case) first."""
+    static = runs["data_kind"].eq("static") if "data_kind" in runs.columns else pd.Series(False, index=runs.index)
+    score = runs.assign(_static=static).groupby("dataset")["_static"].agg(["size", "any"])
+    return str(score.sort_values(["size", "any"], ascending=False).index[0])
+
+
+def missing_commands(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Sequence[str] | None = None,
+                     dataset: str | None = None, extra: Sequence[str] = ()) -> list[str]:
+    """The commands that produce what a figure lacks: ``ablations.evaluate`` for the finished runs
+    of the wanted variants, ``ablations.run`` for the variants that have no run yet."""
+    runs = run_rows(frame)
+    if dataset is None and not runs.empty:
+        candidates = runs[_applies(runs, suites)]
+        dataset = _most_runs(candidates if not candidates.empty else runs)
+    wanted = list(variants) if variants is not None else list(ROLES_VARIANTS)
+    present = set(runs.loc[runs["dataset"] == dataset, "variant"]) if not runs.empty else set()
+    commands = []
+    if suites and present & set(wanted) and not extra:
+        mine = runs[(runs["dataset"] == dataset) & runs["variant"].isin(wanted)]["run_dir"]
+        done = paper_rows(frame)
+        done = done[(done["kind"] == "eval") & done["suite"].isin(suites)] if "suite" in done.columns else done.iloc[0:0]
+        lacking = [s for s in suites if any(r not in set(done.loc[done["suite"] == s, "run_dir"]) for r in mine)]
+        if lacking:
+            commands.append(evaluate_command(frame, lacking, str(dataset)))
+    absent = [v for v in wanted if v not in present]
+    if absent or extra or not commands:
+        commands.append(run_command(frame, suites, absent or wanted, dataset, extra))
+    return commands
+
+
+def require(rows: pd.DataFrame, frame: pd.DataFrame, what: str, suites: Sequence[str] = (),
+            variants: Sequence[str] | None = None, dataset: str | None = None, extra: Sequence[str] = (),
+            min_series: int = 1, series: str | None = None) -> None:
+    """Raise :class:`MissingResults` when ``rows`` is empty (or has fewer than ``min_series``
+    distinct values of ``series``), naming the commands that would produce them."""
+    enough = not rows.empty
+    if enough and series is not None:
+        enough = rows[series].nunique() >= min_series
+    if enough:
+        return
+    have = run_rows(frame)
+    found = (f"{len(have)} finished run(s) of {', '.join(v for v in style.VARIANTS if v in set(have['variant']))}"
+             f" on {', '.join(datasets_of(have))}" if not have.empty else "no finished runs")
+    raise MissingResults(f"needs {what}; found {found} in {runs_root(frame)}",
+                         missing_commands(frame, suites, variants, dataset, extra))
