@@ -79,6 +79,7 @@ def neuron_spec(cfg: DictConfig) -> neurons.NeuronSpec:
             surrogate_params=params,
             learn_beta=bool(node.get("learn_beta", False)),
             variant=str(node.variant),
+            gradient=str(node.get("gradient", "exact")),
         )
     except ValueError as error:
         raise UserError(str(error)) from None

@@ -76,6 +76,8 @@ import snntorch.surrogate as snn_surrogate
 import torch
 from torch import nn
 
+from . import leak_gradient
+
 __all__ = [
     "DEFAULT_TAU",
     "DEFAULT_LAM",
@@ -247,6 +249,7 @@ class NeuronSpec:
     surrogate_params: Mapping[str, float] = field(default_factory=dict)
     learn_beta: bool = False
     variant: str | None = None
+    gradient: str = "exact"  # exact | leak_corrected (ref [21], seed 003 Eq. 5): ablations/leak_gradient.py
 
     def __post_init__(self) -> None:
         if self.leak not in LEAKS:
@@ -281,6 +284,7 @@ class NeuronSpec:
         if self.learn_beta and self.leak == "linear":
             raise ValueError("learn_beta applies to beta leaks only, not leak='linear'")
         make_surrogate(self.surrogate, **self._surrogate_kwargs())  # validates name and params
+        leak_gradient.check(self)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -482,6 +486,8 @@ def run_sequence(
             f"recurrent neuron of width {recurrent.in_features} got current of shape "
             f"{tuple(current.shape)}"
         )
+    if cell.spec.gradient != "exact":
+        return leak_gradient.scan(cell, current, record_membrane)
     if cell.backend == "fused":
         return _scan_fused(cell, recurrent, current, record_membrane)
     mem = torch.zeros_like(current[0])
