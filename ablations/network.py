@@ -335,7 +335,7 @@ def build(
                     f"connected layers only (seed 001 Eq. 4); layer {token.text!r} is a convolution. "
                     "Use an FC model, or a non-recurrent variant"
                 )
-            hidden.append(SpikingLayer(f"layer{len(hidden) + 1}", ops, neurons.build(spec)))
+            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build(spec)))
             pending = []
         elif token.kind == "pool":
             if len(shape) != 3:
@@ -357,7 +357,7 @@ def build(
             ops = pending + [nn.Linear(shape[0], width, bias=bias)]
             if batch_norm:
                 ops.append(nn.BatchNorm1d(width))
-            hidden.append(SpikingLayer(f"layer{len(hidden) + 1}", ops, neurons.build(spec, n_neurons=width)))
+            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build(spec, n_neurons=width)))
             shape = (width,)
             pending = []
         else:  # pragma: no cover - parse_layers guarantees the kinds
@@ -376,6 +376,11 @@ def build(
     if init == "he_normal":
         he_normal_(net)
     return net
+
+
+def _layer_name(hidden: list[SpikingLayer]) -> str:
+    """``layerK``: K counts the weighted hidden layers (spiking pooling layers are ``poolK``)."""
+    return f"layer{sum(not layer.name.startswith('pool') for layer in hidden) + 1}"
 
 
 def _pooling_spec(threshold: float) -> NeuronSpec:
