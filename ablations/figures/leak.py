@@ -249,17 +249,19 @@ def input_spectra(results: pd.DataFrame):
                                         zip(panel["condition"], panel["noise"], panel["scenario"], panel["severity"])])
             order = sorted(set(panel["input"]), key=lambda s: (s != "clean", s))
             palette = {name: ("#333333" if name == "clean" else style.VARIANT_COLORS["complete_leak"]) for name in order}
+            step = 1.0 / float(panel["steps"].dropna().iloc[0]) if "steps" in panel.columns and \
+                panel["steps"].notna().any() else 0.01  # the critical frequency takes the values k / T
+            low, high = float(panel["value"].min()), float(panel["value"].max())
             sns.histplot(data=panel, x="value", hue="input", hue_order=order, palette=palette, stat="density",
                          common_norm=False, kde=True, element="step", alpha=0.2, ax=ax, linewidth=0.8,
-                         bins=np.linspace(0.0, 0.5, 26))
+                         bins=np.arange(low - step / 2, high + step, step))
             layout.panel_title(ax, f"{dataset}, scenario {scenario}" if scenario else dataset, next(letters))
             ax.set_xlabel("")
             ax.set_ylabel("")
-            ax.set_xlim(0.0, 0.5)
     figure.supxlabel("input critical frequency per image (fraction of the sampling rate)", fontsize=8)
     figure.supylabel("density over test images", fontsize=8)
     layout.note(figure, "One value per test image (70 % of the power of its input spike trains, mean removed), "
-                        "pooled over runs; curves: kernel density estimates.")
+                        "pooled over runs; curves: kernel density estimates. A white train sits at 0.35.")
     return figure
 
 
