@@ -6,7 +6,8 @@ Layer-string grammar (tokens joined by ``-``, read left to right):
 token          meaning
 =============  ===========================================================================
 ``64C3``       convolution, 64 output channels, 3x3 kernel, stride 1, "same" padding
-``2P``         pooling 2x2, stride 2 (``model.pool``: ``avg`` as in seed 003, or ``max``)
+``2P``         pooling 2x2, stride 2 (``model.pool``: ``avg`` as in seed 003, ``max``, or
+               ``spiking``: average pooling into a layer of pooling neurons, ref [21])
 ``512FC``      fully connected layer of 512 neurons
 ``0.2D``       dropout with p = 0.2; one mask per sample, shared by all time steps
 ``2312``       a bare number first: the input size (checked against the data); in the
@@ -19,13 +20,30 @@ a neuron of the chosen variant; pooling and dropout act on the spikes of the lay
 Tensors are time-major ``[T, B, ...]``. A stateless op runs once on the folded ``[T*B, ...]``
 tensor; the neuron is scanned over T by :func:`ablations.neurons.run_sequence`.
 
+Model options that follow ref [21] (Lee et al. 2020, whose code seed 003 section 4.1 follows:
+chan8972/Enabling_Spikebased_Backpropagation, ``src/cifar10_VGG9.py``, lines given below):
+
+* ``bias=False``: bias-free convolutions and linear layers (lines 429-443).
+* ``init="he_normal"``: weights ``N(0, 2 / fan_in)`` for every conv and linear layer, fan-in
+  ``k*k*C_in`` or the input width (lines 445-459); ``init="default"`` keeps PyTorch's
+  (Kaiming-uniform with ``a = sqrt(5)``, a standard deviation ``1/sqrt(3 fan_in)``, about 2.4x
+  smaller).
+* ``pool="spiking"``: each ``2P`` is a layer of its own (``poolK``): 2x2 average pooling of the
+  spikes into integrate-and-fire *pooling neurons* with threshold ``pool_threshold`` (0.75 in
+  ref [21], lines 416-423, used at 549-550), hard reset to zero, no leak whatever the variant,
+  spike gradient 1 where the neuron fired (``SpikingNN``, lines 383-392: no ``1/theta``).
+  Dropout placed before the pooling (ref [21], lines 540-549) acts on the spikes entering it.
+
 Readouts (``readout=``), on the output layer's current ``I_L[t] = W_L s[t] + b_L``:
 
 * ``mem_last`` (seed 003): non-spiking leaky integrator ``U_L[t] = beta_L U_L[t-1] + I_L[t]``,
   prediction ``U_L[T] / T``. ``beta_L`` is the hidden neurons' beta (seed 003: the output neurons
   "decay over time"), so the readout adds no memory the variant lacks: with complete leak it
   sees only the last step. A linear leak has no beta; its readout integrates (``beta_L = 1``).
-  ``readout_beta=`` sets it explicitly.
+  ``readout_beta=`` sets it explicitly. The integrator and the prediction are computed in float32
+  even under CUDA autocast (100 steps of float16 accumulation would lose the small currents);
+  with ``neuron.gradient=leak_corrected`` its gradient passes the leak unscaled, as ref [21]'s
+  readout does (line 596).
 * ``mem_mean`` / ``mem_max`` (seed 001, membrane decoding): mean / max over t of ``U_L[t]``.
 * ``spike_count`` (seed 001, rate decoding): a spiking output layer of the same variant (without
   recurrence); prediction = spike count / T.
@@ -44,12 +62,14 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from . import neurons
+from . import leak_gradient, neurons
 from .neurons import NeuronSpec
 
-__all__ = ["READOUTS", "SpikingNetwork", "build", "parse_layers", "LayerToken"]
+__all__ = ["READOUTS", "POOLS", "INITS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "he_normal_"]
 
 READOUTS = ("mem_last", "mem_mean", "mem_max", "spike_count")
+POOLS = ("avg", "max", "spiking")
+INITS = ("default", "he_normal")
 
 _TOKEN_PATTERNS = [
     ("conv", re.compile(r"^(\d+)C(\d+)$")),
@@ -164,7 +184,8 @@ class SpikingLayer(nn.Module):
 class Readout(nn.Module):
     """Output layer: stateless ops, then a decoding of ``I_L[t]`` into ``[B, classes]``."""
 
-    def __init__(self, ops: Sequence[nn.Module], kind: str, beta: float, spiking: nn.Module | None):
+    def __init__(self, ops: Sequence[nn.Module], kind: str, beta: float, spiking: nn.Module | None,
+                 unscaled_leak_gradient: bool = False):
         super().__init__()
         if kind not in READOUTS:
             raise ValueError(f"readout {kind!r} is not one of {list(READOUTS)}")
@@ -172,9 +193,10 @@ class Readout(nn.Module):
         self.kind = kind
         self.beta = float(beta)
         self.spiking = spiking
+        self.unscaled_leak_gradient = bool(unscaled_leak_gradient)
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
-        current = _apply_ops(self.ops, x)
+        current = _apply_ops(self.ops, x).float()  # the integrator runs in float32 under autocast
         steps = current.shape[0]
         if self.kind == "spike_count":
             spikes, membrane = neurons.run_sequence(self.spiking, current, record_membrane=True)
@@ -195,7 +217,10 @@ class Readout(nn.Module):
         mem = torch.zeros_like(current[0])
         trace = []
         for t in range(current.shape[0]):
-            mem = self.beta * mem + current[t]
+            if self.unscaled_leak_gradient:
+                mem = leak_gradient.unscaled_leak(self.beta, mem) + current[t]
+            else:
+                mem = self.beta * mem + current[t]
             trace.append(mem)
         return torch.stack(trace)
 
@@ -255,6 +280,8 @@ def build(
     batch_norm: bool = False,
     bias: bool = True,
     neuron: dict[str, Any] | None = None,
+    init: str = "default",
+    pool_threshold: float = 0.75,
 ) -> SpikingNetwork:
     """Build a :class:`SpikingNetwork` from a layer string.
 
@@ -264,8 +291,12 @@ def build(
     """
     tokens = parse_layers(layers)
     spec = neurons.spec_for(variant, **(neuron or {}))
-    if pool not in ("avg", "max"):
-        raise ValueError(f"model.pool={pool!r} is not one of ['avg', 'max']")
+    if pool not in POOLS:
+        raise ValueError(f"model.pool={pool!r} is not one of {list(POOLS)}")
+    if init not in INITS:
+        raise ValueError(f"model.init={init!r} is not one of {list(INITS)}")
+    if pool == "spiking" and not float(pool_threshold) > 0:
+        raise ValueError(f"model.pool_threshold={pool_threshold} must be > 0")
     if tokens[0].kind == "input":
         declared = (int(tokens[0].size),)
         if input_shape is None:
@@ -304,14 +335,18 @@ def build(
                     f"connected layers only (seed 001 Eq. 4); layer {token.text!r} is a convolution. "
                     "Use an FC model, or a non-recurrent variant"
                 )
-            hidden.append(SpikingLayer(f"layer{len(hidden) + 1}", ops, neurons.build(spec)))
+            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build(spec)))
             pending = []
         elif token.kind == "pool":
             if len(shape) != 3:
                 raise ValueError(f"pool layer {token.text!r} needs feature maps [C, H, W], got {shape}")
             size = int(token.size)
-            pending.append(nn.AvgPool2d(size) if pool == "avg" else nn.MaxPool2d(size))
+            pending.append(nn.MaxPool2d(size) if pool == "max" else nn.AvgPool2d(size))
             shape = (shape[0], shape[1] // size, shape[2] // size)
+            if pool == "spiking":
+                n_pools = sum(layer.name.startswith("pool") for layer in hidden)
+                hidden.append(SpikingLayer(f"pool{n_pools + 1}", pending, neurons.build(_pooling_spec(pool_threshold))))
+                pending = []
             if min(shape[1:]) < 1:
                 raise ValueError(f"pool layer {token.text!r} shrinks the feature map below 1x1")
         elif token.kind == "dropout":
@@ -322,7 +357,7 @@ def build(
             ops = pending + [nn.Linear(shape[0], width, bias=bias)]
             if batch_norm:
                 ops.append(nn.BatchNorm1d(width))
-            hidden.append(SpikingLayer(f"layer{len(hidden) + 1}", ops, neurons.build(spec, n_neurons=width)))
+            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build(spec, n_neurons=width)))
             shape = (width,)
             pending = []
         else:  # pragma: no cover - parse_layers guarantees the kinds
@@ -335,5 +370,30 @@ def build(
     spiking = None
     if readout == "spike_count":
         spiking = neurons.build(dataclasses.replace(spec, recurrent=False))
-    head = Readout(out_ops, readout, readout_beta, spiking)
-    return SpikingNetwork(hidden, head, spec, layers, tuple(int(s) for s in input_shape))
+    head = Readout(out_ops, readout, readout_beta, spiking,
+                   unscaled_leak_gradient=spec.gradient == "leak_corrected")
+    net = SpikingNetwork(hidden, head, spec, layers, tuple(int(s) for s in input_shape))
+    if init == "he_normal":
+        he_normal_(net)
+    return net
+
+
+def _layer_name(hidden: list[SpikingLayer]) -> str:
+    """``layerK``: K counts the weighted hidden layers (spiking pooling layers are ``poolK``)."""
+    return f"layer{sum(not layer.name.startswith('pool') for layer in hidden) + 1}"
+
+
+def _pooling_spec(threshold: float) -> NeuronSpec:
+    """Ref [21]'s pooling neuron: IF, hard reset, threshold 0.75, spike gradient 1 where it fired."""
+    return NeuronSpec(leak="none", reset="zero", threshold=float(threshold), surrogate="straight_through",
+                      surrogate_params={"threshold": 1.0}, variant="pooling")
+
+
+def he_normal_(module: nn.Module) -> nn.Module:
+    """Ref [21]'s initialisation (lines 445-459): every conv/linear weight ~ N(0, 2 / fan_in).
+
+    Recurrent weights of recurrent neurons keep their own initialisation (ref [21] has none)."""
+    for name, child in module.named_modules():
+        if isinstance(child, (nn.Conv2d, nn.Linear)) and not name.endswith(".recurrent"):
+            nn.init.kaiming_normal_(child.weight, mode="fan_in", nonlinearity="relu")
+    return module

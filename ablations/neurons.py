@@ -77,6 +77,7 @@ import torch
 from torch import nn
 
 from .registry import Registry
+from . import leak_gradient
 
 __all__ = [
     "DEFAULT_TAU",
@@ -288,6 +289,7 @@ class NeuronSpec:
     surrogate_params: Mapping[str, float] = field(default_factory=dict)
     learn_beta: bool = False
     variant: str | None = None
+    gradient: str = "exact"  # exact | leak_corrected (ref [21], seed 003 Eq. 5): ablations/leak_gradient.py
 
     def __post_init__(self) -> None:
         if self.leak not in LEAKS:
@@ -322,6 +324,7 @@ class NeuronSpec:
         if self.learn_beta and self.leak == "linear":
             raise ValueError("learn_beta applies to beta leaks only, not leak='linear'")
         make_surrogate(self.surrogate, **self._surrogate_kwargs())  # validates name and params
+        leak_gradient.check(self)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -474,6 +477,7 @@ def spec_from_config(node: Mapping[str, Any]) -> NeuronSpec:
         surrogate_params=params,
         learn_beta=bool(node.get("learn_beta", False)),
         variant=str(node.get("variant")) if node.get("variant") is not None else None,
+        gradient=str(node.get("gradient", "exact")),
     )
     return dataclasses.replace(spec, variant=variant_label(spec))
 
@@ -641,6 +645,8 @@ def run_sequence(
             f"recurrent neuron of width {recurrent.in_features} got current of shape "
             f"{tuple(current.shape)}"
         )
+    if cell.spec.gradient != "exact":
+        return leak_gradient.scan(cell, current, record_membrane)
     if cell.backend == "fused":
         return _scan_fused(cell, recurrent, current, record_membrane)
     mem = torch.zeros_like(current[0])

@@ -79,6 +79,12 @@ IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "tri
 IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
     # model=default had no dropout key (the other models had `dropout: null` from the start)
     "model.dropout": (None, lambda identity: identity.get("model", {}).get("name") == "default"),
+    # seed 003 fidelity (ref [21]'s protocol) added these; their defaults train what was trained before
+    "neuron.gradient": ("exact", lambda identity: True),
+    "train.loss_reduction": ("half_mean", lambda identity: True),
+    "model.init": ("default", lambda identity: True),
+    "model.pool_threshold": (0.75, lambda identity: True),
+    "model.dropout_position": ("after_pool", lambda identity: True),
 }
 _BUILDER_SPELLING = {name: path for path, name in LEGACY_BUILDERS.items()}
 

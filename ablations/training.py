@@ -2,8 +2,19 @@
 
 Losses, on the network output ``y_hat [B, classes]`` (the readout's prediction) and label ``y``:
 
-* ``mse_onehot`` (seed 003 Eq. 5): ``1/2 sum_c (y_hat_c - onehot(y)_c)^2``, averaged over the batch,
-  with ``y_hat = U_L[T] / T`` for the default ``mem_last`` readout.
+* ``mse_onehot`` (seed 003 Eq. 5): squared error ``(y_hat_c - onehot(y)_c)^2`` with
+  ``y_hat = U_L[T] / T`` for the default ``mem_last`` readout, reduced as ``train.loss_reduction``
+  says (see :data:`REDUCTIONS`):
+
+  - ``half_mean``: ``1/2 sum_c (...)^2``, averaged over the batch (seed 003 Eq. 5 per sample);
+  - ``sum``: ``sum_b sum_c (...)^2``, summed over the batch and the classes with no 1/2: exactly
+    ref [21]'s criterion ``torch.nn.MSELoss(size_average=False)`` (chan8972/
+    Enabling_Spikebased_Backpropagation, ``src/cifar10_VGG9.py`` line 87, applied at line 232).
+    With a batch of 64 its gradient is 2 x 64 = 128 times that of ``half_mean``.
+
+  The reduction changes the training step only: every loss this package records (metrics,
+  evaluation suites) is the per-sample value ``half_mean`` would give, so runs with either
+  reduction stay comparable.
 * ``ce_rate`` (seed 001, rate decoding): cross-entropy on the output spike counts
   (``y_hat * T`` for the ``spike_count`` readout).
 * ``ce_mem`` (seed 001, membrane decoding): cross-entropy on ``y_hat`` as logits.
@@ -39,8 +50,8 @@ from . import results
 from .errors import UserError
 from .data import DataBundle
 
-__all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "evaluate", "fit", "LOSSES",
-           "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "training_loss", "evaluate",
+           "fit", "LOSSES", "REDUCTIONS", "OPTIMIZERS", "SCHEDULES"]
 
 
 class Diverged(RuntimeError):
@@ -75,8 +86,12 @@ def _onehot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype) -> torch.T
     return F.one_hot(labels, n_classes).to(dtype)
 
 
-def mse_onehot(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
-    return 0.5 * (output - _onehot(labels, output.shape[1], output.dtype)).pow(2).sum(1).mean()
+def mse_onehot(output: torch.Tensor, labels: torch.Tensor, steps: int, reduction: str = "half_mean") -> torch.Tensor:
+    """Seed 003 Eq. 5 on ``output = U_L[T]/T``; ``reduction`` as in :data:`REDUCTIONS`."""
+    squared = (output - _onehot(labels, output.shape[1], output.dtype)).pow(2)
+    if reduction == "sum":
+        return squared.sum()
+    return 0.5 * squared.sum(1).mean()
 
 
 def ce_rate(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
@@ -92,10 +107,32 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
 }
 
 
+# train.loss_reduction -> what it does; only mse_onehot has a choice (the cross-entropies are batch means)
+REDUCTIONS = {
+    "half_mean": "1/2 x per-sample sum over classes, averaged over the batch (seed 003 Eq. 5 per sample)",
+    "sum": "sum over batch and classes, no 1/2 (ref [21]: MSELoss(size_average=False))",
+}
+
+
 def loss_function(name: str):
+    """The per-sample loss ``(output, labels, steps) -> scalar`` every record uses."""
     if name not in LOSSES:
         raise ValueError(f"train.loss={name!r} is not one of {sorted(LOSSES)}")
     return LOSSES[name]
+
+
+def training_loss(name: str, reduction: str = "half_mean"):
+    """The loss the optimiser steps on: :func:`loss_function` with ``train.loss_reduction``."""
+    function = loss_function(name)
+    if reduction not in REDUCTIONS:
+        raise UserError(f"train.loss_reduction={reduction!r} is not one of {sorted(REDUCTIONS)} "
+                        f"({'; '.join(f'{k}: {v}' for k, v in REDUCTIONS.items())})")
+    if reduction == "half_mean":
+        return function
+    if name != "mse_onehot":
+        raise UserError(f"train.loss_reduction={reduction!r} applies to train.loss=mse_onehot only, "
+                        f"not {name!r}; use loss_reduction=half_mean with the cross-entropy losses")
+    return lambda output, labels, steps: mse_onehot(output, labels, steps, reduction)
 
 
 def per_sample_sse(output: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -211,7 +248,8 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     optimizer = _optimizer(model, train)
     scheduler = _scheduler(optimizer, train)
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    loss_fn = loss_function(str(train.loss))
+    loss_fn = training_loss(str(train.loss), str(train.get("loss_reduction", "half_mean")))
+    record_loss = loss_function(str(train.loss))  # per sample, whatever the reduction
     checkpoint_path = run_dir / results.CHECKPOINT_FILE
     history: list[dict] = []
     start_epoch = 0
@@ -270,7 +308,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             scaler.step(optimizer)
             scaler.update()
             with torch.no_grad():
-                tally.add(output.detach(), y, loss.detach())
+                tally.add(output.detach(), y, record_loss(output.detach(), y, data.steps))
             running = tally.means()
             batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
             fetch_start = time.perf_counter()

@@ -128,14 +128,16 @@ def test_activity_counts_input_spikes_times_fan_out(vanilla):
 def test_spectral_noise_adds_high_frequencies_and_critical_frequency_per_sample(vanilla):
     frame = _suite(vanilla, "spectral", spectral={"n_samples": 60})
     power = frame[frame.metric == "input_power"]
-    nyquist = power[power.frequency == 1.0]
+    nyquist = power[power.frequency == 0.5]  # frequency as a fraction of the sampling rate (seed 003's unit)
     clean = float(nyquist[nyquist.condition == "clean"].value.iloc[0])
     noisy = float(nyquist[(nyquist.condition == "noisy") & (nyquist.scenario == 2)].value.iloc[0])
     assert noisy > 2 * clean
     critical = frame[frame.metric == "critical_frequency"]
     assert len(critical) == 60 * 3 * 2  # samples x (clean, noisy s1, noisy s2) x traces
-    assert critical.value.between(0, 1).all()
+    assert critical.value.between(0, 0.5).all()
     assert set(critical.trace) == {"current", "membrane"}
+    per_image = frame[frame.metric == "input_critical_frequency"]
+    assert len(per_image) == 60 * 3 and per_image.value.between(0, 0.5).all()
 
 
 def test_landscape_restores_the_weights_and_its_centre_is_the_trained_loss(vanilla):

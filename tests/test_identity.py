@@ -31,10 +31,11 @@ def test_a_key_at_its_neutral_value_stays_out_of_the_identity():
     assert results.config_hash(changed) != results.config_hash(cfg)
 
 
-# composed (unresolved) configs of every shipped model, hashed by version 0.1.0
-MODEL_HASHES = {"default": "09f5667a7f", "vgg9": "5d4631cbcc", "vgg6": "f47aaab5b7", "fc_nmnist": "0c05e41a84",
-                "fc_mnist": "d47841e238", "fc_shd": "5ac83c7dfa", "fc_dvs_gesture": "7b99ce5c5b",
-                "resnet18": "05e43bd650"}
+# composed (unresolved) configs of the shipped models, hashed by version 0.1.0. vgg9 and vgg6 are not
+# here: since then they follow ref [21]'s network (bias-free, He init, spiking pooling, dropout
+# before pooling), a different network and so a different identity.
+MODEL_HASHES = {"default": "09f5667a7f", "fc_nmnist": "0c05e41a84", "fc_mnist": "d47841e238",
+                "fc_shd": "5ac83c7dfa", "fc_dvs_gesture": "7b99ce5c5b", "resnet18": "05e43bd650"}
 
 
 @pytest.mark.parametrize("model", list(MODEL_HASHES))

@@ -1,19 +1,27 @@
 r"""Input noise for robustness tests: seed 003 section 3, Algorithm 1.
 
-Two noise sources (after Hendrycks & Dietterich 2019), each drawn fresh for every time step,
-input entry (pixel or input channel) and sample:
+Severities are relative to the data range ``[low, high]`` (width ``R = high - low``) of the
+channel the noise enters (:func:`data_range`): scenario 1 the pixels, ``[0, 1]`` for unsigned
+coding and ``[-1, 1]`` for signed coding (seed 003's zero-mean images scaled to [-1, 1]);
+scenario 2 the spike channel, ``{0, 1}`` (range ``[0, 1]``) or ``{-1, 0, 1}`` (``[-1, 1]``). So a
+level is the same *relative* strength on CIFAR-10/SVHN as on the digits it was calibrated on.
 
-* :class:`GaussianNoise` ``(sigma)``: ``xi ~ N(0, sigma^2)``.
-* :class:`ImpulseNoise` ``(probability, amplitude)``: ``xi = +amplitude`` or ``-amplitude``
-  (equally likely) with the given probability, else 0. With amplitude 1 on pixels in [0, 1]
-  this is salt-and-pepper noise: a hit pixel is forced to 1 (always spikes) or 0 (never).
+Two noise sources (after Hendrycks & Dietterich 2019, seed 003's ref [24]), each drawn fresh for
+every time step, input entry (pixel or input channel) and sample:
+
+* :class:`GaussianNoise` ``(sigma)``: ``xi ~ N(0, (sigma R)^2)``, added.
+* :class:`ImpulseNoise` ``(probability, amplitude)``: with the given probability an entry is hit.
+  Scenario 1 (pixels): a hit pixel is *replaced* by ``low`` or ``high`` (equally likely):
+  salt-and-pepper noise, as Hendrycks & Dietterich's ``impulse_noise`` (skimage ``s&p``) on any
+  range; ``amplitude`` is unused. Scenario 2 (spikes, Algorithm 1 adds ``xi`` to the channel):
+  ``xi = +-amplitude R`` (equally likely) on a hit entry, added.
 
 Two injection scenarios, both in the input layer only (Algorithm 1; ``X[t] ~ U(0, 1)`` is the
 Poisson encoder's uniform draw, ``x`` the pixel, ``O_1[t]`` the network input at step ``t``):
 
 * scenario 1, noise on the pixels before Poisson sampling; the spikes stay binary::
 
-      x_c[t] = x + xi[t];   O_1[t] = H(r(x_c[t]) - X[t])
+      x_c[t] = corrupt(x, t);   O_1[t] = H(r(x_c[t]) - X[t])
 
   with the encoder's rate ``r(x) = clip(gain * x, 0, 1)`` (signed coding: ``sign(x_c[t])``
   times ``H(clip(gain |x_c[t]|, 0, 1) - X[t])``). For direct (analog) coding ``O_1[t] = gain x_c[t]``.
@@ -23,17 +31,23 @@ Poisson encoder's uniform draw, ``x`` the pixel, ``O_1[t]`` the network input at
 
 Severity table
 --------------
-The papers give no severity values. Level 0 is the clean input; levels 1..8 are chosen so that
-level 8 brings an IF network (``variant=no_leak``, 10 epochs on ``digits``, 97 % clean test
-accuracy) close to chance, 10 %: measured at level 8 (``eval.noise`` defaults, 450 test
-images): 14 % (gaussian s1), 9 % (gaussian s2), 12 % (impulse s1), 15 % (impulse s2).
-Scenario 2 needs much larger amplitudes than scenario 1 because zero-mean noise on the spikes
-is averaged by the first layer's fan-in and over the time steps, while noise on the pixels
-saturates the Poisson rates; the scenario 2 levels double.
+The papers give no severity values. Level 0 is the clean input; levels 1..8 are fractions of the
+range ``R`` (sigma / R, hit probability, amplitude / R), calibrated on unsigned ``digits``
+(``R = 1``, so the numbers below are also the absolute values there) so that level 8 brings an
+IF network (``variant=no_leak``, 10 epochs on ``digits``, 97 % clean test accuracy) close to
+chance, 10 %: measured at level 8 (``eval.noise`` defaults, 450 test images): 14 % (gaussian
+s1), 9 % (gaussian s2), 12 % (impulse s1), 15 % (impulse s2). (On ``[0, 1]`` pixels with rates
+clipped to ``[0, 1]``, replacing a pixel by 0 or 1 gives the same spikes as the additive
+``+-1`` of that calibration, so the calibration carries over unchanged.) Scenario 2 needs much
+larger amplitudes than scenario 1 because zero-mean noise on the spikes is averaged by the first
+layer's fan-in and over the time steps, while noise on the pixels saturates the Poisson rates;
+the scenario 2 levels double. An earlier version applied these numbers unchanged (absolute) to
+signed [-1, 1] data, half the relative strength there, and made impulse noise additive in
+scenario 1, which is not salt and pepper on signed data.
 
 ========  ============  ============  =====================  =====================
 severity  gaussian s1   gaussian s2   impulse s1             impulse s2
-          sigma         sigma         probability (amp. 1)   probability, amplitude
+          sigma / R     sigma / R     probability            probability, amplitude / R
 ========  ============  ============  =====================  =====================
 1         0.1           0.25          0.05                   0.05, 1
 2         0.2           0.5           0.1                    0.15, 1
@@ -73,6 +87,7 @@ from .encoders import DirectEncoder, Encoder, PoissonEncoder
 __all__ = [
     "Noise", "GaussianNoise", "ImpulseNoise", "NoiseDraws", "NoisyEncoder", "NOISES", "SCENARIOS",
     "SEVERITIES", "N_SEVERITIES", "make_noise", "severity_table", "apply_noise", "noisy_batches", "draw_batch",
+    "data_range", "corrupt_pixels",
 ]
 
 NOISES = ("gaussian", "impulse")
@@ -99,6 +114,14 @@ class Noise:
 
     def from_draws(self, draws: "NoiseDraws") -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def scaled(self, low: float, high: float) -> "Noise":
+        """The same level in absolute units of the range ``[low, high]`` (parameters x ``high - low``)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def corrupt(self, pixels: torch.Tensor, draws: "NoiseDraws", low: float, high: float) -> torch.Tensor:
+        """Scenario 1: the pixels ``[T, B, ...]`` under this noise, relative to the range ``[low, high]``."""
+        return pixels + self.scaled(low, high).from_draws(draws)
 
     def sample(self, shape: Sequence[int], generator: torch.Generator | None = None,
                device: torch.device | str | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -129,6 +152,9 @@ class GaussianNoise(Noise):
     def from_draws(self, draws: "NoiseDraws") -> torch.Tensor:
         return self.sigma * draws.normal
 
+    def scaled(self, low: float, high: float) -> "GaussianNoise":
+        return GaussianNoise(self.sigma * (float(high) - float(low)))
+
 
 class ImpulseNoise(Noise):
     """``xi = +-amplitude`` (equally likely) with ``probability``, else 0."""
@@ -147,6 +173,15 @@ class ImpulseNoise(Noise):
         hit = (draws.uniform < self.probability).to(draws.normal.dtype)
         sign = torch.where(draws.normal >= 0, 1.0, -1.0).to(draws.normal.dtype)
         return self.amplitude * sign * hit
+
+    def scaled(self, low: float, high: float) -> "ImpulseNoise":
+        return ImpulseNoise(self.probability, self.amplitude * (float(high) - float(low)))
+
+    def corrupt(self, pixels: torch.Tensor, draws: "NoiseDraws", low: float, high: float) -> torch.Tensor:
+        """Salt and pepper: a hit pixel becomes ``high`` or ``low`` (the sign of the shared normal draw)."""
+        hit = draws.uniform < self.probability
+        extreme = torch.where(draws.normal >= 0, float(high), float(low)).to(pixels.dtype)
+        return torch.where(hit, extreme, pixels.expand_as(extreme))
 
 
 @dataclass
@@ -200,8 +235,22 @@ def _check_encoder(encoder: Encoder, scenario: int) -> None:
         )
 
 
-def _scenario1(encoder: Encoder, x: torch.Tensor, xi: torch.Tensor, uniform: torch.Tensor | None) -> torch.Tensor:
-    noisy = x.unsqueeze(0) + xi  # [T, B, ...]: fresh pixel noise every step
+def data_range(encoder: Encoder, scenario: int) -> tuple[float, float]:
+    """The range ``(low, high)`` severities refer to: pixels (scenario 1) or spikes (scenario 2).
+
+    Signed coding (seed 003: zero-mean images scaled to [-1, 1], spikes in {-1, 0, 1}) gives
+    ``(-1, 1)``, unsigned coding ``(0, 1)`` (a direct encoder is taken as unsigned)."""
+    return (-1.0, 1.0) if bool(getattr(encoder, "signed", False)) else (0.0, 1.0)
+
+
+def corrupt_pixels(encoder: Encoder, x: torch.Tensor, noise: Noise, draws: "NoiseDraws") -> torch.Tensor:
+    """Scenario 1's noisy pixels ``x_c [T, B, ...]`` of the batch ``x [B, ...]``."""
+    low, high = data_range(encoder, 1)
+    return noise.corrupt(x.unsqueeze(0), draws, low, high)
+
+
+def _scenario1(encoder: Encoder, x: torch.Tensor, noisy: torch.Tensor, uniform: torch.Tensor | None) -> torch.Tensor:
+    """Encode the noisy pixels ``noisy [T, B, ...]`` (fresh pixel noise every step)."""
     if isinstance(encoder, DirectEncoder):
         return encoder.gain * noisy
     spikes = (encoder.rates(noisy) > uniform).to(x.dtype)
@@ -225,10 +274,10 @@ def apply_noise(encoder: Encoder, x: torch.Tensor, noise: Noise | None, scenario
         uniform = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
     if noise is None:
         return _clean(encoder, x, uniform)
-    xi = noise.sample(shape, generator, x.device, x.dtype)
+    draws = NoiseDraws.draw(shape, generator, x.device, x.dtype)
     if int(scenario) == 1:
-        return _scenario1(encoder, x, xi, uniform)
-    return _clean(encoder, x, uniform) + xi
+        return _scenario1(encoder, x, corrupt_pixels(encoder, x, noise, draws), uniform)
+    return _clean(encoder, x, uniform) + noise.scaled(*data_range(encoder, 2)).from_draws(draws)
 
 
 def noisy_batches(encoder: Encoder, x: torch.Tensor, noises: Sequence[Noise | None], scenario: int,
@@ -246,13 +295,12 @@ def noisy_batches(encoder: Encoder, x: torch.Tensor, noises: Sequence[Noise | No
         if noise is None:
             yield _clean(encoder, x, uniform)
             continue
-        xi = noise.from_draws(shared)
         if int(scenario) == 1:
-            yield _scenario1(encoder, x, xi, uniform)
+            yield _scenario1(encoder, x, corrupt_pixels(encoder, x, noise, shared), uniform)
         else:
             if clean is None:
                 clean = _clean(encoder, x, uniform)
-            yield clean + xi
+            yield clean + noise.scaled(*data_range(encoder, 2)).from_draws(shared)
 
 
 def draw_batch(encoder: Encoder, x: torch.Tensor,

@@ -5,8 +5,13 @@ Conditions: ``clean`` and, for static data, ``noisy``: the noise ``noise`` at se
 (:mod:`ablations.data.noise`); the columns ``noise``, ``scenario`` and ``severity`` say which
 (``none``, 0, 0 for clean). Noisy and clean inputs of a batch share the encoder draws.
 
-Frequencies are normalised to Nyquist: bin ``k = 0..T/2`` of a ``T``-step train has
-``frequency = k / (T / 2)`` (1 = Nyquist, half the step rate).
+Frequencies are in seed 003's unit, a fraction of the sampling rate (one sample per time step):
+bin ``k = 0..T/2`` of a ``T``-step train has ``frequency = k / T`` (0.5 = Nyquist). This is the unit
+of seed 003's "normalized mean critical frequency" (section 4.3: 0.345 for IF on clean inputs):
+a white train (flat spectrum once its mean is removed) reaches 70 % of its power at
+``0.7 x 0.5 = 0.35`` (pinned by a test), so seed 003's IF output is white to within 1 %.
+Normalised to Nyquist the same train would sit at 0.70; an earlier version of this suite used
+that unit, which is not comparable with the paper's numbers.
 
 * ``input_power`` per (condition, ``frequency``) (seed 003 Fig. 4): the single-sided power
   spectrum of every input entry's spike train, ``P_k = c_k |sum_t s[t] e^{-2 pi i k t / T}|^2 / T``
@@ -22,8 +27,19 @@ Frequencies are normalised to Nyquist: bin ``k = 0..T/2`` of a ``T``-step train 
   integral of the current, the trace seed 003's prediction ``U_L[T]/T`` is read from). Each
   trace's mean over time is removed first (the DC bin would otherwise hold almost all of the
   power of an integrating membrane). The critical frequency is the lowest bin at which the
-  cumulative power reaches the fraction, so it takes the values ``k / (T / 2)``; a trace with
+  cumulative power reaches the fraction, so it takes the values ``k / T``; a trace with
   no variance has none (NaN).
+
+  What the two traces can show. The membrane of a leaky integrator is the current low-pass
+  filtered with corner ``~ 1 / (2 pi tau)``; the IF membrane is a running sum (power ``~ 1/f^2``).
+  So the ``membrane`` critical frequency falls as tau grows *by construction* (IF lowest), the
+  reverse of seed 003's ordering (30 lowest); it measures the readout's own filter, not what the
+  network passes. The ``current`` trace carries what the hidden network delivers and is the one
+  to set beside seed 003's numbers.
+* ``input_critical_frequency`` per (condition, ``sample``) (seed 003 Fig. 4 as a distribution
+  over images): the critical frequency of each image's input spectrum (its entries' trains,
+  mean removed per entry, power averaged over entries). ``input_power`` above is the mean
+  spectrum; this is the per-image spread the paper's histogram shows.
 """
 
 from __future__ import annotations
@@ -55,7 +71,8 @@ def single_sided_power(trains: torch.Tensor) -> torch.Tensor:
 
 
 def normalised_frequencies(steps: int) -> np.ndarray:
-    return np.arange(steps // 2 + 1) / (steps / 2.0)
+    """Bin frequencies as a fraction of the sampling rate: ``k / T`` (seed 003's unit; 0.5 = Nyquist)."""
+    return np.arange(steps // 2 + 1) / float(steps)
 
 
 def critical_frequency(power: np.ndarray, frequencies: np.ndarray, fraction: float = 0.7) -> np.ndarray:
@@ -113,8 +130,15 @@ def spectral(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame
         for condition, batch in inputs.items():
             steps = batch.shape[0]
             frequencies = normalised_frequencies(steps)
-            power = single_sided_power(batch.reshape(steps, batch.shape[1], -1)).mean(2).sum(1).cpu()
-            power_sum[condition] = power_sum.get(condition, 0) + power
+            trains = batch.reshape(steps, batch.shape[1], -1)
+            per_image = single_sided_power(trains).mean(2)  # [K, B]
+            power_sum[condition] = power_sum.get(condition, 0) + per_image.sum(1).cpu()
+            centred = single_sided_power(trains - trains.mean(0, keepdim=True)).mean(2).cpu().numpy()
+            for column, value in enumerate(critical_frequency(centred, frequencies, fraction)):
+                critical.append({"metric": "input_critical_frequency", "value": float(value),
+                                 "condition": condition[0], "noise": condition[1], "scenario": condition[2],
+                                 "severity": condition[3], "trace": "input",
+                                 "sample": int(indices[offset + column]), "label": int(y[column])})
             _, records = forward_records(model, batch)
             target = y.view(1, -1, 1).expand(steps, -1, 1)
             for trace in traces:

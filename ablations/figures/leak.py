@@ -11,11 +11,15 @@ evaluation suites wrote (:mod:`ablations.evaluation.noise`, :mod:`~ablations.eva
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import yaml
 
 from . import layout, missing, select, style
 
@@ -23,6 +27,71 @@ __all__ = ["coherence", "critical_frequency", "enwsi", "input_spectra", "noise_r
 
 NOISE_NAMES = {"gaussian": "Gaussian", "impulse": "impulse"}
 LEAK_VARIANTS = list(select.LEAK_VARIANTS)
+
+# Config keys that may differ between the runs one tau figure compares: the leak itself, the seed
+# and bookkeeping. Everything else (training protocol, network, data, gradient) must be shared.
+_TAU_KEYS = ("neuron.tau", "neuron.beta", "neuron.leak", "neuron.variant", "seed", "trial.", "paths.", "progress",
+             "device", "debug", "train.progress", "train.num_workers", "eval.")
+
+
+def _flatten(prefix: str, node, out: dict) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _flatten(f"{prefix}{key}.", value, out)
+    else:
+        out[prefix[:-1]] = node
+
+
+def _setting_of(run_dir: str) -> str:
+    """A digest of the run's resolved config without the keys a tau comparison may vary."""
+    path = Path(str(run_dir)) / "config.yaml"
+    flat: dict = {}
+    if path.exists():
+        _flatten("", yaml.safe_load(path.read_text()) or {}, flat)
+    kept = {k: v for k, v in flat.items() if not any(k == p or k.startswith(p) for p in _TAU_KEYS)}
+    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def same_setting(rows: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """Per dataset, the leak-ablation rows of the one setting (every config value but tau, seed and
+    bookkeeping) that covers the most tau values, then the most runs; and a note naming what was
+    left out (None when nothing was). So every tau figure compares like with like."""
+    if rows.empty or "run_dir" not in rows.columns:
+        return rows, None
+    rows = rows.copy()
+    settings = {run: _setting_of(run) for run in rows["run_dir"].unique()}
+    rows["_setting"] = rows["run_dir"].map(settings)
+    taus = select.effective_tau(rows).round(6)
+    keep, dropped = [], []
+    for dataset, group in rows.groupby("dataset", sort=False):
+        ranking = []
+        for setting, setting_rows in group.groupby("_setting"):
+            ranking.append((-taus[setting_rows.index].nunique(), -setting_rows["run_dir"].nunique(), setting))
+        ranking.sort()
+        keep.append((dataset, ranking[0][2]))
+        for _, runs, setting in ranking[1:]:
+            dropped.append(f"{dataset}: setting {setting} ({-runs} run(s))")
+    chosen = set(keep)
+    mask = [(d, s_) in chosen for d, s_ in zip(rows["dataset"], rows["_setting"])]
+    note = None
+    if dropped:
+        note = ("Runs compared share every setting but tau and seed; other settings not drawn: "
+                + "; ".join(dropped))
+    return rows[mask].drop(columns="_setting"), note
+
+
+def _tau_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The leak ablation (:func:`select.add_tau`) restricted to one shared setting per dataset."""
+    if rows.empty:
+        return select.add_tau(rows), None
+    shared, note = same_setting(rows)
+    return select.add_tau(shared), note
+
+
+def _note(figure, text: str | None) -> None:
+    if text:
+        layout.note(figure, text)
+
 
 _COHERENCE_NAMES = {"if": "IF", "lif_low_leak": "LIF, low leak", "lif_high_leak": "LIF, high leak"}
 
@@ -91,7 +160,10 @@ def coherence(results: pd.DataFrame):
     top.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.legend(title=None, loc="lower left")
     layout.note(figure, f"Coherence {source}; lines analytic, markers simulated. Same input current for "
-                        "all neurons (mu, D per tau_0 = 10 ms).")
+                        "all neurons (mu, D per tau_0 = 10 ms). Axes: angular frequency in rad per tau_0 "
+                        "(bottom) and Hz (top), the same absolute frequency for every neuron. Seed 003 Fig. 2 "
+                        "measures each neuron's frequency in units of its own tau_m (its supplementary Eq. 5, "
+                        "t -> t / tau_m): only there is the IF curve flat; in absolute units it is not.")
     return figure
 
 
@@ -137,21 +209,31 @@ def noise_robustness(results: pd.DataFrame):
     """Seed 003 Fig. 3: test accuracy at each noise severity, one line per membrane time constant
     tau (IF = tau inf), mean +- s.d. over seeds; panels scenario {1, 2} x noise {Gaussian, impulse}
     x dataset (scenario 1: noise on the pixels before Poisson coding; 2: on the spikes)."""
-    rows = select.add_tau(_noise_accuracy(results))
+    rows, note = _tau_rows(_noise_accuracy(results))
     missing.require(rows, results, "noise-suite accuracy of leak-ablation runs (vanilla / no_leak)",
                    suites=["noise"], variants=["vanilla", "no_leak"])
-    return noise_panels(results, rows, "tau_label", select.tau_order(rows), style.tau_palette(rows["tau_eff"].unique()))
+    figure = noise_panels(results, rows, "tau_label", select.tau_order(rows), style.tau_palette(rows["tau_eff"].unique()))
+    layout.note(figure, "Severities are fractions of the data range (ablations/data/noise.py), so a level is "
+                        "the same relative strength on signed and unsigned data.")
+    _note(figure, note)
+    return figure
 
 
 def input_spectra(results: pd.DataFrame):
-    """Seed 003 Fig. 4: single-sided power spectrum of the input spike trains (mean over input
-    entries and test samples), clean vs noisy (Gaussian noise, severity 5), per injection scenario.
+    """Seed 003 Fig. 4 ("histogram of the spectrum of spike trains per image for clean and noisy
+    inputs with corresponding distribution curves"): per test image, where its input spectrum
+    lies, drawn as a distribution over images: histograms with density curves of each image's
+    input critical frequency (70 % of the power of its input trains, mean removed; spectral
+    suite ``input_critical_frequency``), clean vs noisy (Gaussian noise, severity 5), per
+    injection scenario. A shift or spread of the noisy distribution to the right is the paper's
+    "spreads over a wider band". (The mean power spectrum of Poisson trains, ``input_power``, is
+    flat apart from the DC bin for clean and noisy inputs alike, so it cannot show a spread.)
 
-    The input spectra do not depend on the trained network: the curves average the rows of every
-    run of a dataset (bands: +- s.d. over runs, i.e. over encoder draws and seeds)."""
-    rows = select.eval_rows(results, "spectral", "input_power")
-    missing.require(rows, results, "spectral-suite input spectra", suites=["spectral"], variants=["vanilla", "no_leak"])
-    rows = rows.copy()
+    The input does not depend on the trained network: the distributions pool every run of a dataset."""
+    rows = select.eval_rows(results, "spectral", "input_critical_frequency")
+    missing.require(rows, results, "spectral-suite per-image input critical frequencies", suites=["spectral"],
+                   variants=["vanilla", "no_leak"])
+    rows = rows.dropna(subset=["value"]).copy()
     rows["scenario"] = pd.to_numeric(rows["scenario"], errors="coerce").fillna(0).astype(int)
     clean = rows[rows["condition"] == "clean"]
     noisy = rows[rows["condition"] != "clean"]
@@ -164,26 +246,23 @@ def input_spectra(results: pd.DataFrame):
             ax = axes[i, j]
             panel = pd.concat([clean[clean["dataset"] == dataset],
                                noisy[(noisy["dataset"] == dataset) & (noisy["scenario"] == scenario)]])
-            labels = {}
-            for _, row in panel[["condition", "noise", "severity"]].drop_duplicates().iterrows():
-                labels[(row["condition"], row["noise"], row["severity"])] = (
-                    "clean" if row["condition"] == "clean" else
-                    f"{NOISE_NAMES.get(row['noise'], row['noise'])} noise, severity {int(row['severity'])}")
-            panel = panel.assign(input=[labels[(c, n, s)] for c, n, s in
-                                        zip(panel["condition"], panel["noise"], panel["severity"])])
+            panel = panel.assign(input=[_condition_label(c, n, sc, sv) for c, n, sc, sv in
+                                        zip(panel["condition"], panel["noise"], panel["scenario"], panel["severity"])])
             order = sorted(set(panel["input"]), key=lambda s: (s != "clean", s))
             palette = {name: ("#333333" if name == "clean" else style.VARIANT_COLORS["complete_leak"]) for name in order}
-            per_run = select.per_run_mean(panel, ["input", "frequency"])
-            layout.line(ax, per_run, "frequency", "value", "input", palette, order)
-            layout.plain_log(ax, "y")
+            step = 1.0 / float(panel["steps"].dropna().iloc[0]) if "steps" in panel.columns and \
+                panel["steps"].notna().any() else 0.01  # the critical frequency takes the values k / T
+            low, high = float(panel["value"].min()), float(panel["value"].max())
+            sns.histplot(data=panel, x="value", hue="input", hue_order=order, palette=palette, stat="density",
+                         common_norm=False, kde=True, element="step", alpha=0.2, ax=ax, linewidth=0.8,
+                         bins=np.arange(low - step / 2, high + step, step))
             layout.panel_title(ax, f"{dataset}, scenario {scenario}" if scenario else dataset, next(letters))
             ax.set_xlabel("")
             ax.set_ylabel("")
-    figure.supxlabel(style.LABELS["frequency"], fontsize=8)
-    figure.supylabel(style.LABELS["input_power"], fontsize=8)
-    style.legend_outside(figure, axes, ncol=2)
-    layout.note(figure, "DC bin kept (it carries the mean rate); frequencies normalised to Nyquist (half the step "
-                        "rate), so a T-step train has T/2 + 1 bins.")
+    figure.supxlabel("input critical frequency per image (fraction of the sampling rate)", fontsize=8)
+    figure.supylabel("density over test images", fontsize=8)
+    layout.note(figure, "One value per test image (70 % of the power of its input spike trains, mean removed), "
+                        "pooled over runs; curves: kernel density estimates. A white train sits at 0.35.")
     return figure
 
 
@@ -202,7 +281,7 @@ def critical_frequency(results: pd.DataFrame):
     if not rows.empty and "trace" in rows.columns:
         trace = "current" if "current" in set(rows["trace"]) else min(set(rows["trace"].dropna()))
         rows = rows[rows["trace"] == trace]
-    rows = select.add_tau(rows) if not rows.empty else rows
+    rows, note = _tau_rows(rows) if not rows.empty else (rows, None)
     missing.require(rows, results, "spectral-suite critical frequencies of leak-ablation runs",
                    suites=["spectral"], variants=["vanilla", "no_leak"])
     rows = rows.dropna(subset=["value"]).copy()
@@ -219,9 +298,9 @@ def critical_frequency(results: pd.DataFrame):
     discrete = len(values) <= 26  # T <= 50 steps: the critical frequency is one of T/2 + 1 bins
     if discrete:
         spacing = np.min(np.diff(values)) if len(values) > 1 else 0.1
-        bins = np.arange(-spacing / 2, 1.0 + spacing, spacing)
+        bins = np.arange(-spacing / 2, 0.5 + spacing, spacing)
     else:
-        bins = np.linspace(0.0, 1.0, 21)
+        bins = np.linspace(0.0, 0.5, 21)
     letters = iter("abcdefghijklmnopqrstuvwxyz")
     for i, dataset in enumerate(datasets):
         for j, tau in enumerate(taus):
@@ -244,7 +323,9 @@ def critical_frequency(results: pd.DataFrame):
             ax.set_xlim(bins[0], bins[-1])
     _histogram_legend(figure, axes, order, palette)
     layout.note(figure, f"Trace: the target output neuron's {trace if not rows.empty else 'current'} "
-                        "(mean removed); one value per test sample, pooled over seeds; dashed: means.")
+                        "(mean removed); one value per test sample, pooled over seeds; dashed: means. "
+                        "Frequency as a fraction of the sampling rate (seed 003's unit; a white train: 0.35).")
+    _note(figure, note)
     return figure
 
 
@@ -264,7 +345,7 @@ def sse_generalization(results: pd.DataFrame):
     trajectory per membrane time constant tau (thick: mean over seeds per epoch, thin: each seed),
     one panel per dataset. Below the dotted diagonal the test error is lower than the train error
     (the train SSE is a running average over the epoch, the test SSE is measured after it)."""
-    rows = select.add_tau(select.epoch_rows(results))
+    rows, note = _tau_rows(select.epoch_rows(results))
     rows = rows.dropna(subset=["train_sse", "test_sse"]) if not rows.empty and "test_sse" in rows.columns else rows.iloc[0:0]
     missing.require(rows, results, "per-epoch train and test SSE (metrics.csv) of leak-ablation runs",
                    variants=["vanilla", "no_leak"])
@@ -296,7 +377,9 @@ def sse_generalization(results: pd.DataFrame):
         ax.set_xlabel(style.LABELS["train_sse"])
         ax.set_ylabel(style.LABELS["test_sse"] if j == 0 else "")
     style.legend_outside(figure, axes, ncol=min(len(taus) + 1, 4))
-    layout.note(figure, "Open circles: last epoch. Training runs forward from the upper right.")
+    layout.note(figure, "Open circles: last epoch. Training runs forward from the upper right. SSE per sample "
+                        "(seed 003 Table 1 / ref [21] sum over a batch: x64 train, x32 test; compare orderings).")
+    _note(figure, note)
     return figure
 
 
@@ -311,7 +394,7 @@ def enwsi(results: pd.DataFrame):
     """Seed 003 Fig. 6: layer-wise Euclidean norm of the weighted sum of spike inputs (ENWSI),
     averaged over time steps and test samples, one bar per membrane time constant tau per hidden
     layer (mean +- s.d. over seeds), one panel per dataset."""
-    rows = select.add_tau(select.eval_rows(results, "activity", "enwsi"))
+    rows, note = _tau_rows(select.eval_rows(results, "activity", "enwsi"))
     missing.require(rows, results, "activity-suite ENWSI of leak-ablation runs", suites=["activity"],
                    variants=["vanilla", "no_leak"])
     per_run = select.per_run_mean(rows, ["dataset", "layer", "tau_label"])
@@ -330,4 +413,5 @@ def enwsi(results: pd.DataFrame):
         ax.set_xlabel("hidden layer")
         ax.set_ylabel(style.LABELS["enwsi"] if j == 0 else "")
     style.legend_outside(figure, axes, ncol=min(len(taus), 4))
+    _note(figure, note)
     return figure

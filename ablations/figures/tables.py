@@ -126,9 +126,12 @@ def leak_table1(results: pd.DataFrame) -> pd.DataFrame:
     network = activity[activity["layer"] == "network"] if not activity.empty else activity
     per_run = runs[["run_dir", "dataset", "tau_eff"]].copy()
     per_run["accuracy_pct"] = 100.0 * pd.to_numeric(runs["accuracy"], errors="coerce")
-    for column, name in (("test_sse", "sse_test"), ("train_sse", "sse_train")):
+    # SSE in ref [21]'s unit, the one seed 003's Table 1 values imply: MSELoss(size_average=False) summed
+    # over a batch, averaged over batches (ref [21] src/cifar10_VGG9.py lines 87, 237, 303), train batches
+    # of 64 (seed 003 section 4.1) and test batches of 64 / 2 = 32 (ref [21] line 129)
+    for column, name, batch in (("test_sse", "sse_test", 32), ("train_sse", "sse_train", 64)):
         means = _last_epochs_mean(epochs, column) if column in epochs.columns else pd.Series(dtype=float)
-        per_run[name] = per_run["run_dir"].map(means)
+        per_run[name] = per_run["run_dir"].map(means) * batch
     for metric, name, scale in (("spike_rate", "spikes_pct", 100.0), ("synaptic_ops", "synaptic_ops", 1.0)):
         values = network[network["metric"] == metric].groupby("run_dir")["value"].mean() if not network.empty \
             else pd.Series(dtype=float)
@@ -147,7 +150,9 @@ def leak_table1(results: pd.DataFrame) -> pd.DataFrame:
         pm={m: f"{m}_sd" for m in measures},
         notes=[f"published: {reference_source('leak_table1')}",
                "tau in time steps (inf = IF, 0 = complete leak); ours: mean ± s.d. over seeds",
-               "SSE per sample of U_L[T]/T against the one-hot label; synaptic_ops per sample"])
+               "SSE of U_L[T]/T against the one-hot label summed over a batch as ref [21] reports it "
+               "(per-sample SSE x 64 for train, x 32 for test: ref [21]'s test batch is half the train "
+               "batch); synaptic_ops per sample"])
     return table
 
 
@@ -179,7 +184,8 @@ def leak_critical_frequency(results: pd.DataFrame) -> pd.DataFrame:
         caption="Seed 003 section 4.3: mean critical frequency of the target output neuron",
         pm={"critical_frequency": "critical_frequency_sd"},
         notes=[f"published: {reference_source('leak_critical_frequency')}",
-               ("ours: fraction of Nyquist, target neuron's input current, mean over test samples, "
+               ("ours and published: fraction of the sampling rate (a white train: 0.35); ours: target "
+                "neuron's input current, mean over test samples, "
                 "mean ± s.d. over seeds")])
     return table
 

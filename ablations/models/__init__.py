@@ -44,7 +44,8 @@ class Builder:
 
 
 MODELS: Registry[Builder] = Registry("model builder")
-MODELS.add("layered", Builder(layered.build, ("layers", "pool", "batch_norm")))
+MODELS.add("layered", Builder(layered.build, ("layers", "pool", "batch_norm", "init", "pool_threshold",
+                                              "dropout_position")))
 MODELS.add("resnet", Builder(resnet.build, ("blocks", "widths", "n_classes", "pool", "batch_norm")))
 
 # how configs recorded before builders had names spelled them

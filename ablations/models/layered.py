@@ -7,7 +7,15 @@ readout. Seed 003's CIFAR-10 net with ``dropout: 0.2`` becomes::
 
     64C3-0.2D-64C3-2P-0.2D-128C3-0.2D-128C3-2P-0.2D-256C3-0.2D-256C3-0.2D-256C3-2P-0.2D-1024FC-0.2D-10
 
-A dropout token already in ``model.layers`` is kept and gets no second one. Dropout draws one
+``model.dropout_position: before_pool`` puts the token right after the weighted layer instead,
+in front of its pooling: ref [21] (chan8972/Enabling_Spikebased_Backpropagation,
+``src/cifar10_VGG9.py`` lines 540 and 549) multiplies each conv layer's spikes by its dropout
+mask and then pools them::
+
+    64C3-0.2D-64C3-0.2D-2P-128C3-0.2D-128C3-0.2D-2P-256C3-0.2D-256C3-0.2D-256C3-0.2D-2P-1024FC-0.2D-10
+
+(the same string where no pooling follows a layer). A dropout token already in ``model.layers``
+is kept and gets no second one. Dropout draws one
 mask per sample, shared by all time steps (:class:`ablations.network.TimeDropout`), acting on the
 spikes of the layer before. The string is then built by :func:`ablations.network.build`.
 """
@@ -20,7 +28,7 @@ from typing import Any
 from .. import network
 from ..errors import UserError
 
-__all__ = ["with_dropout", "model_layers", "build"]
+__all__ = ["with_dropout", "model_layers", "build", "DROPOUT_POSITIONS"]
 
 _WEIGHTED = re.compile(r"^(\d+C\d+|\d+FC|\d+)$")
 _LAYER = re.compile(r"^(\d+C\d+|\d+FC)$")
@@ -28,8 +36,13 @@ _POOL = re.compile(r"^\d+P$")
 _DROPOUT = re.compile(r"^(0?\.\d+|0|1)D$")
 
 
-def with_dropout(layers: str, p: float | None) -> str:
+DROPOUT_POSITIONS = ("after_pool", "before_pool")
+
+
+def with_dropout(layers: str, p: float | None, position: str = "after_pool") -> str:
     """``layers`` with a ``pD`` token after each hidden weighted layer (see the module docstring)."""
+    if position not in DROPOUT_POSITIONS:
+        raise ValueError(f"model.dropout_position={position!r} is not one of {list(DROPOUT_POSITIONS)}")
     if p is None or float(p) == 0.0:
         return layers
     p = float(p)
@@ -45,7 +58,7 @@ def with_dropout(layers: str, p: float | None) -> str:
         if not hidden:  # a bare number first is the input size, not a layer
             continue
         insert = index + 1
-        while insert < len(tokens) - 1 and _POOL.match(tokens[insert]):
+        while position == "after_pool" and insert < len(tokens) - 1 and _POOL.match(tokens[insert]):
             insert += 1
         if not _DROPOUT.match(tokens[insert]):
             result.insert(insert, token)
@@ -64,7 +77,7 @@ def model_layers(cfg: Any) -> str:
 def build(cfg: Any, spec, input_shape: tuple[int, ...]):
     """Builder ``layered`` (``model.builder: layered``)."""
     model = cfg.model
-    layers = with_dropout(model_layers(cfg), model.get("dropout"))
+    layers = with_dropout(model_layers(cfg), model.get("dropout"), str(model.get("dropout_position", "after_pool")))
     return network.build(
         layers,
         variant=spec,
@@ -74,4 +87,6 @@ def build(cfg: Any, spec, input_shape: tuple[int, ...]):
         pool=str(model.get("pool", "avg")),
         batch_norm=bool(model.get("batch_norm", False)),
         bias=bool(model.get("bias", True)),
+        init=str(model.get("init", "default")),
+        pool_threshold=float(model.get("pool_threshold", 0.75)),
     )
