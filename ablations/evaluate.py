@@ -53,7 +53,7 @@ _USAGE = ("usage: python -m ablations.evaluate run=PATH suite=NAME[,NAME...|all]
 def parse(argv: Sequence[str]) -> dict:
     """``["run=PATH", "suite=noise", ...]`` -> options; a bad argument raises UserError."""
     options, overrides = parse_arguments(argv, {k: k for k in _KEYS}, passthrough=lambda key: key.startswith("eval."),
-                                         example=_USAGE)
+                                         example="python -m ablations.evaluate run=runs/ suite=noise")
     options["overrides"] = overrides
     for key in ("run", "suite"):
         if not options.get(key):

@@ -205,7 +205,7 @@ def test_cli_bad_input_exits_2_with_one_message_and_writes_nothing(vanilla, tmp_
     _cli_fails(capsys, [f"run={vanilla}", "suite=noise", "eval.noise.bogus=1"], "eval.noise has no parameter")
     _cli_fails(capsys, [f"run={tmp_path}", "suite=clean"], "no run record")
     _cli_fails(capsys, [f"run={vanilla}"], "suite= is required")
-    _cli_fails(capsys, [f"run={vanilla}", "suite=clean", "colour=red"], "unknown argument")
+    _cli_fails(capsys, [f"run={vanilla}", "suite=clean", "colour=red"], "unknown key 'colour'; keys: debug")
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
     (unfinished / "config.yaml").write_text((vanilla / "config.yaml").read_text())
