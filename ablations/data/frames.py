@@ -48,7 +48,7 @@ writable):
 
 Outside the data root the cache key also holds the resolved dataset folder, so two data roots
 with the same file names never share frames.
-""""""
+"""
 
 from __future__ import annotations
 
