@@ -18,7 +18,7 @@ Preprocessing (``conf/dataset/<name>.yaml``):
 Verification (``verify``, default true). torchvision's CIFAR-10 and SVHN readers compare the md5
 of every file with the official release, so a deliberate subset (a lab's own split, a smaller
 copy) is rejected. ``dataset.verify=false`` reads the files with the same torchvision classes,
-their checksums removed (:class:`CIFAR10Unverified`, :class:`SVHNUnverified`: torchvision then
+their checksums removed (:mod:`ablations.data.unverified`: torchvision then
 checks only that each file exists); the loader warns, and the run's ``config.yaml`` records
 ``verify: false``. torchvision's MNIST reader checks no checksum when reading, so ``verify`` does
 not change it.
@@ -26,13 +26,11 @@ not change it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
-import warnings
-
 import torch
-from torchvision.datasets import CIFAR10, MNIST, SVHN
 
 from . import DataBundle
 from .encoders import make_encoder
@@ -40,7 +38,7 @@ from .files import require
 from ..errors import UserError, parse_bool
 
 __all__ = ["ImageNormalize", "mnist", "cifar10", "svhn", "fetch_mnist", "fetch_cifar10", "fetch_svhn",
-           "image_transform", "CIFAR10Unverified", "SVHNUnverified", "READERS", "open_split", "verify_flag"]
+           "image_transform", "open_split", "readers", "has_checksums", "verify_flag"]
 
 NORMALIZE_MODES = ("unit", "zero_mean")
 
@@ -76,22 +74,17 @@ def image_transform(cfg: Any, train: bool, size: int, flip: bool):
     return transforms.Compose(steps)
 
 
-class CIFAR10Unverified(CIFAR10):
-    """torchvision's CIFAR-10 reader without its md5 checksums (each file must still exist)."""
+def readers(name: str) -> tuple[type, type]:
+    """``(torchvision class that verifies, the same class without checksums)`` of ``name``
+    (imported on first use: a run that stops at missing files never imports torchvision)."""
+    from . import unverified
 
-    train_list = [[filename, None] for filename, _ in CIFAR10.train_list]
-    test_list = [[filename, None] for filename, _ in CIFAR10.test_list]
-    meta = {**CIFAR10.meta, "md5": None}
-
-
-class SVHNUnverified(SVHN):
-    """torchvision's SVHN reader without its md5 checksums (the ``.mat`` file must still exist)."""
-
-    split_list = {split: [url, filename, None] for split, (url, filename, _) in SVHN.split_list.items()}
+    return unverified.READERS[name]
 
 
-# name -> (reader that verifies, reader that does not); MNIST's reader checks no checksum anyway
-READERS = {"mnist": (MNIST, MNIST), "cifar10": (CIFAR10, CIFAR10Unverified), "svhn": (SVHN, SVHNUnverified)}
+def has_checksums(name: str) -> bool:
+    """Whether torchvision's reader of ``name`` tests checksums (MNIST's does not)."""
+    return name != "mnist"
 
 
 def verify_flag(cfg: Any) -> bool:
@@ -104,7 +97,7 @@ def open_split(name: str, root: Path, train: bool, verify: bool = True, transfor
     With ``verify`` torchvision's checksum test runs; its 'not found or corrupted' error becomes a
     UserError that offers ``dataset.verify=false`` (a subset) beside the download command.
     """
-    reader = READERS[name][0 if verify else 1]
+    reader = readers(name)[0 if verify else 1]
     split = {"split": "train" if train else "test"} if name == "svhn" else {"train": train}
     try:
         return reader(str(root), download=False, transform=transform, **split)
@@ -128,7 +121,7 @@ def _splits(name: str, cfg: Any, data_root: Path, size: int, flip: bool):
     verify = verify_flag(cfg)
     train = open_split(name, root, True, verify, image_transform(cfg, True, size, flip=flip))
     test = open_split(name, root, False, verify, image_transform(cfg, False, size, flip=flip))
-    if not verify and READERS[name][0] is not READERS[name][1]:
+    if not verify and has_checksums(name):
         warnings.warn(f"dataset {name!r}: files in {root}/ read without checksum test (dataset.verify=false): "
                       f"{len(train)} train / {len(test)} test samples", stacklevel=3)
     return train, test
@@ -143,7 +136,7 @@ def _bundle(name: str, cfg: Any, train, test, input_shape: tuple[int, ...]) -> D
                       meta={"chance": 0.1, "normalize": str(cfg.get("normalize", "unit")),
                             "augment": bool(cfg.get("augment", False)),
                             # None: the reader has no checksum test (MNIST)
-                            "verified": verify_flag(cfg) if READERS[name][0] is not READERS[name][1] else None})
+                            "verified": verify_flag(cfg) if has_checksums(name) else None})
 
 
 def mnist(cfg: Any, data_root: Path) -> DataBundle:
@@ -164,14 +157,20 @@ def svhn(cfg: Any, data_root: Path) -> DataBundle:
 # Downloads: the torchvision classes' own download code (with checksums), both splits.
 
 def fetch_mnist(folder: Path) -> None:
+    from torchvision.datasets import MNIST
+
     for train in (True, False):
         MNIST(str(folder), train=train, download=True)
 
 
 def fetch_cifar10(folder: Path) -> None:
+    from torchvision.datasets import CIFAR10
+
     CIFAR10(str(folder), train=True, download=True)
 
 
 def fetch_svhn(folder: Path) -> None:
+    from torchvision.datasets import SVHN
+
     for split in ("train", "test"):
         SVHN(str(folder), split=split, download=True)
