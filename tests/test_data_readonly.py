@@ -38,9 +38,11 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def make_read_only(root: Path) -> None:
+    """``chmod a-w`` on the folders and files below ``root``; links and what they point to are left alone."""
     for folder, dirs, names in os.walk(root):
         for name in names:
-            os.chmod(os.path.join(folder, name), 0o444)
+            if not os.path.islink(os.path.join(folder, name)):
+                os.chmod(os.path.join(folder, name), 0o444)
         os.chmod(folder, 0o555)
 
 
