@@ -2,7 +2,7 @@
 
 Examples::
 
-    python -m ablations.data info                          # every dataset: present?, size, folder
+    python -m ablations.data info                          # every dataset: present? (samples per split), size, folder
     python -m ablations.data download dataset=cifar10      # torchvision / tonic download into datasets/cifar10/
     python -m ablations.data download dataset=nmnist paths.data=/scratch/data
 
@@ -13,6 +13,7 @@ are the ones that matter. Downloads go through the datasets' own torchvision / t
 
 from __future__ import annotations
 
+import pickle
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from ..errors import UserError, wants_debug
 from ..config import compose
 
 USAGE = """usage: python -m ablations.data {info,download} [overrides]
-  info                          list every dataset, whether its files are present, their size and folder
+  info                          list every dataset: opened with its reader (samples per split), size, folder
   download dataset=NAME         fetch NAME into <paths.data>/NAME/ (default datasets/NAME/)
 overrides: paths.data=DIR (data root), debug=true (tracebacks)"""
 
@@ -35,8 +36,46 @@ def _size(n_bytes: int) -> str:
     return f"{size:.1f} TB"  # pragma: no cover
 
 
+def _open_splits(name: str, base: Path, verify: bool) -> dict:
+    """The train and test splits of ``name`` as the package's loaders read them (no frames, no
+    transform): the torchvision / tonic classes of :mod:`ablations.data.vision` / ``events``."""
+    if name in ("mnist", "cifar10", "svhn"):
+        from .vision import open_split
+
+        return {split: open_split(name, base, split == "train", verify) for split in ("train", "test")}
+    from . import events
+
+    reader = {"nmnist": events.NMNIST, "dvs_gesture": events.DVSGesture, "shd": events.SHD}[name]
+    return {split: reader(str(base), train=split == "train") for split in ("train", "test")}
+
+
+def probe(name: str, data_root: str | Path) -> str:
+    """Status of a dataset whose files are present, from opening it with its real reader (counts
+    per split and one sample): ``present (train N, test M)``, ``present, unverified (...)`` where
+    the checksums of the official release do not match, or ``unreadable: why``."""
+    from .files import folder
+
+    base = folder(name, data_root)
+    status = "present"
+    try:
+        try:
+            splits = _open_splits(name, base, verify=True)
+        except UserError:  # torchvision's checksum test failed: a subset, or a corrupted copy
+            splits, status = _open_splits(name, base, verify=False), "present, unverified"
+        for split in splits.values():
+            if len(split):
+                split[0]  # one sample, parsed the way training reads it
+    except (UserError, OSError, RuntimeError, ValueError, KeyError, IndexError, EOFError, pickle.UnpicklingError) as error:
+        # what a reader raises on bad files: `info` reports it and goes on (a bug still raises)
+        return f"unreadable: {str(error).splitlines()[0][:120]}"
+    return f"{status} ({', '.join(f'{split} {len(dataset)}' for split, dataset in splits.items())})"
+
+
 def info_rows(data_root: str | Path) -> list[dict[str, str]]:
-    """One row per registered dataset: name, kind of source, status, size on disk, folder."""
+    """One row per registered dataset: name, kind of source, status, size on disk, folder.
+
+    A dataset whose files are all there is opened with its real reader (:func:`probe`); sizes
+    count the files symbolic links point to."""
     from . import available
     from .files import GENERATED, REMOTES, disk_size, folder, missing
 
@@ -46,8 +85,9 @@ def info_rows(data_root: str | Path) -> list[dict[str, str]]:
         size = disk_size(base) if base.exists() else 0
         if name in REMOTES:
             absent = missing(name, data_root)
-            status = "present" if not absent else ("missing" if len(absent) == len(REMOTES[name].files)
-                                                   else f"incomplete ({len(absent)} of {len(REMOTES[name].files)} missing)")
+            status = probe(name, data_root) if not absent else (
+                "missing" if len(absent) == len(REMOTES[name].files)
+                else f"incomplete ({len(absent)} of {len(REMOTES[name].files)} missing)")
             source = REMOTES[name].library
         else:
             status = "generated" if name in GENERATED else "?"
@@ -65,6 +105,9 @@ def info(data_root: str | Path) -> str:
     lines += ["  ".join(r[c].ljust(widths[c]) for c in columns) for r in rows]
     lines.append(f"\ndata root: {Path(data_root).resolve()}  (set paths.data=DIR to change it)")
     lines.append("fetch a missing one with: python -m ablations.data download dataset=NAME")
+    if any("unverified" in r["status"] for r in rows):
+        lines.append("unverified: the files do not match the checksums of the official release (a subset, or a "
+                     "broken download); runs read a subset with dataset.verify=false")
     return "\n".join(lines)
 
 

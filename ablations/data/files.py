@@ -9,7 +9,13 @@ stops at once with the folder, the expected files and the command that fetches t
     python -m ablations.data download dataset=NAME
 
 Generated and embedded datasets (:data:`GENERATED`) need no download; ``digits_events`` keeps
-its generated events and frames under ``<paths.data>/digits_events/``.
+its generated events under ``<paths.data>/digits_events/``.
+
+A data root may be shared and read-only: a run only reads below it. Whether a dataset folder may
+be written (the frame cache of :mod:`ablations.data.frames` goes there only then) is
+:func:`writable`: the operating system must allow it and, because root passes every permission
+test, the folder's permission bits must grant write access too, so ``chmod -R a-w`` marks a
+folder read-only for every user.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 from ..errors import UserError
 
 __all__ = ["Remote", "REMOTES", "GENERATED", "folder", "missing", "require", "disk_size", "fetch",
-           "download_command"]
+           "download_command", "writable"]
 
 
 @dataclass(frozen=True)
@@ -115,18 +121,43 @@ def require(name: str, data_root: str | Path) -> Path:
 
 
 def disk_size(path: str | Path) -> int:
-    """Bytes under ``path`` (0 when it does not exist)."""
+    """Bytes under ``path`` (0 when it does not exist), following symbolic links: a dataset folder
+    whose files are links into shared storage counts the files it links to, each file once."""
     path = Path(path)
     if path.is_file():
         return path.stat().st_size
     total = 0
-    for root, _, files in os.walk(path):
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(path, followlinks=True):
+        try:
+            stat = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (stat.st_dev, stat.st_ino) in seen_dirs:  # a link cycle, or the same folder linked twice
+            dirs[:] = []
+            continue
+        seen_dirs.add((stat.st_dev, stat.st_ino))
         for file in files:
             try:
-                total += os.stat(os.path.join(root, file)).st_size
-            except OSError:
-                pass
+                stat = os.stat(os.path.join(root, file))
+            except OSError:  # a dangling link
+                continue
+            if (stat.st_dev, stat.st_ino) not in seen_files:
+                seen_files.add((stat.st_dev, stat.st_ino))
+                total += stat.st_size
     return total
+
+
+def writable(path: str | Path) -> bool:
+    """Whether the existing folder ``path`` may be written: the operating system allows it (not
+    a read-only mount, not another user's folder) and its permission bits grant write access
+    (root passes every permission test, so for root the bits are what marks a folder read-only)."""
+    path = Path(path)
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        return False
+    return bool(path.stat().st_mode & 0o222)
 
 
 def fetch(name: str, data_root: str | Path) -> Path:

@@ -26,15 +26,28 @@ not used (a warning says so): set ``frame.duration_ms`` (or ``frame.n_bins``) to
 Optional ``frame.clip: c`` caps each count at c after loading (``1`` gives binary frames).
 
 Cache. The first time a sample is read its frames (before padding/cropping and clipping) are
-written to ``<data root>/<name>/frames/<key>/<split>/<index>.i32`` as a sparse array (label,
-frame count, flat indices and counts of the non-zero entries); later epochs read that file instead
-of binning the events again. ``<key>`` is ``tw<W>ms-<hash>`` or ``bins<N>-<hash>``, the hash of
-every parameter that changes the frames: format version, dataset, sensor size, spatial
-downsampling, time window or bin count, the binning rule, and a fingerprint of the source
-(sample count and file names, or the generation parameters); ``key.json`` beside it lists them.
-Writes are atomic (temporary file, then ``os.replace``), so concurrent writers (DataLoader
-workers, parallel runs) are safe; a file that cannot be read is rebuilt. Delete the folder to
-free the space: it is refilled on the next pass.
+written to ``<cache>/<key>/<split>/<index>.i32`` as a sparse array (label, frame count, flat
+indices and counts of the non-zero entries); later epochs read that file instead of binning the
+events again. ``<key>`` is ``tw<W>ms-<hash>`` or ``bins<N>-<hash>``, the hash of every parameter
+that changes the frames: format version, dataset, sensor size, spatial downsampling, time window
+or bin count, the binning rule, and a fingerprint of the source (sample count and file names, or
+the generation parameters); ``key.json`` beside it lists them. Writes are atomic (temporary file,
+then ``os.replace``), so concurrent writers (DataLoader workers, parallel runs) are safe; a file
+that cannot be read is rebuilt. Delete the folder to free the space: it is refilled on the next
+pass.
+
+Where ``<cache>`` is (:func:`cache_folder`; the data root itself is never written unless it is
+writable):
+
+* ``paths.cache=DIR`` (a key of the run config the dataset node belongs to): ``DIR/<name>/frames``,
+  a writable shadow of the data root;
+* ``paths.cache: null`` (default): ``<paths.data>/<name>/frames`` when that folder may be written
+  (:func:`ablations.data.files.writable`: a read-only mount, another user's folder or one whose
+  write bits are removed is not, for root too), otherwise the user cache folder
+  ``$XDG_CACHE_HOME/snn-ablations/<name>/frames`` (``~/.cache/...`` when the variable is unset).
+
+Outside the data root the cache key also holds the resolved dataset folder, so two data roots
+with the same file names never share frames.
 """
 
 from __future__ import annotations
@@ -55,11 +68,12 @@ from torch.utils.data import Dataset
 
 from . import DataBundle
 from .encoders import SequenceEncoder
+from .files import writable
 from ..errors import UserError
 from ..atomic import atomic_write_bytes
 
-__all__ = ["FrameSpec", "FrameDataset", "frame_spec", "cache_key", "event_bundle", "fingerprint_names",
-           "FORMAT_VERSION"]
+__all__ = ["FrameSpec", "FrameDataset", "frame_spec", "cache_key", "cache_folder", "user_cache_root",
+           "event_bundle", "fingerprint_names", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -232,16 +246,56 @@ class FrameDataset(Dataset):
         return torch.from_numpy(frames).view(steps, *self.spec.frame_shape), label
 
 
+def user_cache_root() -> Path:
+    """``$XDG_CACHE_HOME/snn-ablations`` (``~/.cache/snn-ablations`` when the variable is unset)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "snn-ablations"
+
+
+def _configured_cache(cfg: Any) -> str | None:
+    """``paths.cache`` of the run config that the dataset node ``cfg`` belongs to (None when unset,
+    or when ``cfg`` is a node of its own, e.g. a copy made to re-bin at another time window)."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if not isinstance(cfg, DictConfig):
+        return None
+    root = cfg._get_root()
+    if root is cfg:
+        return None
+    value = OmegaConf.select(root, "paths.cache", default=None)
+    return None if value in (None, "") else str(value)
+
+
+def cache_folder(name: str, cfg: Any, data_root: Path) -> tuple[Path, bool]:
+    """``(folder of the frame caches of dataset name, whether it lies outside the data root)``."""
+    dataset_folder = Path(data_root) / name
+    configured = _configured_cache(cfg)
+    if configured is not None:
+        return Path(configured) / name / "frames", True
+    in_root = dataset_folder / "frames"
+    probe = in_root if in_root.exists() else dataset_folder
+    if not probe.exists() or writable(probe):
+        return in_root, False
+    return user_cache_root() / name / "frames", True
+
+
 def event_bundle(name: str, cfg: Any, data_root: Path, train_events: Dataset, test_events: Dataset,
                  sensor_size: Sequence[int], n_classes: int, fingerprint: str, spatial_factor: float = 1.0,
                  nominal_duration_ms: float | None = None, meta: dict[str, Any] | None = None) -> DataBundle:
-    """The DataBundle of an event dataset: frames (cached under ``<data_root>/<name>/frames/``)."""
+    """The DataBundle of an event dataset: frames, cached in :func:`cache_folder`."""
     spec = frame_spec(cfg, sensor_size, spatial_factor, nominal_duration_ms)
+    folder, outside = cache_folder(name, cfg, data_root)
+    if outside:  # a shared cache folder: frames of another data root with the same file names differ
+        fingerprint = f"{fingerprint}@{(Path(data_root) / name).resolve()}"
     directory, fields = cache_key(name, spec, fingerprint)
-    cache = Path(data_root) / name / "frames" / directory
+    cache = folder / directory
     if not (cache / "key.json").exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".key.json.", suffix=".tmp", dir=cache)
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".key.json.", suffix=".tmp", dir=cache)
+        except OSError as error:
+            raise UserError(f"dataset {name!r}: cannot write the frame cache in {cache} ({error.strerror}); "
+                            "set paths.cache=DIR to a writable folder") from None
         with os.fdopen(fd, "w") as handle:
             json.dump(fields, handle, indent=2, sort_keys=True)
         os.replace(tmp, cache / "key.json")

@@ -14,10 +14,19 @@ Preprocessing (``conf/dataset/<name>.yaml``):
 * ``augment: true`` (training split only): random 32x32 crop of the image zero-padded by 4
   pixels on each side, plus a random horizontal flip for CIFAR-10 (not for the digits of SVHN
   and MNIST, where a flip changes the class). Augmentation runs before the normalisation.
+
+Verification (``verify``, default true). torchvision's CIFAR-10 and SVHN readers compare the md5
+of every file with the official release, so a deliberate subset (a lab's own split, a smaller
+copy) is rejected. ``dataset.verify=false`` reads the files with the same torchvision classes,
+their checksums removed (:mod:`ablations.data.unverified`: torchvision then
+checks only that each file exists); the loader warns, and the run's ``config.yaml`` records
+``verify: false``. torchvision's MNIST reader checks no checksum when reading, so ``verify`` does
+not change it.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +35,10 @@ import torch
 from . import DataBundle
 from .encoders import make_encoder
 from .files import require
-from ..errors import UserError
+from ..errors import UserError, parse_bool
 
 __all__ = ["ImageNormalize", "mnist", "cifar10", "svhn", "fetch_mnist", "fetch_cifar10", "fetch_svhn",
-           "image_transform"]
+           "image_transform", "open_split", "readers", "has_checksums", "verify_flag"]
 
 NORMALIZE_MODES = ("unit", "zero_mean")
 
@@ -65,16 +74,57 @@ def image_transform(cfg: Any, train: bool, size: int, flip: bool):
     return transforms.Compose(steps)
 
 
-def _open(name: str, make):
-    """Build a torchvision dataset; its 'not found or corrupted' error becomes a UserError."""
+def readers(name: str) -> tuple[type, type]:
+    """``(torchvision class that verifies, the same class without checksums)`` of ``name``
+    (imported on first use: a run that stops at missing files never imports torchvision)."""
+    from . import unverified
+
+    return unverified.READERS[name]
+
+
+def has_checksums(name: str) -> bool:
+    """Whether torchvision's reader of ``name`` tests checksums (MNIST's does not)."""
+    return name != "mnist"
+
+
+def verify_flag(cfg: Any) -> bool:
+    return parse_bool(cfg.get("verify", True), "dataset.verify")
+
+
+def open_split(name: str, root: Path, train: bool, verify: bool = True, transform=None):
+    """One split of ``name`` read by its torchvision class from ``root`` (the dataset folder).
+
+    With ``verify`` torchvision's checksum test runs; its 'not found or corrupted' error becomes a
+    UserError that offers ``dataset.verify=false`` (a subset) beside the download command.
+    """
+    reader = readers(name)[0 if verify else 1]
+    split = {"split": "train" if train else "test"} if name == "svhn" else {"train": train}
     try:
-        return make()
+        return reader(str(root), download=False, transform=transform, **split)
     except RuntimeError as error:
-        if "corrupted" in str(error) or "not found" in str(error):
-            raise UserError(f"dataset {name!r}: torchvision rejected the files ({error}). They are incomplete "
-                            "or corrupted (checksum mismatch): delete the folder and run "
-                            f"`python -m ablations.data download dataset={name}` again") from None
-        raise
+        if "corrupted" not in str(error) and "not found" not in str(error):
+            raise
+        if verify:
+            raise UserError(
+                f"dataset {name!r}: torchvision rejected the files in {root}/ ({error}): they do not match the "
+                "checksums of the official release (a subset, or an incomplete or corrupted download).\n"
+                "  a deliberate subset or a copy of your own: dataset.verify=false reads it without the checksum "
+                "test (the run record notes it)\n"
+                f"  a broken download: delete the folder and run `python -m ablations.data download dataset={name}` "
+                "again") from None
+        raise UserError(f"dataset {name!r}: torchvision cannot read the files in {root}/ even unverified ({error}); "
+                        f"delete the folder and run `python -m ablations.data download dataset={name}` again") from None
+
+
+def _splits(name: str, cfg: Any, data_root: Path, size: int, flip: bool):
+    root = require(name, data_root)
+    verify = verify_flag(cfg)
+    train = open_split(name, root, True, verify, image_transform(cfg, True, size, flip=flip))
+    test = open_split(name, root, False, verify, image_transform(cfg, False, size, flip=flip))
+    if not verify and has_checksums(name):
+        warnings.warn(f"dataset {name!r}: files in {root}/ read without checksum test (dataset.verify=false): "
+                      f"{len(train)} train / {len(test)} test samples", stacklevel=3)
+    return train, test
 
 
 def _bundle(name: str, cfg: Any, train, test, input_shape: tuple[int, ...]) -> DataBundle:
@@ -84,39 +134,23 @@ def _bundle(name: str, cfg: Any, train, test, input_shape: tuple[int, ...]) -> D
     return DataBundle(name=name, kind="static", train=train, test=test, encoder=encoder,
                       input_shape=input_shape, n_classes=10, steps=steps,
                       meta={"chance": 0.1, "normalize": str(cfg.get("normalize", "unit")),
-                            "augment": bool(cfg.get("augment", False))})
+                            "augment": bool(cfg.get("augment", False)),
+                            # None: the reader has no checksum test (MNIST)
+                            "verified": verify_flag(cfg) if has_checksums(name) else None})
 
 
 def mnist(cfg: Any, data_root: Path) -> DataBundle:
-    root = require("mnist", data_root)
-    from torchvision.datasets import MNIST
-
-    train = _open("mnist", lambda: MNIST(str(root), train=True, download=False,
-                                         transform=image_transform(cfg, True, 28, flip=False)))
-    test = _open("mnist", lambda: MNIST(str(root), train=False, download=False,
-                                        transform=image_transform(cfg, False, 28, flip=False)))
+    train, test = _splits("mnist", cfg, data_root, 28, flip=False)
     return _bundle("mnist", cfg, train, test, (1, 28, 28))
 
 
 def cifar10(cfg: Any, data_root: Path) -> DataBundle:
-    root = require("cifar10", data_root)
-    from torchvision.datasets import CIFAR10
-
-    train = _open("cifar10", lambda: CIFAR10(str(root), train=True, download=False,
-                                             transform=image_transform(cfg, True, 32, flip=True)))
-    test = _open("cifar10", lambda: CIFAR10(str(root), train=False, download=False,
-                                            transform=image_transform(cfg, False, 32, flip=True)))
+    train, test = _splits("cifar10", cfg, data_root, 32, flip=True)
     return _bundle("cifar10", cfg, train, test, (3, 32, 32))
 
 
 def svhn(cfg: Any, data_root: Path) -> DataBundle:
-    root = require("svhn", data_root)
-    from torchvision.datasets import SVHN
-
-    train = _open("svhn", lambda: SVHN(str(root), split="train", download=False,
-                                       transform=image_transform(cfg, True, 32, flip=False)))
-    test = _open("svhn", lambda: SVHN(str(root), split="test", download=False,
-                                      transform=image_transform(cfg, False, 32, flip=False)))
+    train, test = _splits("svhn", cfg, data_root, 32, flip=False)
     return _bundle("svhn", cfg, train, test, (3, 32, 32))
 
 
