@@ -113,6 +113,8 @@ def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | 
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "trial": OmegaConf.to_container(cfg.trial) if cfg.get("trial") else None,
         "overrides": list(overrides) if overrides is not None else previous.get("overrides"),
+        # False: the files were read without the checksum test (dataset.verify=false, e.g. a subset)
+        "data_verified": (bundle.meta or {}).get("verified", True),
     })
     print(f"run {run_dir}\n  {spec.describe()}\n  device {device}", flush=True)
     wall_start = time.perf_counter()
