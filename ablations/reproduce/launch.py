@@ -1,0 +1,119 @@
+"""Train and evaluate a paper's grid, one ordinary run per grid point.
+
+Each grid point is composed with Hydra's compose API (:func:`ablations.config.compose`) and
+handed to :func:`ablations.run.run_cfg`, the function behind ``python -m ablations.run``: a
+finished run is skipped, an interrupted one resumes, and the evaluation suites a run lacks are
+run. A manifest (``<paths.runs>/.reproduce/<paper>-<scale>.json``) maps each grid point (its
+composed config's hash, its seed and suites) to its run folder; a point whose run is finished
+and holds every suite's rows is skipped without building its data or model, so re-running a
+finished reproduction trains and evaluates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .. import results
+from ..errors import UserError
+from .grid import Grid, Point
+
+__all__ = ["Launch", "launch", "manifest_path", "read_manifest", "point_key"]
+
+MANIFEST_DIR = ".reproduce"
+
+
+@dataclass
+class Launch:
+    """What :func:`launch` did: run folder per grid point, and the points trained, skipped or failed."""
+
+    run_dirs: list[Path] = field(default_factory=list)
+    trained: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def manifest_path(runs_root: str | Path, grid: Grid) -> Path:
+    return Path(runs_root) / MANIFEST_DIR / f"{grid.paper}-{grid.scale}.json"
+
+
+def read_manifest(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return {}  # rebuilt from the run records on the next pass
+
+
+def point_key(cfg, point: Point) -> str:
+    """Identity of a grid point: its composed config (before any run fills in defaults), seed, suites."""
+    return f"{results.config_hash(cfg)}-seed{point.seed}-{'+'.join(point.suites)}"
+
+
+def _complete(entry: dict, suites: Sequence[str]) -> bool:
+    """Whether the recorded run is finished and holds the rows of every suite."""
+    from ..evaluation import suite_path
+
+    run_dir = Path(entry.get("run_dir", ""))
+    status = results.read_status(run_dir) if run_dir.is_dir() else None
+    if not status:
+        return False
+    if status.get("status") == "diverged":
+        return True  # nothing to evaluate; kept as a diverged record
+    if status.get("status") != "finished":
+        return False
+    return all(suite_path(run_dir, name).exists() for name in entry.get("suites_resolved", suites))
+
+
+def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = print,
+           progress: bool = True) -> Launch:
+    """Train (or skip) and evaluate every point of ``grid``; ``common`` overrides go to every run
+    (``paths.runs=...``, ``paths.data=...``, ``device=...``)."""
+    from tqdm.auto import tqdm
+
+    from ..atomic import atomic_write_text
+    from ..config import compose
+    from ..evaluation import resolve
+    from ..run import run_cfg
+
+    start = time.perf_counter()
+    outcome = Launch()
+    configs = []
+    for point in grid.points:  # compose every point first: a bad override fails before any training
+        cfg = compose([*point.all_overrides(), *common, "progress=false"])
+        configs.append((point, cfg))
+    runs_root = Path(str(configs[0][1].paths.runs)) if configs else Path("runs")
+    path = manifest_path(runs_root, grid)
+    manifest = read_manifest(path)
+    bar = tqdm(configs, desc=f"{grid.paper} {grid.scale}", unit="run", disable=not progress)
+    for point, cfg in bar:
+        key = point_key(cfg, point)
+        entry = manifest.get(key)
+        if entry and _complete(entry, point.suites):
+            outcome.run_dirs.append(Path(entry["run_dir"]))
+            outcome.skipped += 1
+            continue
+        suites_resolved = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
+        bar.set_postfix_str(f"{point.group} seed {point.seed}")
+        try:
+            run_dir = run_cfg(cfg)
+        except UserError:
+            raise
+        except Exception as error:  # a bug in one run is recorded; the grid goes on
+            outcome.failed.append(f"{point.command()}: {type(error).__name__}: {error}")
+            log(f"grid point failed: {point.command()}\n  {type(error).__name__}: {error}", flush=True)
+            continue
+        outcome.trained += 1
+        outcome.run_dirs.append(Path(run_dir))
+        manifest[key] = {"run_dir": str(run_dir), "group": point.group, "seed": point.seed,
+                         "overrides": list(point.overrides), "suites": list(point.suites),
+                         "suites_resolved": suites_resolved,
+                         "status": (results.read_status(run_dir) or {}).get("status")}
+        atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
+    outcome.seconds = time.perf_counter() - start
+    return outcome
