@@ -17,7 +17,7 @@ import pandas as pd
 from .grid import Grid
 from .stats import VERDICTS
 
-__all__ = ["SCALE_NOTE", "markdown", "write"]
+__all__ = ["SCALE_NOTE", "markdown", "write", "read_all"]
 
 SCALE_NOTE = {
     "quick": ("quick scale: embedded data (digits, digits_events, delayed XOR), small networks and short schedules "
@@ -69,10 +69,23 @@ def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] 
     return "\n".join(head + body).rstrip() + "\n"
 
 
-def write(out_dir: Path, text: str, verdicts: pd.DataFrame) -> list[Path]:
+def write(out_dir: Path, text: str, verdicts: pd.DataFrame, scale: str) -> list[Path]:
+    """``table.md`` (``text``) and ``table.csv`` (the claim rows, with the scale) in ``out_dir``."""
     from ..atomic import atomic_write_text
     from ..figures import readable
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    rows = verdicts.assign(scale=scale)
     return [readable(atomic_write_text(out_dir / "table.md", text)),
-            readable(atomic_write_text(out_dir / "table.csv", verdicts.to_csv(index=False)))]
+            readable(atomic_write_text(out_dir / "table.csv", rows.to_csv(index=False)))]
+
+
+def read_all(root: str | Path) -> dict[str, pd.DataFrame]:
+    """The claim rows of every reproduction written under ``root`` (``<root>/<paper>/table.csv``)."""
+    out = {}
+    for path in sorted(Path(root).glob("*/table.csv")):
+        try:
+            out[path.parent.name] = pd.read_csv(path, keep_default_na=False)
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+    return out
