@@ -47,6 +47,7 @@ class Reproduction:
     files: list[Path] = field(default_factory=list)
     trained: int = 0
     skipped: int = 0
+    missing: int = 0
     failed: list[str] = field(default_factory=list)
     figures_drawn: bool = False
     seconds: float = 0.0
@@ -76,12 +77,14 @@ def _fingerprint(run_dirs: Sequence[Path], grid: Grid) -> str:
 
 def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extra: Sequence[str] = (),
               seeds: Sequence[int] | None = None, figures_root: str | Path = "figures", grid_path: str | Path | None = None,
-              draw: bool = True, log: Callable[..., None] = print, progress: bool = True) -> Reproduction:
+              draw: bool = True, log: Callable[..., None] = print, progress: bool = True,
+              train: bool = True) -> Reproduction:
     """Run the reproduction of ``paper`` at ``scale`` (see the module docstring).
 
     ``common``: overrides for every run that do not change what is trained (``paths.runs=...``,
     ``paths.data=...``, ``device=...``); ``extra``: overrides appended to every grid point (they
-    change the runs, e.g. ``train.epochs=1``); ``seeds`` replaces the grid's seeds.
+    change the runs, e.g. ``train.epochs=1``); ``seeds`` replaces the grid's seeds. ``train=False``
+    trains nothing and judges the grid points already complete (the table says how many are missing).
     """
     from . import claims, table
     from .launch import launch
@@ -90,9 +93,9 @@ def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extr
     grid = load_grid(paper, scale, extra=extra, seeds=seeds, path=grid_path)
     claims.claims_of(grid.paper)  # an unknown paper fails before any work
     log(f"reproduce {grid.paper} ({grid.title}) at scale {scale}: {len(grid.points)} grid point(s)", flush=True)
-    outcome = launch(grid, common=common, log=log, progress=progress)
+    outcome = launch(grid, common=common, log=log, progress=progress, train=train)
     log(f"grid: {outcome.trained} run(s) trained or evaluated now, {outcome.skipped} already complete, "
-        f"{len(outcome.failed)} failed, in {outcome.seconds:.0f} s", flush=True)
+        f"{outcome.missing} not run yet, {len(outcome.failed)} failed, in {outcome.seconds:.0f} s", flush=True)
     runs_root = next((o.split("=", 1)[1] for o in common if o.startswith("paths.runs=")), "runs")
     results = load_runs(outcome.run_dirs, runs_root)
     verdicts = claims.evaluate(grid.paper, results)
@@ -104,11 +107,11 @@ def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extr
         drawn = _draw(grid, results, outcome.run_dirs, out_dir, log)
     n_runs = len(dict.fromkeys(outcome.run_dirs))
     text = table.markdown(grid, verdicts, tables, wall_s=time.perf_counter() - start, n_runs=n_runs,
-                          skipped_tables=skipped_tables)
+                          skipped_tables=skipped_tables, missing=outcome.missing + len(outcome.failed))
     files = table.write(out_dir, text, verdicts, grid.scale)
     seconds = time.perf_counter() - start
     return Reproduction(grid=grid, verdicts=verdicts, out_dir=out_dir, files=files, trained=outcome.trained,
-                        skipped=outcome.skipped, failed=outcome.failed, figures_drawn=drawn, seconds=seconds)
+                        skipped=outcome.skipped, missing=outcome.missing, failed=outcome.failed, figures_drawn=drawn, seconds=seconds)
 
 
 def _paper_tables(grid: Grid, results: pd.DataFrame) -> tuple[list[pd.DataFrame], list[str]]:

@@ -15,6 +15,7 @@ Keys::
     seeds=0,1                      replace the grid's seeds
     grid=PATH                      a grid file of one's own instead of the shipped one
     figures=false                  do not draw the figures
+    train=false                    train nothing: judge the grid points already complete
     progress=false                 no progress bar
     list=true                      print the grid's run commands and exit
     debug=true                     tracebacks for errors
@@ -34,13 +35,13 @@ from ..errors import UserError, exit_code, parse_bool, wants_debug
 USAGE = __doc__
 
 KEYS = ("paper", "scale", "paths.runs", "paths.figures", "paths.data", "device", "seeds", "grid", "figures",
-        "progress", "list", "debug")
+        "train", "progress", "list", "debug")
 
 
 def parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """``key=value`` arguments -> (options, extra run overrides); UserError on a bad argument."""
     options = {"paper": "", "scale": "quick", "paths.runs": "runs", "paths.figures": "figures", "paths.data": "",
-               "device": "", "seeds": "", "grid": "", "figures": "true", "progress": "true", "list": "false",
+               "device": "", "seeds": "", "grid": "", "figures": "true", "train": "true", "progress": "true", "list": "false",
                "debug": "false"}
     extra: list[str] = []
     for argument in argv:
@@ -93,7 +94,8 @@ def _main(argv: Sequence[str]) -> int:
     result = reproduce(options["paper"], options["scale"], common=common, extra=extra, seeds=seeds,
                        figures_root=options["paths.figures"], grid_path=options["grid"] or None,
                        draw=parse_bool(options["figures"], "figures"),
-                       progress=parse_bool(options["progress"], "progress"))
+                       progress=parse_bool(options["progress"], "progress"),
+                       train=parse_bool(options["train"], "train"))
     print()
     for row in result.verdicts.itertuples(index=False):
         print(f"[{row.verdict}] {row.claim} ({row.dataset}): {row.sentence}\n    {row.evidence}")
@@ -101,6 +103,7 @@ def _main(argv: Sequence[str]) -> int:
     print(f"\n{result.grid.paper} at scale {result.grid.scale}: "
           + ", ".join(f"{n} {v}" for v, n in counts.items())
           + f"; {result.trained} run(s) trained/evaluated now, {result.skipped} already complete"
+          + (f", {result.missing} not run yet" if result.missing else "")
           + (f", {len(result.failed)} FAILED" if result.failed else "")
           + f"; {result.seconds:.0f} s\n  -> {', '.join(str(p) for p in result.files)}", flush=True)
     return 1 if result.failed else 0

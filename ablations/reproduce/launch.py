@@ -33,6 +33,7 @@ class Launch:
     run_dirs: list[Path] = field(default_factory=list)
     trained: int = 0
     skipped: int = 0
+    missing: int = 0  # points neither complete nor run (train=False)
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -71,9 +72,10 @@ def _complete(entry: dict, suites: Sequence[str]) -> bool:
 
 
 def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = print,
-           progress: bool = True) -> Launch:
+           progress: bool = True, train: bool = True) -> Launch:
     """Train (or skip) and evaluate every point of ``grid``; ``common`` overrides go to every run
-    (``paths.runs=...``, ``paths.data=...``, ``device=...``)."""
+    (``paths.runs=...``, ``paths.data=...``, ``device=...``). With ``train=False`` only the
+    points already complete are gathered (judge a reproduction that is still running)."""
     from tqdm.auto import tqdm
 
     from ..atomic import atomic_write_text
@@ -97,6 +99,9 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
         if entry and _complete(entry, point.suites):
             outcome.run_dirs.append(Path(entry["run_dir"]))
             outcome.skipped += 1
+            continue
+        if not train:
+            outcome.missing += 1
             continue
         suites_resolved = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
         bar.set_postfix_str(f"{point.group} seed {point.seed}")

@@ -44,13 +44,15 @@ def _claims_markdown(verdicts: pd.DataFrame) -> list[str]:
 
 
 def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] = (), wall_s: float | None = None,
-             n_runs: int = 0, skipped_tables: Sequence[str] = ()) -> str:
+             n_runs: int = 0, skipped_tables: Sequence[str] = (), missing: int = 0) -> str:
     from ..figures import markdown_table
 
     counts = verdicts["verdict"].value_counts().to_dict() if not verdicts.empty else {}
     head = [f"# Reproduction: {grid.title}", "",
             f"Seed {grid.seed_paper}; `python -m ablations.reproduce paper={grid.paper} scale={grid.scale}`; "
-            f"{n_runs} run(s), seeds {', '.join(map(str, grid.seeds))}.", "",
+            f"{n_runs} run(s), seeds {', '.join(map(str, grid.seeds))}."
+            + (f" **Incomplete: {missing} of {len(grid.points)} grid points have no finished, evaluated run yet**; "
+               "the verdicts judge the runs that exist." if missing else ""), "",
             f"**Scale: {grid.scale}.** {SCALE_NOTE.get(grid.scale, '')}", "",
             f"Grid: {grid.description} ({Path(grid.source).name}).", "",
             "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".", "",
