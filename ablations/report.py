@@ -206,16 +206,16 @@ def _reproductions_section(out_dir: Path) -> str:
     if not found:
         return ("<h2>Reproductions</h2><p class='meta'>None yet: <code>python -m ablations.reproduce paper=leak|roles|"
                 "linear_leak scale=quick</code> writes one.</p>")
-    parts = ["<h2>Reproductions</h2><p class='meta'>Every claim of the papers with its verdict (holds / does not "
-             "hold / inconclusive / not measured), from <code>python -m ablations.reproduce</code>; the full tables, "
-             "with the papers' tables beside ours, are in <code>reproduce/&lt;paper&gt;/table.md</code>.</p>"]
+    parts = [("<h2>Reproductions</h2><p class='meta'>Every claim of the papers with its verdict (holds / does not "
+              "hold / inconclusive / not measured), from <code>python -m ablations.reproduce</code>; the full tables, "
+              "with the papers' tables beside ours, are in <code>reproduce/&lt;paper&gt;/table.md</code>.</p>")]
     for paper, rows in found.items():
         scale = str(rows["scale"].iloc[0]) if "scale" in rows.columns and len(rows) else "?"
         counts = rows["verdict"].value_counts().to_dict() if "verdict" in rows.columns else {}
         shown = rows[[c for c in ("claim", "dataset", "verdict", "sentence", "published", "evidence")
                       if c in rows.columns]]
         parts.append(f"<h3>{_esc(paper)} (scale {_esc(scale)})</h3><p class='meta'>{_esc(SCALE_NOTE.get(scale, ''))} "
-                     + _esc(", ".join(f"{n} {v}" for v, n in counts.items())) + f"</p>"
+                     + _esc(", ".join(f"{n} {v}" for v, n in counts.items())) + "</p>"
                      + _html_table(shown, source_column=None))
     return "".join(parts)
 

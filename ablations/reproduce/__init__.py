@@ -23,15 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pandas as pd
 
 from .grid import SCALES, Grid, load_grid, papers
 
-__all__ = ["Reproduction", "reproduce", "load_grid", "papers", "SCALES", "OUT_SUBDIR", "load_runs"]
+__all__ = ["OUT_SUBDIR", "SCALES", "Reproduction", "load_grid", "load_runs", "papers", "reproduce"]
 
 OUT_SUBDIR = "reproduce"
 FINGERPRINT_FILE = ".fingerprint"

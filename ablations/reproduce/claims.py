@@ -19,8 +19,8 @@ claim and dataset: ``paper, claim, source, sentence, dataset, verdict, evidence,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from . import measures as m
 from . import stats
 from .stats import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURED, Test
 
-__all__ = ["Claim", "NotMeasured", "PAPERS", "claims_of", "evaluate"]
+__all__ = ["PAPERS", "Claim", "NotMeasured", "claims_of", "evaluate"]
 
 #: The datasets of each paper's claims, in order of preference (the papers' own, then the embedded stand-ins).
 IMAGES = ("cifar10", "svhn", "mnist", "digits")

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import yaml
 
 from ..errors import UserError
 
-__all__ = ["CONF_DIR", "SCALES", "Grid", "Point", "papers", "load_grid", "format_value"]
+__all__ = ["CONF_DIR", "SCALES", "Grid", "Point", "format_value", "load_grid", "papers"]
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf" / "reproduce"
 SCALES = ("quick", "sample", "full")

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .. import results
 from ..errors import UserError
 from .grid import Grid, Point
 
-__all__ = ["Launch", "launch", "manifest_path", "read_manifest", "point_key"]
+__all__ = ["Launch", "launch", "manifest_path", "point_key", "read_manifest"]
 
 MANIFEST_DIR = ".reproduce"
 
@@ -109,7 +109,7 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
             run_dir = run_cfg(cfg)
         except UserError:
             raise
-        except Exception as error:  # a bug in one run is recorded; the grid goes on
+        except Exception as error:  # noqa: BLE001 - a bug in one run is recorded; the grid goes on
             outcome.failed.append(f"{point.command()}: {type(error).__name__}: {error}")
             log(f"grid point failed: {point.command()}\n  {type(error).__name__}: {error}", flush=True)
             continue

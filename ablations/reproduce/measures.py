@@ -16,9 +16,22 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "finished_runs", "runs_of", "tau_of", "accuracy", "eval_rows", "noise_drop", "noise_accuracy", "activity",
-    "enwsi", "critical_frequency", "input_high_share", "last_epochs", "window_accuracy", "attack",
-    "landscape_sharpness", "values",
+    "accuracy",
+    "activity",
+    "attack",
+    "critical_frequency",
+    "enwsi",
+    "eval_rows",
+    "finished_runs",
+    "input_high_share",
+    "landscape_sharpness",
+    "last_epochs",
+    "noise_accuracy",
+    "noise_drop",
+    "runs_of",
+    "tau_of",
+    "values",
+    "window_accuracy",
 ]
 
 

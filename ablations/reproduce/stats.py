@@ -23,13 +23,26 @@ Fewer than two seeds on a side gives no spread: inconclusive, whatever the means
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-__all__ = ["HOLDS", "FAILS", "INCONCLUSIVE", "NOT_MEASURED", "VERDICTS", "Test", "difference", "equivalence",
-           "below", "above", "trend", "mean_sd", "combine"]
+__all__ = [
+    "FAILS",
+    "HOLDS",
+    "INCONCLUSIVE",
+    "NOT_MEASURED",
+    "VERDICTS",
+    "Test",
+    "above",
+    "below",
+    "combine",
+    "difference",
+    "equivalence",
+    "mean_sd",
+    "trend",
+]
 
 HOLDS = "holds"
 FAILS = "does not hold"

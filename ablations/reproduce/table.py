@@ -9,15 +9,15 @@ in ordering only (smaller data, networks and schedules), never in absolute terms
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
 from .grid import Grid
 from .stats import VERDICTS
 
-__all__ = ["SCALE_NOTE", "markdown", "write", "read_all"]
+__all__ = ["SCALE_NOTE", "markdown", "read_all", "write"]
 
 SCALE_NOTE = {
     "quick": ("quick scale: embedded data (digits, digits_events, delayed XOR), small networks and short schedules "
@@ -56,9 +56,9 @@ def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] 
             f"**Scale: {grid.scale}.** {SCALE_NOTE.get(grid.scale, '')}", "",
             f"Grid: {grid.description} ({Path(grid.source).name}).", "",
             "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".", "",
-            "Statistics: mean ± s.d. over seeds; a difference holds when it exceeds the stated margin and its "
-            "one-sided 95 % Welch bound excludes zero, does not hold when its upper bound is below the margin, "
-            "and is inconclusive otherwise (ablations/reproduce/stats.py).", ""]
+            ("Statistics: mean ± s.d. over seeds; a difference holds when it exceeds the stated margin and its "
+             "one-sided 95 % Welch bound excludes zero, does not hold when its upper bound is below the margin, "
+             "and is inconclusive otherwise (ablations/reproduce/stats.py)."), ""]
     if wall_s is not None:
         head += [f"Wall time of this command: {wall_s:.0f} s.", ""]
     body = ["## Claims", "", *_claims_markdown(verdicts), ""]
