@@ -123,6 +123,8 @@ def _paper_tables(grid: Grid, results: pd.DataFrame) -> tuple[list[pd.DataFrame]
             tables.append(build(name, results))
         except MissingResults as missing:
             skipped.append(f"{name}: {missing.reason}")
+        except Exception as error:  # noqa: BLE001 - a table that cannot be built must not lose the verdicts
+            skipped.append(f"{name}: {type(error).__name__}: {error}")
     return tables, skipped
 
 
@@ -136,9 +138,18 @@ def _draw(grid: Grid, results: pd.DataFrame, run_dirs: Sequence[Path], out_dir: 
     if stamp.exists() and stamp.read_text() == fingerprint:
         log(f"figures: runs unchanged since the last drawing; kept those in {out_dir}", flush=True)
         return False
-    outcome = render(results, out_dir, [*grid.figures, *grid.tables], formats=("png",), log=None)
-    for name, missing in outcome.skipped.items():
-        log(f"figure {name} not drawn: {missing.reason}", flush=True)
-    log(f"figures: {len(outcome.produced)} drawn into {out_dir}", flush=True)
-    atomic_write_text(stamp, fingerprint)
+    drawn, failed = 0, False
+    for name in [*grid.figures, *grid.tables]:
+        try:
+            outcome = render(results, out_dir, [name], formats=("png",), log=None)
+        except Exception as error:  # noqa: BLE001 - one figure that fails must not lose the verdicts
+            log(f"figure {name} failed: {type(error).__name__}: {error}", flush=True)
+            failed = True
+            continue
+        drawn += len(outcome.produced)
+        for skipped, missing in outcome.skipped.items():
+            log(f"figure {skipped} not drawn: {missing.reason}", flush=True)
+    log(f"figures: {drawn} drawn into {out_dir}", flush=True)
+    if not failed:
+        atomic_write_text(stamp, fingerprint)
     return True
