@@ -68,8 +68,8 @@ class Point:
 
 
 def _quote(text: str) -> str:
-    return f"'{text}'" if any(c in text for c in "[]{}*?,= ") and "=" in text and any(c in text for c in "[]{}") \
-        else text
+    """Shell quoting for an override holding brackets, braces, commas or spaces."""
+    return f"'{text}'" if any(c in text for c in "[]{}, ") else text
 
 
 @dataclass(frozen=True)
