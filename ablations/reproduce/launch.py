@@ -107,8 +107,12 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
         bar.set_postfix_str(f"{point.group} seed {point.seed}")
         try:
             run_dir = run_cfg(cfg)
-        except UserError:
-            raise
+        except UserError as error:  # e.g. missing data files, or the run is being trained by another process
+            outcome.failed.append(f"{point.command()}: {error}")
+            log(f"grid point not run: {point.command()}\n  {error}", flush=True)
+            if len(outcome.failed) == len(grid.points) or "python -m ablations.data" in str(error):
+                raise  # nothing can run (e.g. the dataset is missing): say so once
+            continue
         except Exception as error:  # noqa: BLE001 - a bug in one run is recorded; the grid goes on
             outcome.failed.append(f"{point.command()}: {type(error).__name__}: {error}")
             log(f"grid point failed: {point.command()}\n  {type(error).__name__}: {error}", flush=True)
