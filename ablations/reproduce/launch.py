@@ -56,6 +56,42 @@ def point_key(cfg, point: Point) -> str:
     return f"{results.config_hash(cfg)}-seed{point.seed}-{'+'.join(point.suites)}"
 
 
+def _entry(point: Point, run_dir: Path, suites_resolved: Sequence[str]) -> dict:
+    return {"run_dir": str(run_dir), "group": point.group, "seed": point.seed, "overrides": list(point.overrides),
+            "suites": list(point.suites), "suites_resolved": list(suites_resolved),
+            "status": (results.read_status(run_dir) or {}).get("status")}
+
+
+def _write_manifest(path: Path, entries: dict) -> None:
+    """Add ``entries`` to the manifest on disk (read, merge, write atomically: several processes may
+    work on one grid)."""
+    from ..atomic import atomic_write_text
+
+    merged = read_manifest(path)
+    merged.update(entries)
+    atomic_write_text(path, json.dumps(merged, indent=1, sort_keys=True))
+
+
+def _locate(cfg, point: Point) -> dict | None:
+    """The manifest entry of a grid point whose run is complete but not in the manifest (found by
+    building its config the way a run does, without training), or None."""
+    from .. import neurons
+    from ..evaluation import resolve
+    from ..run import prepare
+
+    cfg = cfg.copy()
+    try:
+        prepare(cfg)
+    except UserError:
+        return None
+    finally:
+        neurons.release_instances()
+    run_dir = results.run_dir_for(cfg)
+    suites = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
+    entry = _entry(point, run_dir, suites)
+    return entry if _complete(entry, point.suites) else None
+
+
 def _complete(entry: dict, suites: Sequence[str]) -> bool:
     """Whether the recorded run is finished and holds the rows of every suite."""
     from ..evaluation import suite_path
@@ -78,7 +114,6 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
     points already complete are gathered (judge a reproduction that is still running)."""
     from tqdm.auto import tqdm
 
-    from ..atomic import atomic_write_text
     from ..config import compose
     from ..evaluation import resolve
     from ..run import run_cfg
@@ -101,7 +136,14 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
             outcome.skipped += 1
             continue
         if not train:
-            outcome.missing += 1
+            found = _locate(cfg, point)
+            if found is None:
+                outcome.missing += 1
+                continue
+            manifest[key] = found
+            _write_manifest(path, {key: found})
+            outcome.run_dirs.append(Path(found["run_dir"]))
+            outcome.skipped += 1
             continue
         suites_resolved = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
         bar.set_postfix_str(f"{point.group} seed {point.seed}")
@@ -119,10 +161,7 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
             continue
         outcome.trained += 1
         outcome.run_dirs.append(Path(run_dir))
-        manifest[key] = {"run_dir": str(run_dir), "group": point.group, "seed": point.seed,
-                         "overrides": list(point.overrides), "suites": list(point.suites),
-                         "suites_resolved": suites_resolved,
-                         "status": (results.read_status(run_dir) or {}).get("status")}
-        atomic_write_text(path, json.dumps(manifest, indent=1, sort_keys=True))
+        manifest[key] = _entry(point, run_dir, suites_resolved)
+        _write_manifest(path, {key: manifest[key]})
     outcome.seconds = time.perf_counter() - start
     return outcome
