@@ -230,3 +230,24 @@ def test_measures_ignore_unfinished_runs():
                                                                          status="failed")])
     assert list(measures.accuracy(table).index) == ["a"]
     assert np.isclose(measures.accuracy(table)["a"], 90.0)
+
+
+def test_manifest_entries_merge_and_completeness(tmp_path):
+    import json
+
+    from ablations.reproduce import launch
+
+    path = tmp_path / ".reproduce" / "leak-quick.json"
+    launch._write_manifest(path, {"a": {"run_dir": "x"}})
+    launch._write_manifest(path, {"b": {"run_dir": "y"}})  # a second process adds its own point
+    assert set(launch.read_manifest(path)) == {"a", "b"}
+    run_dir = tmp_path / "run"
+    (run_dir / "eval").mkdir(parents=True)
+    (run_dir / "status.json").write_text(json.dumps({"status": "finished"}))
+    entry = {"run_dir": str(run_dir), "suites_resolved": ["clean", "noise"]}
+    (run_dir / "eval" / "clean.parquet").write_bytes(b"")
+    assert not launch._complete(entry, ["clean", "noise"])  # noise rows missing: evaluate again
+    (run_dir / "eval" / "noise.parquet").write_bytes(b"")
+    assert launch._complete(entry, ["clean", "noise"])
+    (run_dir / "status.json").write_text(json.dumps({"status": "running"}))
+    assert not launch._complete(entry, ["clean", "noise"])
