@@ -211,10 +211,14 @@ def _reproductions_section(out_dir: Path) -> str:
               "with the papers' tables beside ours, are in <code>reproduce/&lt;paper&gt;/table.md</code>.</p>")]
     for paper, rows in found.items():
         scale = str(rows["scale"].iloc[0]) if "scale" in rows.columns and len(rows) else "?"
+        changed = str(rows["overrides"].iloc[0]) if "overrides" in rows.columns and len(rows) else ""
+        if changed:
+            scale += f"; every run also with: {changed}"
         counts = rows["verdict"].value_counts().to_dict() if "verdict" in rows.columns else {}
         shown = rows[[c for c in ("claim", "dataset", "verdict", "sentence", "published", "evidence")
                       if c in rows.columns]]
-        parts.append(f"<h3>{_esc(paper)} (scale {_esc(scale)})</h3><p class='meta'>{_esc(SCALE_NOTE.get(scale, ''))} "
+        note = SCALE_NOTE.get(scale.split(";")[0], "")
+        parts.append(f"<h3>{_esc(paper)} (scale {_esc(scale)})</h3><p class='meta'>{_esc(note)} "
                      + _esc(", ".join(f"{n} {v}" for v, n in counts.items())) + "</p>"
                      + _html_table(shown, source_column=None))
     return "".join(parts)

@@ -108,7 +108,7 @@ def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extr
     n_runs = len(dict.fromkeys(outcome.run_dirs))
     text = table.markdown(grid, verdicts, tables, wall_s=time.perf_counter() - start, n_runs=n_runs,
                           skipped_tables=skipped_tables, missing=outcome.missing + len(outcome.failed))
-    files = table.write(out_dir, text, verdicts, grid.scale)
+    files = table.write(out_dir, text, verdicts, grid.scale, grid.extra)
     seconds = time.perf_counter() - start
     return Reproduction(grid=grid, verdicts=verdicts, out_dir=out_dir, files=files, trained=outcome.trained,
                         skipped=outcome.skipped, missing=outcome.missing, failed=outcome.failed, figures_drawn=drawn, seconds=seconds)

@@ -83,6 +83,7 @@ class Grid:
     tables: tuple[str, ...]
     points: tuple[Point, ...] = field(default_factory=tuple)
     source: str = ""
+    extra: tuple[str, ...] = ()  # overrides given on the command line, appended to every point
 
     @property
     def seeds(self) -> list[int]:
@@ -143,4 +144,4 @@ def load_grid(paper: str, scale: str, extra: Sequence[str] = (), seeds: Iterable
                 title=str(spec.get("title", paper)), scale=scale,
                 description=" ".join(str(node.get("description", "")).split()),
                 figures=tuple(spec.get("figures") or ()), tables=tuple(spec.get("tables") or ()),
-                points=tuple(points), source=str(path))
+                points=tuple(points), source=str(path), extra=tuple(str(e) for e in extra))

@@ -49,12 +49,15 @@ def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] 
 
     counts = verdicts["verdict"].value_counts().to_dict() if not verdicts.empty else {}
     head = [f"# Reproduction: {grid.title}", "",
-            f"Seed {grid.seed_paper}; `python -m ablations.reproduce paper={grid.paper} scale={grid.scale}`; "
+            f"Seed {grid.seed_paper}; `python -m ablations.reproduce paper={grid.paper} scale={grid.scale}"
+            f"{''.join(' ' + e for e in grid.extra)}`; "
             f"{n_runs} run(s), seeds {', '.join(map(str, grid.seeds))}."
             + (f" **Incomplete: {missing} of {len(grid.points)} grid points have no finished, evaluated run yet**; "
                "the verdicts judge the runs that exist." if missing else ""), "",
             f"**Scale: {grid.scale}.** {SCALE_NOTE.get(grid.scale, '')}", "",
-            f"Grid: {grid.description} ({Path(grid.source).name}).", "",
+            f"Grid: {grid.description} ({Path(grid.source).name})."
+            + (f" **Changed on the command line for every point: {' '.join(grid.extra)}** (the grid's "
+               "description above does not include these)." if grid.extra else ""), "",
             "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".", "",
             ("Statistics: mean ± s.d. over seeds; a difference holds when it exceeds the stated margin and its "
              "one-sided 95 % Welch bound excludes zero, does not hold when its upper bound is below the margin, "
@@ -71,13 +74,14 @@ def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] 
     return "\n".join(head + body).rstrip() + "\n"
 
 
-def write(out_dir: Path, text: str, verdicts: pd.DataFrame, scale: str) -> list[Path]:
-    """``table.md`` (``text``) and ``table.csv`` (the claim rows, with the scale) in ``out_dir``."""
+def write(out_dir: Path, text: str, verdicts: pd.DataFrame, scale: str, extra: Sequence[str] = ()) -> list[Path]:
+    """``table.md`` (``text``) and ``table.csv`` (the claim rows, with the scale and the command-line
+    overrides) in ``out_dir``."""
     from ..atomic import atomic_write_text
     from ..figures import readable
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = verdicts.assign(scale=scale)
+    rows = verdicts.assign(scale=scale, overrides=" ".join(extra))
     return [readable(atomic_write_text(out_dir / "table.md", text)),
             readable(atomic_write_text(out_dir / "table.csv", rows.to_csv(index=False)))]
 
