@@ -180,8 +180,10 @@ def test_claims_have_sentences_sources_and_unique_ids():
 
 # --------------------------------------------------------------------------- grids and the command line
 @pytest.mark.parametrize("paper", grid.papers())
-@pytest.mark.parametrize("scale", grid.SCALES)
+@pytest.mark.parametrize("scale", [pytest.param(s, marks=[] if s == "quick" else [pytest.mark.slow])
+                                   for s in grid.SCALES])
 def test_every_shipped_grid_composes(paper, scale):
+    """Every grid point of every shipped grid composes (quick in the inner loop, sample/full in CI)."""
     from ablations.config import compose
 
     loaded = grid.load_grid(paper, scale)
