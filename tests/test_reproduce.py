@@ -253,3 +253,10 @@ def test_manifest_entries_merge_and_completeness(tmp_path):
     assert launch._complete(entry, ["clean", "noise"])
     (run_dir / "status.json").write_text(json.dumps({"status": "running"}))
     assert not launch._complete(entry, ["clean", "noise"])
+
+
+def test_a_claim_over_every_variant_is_not_judged_on_one_variant():
+    rows = [_run(f"r/{v}/{s}", "digits", v, s, 0.9 + 0.001 * s) for v in ("vanilla", "no_reset") for s in range(3)]
+    verdicts = claims.evaluate("roles", pd.DataFrame(rows))
+    row = verdicts[(verdicts["claim"] == "roles.spatial_variants_similar")].iloc[0]
+    assert row["verdict"] == stats.INCONCLUSIVE and "no finished recurrent runs" in row["evidence"]

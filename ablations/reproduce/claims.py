@@ -321,11 +321,13 @@ def _similar_to_vanilla(rows: pd.DataFrame) -> Test:
     for variant in ("no_leak", "complete_leak", "no_reset", "recurrent"):
         runs = m.runs_of(rows, variant)
         if runs.empty:
+            tests.append(Test(NOT_MEASURED, f"no finished {variant} runs"))
+            labels.append(variant)
             continue
         tests.append(stats.equivalence(m.values(accuracy, runs), vanilla, margin=3.0, names=(variant, "vanilla"),
                                        unit=" %"))
         labels.append(variant)
-    if not tests:
+    if all(t.verdict == NOT_MEASURED for t in tests):
         raise NotMeasured(f"no ablated variants beside vanilla; {ACC_HOW}")
     return _joined(tests, labels)
 
@@ -341,11 +343,13 @@ def _window_drop_vs(variants: Sequence[str], other: str, direction: str, margin:
         tests, labels = [], []
         for variant in variants:
             if m.runs_of(rows, variant).empty:
+                tests.append(Test(NOT_MEASURED, f"no finished {variant} runs"))
+                labels.append(variant)
                 continue
             tests.append(stats.difference(_variant(rows, drop, variant, WINDOW_HOW), reference, direction, margin,
                                           names=(f"accuracy loss {variant}", other), unit=" pp"))
             labels.append(variant)
-        if not tests:
+        if all(t.verdict == NOT_MEASURED for t in tests):
             raise NotMeasured(f"no runs of {', '.join(variants)}; {WINDOW_HOW}")
         return _joined(tests, labels if len(tests) > 1 else ())
     return check
@@ -396,11 +400,13 @@ def _attack_success(rows: pd.DataFrame) -> Test:
     tests, labels = [], []
     for variant in ("vanilla", "no_leak", "complete_leak", "no_reset", "recurrent", "no_leak_no_reset_recurrent"):
         if m.runs_of(rows, variant).empty:
+            tests.append(Test(NOT_MEASURED, f"no finished {variant} runs"))
+            labels.append(variant)
             continue
         tests.append(stats.above(_variant(rows, success, variant, ATTACK_HOW), 90.0, name=f"{variant} success",
                                  unit=" %"))
         labels.append(variant)
-    if not tests:
+    if all(t.verdict == NOT_MEASURED for t in tests):
         raise NotMeasured(ATTACK_HOW)
     return _joined(tests, labels)
 
