@@ -198,6 +198,33 @@ def _runs_section(results: pd.DataFrame) -> str:
     return "".join(parts)
 
 
+def _reproductions_section(out_dir: Path) -> str:
+    """One part per reproduction under ``<out_dir>/reproduce/`` (``python -m ablations.reproduce``):
+    its scale and every claim with its verdict and evidence."""
+    from .reproduce.table import SCALE_NOTE, read_all
+
+    found = read_all(out_dir / "reproduce")
+    if not found:
+        return ("<h2>Reproductions</h2><p class='meta'>None yet: <code>python -m ablations.reproduce paper=leak|roles|"
+                "linear_leak scale=quick</code> writes one.</p>")
+    parts = [("<h2>Reproductions</h2><p class='meta'>Every claim of the papers with its verdict (holds / does not "
+              "hold / inconclusive / not measured), from <code>python -m ablations.reproduce</code>; the full tables, "
+              "with the papers' tables beside ours, are in <code>reproduce/&lt;paper&gt;/table.md</code>.</p>")]
+    for paper, rows in found.items():
+        scale = str(rows["scale"].iloc[0]) if "scale" in rows.columns and len(rows) else "?"
+        changed = str(rows["overrides"].iloc[0]) if "overrides" in rows.columns and len(rows) else ""
+        if changed:
+            scale += f"; every run also with: {changed}"
+        counts = rows["verdict"].value_counts().to_dict() if "verdict" in rows.columns else {}
+        shown = rows[[c for c in ("claim", "dataset", "verdict", "sentence", "published", "evidence")
+                      if c in rows.columns]]
+        note = SCALE_NOTE.get(scale.split(";")[0], "")
+        parts.append(f"<h3>{_esc(paper)} (scale {_esc(scale)})</h3><p class='meta'>{_esc(note)} "
+                     + _esc(", ".join(f"{n} {v}" for v, n in counts.items())) + "</p>"
+                     + _html_table(shown, source_column=None))
+    return "".join(parts)
+
+
 # --------------------------------------------------------------------------- the page
 def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str] | None = None,
                  log=print) -> Path:
@@ -267,6 +294,7 @@ def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str
             + "".join(f"<br><code>{_esc(c)}</code>" for c in missing.commands) + "</li>"
             for name, missing in outcome.skipped.items())
         body.append(f"<h2>Not drawn: missing results</h2><ul class='skipped'>{items}</ul>")
+    body.append(_reproductions_section(Path(out_dir)))
     body.append("<h2>Runs, configurations and versions</h2>" + _runs_section(results))
     sources = "".join(f"<li>{_esc(reference_source(n))}</li>" for n in
                       ("leak_table1", "leak_critical_frequency", "roles_table6", "roles_table7", "roles_fig9_attack"))

@@ -1,0 +1,113 @@
+"""``python -m ablations.reproduce paper=NAME scale=quick|sample|full [key=value ...]``
+
+Trains and evaluates the paper's grid (``ablations/conf/reproduce/<paper>.yaml``), judges every
+claim and writes ``<paths.figures>/reproduce/<paper>/table.md|csv`` and the paper's figures.
+
+Keys::
+
+    paper=leak|roles|linear_leak   the paper (seed 003, seed 001, seed 002)
+    scale=quick|sample|full        quick: embedded data on a CPU; sample: real subsets (paths.data);
+                                   full: the papers' data and schedules (a GPU)
+    paths.runs=PATH                run records (default runs)
+    paths.figures=PATH             output root (default figures)
+    paths.data=PATH                datasets (default datasets); for scale=sample point it at the subsets
+    device=auto|cpu|cuda           training device (default auto)
+    seeds=0,1                      replace the grid's seeds
+    grid=PATH                      a grid file of one's own instead of the shipped one
+    figures=false                  do not draw the figures
+    train=false                    train nothing: judge the grid points already complete
+    progress=false                 no progress bar
+    list=true                      print the grid's run commands and exit
+    debug=true                     tracebacks for errors
+    KEY.SUB=VALUE                  any dotted run override, appended to every grid point (train.epochs=1)
+
+Re-running a finished reproduction trains and evaluates nothing: it re-judges the claims and
+rewrites the table.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ..errors import UserError, exit_code, parse_bool, wants_debug
+
+USAGE = __doc__
+
+KEYS = ("paper", "scale", "paths.runs", "paths.figures", "paths.data", "device", "seeds", "grid", "figures",
+        "train", "progress", "list", "debug")
+
+
+def parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """``key=value`` arguments -> (options, extra run overrides); UserError on a bad argument."""
+    options = {"paper": "", "scale": "quick", "paths.runs": "runs", "paths.figures": "figures", "paths.data": "",
+               "device": "", "seeds": "", "grid": "", "figures": "true", "train": "true", "progress": "true", "list": "false",
+               "debug": "false"}
+    extra: list[str] = []
+    for argument in argv:
+        if "=" not in argument:
+            raise UserError(f"argument {argument!r} is not key=value; keys: {', '.join(KEYS)} (or a dotted run override "
+                            "such as train.epochs=1)\ne.g. python -m ablations.reproduce paper=leak scale=quick")
+        key, value = argument.split("=", 1)
+        if key in KEYS:
+            options[key] = value
+        elif "." in key or key.startswith(("+", "~")):
+            extra.append(argument)  # a run override (train.epochs=1), appended to every grid point
+        else:
+            raise UserError(f"unknown key {key!r}; keys: {', '.join(KEYS)}, or a dotted run override such as "
+                            "train.epochs=1")
+    if not options["paper"]:
+        from .grid import papers
+
+        raise UserError(f"say which paper: paper={'|'.join(papers())}")
+    return options, extra
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(USAGE)
+        return 0
+    return exit_code(lambda: _main(argv), wants_debug(argv))
+
+
+def _main(argv: Sequence[str]) -> int:
+    from . import load_grid, reproduce
+
+    options, extra = parse(argv)
+    seeds = None
+    if options["seeds"]:
+        try:
+            seeds = [int(s) for s in options["seeds"].split(",") if s.strip()]
+        except ValueError:
+            raise UserError(f"seeds={options['seeds']!r}: give integers separated by commas, e.g. seeds=0,1") from None
+    common = [f"paths.runs={options['paths.runs']}"]
+    if options["paths.data"]:
+        common.append(f"paths.data={options['paths.data']}")
+    if options["device"]:
+        common.append(f"device={options['device']}")
+    if parse_bool(options["list"], "list"):
+        grid = load_grid(options["paper"], options["scale"], extra=extra, seeds=seeds, path=options["grid"] or None)
+        for point in grid.points:
+            print(point.command() + " " + " ".join(common))
+        return 0
+    result = reproduce(options["paper"], options["scale"], common=common, extra=extra, seeds=seeds,
+                       figures_root=options["paths.figures"], grid_path=options["grid"] or None,
+                       draw=parse_bool(options["figures"], "figures"),
+                       progress=parse_bool(options["progress"], "progress"),
+                       train=parse_bool(options["train"], "train"))
+    print()
+    for row in result.verdicts.itertuples(index=False):
+        print(f"[{row.verdict}] {row.claim} ({row.dataset}): {row.sentence}\n    {row.evidence}")
+    counts = result.verdicts["verdict"].value_counts().to_dict()
+    print(f"\n{result.grid.paper} at scale {result.grid.scale}: "
+          + ", ".join(f"{n} {v}" for v, n in counts.items())
+          + f"; {result.trained} run(s) trained/evaluated now, {result.skipped} already complete"
+          + (f", {result.missing} not run yet" if result.missing else "")
+          + (f", {len(result.failed)} FAILED" if result.failed else "")
+          + f"; {result.seconds:.0f} s\n  -> {', '.join(str(p) for p in result.files)}", flush=True)
+    return 1 if result.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

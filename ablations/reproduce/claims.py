@@ -1,0 +1,610 @@
+"""The papers' claims as code: one sentence each, beside the check that judges it.
+
+A :class:`Claim` names its paper, where the paper makes it (``source``), the sentence, the
+paper's own numbers where it gives them (``published``), the datasets it applies to (in order of
+preference; the check runs once on each one present in the results) and a check: a function of
+the rows of one dataset returning a :class:`~ablations.reproduce.stats.Test`. The statistics
+(mean ± s.d. over seeds, Welch bounds against a stated margin, equivalence, trends) are in
+:mod:`ablations.reproduce.stats`; the per-run measures in :mod:`ablations.reproduce.measures`.
+
+A check that finds no rows for what it compares raises :class:`NotMeasured` with the suite or
+command that would measure it. A claim made of other claims (``parts``: the abstracts' summary
+sentences, seed 001's optimisation suggestions) takes the verdicts of its parts
+(:func:`~ablations.reproduce.stats.combine`).
+
+:func:`evaluate` judges every claim of a paper over a results table and returns one row per
+claim and dataset: ``paper, claim, source, sentence, dataset, verdict, evidence, published``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import measures as m
+from . import stats
+from .stats import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURED, Test
+
+__all__ = ["PAPERS", "Claim", "NotMeasured", "claims_of", "evaluate"]
+
+#: The datasets of each paper's claims, in order of preference (the papers' own, then the embedded stand-ins).
+IMAGES = ("cifar10", "svhn", "mnist", "digits")
+EVENTS = ("nmnist", "dvs_gesture", "digits_events")
+STATIC = ("mnist", "cifar10", "digits")
+XOR = ("delayed_xor",)
+SPEECH = ("shd", "ssc")
+ALL_ROLES = ("delayed_xor", "shd", "ssc", "nmnist", "dvs_gesture", "digits_events", "mnist", "cifar10", "digits")
+
+
+class NotMeasured(Exception):
+    """The results lack what a check compares; the message says what would measure it."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    paper: str
+    source: str
+    sentence: str
+    check: Callable[[pd.DataFrame], Test] | None = None
+    datasets: tuple[str, ...] = ()
+    published: str = ""
+    parts: tuple[str, ...] = ()
+    missing: str = ""  # why it cannot be measured at all yet, and the command that would measure it
+
+    def __post_init__(self) -> None:
+        if (self.check is None) == (not self.parts) and not self.missing:
+            raise ValueError(f"claim {self.id}: give a check, or parts, or a reason it is not measured")
+
+
+# --------------------------------------------------------------------------- helpers
+def _need(values: Sequence[float], what: str, how: str) -> list[float]:
+    if len(values) == 0:
+        raise NotMeasured(f"no {what}; {how}")
+    return list(values)
+
+
+def _variant(rows: pd.DataFrame, series: pd.Series, variant: str, how: str, **where) -> list[float]:
+    runs = m.runs_of(rows, variant, **where)
+    if runs.empty:
+        raise NotMeasured(f"no finished {variant} runs" + (f" with {where}" if where else "") + f"; {how}")
+    return _need(m.values(series, runs), f"values for {variant}", how)
+
+
+def _joined(tests: Sequence[Test], labels: Sequence[str] = ()) -> Test:
+    """Several comparisons judged as one claim (every part must hold)."""
+    labels = list(labels) or [""] * len(tests)
+    evidence = " | ".join(f"{label}: {t.evidence}" if label else t.evidence for t, label in zip(tests, labels))
+    return Test(stats.combine([t.verdict for t in tests]), evidence)
+
+
+def _leak_taus(rows: pd.DataFrame) -> tuple[float, float | None, float]:
+    """(most leak, middle, IF) time constants of the leak ablation runs (exponential / no leak,
+    hard reset, no recurrence)."""
+    runs = m.finished_runs(rows)
+    runs = runs[runs["variant"].isin(["vanilla", "no_leak"])] if not runs.empty else runs
+    taus = sorted({t for t in (m.tau_of(r) for _, r in runs.iterrows()) if t > 0 and not math.isnan(t)})
+    finite = [t for t in taus if math.isfinite(t)]
+    if not finite or math.inf not in taus:
+        raise NotMeasured("needs leak-ablation runs at a finite tau and at tau=inf (IF); "
+                          "python -m ablations.reproduce paper=leak scale=quick")
+    middle = finite[len(finite) // 2] if len(finite) > 1 else None
+    return finite[0], middle, math.inf
+
+
+def _by_tau(rows: pd.DataFrame, series: pd.Series, tau: float, how: str) -> list[float]:
+    runs = m.finished_runs(rows)
+    runs = runs[runs["variant"].isin(["vanilla", "no_leak"])]
+    runs = runs[[(m.tau_of(r) == tau) or (math.isfinite(tau) and math.isclose(m.tau_of(r), tau))
+                 for _, r in runs.iterrows()]]
+    return _need(m.values(series, runs), f"values at tau={tau:g}", how)
+
+
+def _tau_name(tau: float) -> str:
+    return "IF (tau=inf)" if math.isinf(tau) else f"tau={tau:g}"
+
+
+NOISE_HOW = "eval suite `noise` (python -m ablations.reproduce paper=leak)"
+
+
+# --------------------------------------------------------------------------- seed 003: leak
+def _leak_baseline(rows: pd.DataFrame) -> Test:
+    most, middle, inf = _leak_taus(rows)
+    accuracy = m.accuracy(rows)
+    tests, labels = [], []
+    for tau in [t for t in (most, middle) if t is not None]:
+        tests.append(stats.equivalence(_by_tau(rows, accuracy, tau, "finished runs"),
+                                       _by_tau(rows, accuracy, inf, "finished runs"), margin=1.5,
+                                       names=(_tau_name(tau), _tau_name(inf)), unit=" %"))
+        labels.append(_tau_name(tau))
+    return _joined(tests, labels)
+
+
+def _leak_noise(noise: str, scenario: int, pair: str = "most_vs_if") -> Callable[[pd.DataFrame], Test]:
+    def check(rows: pd.DataFrame) -> Test:
+        most, middle, inf = _leak_taus(rows)
+        drop = m.noise_drop(rows, noise, scenario)
+        if pair == "most_vs_if":
+            low, high = most, inf
+        elif pair == "middle_vs_if":
+            if middle is None:
+                raise NotMeasured("needs a second finite tau (seed 003: 30 and 100)")
+            low, high = middle, inf
+        else:  # middle loses more than most
+            if middle is None:
+                raise NotMeasured("needs a second finite tau (seed 003: 30 and 100)")
+            low, high = most, middle
+        return stats.difference(_by_tau(rows, drop, high, NOISE_HOW), _by_tau(rows, drop, low, NOISE_HOW),
+                                "greater", margin=1.0, unit=" pp",
+                                names=(f"accuracy loss {_tau_name(high)}", _tau_name(low)))
+    check.__doc__ = f"accuracy loss under {noise} noise, scenario {scenario}, mean over severities 1-8"
+    return check
+
+
+def _leak_measure(series_of: Callable[[pd.DataFrame], pd.Series], direction: str, margin: float | str, what: str,
+                  how: str, unit: str = "", scale: float = 1.0, middle: bool = False) -> Callable[[pd.DataFrame], Test]:
+    """Most leak (and the middle tau, when ``middle``) against IF: ``direction`` greater/less."""
+    def check(rows: pd.DataFrame) -> Test:
+        most, mid, inf = _leak_taus(rows)
+        series = series_of(rows) * scale
+        reference = _by_tau(rows, series, inf, how)
+        tests, labels = [], []
+        for tau in [most] + ([mid] if middle and mid is not None else []):
+            ours = _by_tau(rows, series, tau, how)
+            gap = margin if isinstance(margin, float) else float(margin.rstrip("%")) / 100 * abs(np.mean(reference))
+            tests.append(stats.difference(ours, reference, direction, gap, names=(f"{what} {_tau_name(tau)}",
+                                                                                  _tau_name(inf)), unit=unit))
+            labels.append(_tau_name(tau))
+        return _joined(tests, labels if len(tests) > 1 else ())
+    return check
+
+
+def _noisy_vs_clean_frequency(rows: pd.DataFrame) -> Test:
+    how = "eval suite `spectral`"
+    clean = m.critical_frequency(rows, "clean")
+    noisy = m.critical_frequency(rows, "noisy", "gaussian", 1, 5)
+    if noisy.empty:
+        noisy = m.critical_frequency(rows, "noisy", "gaussian", 1)
+    tests, labels = [], []
+    for tau in [t for t in _leak_taus(rows) if t is not None]:
+        tests.append(stats.difference(_by_tau(rows, noisy, tau, how), _by_tau(rows, clean, tau, how), "greater", 0.0,
+                                      names=("noisy", "clean")))
+        labels.append(_tau_name(tau))
+    return _joined(tests, labels)
+
+
+def _input_spectrum(rows: pd.DataFrame) -> Test:
+    how = "eval suite `spectral`"
+    clean = _need(list(m.input_high_share(rows, "clean").dropna()), "clean input spectra", how)
+    noisy = _need(list(m.input_high_share(rows, "noisy", 1).dropna()), "noisy input spectra", how)
+    return stats.difference(noisy, clean, "greater", 0.0, names=("share of input power above Nyquist/2, noisy",
+                                                                 "clean"))
+
+
+def _coherence(rows: pd.DataFrame) -> Test:
+    coherence = m.eval_rows(rows, "coherence", "coherence")
+    if coherence.empty:
+        raise NotMeasured("no coherence rows; eval suite `coherence`")
+    if "source" in coherence.columns:
+        coherence = coherence[coherence["source"] == "analytic"]
+    first = coherence[coherence["run_dir"] == coherence["run_dir"].iloc[0]]
+    omega = pd.to_numeric(first["omega"], errors="coerce")
+    top, bottom = omega.max(), omega.min()
+    value = {(n, w): float(v) for n, w, v in zip(first["neuron"], omega, first["value"])}
+    neurons = sorted(set(first["neuron"]))
+    leaky = [n for n in neurons if n != "if"]
+    if "if" not in neurons or not leaky:
+        raise NotMeasured("coherence rows lack the IF or an LIF neuron")
+    parts = []
+    verdicts = []
+    for name in leaky:
+        falls = value[(name, top)] < 0.5 * value[(name, bottom)]
+        below_if = value[(name, top)] < value[("if", top)]
+        verdicts.append(HOLDS if falls and below_if else FAILS)
+        parts.append(f"{name}: {value[(name, bottom)]:.3g} at omega {bottom:.3g} -> {value[(name, top)]:.3g} at "
+                     f"{top:.3g} rad/tau_0")
+    parts.append(f"if: {value[('if', bottom)]:.3g} -> {value[('if', top)]:.3g}")
+    return Test(stats.combine(verdicts), "analytic coherence (Eq. 4), LIF must fall below half its low-frequency "
+                "value and below the IF at the highest frequency: " + "; ".join(parts))
+
+
+def _generalization_ratio(rows: pd.DataFrame) -> pd.Series:
+    test, train = m.last_epochs(rows, "test_sse"), m.last_epochs(rows, "train_sse")
+    return (test / train).dropna()
+
+
+LEAK: tuple[Claim, ...] = (
+    Claim("leak.baseline_accuracy_similar", "leak", "section 4.2, Table 1 row 1",
+          "Clean test accuracy is almost the same for every leak (tau = 30, 100, inf).", _leak_baseline, IMAGES,
+          "CIFAR-10 89.65 / 90.19 / 90.30 %, SVHN 96.12 / 96.32 / 96.32 % (within 0.7 pp)"),
+    Claim("leak.noise_gaussian_scenario1", "leak", "abstract; section 4.2, Fig. 3a-b",
+          "More leak (smaller tau) loses less accuracy under Gaussian noise, scenario 1 (noise on the pixels).",
+          _leak_noise("gaussian", 1), IMAGES, "Fig. 3: IF degrades severely at high severity, LIF keeps its baseline"),
+    Claim("leak.noise_impulse_scenario1", "leak", "section 4.2, Fig. 3c-d",
+          "More leak loses less accuracy under impulse noise, scenario 1.", _leak_noise("impulse", 1), IMAGES,
+          "Fig. 3 (curves, no numbers)"),
+    Claim("leak.noise_gaussian_scenario2", "leak", "section 4.2, Fig. 3e-f",
+          "More leak loses less accuracy under Gaussian noise, scenario 2 (noise on the spike channel).",
+          _leak_noise("gaussian", 2), IMAGES, "Fig. 3 (curves, no numbers)"),
+    Claim("leak.noise_impulse_scenario2", "leak", "section 4.2, Fig. 3g-h",
+          "More leak loses less accuracy under impulse noise, scenario 2.", _leak_noise("impulse", 2), IMAGES,
+          "Fig. 3 (curves, no numbers)"),
+    Claim("leak.noise_middle_tau_beats_if", "leak", "section 4.2",
+          "The LIF with the weaker leak (tau = 100) is still more robust than the IF (Gaussian, scenario 1).",
+          _leak_noise("gaussian", 1, "middle_vs_if"), IMAGES, "Fig. 3 (curves)"),
+    Claim("leak.noise_tau100_degrades_more_than_tau30", "leak", "section 4.2",
+          "tau = 100 shows a larger accuracy degradation than tau = 30 (Gaussian, scenario 1).",
+          _leak_noise("gaussian", 1, "most_vs_middle"), IMAGES, "Fig. 3 (curves)"),
+    Claim("leak.diverges_below_tau30", "leak", "section 4.2",
+          "Training diverges when tau is below 30 (T = 100).", missing=(
+              "no grid point trains tau < 30 at T = 100; measure with "
+              "python -m ablations.run experiment=leak_cifar10 neuron.tau=10 (status 'diverged' or not)"),
+          published="observed for tau < 30, no numbers"),
+    Claim("leak.input_spectrum_wider_under_noise", "leak", "section 4.3, Fig. 4",
+          "Noisy inputs spread the input spike-train spectrum over a wider band (more high-frequency power).",
+          _input_spectrum, IMAGES, "Fig. 4 (histograms, no numbers)"),
+    Claim("leak.critical_frequency_lower_with_leak", "leak", "section 4.3, Fig. 5a-c",
+          "More leak lowers the critical frequency of the target output neuron (clean inputs).",
+          _leak_measure(lambda r: m.critical_frequency(r, "clean"), "less", 0.0, "critical frequency",
+                        "eval suite `spectral`", middle=True), IMAGES,
+          "0.255 (tau 30) < 0.317 (tau 100) < 0.345 (inf), fractions of Nyquist"),
+    Claim("leak.critical_frequency_higher_under_noise", "leak", "section 4.3",
+          "Noisy inputs (Gaussian, severity 5) raise the critical frequency at every tau.",
+          _noisy_vs_clean_frequency, IMAGES, "0.298 / 0.33 / 0.35 noisy vs 0.255 / 0.317 / 0.345 clean"),
+    Claim("leak.test_sse_lower_with_leak", "leak", "section 4.4, Table 1 row 2",
+          "More leak reaches a lower test SSE (mean over the last 14 % of epochs).",
+          _leak_measure(lambda r: m.last_epochs(r, "test_sse"), "less", 0.0, "test SSE", "training records"),
+          IMAGES, "CIFAR-10 2.93 (tau 30) vs 3.83 (inf); SVHN 0.72 vs 0.82"),
+    Claim("leak.train_sse_lower_with_leak", "leak", "section 4.4, Table 1 row 3",
+          "More leak reaches a lower training SSE.",
+          _leak_measure(lambda r: m.last_epochs(r, "train_sse"), "less", 0.0, "train SSE", "training records"),
+          IMAGES, "CIFAR-10 1.88 vs 2.20; SVHN 1.26 vs 1.60"),
+    Claim("leak.generalises_better", "leak", "abstract; section 4.4, Fig. 5d-e",
+          "At the same training SSE, more leak gives a lower test SSE (test/train SSE ratio).",
+          _leak_measure(_generalization_ratio, "less", 0.0, "test/train SSE", "training records"), IMAGES,
+          "Table 1: ratio 1.56 (tau 30) vs 1.74 (inf) on CIFAR-10"),
+    Claim("leak.spikes_higher_with_leak", "leak", "abstract; section 4.5, Table 1 row 4",
+          "More leak raises the spike rate after training (leak decreases sparsity).",
+          _leak_measure(lambda r: m.activity(r, "spike_rate"), "greater", "5%", "spikes", "eval suite `activity`",
+                        unit=" %", scale=100.0), IMAGES, "CIFAR-10 9.45 % (tau 30) vs 4.94 % (inf); SVHN 14.07 vs 11.85"),
+    Claim("leak.synaptic_ops_higher_with_leak", "leak", "section 4.5, Table 1 row 5",
+          "More leak raises the synaptic operations per sample.",
+          _leak_measure(lambda r: m.activity(r, "synaptic_ops"), "greater", "5%", "synaptic ops",
+                        "eval suite `activity`"), IMAGES, "CIFAR-10 1.59e9 vs 7.18e8; SVHN 3.99e9 vs 3.79e9"),
+    Claim("leak.enwsi_higher_with_leak", "leak", "section 4.5, Fig. 6",
+          "More leak raises the layer-wise norm of the weighted input (ENWSI).",
+          _leak_measure(m.enwsi, "greater", 0.0, "ENWSI", "eval suite `activity`"), IMAGES,
+          "Fig. 6: tau 30 highest in every layer, IF lowest"),
+    Claim("leak.coherence_low_pass", "leak", "abstract; section 2.2, Fig. 2",
+          "The LIF neuron filters out high input frequencies that the IF neuron transmits (coherence).",
+          _coherence, IMAGES, "Fig. 2 (curves)"),
+    Claim("leak.abstract_robustness", "leak", "abstract",
+          "Leaky neurons give improved robustness and better generalisation than no leak.",
+          parts=("leak.noise_gaussian_scenario1", "leak.noise_impulse_scenario1", "leak.noise_gaussian_scenario2",
+                 "leak.noise_impulse_scenario2", "leak.generalises_better")),
+    Claim("leak.abstract_sparsity", "leak", "abstract",
+          "Leak decreases the sparsity of computation.",
+          parts=("leak.spikes_higher_with_leak", "leak.synaptic_ops_higher_with_leak")),
+    Claim("leak.abstract_frequency", "leak", "abstract; section 4.3",
+          "Leak eliminates high-frequency components from the input.",
+          parts=("leak.coherence_low_pass", "leak.critical_frequency_lower_with_leak")),
+)
+
+
+# --------------------------------------------------------------------------- seed 001: roles
+ACC_HOW = "finished runs (python -m ablations.reproduce paper=roles)"
+
+
+def _accuracy_vs(variant: str, other: str, direction: str, margin: float) -> Callable[[pd.DataFrame], Test]:
+    def check(rows: pd.DataFrame) -> Test:
+        accuracy = m.accuracy(rows)
+        return stats.difference(_variant(rows, accuracy, variant, ACC_HOW), _variant(rows, accuracy, other, ACC_HOW),
+                                direction, margin, names=(variant, other), unit=" %")
+    return check
+
+
+def _near_chance(variant: str, chance: float, margin: float) -> Callable[[pd.DataFrame], Test]:
+    def check(rows: pd.DataFrame) -> Test:
+        return stats.below(_variant(rows, m.accuracy(rows), variant, ACC_HOW), chance + margin,
+                           name=f"{variant} accuracy", unit=" %")
+    return check
+
+
+def _similar_to_vanilla(rows: pd.DataFrame) -> Test:
+    accuracy = m.accuracy(rows)
+    vanilla = _variant(rows, accuracy, "vanilla", ACC_HOW)
+    tests, labels = [], []
+    for variant in ("no_leak", "complete_leak", "no_reset", "recurrent"):
+        runs = m.runs_of(rows, variant)
+        if runs.empty:
+            tests.append(Test(NOT_MEASURED, f"no finished {variant} runs"))
+            labels.append(variant)
+            continue
+        tests.append(stats.equivalence(m.values(accuracy, runs), vanilla, margin=3.0, names=(variant, "vanilla"),
+                                       unit=" %"))
+        labels.append(variant)
+    if all(t.verdict == NOT_MEASURED for t in tests):
+        raise NotMeasured(f"no ablated variants beside vanilla; {ACC_HOW}")
+    return _joined(tests, labels)
+
+
+WINDOW_HOW = "eval suite `generalization` on event data"
+
+
+def _window_drop_vs(variants: Sequence[str], other: str, direction: str, margin: float,
+                    shortest: bool = False) -> Callable[[pd.DataFrame], Test]:
+    def check(rows: pd.DataFrame) -> Test:
+        drop = _shortest_drop(rows) if shortest else m.window_drop(rows)
+        reference = _variant(rows, drop, other, WINDOW_HOW)
+        tests, labels = [], []
+        for variant in variants:
+            if m.runs_of(rows, variant).empty:
+                tests.append(Test(NOT_MEASURED, f"no finished {variant} runs"))
+                labels.append(variant)
+                continue
+            tests.append(stats.difference(_variant(rows, drop, variant, WINDOW_HOW), reference, direction, margin,
+                                          names=(f"accuracy loss {variant}", other), unit=" pp"))
+            labels.append(variant)
+        if all(t.verdict == NOT_MEASURED for t in tests):
+            raise NotMeasured(f"no runs of {', '.join(variants)}; {WINDOW_HOW}")
+        return _joined(tests, labels if len(tests) > 1 else ())
+    return check
+
+
+def _shortest_drop(rows: pd.DataFrame) -> pd.Series:
+    windows = m.window_accuracy(rows)
+    out = {}
+    for run_dir, group in windows.groupby("run_dir"):
+        trained = group["trained"].dropna()
+        if trained.empty:
+            continue
+        at = group[np.isclose(group["window"], trained.iloc[0])]["value"]
+        short = group[group["window"] == group["window"].min()]["value"]
+        if len(at) and len(short):
+            out[run_dir] = float(at.mean() - short.mean())
+    return pd.Series(out, dtype=float)
+
+
+def _measure_vs(series_of: Callable[[pd.DataFrame], pd.Series], variant: str, other: str, direction: str,
+                margin: float | str, what: str, how: str, unit: str = "", scale: float = 1.0
+                ) -> Callable[[pd.DataFrame], Test]:
+    def check(rows: pd.DataFrame) -> Test:
+        series = series_of(rows) * scale
+        reference = _variant(rows, series, other, how)
+        gap = margin if isinstance(margin, float) else float(margin.rstrip("%")) / 100 * abs(np.mean(reference))
+        return stats.difference(_variant(rows, series, variant, how), reference, direction, gap,
+                                names=(f"{what} {variant}", other), unit=unit)
+    return check
+
+
+ATTACK_HOW = "eval suite `adversarial` on event or generated spike data"
+
+
+def _attack_order(rows: pd.DataFrame) -> Test:
+    l2 = m.attack(rows, "mean_l2_perturbation")
+    vanilla = _variant(rows, l2, "vanilla", ATTACK_HOW)
+    return _joined([
+        stats.difference(_variant(rows, l2, "complete_leak", ATTACK_HOW), vanilla, "greater", 0.0,
+                         names=("L2 complete_leak", "vanilla")),
+        stats.difference(vanilla, _variant(rows, l2, "no_leak", ATTACK_HOW), "greater", 0.0,
+                         names=("L2 vanilla", "no_leak")),
+    ], ["complete leak > vanilla", "vanilla > no leak"])
+
+
+def _attack_success(rows: pd.DataFrame) -> Test:
+    success = m.attack(rows, "attack_success_rate")
+    tests, labels = [], []
+    for variant in ("vanilla", "no_leak", "complete_leak", "no_reset", "recurrent", "no_leak_no_reset_recurrent"):
+        if m.runs_of(rows, variant).empty:
+            tests.append(Test(NOT_MEASURED, f"no finished {variant} runs"))
+            labels.append(variant)
+            continue
+        tests.append(stats.above(_variant(rows, success, variant, ATTACK_HOW), 90.0, name=f"{variant} success",
+                                 unit=" %"))
+        labels.append(variant)
+    if all(t.verdict == NOT_MEASURED for t in tests):
+        raise NotMeasured(ATTACK_HOW)
+    return _joined(tests, labels)
+
+
+SPIKE_HOW = "eval suite `activity`"
+BASELINES = ("not measured: seed 001's LSTM / GRU / vanilla-RNN baselines have no model preset yet; once they "
+             "do: python -m ablations.run -m experiment=roles_nmnist model=<lstm preset> seed=0,1,2 "
+             "eval.suites=[generalization]")
+
+ROLES: tuple[Claim, ...] = (
+    Claim("roles.xor_no_reset_beats_vanilla", "roles", "Table 6 (delayed XOR)",
+          "Without reset beats vanilla on delayed XOR.", _accuracy_vs("no_reset", "vanilla", "greater", 2.0), XOR,
+          "96.10 vs 77.50 %"),
+    Claim("roles.xor_recurrent_beats_vanilla", "roles", "Table 6 (delayed XOR)",
+          "Recurrence beats vanilla on delayed XOR.", _accuracy_vs("recurrent", "vanilla", "greater", 2.0), XOR,
+          "98.90 vs 77.50 %"),
+    Claim("roles.xor_no_leak_near_chance", "roles", "Table 6 (delayed XOR)",
+          "No leak stays near chance (50 %) on delayed XOR (below 55 %).", _near_chance("no_leak", 50.0, 5.0), XOR,
+          "50.30 %"),
+    Claim("roles.xor_complete_leak_near_chance", "roles", "Table 6 (delayed XOR)",
+          "Complete leak stays near chance (50 %) on delayed XOR (below 55 %).",
+          _near_chance("complete_leak", 50.0, 5.0), XOR, "50.50 %"),
+    Claim("roles.speech_complete_leak_fails", "roles", "Table 6 (SHD, SSC)",
+          "Complete leak collapses on spoken digits and commands (at least 20 pp below vanilla).",
+          _accuracy_vs("vanilla", "complete_leak", "greater", 20.0), SPEECH,
+          "SHD 5.96 vs 78.58 %; SSC 3.22 vs 60.70 %",
+          missing="python -m ablations.reproduce paper=roles scale=full (SHD; SSC needs a roles_ssc preset)"),
+    Claim("roles.speech_recurrent_best", "roles", "Table 6 (SHD, SSC)",
+          "Recurrence beats vanilla on spoken digits and commands.",
+          _accuracy_vs("recurrent", "vanilla", "greater", 1.0), SPEECH, "SHD 80.43 vs 78.58 %; SSC 66.53 vs 60.70 %",
+          missing="python -m ablations.reproduce paper=roles scale=full (SHD; SSC needs a roles_ssc preset)"),
+    Claim("roles.spatial_variants_similar", "roles", "Table 6 (N-MNIST, DVS Gesture, MNIST, CIFAR-10)",
+          "On spatial and spatio-temporal data every variant is within 3 pp of vanilla.", _similar_to_vanilla,
+          EVENTS + STATIC, "N-MNIST 94.76-96.21 %, MNIST 94.17-96.98 %, CIFAR-10 92.25-93.29 %"),
+    Claim("roles.recurrence_generalises_worst", "roles", "Table 7",
+          "Recurrence generalises worst across frame windows (largest accuracy loss away from the trained 3 ms).",
+          _window_drop_vs(("recurrent", "no_leak_recurrent", "no_leak_no_reset_recurrent"), "vanilla", "greater", 1.0),
+          EVENTS, "loss vs 3 ms, mean of 1/2/5/10 ms: recurrent 10.3 pp, vanilla 1.2 pp"),
+    Claim("roles.no_reset_generalises_to_short_windows", "roles", "Table 7",
+          "Without reset loses less accuracy than vanilla at the shortest frame window.",
+          _window_drop_vs(("no_reset",), "vanilla", "less", 0.0, shortest=True), EVENTS,
+          "1 ms: 93.90 (3 ms 96.18) vs vanilla 90.82 (94.76)"),
+    Claim("roles.snn_beat_rnn_baselines_across_windows", "roles", "Table 7",
+          "LSTM, GRU and vanilla RNN lose far more accuracy across frame windows than the SNN variants.",
+          missing=BASELINES, published="10 ms: LSTM 9.84, GRU 45.20, RNN 19.92 % vs SNN 70-95 %"),
+    Claim("roles.no_reset_more_spikes", "roles", "abstract; Fig. 3",
+          "Without reset the network fires more (reset makes computation efficient).",
+          _measure_vs(lambda r: m.activity(r, "spike_rate"), "no_reset", "vanilla", "greater", 0.5, "spikes",
+                      SPIKE_HOW, unit=" %", scale=100.0), ALL_ROLES, "Fig. 3: spike-rate distributions (no numbers)"),
+    Claim("roles.no_reset_more_synaptic_ops", "roles", "abstract",
+          "Without reset the network needs more synaptic operations.",
+          _measure_vs(lambda r: m.activity(r, "synaptic_ops"), "no_reset", "vanilla", "greater", "5%",
+                      "synaptic ops", SPIKE_HOW), ALL_ROLES, "no numbers"),
+    Claim("roles.recurrent_sharper_landscape", "roles", "Fig. 5",
+          "The recurrent variant without leak has a sharper loss landscape than vanilla.",
+          _measure_vs(m.landscape_sharpness, "no_leak_recurrent", "vanilla", "greater", 0.0, "loss rise",
+                      "eval suite `landscape`"), EVENTS, "Fig. 5 (surfaces, no numbers)"),
+    Claim("roles.attack_recurrent_smaller_perturbation", "roles", "Fig. 9",
+          "Recurrence needs a smaller adversarial perturbation than vanilla (less robust).",
+          _measure_vs(lambda r: m.attack(r, "mean_l2_perturbation"), "recurrent", "vanilla", "less", 0.0, "L2",
+                      ATTACK_HOW), EVENTS + XOR, "mean L2 0.011 vs 0.033"),
+    Claim("roles.attack_more_leak_larger_perturbation", "roles", "Fig. 9",
+          "More leak needs a larger adversarial perturbation (complete leak > vanilla > no leak).",
+          _attack_order, EVENTS + XOR, "mean L2 0.097 > 0.033 > 0.017"),
+    Claim("roles.attack_no_reset_smaller_perturbation", "roles", "Fig. 9",
+          "Without reset needs a smaller adversarial perturbation than vanilla.",
+          _measure_vs(lambda r: m.attack(r, "mean_l2_perturbation"), "no_reset", "vanilla", "less", 0.0, "L2",
+                      ATTACK_HOW), EVENTS + XOR, "mean L2 0.018 vs 0.033"),
+    Claim("roles.attack_succeeds_on_every_variant", "roles", "Fig. 9",
+          "The spike attack succeeds on (nearly) every sample of every variant (above 90 %).", _attack_success,
+          EVENTS + XOR, "100 % for V1-V6"),
+    Claim("roles.image_attack_recurrent_less_robust", "roles", "abstract; Fig. 8 (image data)",
+          "Under a PGD attack (epsilon 0.05) recurrence keeps less accuracy than vanilla.",
+          _measure_vs(m.pgd_accuracy, "recurrent", "vanilla", "less", 0.0, "PGD accuracy",
+                      "eval suite `adversarial` on image data", unit=" %"), STATIC, "no numbers available here"),
+    Claim("roles.abstract_leakage", "roles", "abstract",
+          "Leakage balances memory retention (complete leak cannot hold a delayed pattern) and robustness.",
+          parts=("roles.xor_complete_leak_near_chance", "roles.attack_more_leak_larger_perturbation")),
+    Claim("roles.abstract_reset", "roles", "abstract",
+          "The reset is essential for computational efficiency.",
+          parts=("roles.no_reset_more_spikes", "roles.no_reset_more_synaptic_ops")),
+    Claim("roles.abstract_recurrence", "roles", "abstract",
+          "Recurrence enriches the modelling of complex dynamics at a cost of robustness.",
+          parts=("roles.xor_recurrent_beats_vanilla", "roles.speech_recurrent_best",
+                 "roles.attack_recurrent_smaller_perturbation", "roles.recurrence_generalises_worst")),
+    Claim("roles.suggest_temporal", "roles", "optimisation suggestions (abstract; the section's text is not in seeds/)",
+          "For temporal tasks, add recurrence or remove the reset rather than use the vanilla LIF.",
+          parts=("roles.xor_recurrent_beats_vanilla", "roles.xor_no_reset_beats_vanilla")),
+    Claim("roles.suggest_robustness", "roles", "optimisation suggestions (abstract)",
+          "Where robustness matters, keep the leak and avoid recurrence.",
+          parts=("roles.attack_more_leak_larger_perturbation", "roles.attack_recurrent_smaller_perturbation",
+                 "roles.recurrence_generalises_worst", "roles.image_attack_recurrent_less_robust")),
+    Claim("roles.suggest_efficiency", "roles", "optimisation suggestions (abstract)",
+          "On compute-limited hardware, keep the reset.", parts=("roles.no_reset_more_synaptic_ops",)),
+)
+
+
+# --------------------------------------------------------------------------- seed 002: linear leak
+LINEAR_HOW = "python -m ablations.reproduce paper=linear_leak"
+
+
+def _linear_runs(rows: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    runs = m.runs_of(rows, "linear_leak")
+    if runs.empty or "lam" not in runs.columns:
+        raise NotMeasured(f"no finished linear_leak runs; {LINEAR_HOW}")
+    lams = sorted(pd.to_numeric(runs["lam"], errors="coerce").dropna().unique())
+    lam = min(lams, key=lambda v: (abs(v - 0.05), v))  # the package default, else the nearest
+    return runs[np.isclose(pd.to_numeric(runs["lam"], errors="coerce"), lam)], float(lam)
+
+
+def _linear_noise(noise: str, other: str) -> Callable[[pd.DataFrame], Test]:
+    def check(rows: pd.DataFrame) -> Test:
+        drop = m.noise_drop(rows, noise, 1)
+        linear, lam = _linear_runs(rows)
+        ours = _need(m.values(drop, linear), "noise rows of linear_leak", "eval suite `noise`")
+        return stats.difference(_variant(rows, drop, other, "eval suite `noise`"), ours, "greater", 1.0,
+                                names=(f"accuracy loss {other}", f"linear_leak (lam={lam:g})"), unit=" pp")
+    return check
+
+
+def _linear_rate(rows: pd.DataFrame) -> Test:
+    runs = m.runs_of(rows, "linear_leak")
+    rate = m.activity(rows, "spike_rate") * 100.0
+    runs = runs[runs["run_dir"].isin(rate.index)]
+    if runs.empty:
+        raise NotMeasured(f"no activity rows of linear_leak runs; {LINEAR_HOW}")
+    return stats.trend(pd.to_numeric(runs["lam"], errors="coerce"), [rate[r] for r in runs["run_dir"]], "less",
+                       names=("lam (tau_m of seed 002)", "spike rate (%)"))
+
+
+LINEAR: tuple[Claim, ...] = (
+    Claim("linear_leak.rate_falls_with_tau_m", "linear_leak", "abstract",
+          "The linear-leak firing rate falls as its leak parameter tau_m (here lam, leak per step) grows.",
+          _linear_rate, STATIC, "an inverse relation, no numbers here"),
+    Claim("linear_leak.more_robust_than_no_leak_gaussian", "linear_leak", "abstract",
+          "Linear leak loses less accuracy under Gaussian noise than no leak.", _linear_noise("gaussian", "no_leak"),
+          STATIC, "no numbers available here"),
+    Claim("linear_leak.more_robust_than_no_leak_impulse", "linear_leak", "abstract",
+          "Linear leak loses less accuracy under impulse noise than no leak.", _linear_noise("impulse", "no_leak"),
+          STATIC, "no numbers available here"),
+    Claim("linear_leak.more_robust_than_exponential_gaussian", "linear_leak", "abstract",
+          "Linear leak loses less accuracy under Gaussian noise than the exponential leak.",
+          _linear_noise("gaussian", "vanilla"), STATIC, "no numbers available here"),
+    Claim("linear_leak.more_robust_than_exponential_impulse", "linear_leak", "abstract",
+          "Linear leak loses less accuracy under impulse noise than the exponential leak.",
+          _linear_noise("impulse", "vanilla"), STATIC, "no numbers available here"),
+    Claim("linear_leak.abstract_robustness", "linear_leak", "abstract",
+          "The linear leakage method is more robust than the no-leakage and exponential-leakage approaches.",
+          parts=("linear_leak.more_robust_than_no_leak_gaussian", "linear_leak.more_robust_than_no_leak_impulse",
+                 "linear_leak.more_robust_than_exponential_gaussian",
+                 "linear_leak.more_robust_than_exponential_impulse")),
+)
+
+PAPERS: dict[str, tuple[Claim, ...]] = {"leak": LEAK, "roles": ROLES, "linear_leak": LINEAR}
+
+
+def claims_of(paper: str) -> tuple[Claim, ...]:
+    from ..errors import UserError
+
+    if paper not in PAPERS:
+        raise UserError(f"paper={paper!r} has no claims; papers: {', '.join(PAPERS)}")
+    return PAPERS[paper]
+
+
+COLUMNS = ["paper", "claim", "source", "sentence", "dataset", "verdict", "evidence", "published"]
+
+
+def evaluate(paper: str, results: pd.DataFrame) -> pd.DataFrame:
+    """One row per claim of ``paper`` and dataset it was judged on (see the module docstring)."""
+    rows: list[dict] = []
+    present = set(results["dataset"].dropna().astype(str)) if "dataset" in results.columns else set()
+    by_id: dict[str, list[str]] = {}
+    for claim in claims_of(paper):
+        base = {"paper": paper, "claim": claim.id, "source": claim.source, "sentence": claim.sentence,
+                "published": claim.published}
+        if claim.parts:
+            verdicts = [v for part in claim.parts for v in by_id.get(part, [NOT_MEASURED])]
+            summary = "; ".join(f"{part.split('.', 1)[1]}: {', '.join(by_id.get(part, [NOT_MEASURED]))}"
+                                for part in claim.parts)
+            rows.append(dict(base, dataset="(its parts)", verdict=stats.combine(verdicts), evidence=summary))
+            by_id[claim.id] = [rows[-1]["verdict"]]
+            continue
+        datasets = [d for d in claim.datasets if d in present]
+        if claim.check is None or not datasets:
+            reason = claim.missing or (f"none of its datasets ({', '.join(claim.datasets)}) is in the results")
+            rows.append(dict(base, dataset="-", verdict=NOT_MEASURED, evidence=reason))
+            by_id[claim.id] = [NOT_MEASURED]
+            continue
+        for dataset in datasets:
+            subset = results[results["dataset"] == dataset]
+            try:
+                test = claim.check(subset)
+                verdict, evidence = test.verdict, test.evidence
+            except NotMeasured as missing:
+                verdict, evidence = NOT_MEASURED, str(missing)
+            rows.append(dict(base, dataset=dataset, verdict=verdict, evidence=evidence))
+            by_id.setdefault(claim.id, []).append(verdict)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+_ = (FAILS, INCONCLUSIVE, field)  # re-exported names used by tests and the table

@@ -1,0 +1,97 @@
+"""The reproduction's table: every claim with its verdict, and the paper's tables beside ours.
+
+``figures/reproduce/<paper>/table.md`` holds, in order: the scale and what it means, the verdict
+counts, one row per claim (and dataset) with the paper's number and our evidence, and the
+paper's registered tables (:mod:`ablations.figures.tables`: published rows beside ours, in the
+same units). ``table.csv`` holds the claim rows. Quick and sample numbers compare with the paper
+in ordering only (smaller data, networks and schedules), never in absolute terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from .grid import Grid
+from .stats import VERDICTS
+
+__all__ = ["SCALE_NOTE", "markdown", "read_all", "write"]
+
+SCALE_NOTE = {
+    "quick": ("quick scale: embedded data (digits, digits_events, delayed XOR), small networks and short schedules "
+              "on a CPU. Our numbers compare with the paper's in ordering (which variant or tau is higher), "
+              "not in absolute terms."),
+    "sample": ("sample scale: subsets of the real datasets, reduced networks, T and schedules on a CPU. Our numbers "
+               "compare with the paper's in ordering, not in absolute terms."),
+    "full": "full scale: the papers' datasets, networks, schedules and seeds; numbers compare cell by cell.",
+}
+
+
+def _escape(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _claims_markdown(verdicts: pd.DataFrame) -> list[str]:
+    lines = ["| claim | source | sentence | dataset | verdict | published | evidence (ours) |",
+             "|---|---|---|---|---|---|---|"]
+    for row in verdicts.itertuples(index=False):
+        lines.append("| " + " | ".join(_escape(v) for v in (row.claim, row.source, row.sentence, row.dataset,
+                                                               f"**{row.verdict}**", row.published, row.evidence))
+                     + " |")
+    return lines
+
+
+def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] = (), wall_s: float | None = None,
+             n_runs: int = 0, skipped_tables: Sequence[str] = (), missing: int = 0) -> str:
+    from ..figures import markdown_table
+
+    counts = verdicts["verdict"].value_counts().to_dict() if not verdicts.empty else {}
+    head = [f"# Reproduction: {grid.title}", "",
+            f"Seed {grid.seed_paper}; `python -m ablations.reproduce paper={grid.paper} scale={grid.scale}"
+            f"{''.join(' ' + e for e in grid.extra)}`; "
+            f"{n_runs} run(s), seeds {', '.join(map(str, grid.seeds))}."
+            + (f" **Incomplete: {missing} of {len(grid.points)} grid points have no finished, evaluated run yet**; "
+               "the verdicts judge the runs that exist." if missing else ""), "",
+            f"**Scale: {grid.scale}.** {SCALE_NOTE.get(grid.scale, '')}", "",
+            f"Grid: {grid.description} ({Path(grid.source).name})."
+            + (f" **Changed on the command line for every point: {' '.join(grid.extra)}** (the grid's "
+               "description above does not include these)." if grid.extra else ""), "",
+            "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".", "",
+            ("Statistics: mean ± s.d. over seeds; a difference holds when it exceeds the stated margin and its "
+             "one-sided 95 % Welch bound excludes zero, does not hold when its upper bound is below the margin, "
+             "and is inconclusive otherwise (ablations/reproduce/stats.py)."), ""]
+    if wall_s is not None:
+        head += [f"Wall time of this command: {wall_s:.0f} s.", ""]
+    body = ["## Claims", "", *_claims_markdown(verdicts), ""]
+    if tables or skipped_tables:
+        body += ["## The paper's tables, published beside ours", ""]
+        for table in tables:
+            body += [markdown_table(table), ""]
+        for reason in skipped_tables:
+            body += [f"- not built: {reason}"]
+    return "\n".join(head + body).rstrip() + "\n"
+
+
+def write(out_dir: Path, text: str, verdicts: pd.DataFrame, scale: str, extra: Sequence[str] = ()) -> list[Path]:
+    """``table.md`` (``text``) and ``table.csv`` (the claim rows, with the scale and the command-line
+    overrides) in ``out_dir``."""
+    from ..atomic import atomic_write_text
+    from ..figures import readable
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = verdicts.assign(scale=scale, overrides=" ".join(extra))
+    return [readable(atomic_write_text(out_dir / "table.md", text)),
+            readable(atomic_write_text(out_dir / "table.csv", rows.to_csv(index=False)))]
+
+
+def read_all(root: str | Path) -> dict[str, pd.DataFrame]:
+    """The claim rows of every reproduction written under ``root`` (``<root>/<paper>/table.csv``)."""
+    out = {}
+    for path in sorted(Path(root).glob("*/table.csv")):
+        try:
+            out[path.parent.name] = pd.read_csv(path, keep_default_na=False)
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+    return out
