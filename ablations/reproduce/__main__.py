@@ -30,7 +30,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ..errors import UserError, exit_code, parse_bool, wants_debug
+from ..cli import entry, parse as parse_arguments
+from ..errors import UserError, parse_bool
 
 USAGE = __doc__
 
@@ -40,22 +41,13 @@ KEYS = ("paper", "scale", "paths.runs", "paths.figures", "paths.data", "device",
 
 def parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """``key=value`` arguments -> (options, extra run overrides); UserError on a bad argument."""
-    options = {"paper": "", "scale": "quick", "paths.runs": "runs", "paths.figures": "figures", "paths.data": "",
-               "device": "", "seeds": "", "grid": "", "figures": "true", "train": "true", "progress": "true", "list": "false",
-               "debug": "false"}
-    extra: list[str] = []
-    for argument in argv:
-        if "=" not in argument:
-            raise UserError(f"argument {argument!r} is not key=value; keys: {', '.join(KEYS)} (or a dotted run override "
-                            "such as train.epochs=1)\ne.g. python -m ablations.reproduce paper=leak scale=quick")
-        key, value = argument.split("=", 1)
-        if key in KEYS:
-            options[key] = value
-        elif "." in key or key.startswith(("+", "~")):
-            extra.append(argument)  # a run override (train.epochs=1), appended to every grid point
-        else:
-            raise UserError(f"unknown key {key!r}; keys: {', '.join(KEYS)}, or a dotted run override such as "
-                            "train.epochs=1")
+    defaults = {"paper": "", "scale": "quick", "paths.runs": "runs", "paths.figures": "figures", "paths.data": "",
+                "device": "", "seeds": "", "grid": "", "figures": "true", "train": "true", "progress": "true",
+                "list": "false", "debug": "false"}
+    # a dotted key that is not one of ours is a run override (train.epochs=1), appended to every grid point
+    options, extra = parse_arguments(argv, {key: key for key in KEYS}, defaults,
+                                     passthrough=lambda key: "." in key or key.startswith(("+", "~")),
+                                     example="python -m ablations.reproduce paper=leak scale=quick train.epochs=1")
     if not options["paper"]:
         from .grid import papers
 
@@ -64,11 +56,7 @@ def parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help", "help") for a in argv):
-        print(USAGE)
-        return 0
-    return exit_code(lambda: _main(argv), wants_debug(argv))
+    return entry(_main, argv, USAGE)
 
 
 def _main(argv: Sequence[str]) -> int:

@@ -77,16 +77,15 @@ def _locate(cfg, point: Point) -> dict | None:
     building its config the way a run does, without training), or None."""
     from .. import neurons
     from ..evaluation import resolve
-    from ..run import prepare
+    from ..pipeline import prepare
 
-    cfg = cfg.copy()
     try:
-        prepare(cfg)
+        prepared = prepare(cfg)
     except UserError:
         return None
     finally:
         neurons.release_instances()
-    run_dir = results.run_dir_for(cfg)
+    run_dir = results.run_dir_for(prepared.cfg)
     suites = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
     entry = _entry(point, run_dir, suites)
     return entry if _complete(entry, point.suites) else None
@@ -116,19 +115,19 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
 
     from ..config import compose
     from ..evaluation import resolve
-    from ..run import run_cfg
+    from ..pipeline import run_cfg
 
     start = time.perf_counter()
     outcome = Launch()
     configs = []
     for point in grid.points:  # compose every point first: a bad override fails before any training
-        cfg = compose([*point.all_overrides(), *common, "progress=false"])
-        configs.append((point, cfg))
+        overrides = [*point.all_overrides(), *common, "progress=false"]
+        configs.append((point, compose(overrides), overrides))
     runs_root = Path(str(configs[0][1].paths.runs)) if configs else Path("runs")
     path = manifest_path(runs_root, grid)
     manifest = read_manifest(path)
     bar = tqdm(configs, desc=f"{grid.paper} {grid.scale}", unit="run", disable=not progress)
-    for point, cfg in bar:
+    for point, cfg, overrides in bar:
         key = point_key(cfg, point)
         entry = manifest.get(key)
         if entry and _complete(entry, point.suites):
@@ -148,7 +147,7 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
         suites_resolved = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
         bar.set_postfix_str(f"{point.group} seed {point.seed}")
         try:
-            run_dir = run_cfg(cfg)
+            run_dir = run_cfg(cfg, overrides=overrides)
         except UserError as error:  # e.g. missing data files, or the run is being trained by another process
             outcome.failed.append(f"{point.command()}: {error}")
             log(f"grid point not run: {point.command()}\n  {error}", flush=True)
