@@ -25,8 +25,9 @@ from ablations import figures, network, neurons, results, study
 from ablations.evaluate import evaluate
 from ablations.run import run
 
-# small and fast: 6 time steps, 2 epochs of at most 10 batches (the defaults: 16 steps, 10 full epochs)
-QUICK = ["dataset.steps=6", "train.epochs=2", "train.max_batches=10", "progress=false", "paths.runs=runs",
+# small and fast: 6 time steps, 2 epochs of at most 10 batches, tested once at the end
+# (the defaults: 16 steps, 10 full epochs, tested after every epoch)
+QUICK = ["dataset.steps=6", "train.epochs=2", "train.max_batches=10", "train.eval_every=2", "progress=false", "paths.runs=runs",
          "paths.studies=studies", "paths.figures=figures"]"""),
     ("markdown", """## 1. A neuron on its own
 
