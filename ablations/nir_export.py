@@ -104,6 +104,9 @@ def _beta(neuron: nn.Module) -> float:
 def to_nir(model: SpikingNetwork):
     """The NIR graph of ``model`` (eval mode). Raises UserError for what NIR cannot express."""
     nir = require_nir()
+    if type(model) is not SpikingNetwork:  # a subclass (SpikingResNet) has residual paths
+        raise UserError(f"NIR export covers networks built from layer strings (ablations.network); "
+                        f"{type(model).__name__} (e.g. the residual model=resnet18) is not exported")
     check_exportable(model.spec)
     nodes: dict = {"input": nir.Input(input_type={"input": np.array(model.input_shape)})}
     edges: list[tuple[str, str]] = []

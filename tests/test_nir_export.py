@@ -90,3 +90,13 @@ def test_cli_exports_a_trained_run_and_refuses_no_reset(tmp_path):
     refused = subprocess.run(command + [f"run={bad}"], cwd=REPO, capture_output=True, text=True)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "NIR cannot express" in refused.stderr and "reset 'none'" in refused.stderr
+
+
+def test_residual_and_batch_norm_networks_are_refused():
+    with pytest.raises(UserError, match="batch norm"):
+        nir_export.to_nir(network.build("64-32FC-10", variant="vanilla", batch_norm=True))
+    from ablations.config import build_model, compose
+
+    model = build_model(compose(["model=resnet18", "dataset=cifar10"]), input_shape=(3, 32, 32))
+    with pytest.raises(UserError, match="not exported"):
+        nir_export.to_nir(model)
