@@ -69,7 +69,7 @@ CHECKPOINT_FILE = "checkpoint.pt"
 EVAL_DIR = "eval"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
-IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "trial",
+IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "logger", "eval", "trial",
                     "train.progress", "train.num_workers", "train.eval_every", "neuron.backend",
                     "plugins")
 # Keys added after runs were first recorded: key -> (the value that does what the package did before

@@ -46,7 +46,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import results
+from . import results, tracking
 from .errors import UserError
 from .data import DataBundle
 
@@ -277,6 +277,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     epochs = int(train.epochs)
     eval_every = max(1, int(train.get("eval_every", 1)))
     started = time.perf_counter()
+    tracker = tracking.start(cfg, run_dir)  # logger=none|csv|tensorboard mirrors each epoch's row
     epoch_bar = tqdm(range(start_epoch, epochs), desc=f"{cfg.neuron.variant} epochs", initial=start_epoch,
                      total=epochs, disable=not progress)
     for epoch in epoch_bar:
@@ -340,6 +341,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         })
         results.write_metrics(run_dir, history)
         results.update_status(run_dir, epochs_done=epoch + 1)
+        tracker.log_epoch(epoch + 1, row)
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
     epoch_bar.close()
@@ -347,4 +349,5 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     final["accuracy"] = final.get("test_accuracy")
     final["train_time_s"] = elapsed_before + time.perf_counter() - started
+    tracker.close(final)
     return final

@@ -25,6 +25,9 @@ suite              metrics
 ``coherence``      coherence per (``neuron``, ``source``, ``omega``), firing_rate_hz
 ``landscape``      loss, accuracy per (``x``, ``y``)
 ``embedding``      tsne_x, tsne_y per ``sample`` (with ``label``), silhouette per ``space``
+``neurobench``     NeuroBench's footprint_bytes, connection_sparsity, accuracy,
+                   activation_sparsity (per ``layer``), effective_macs, effective_acs,
+                   dense_synaptic_ops, membrane_updates, neuron ops (optional extra)
 =================  ==========================================================================
 
 :func:`run_suites` writes each suite's rows atomically to ``<run_dir>/eval/<suite>.parquet``.
@@ -95,6 +98,8 @@ for _suite in (
           description="2-D loss surface along filter-normalised random directions"),
     Suite("embedding", "ablations.evaluation.embedding:embedding",
           description="t-SNE of the last hidden layer's spike counts and silhouette"),
+    Suite("neurobench", "ablations.evaluation.neurobench:neurobench",
+          description="NeuroBench's own Benchmark: footprint, sparsities, effective MACs/ACs, membrane updates"),
 ):
     register(_suite)
 

@@ -7,16 +7,22 @@ Layers carry the network's names (``layer1..layerN`` for layer strings, ``stem``
 ``<layer>.recurrent`` the recurrent weights of a recurrent layer, ``<layer>.shortcut`` a residual
 block's projection shortcut, ``network`` a whole-network total. Rows (``metric``, conditions):
 
-* ``spike_rate`` per ``layer`` (hidden layers and ``network``): spikes per neuron per time step,
+* ``spike_rate`` per ``layer`` (every spiking layer: the hidden layers, and ``readout`` when the
+  readout spikes (``spike_count``), and ``network``): spikes per neuron per time step,
   averaged over neurons, steps and samples (seed 003 Table 1 "Spikes (%)" is 100 times the
-  ``network`` value); and per ``layer`` and ``neuron`` (flat index of the unit in the layer's
-  output, ``[C, H, W]`` flattened for conv layers; at most ``max_neurons`` per layer, a seeded
-  subset beyond that) for the spike-rate histograms of seed 001 Fig. 4.
+  ``network`` value; its readout does not spike); and per ``layer`` and ``neuron`` (flat index of
+  the unit in the layer's output, ``[C, H, W]`` flattened for conv layers; at most
+  ``max_neurons`` per layer, a seeded subset beyond that) for the spike-rate histograms of
+  seed 001 Fig. 4.
 * ``input_rate``: share of non-zero network input entries per step (``layer`` = ``input``).
-* ``activation_sparsity`` per hidden ``layer`` and ``network``: share of zero spike outputs
-  over neurons, steps and samples.
+* ``activation_sparsity`` per spiking ``layer`` (as ``spike_rate``) and ``network``: share of
+  zero spike outputs over neurons, steps and samples (NeuroBench's ``ActivationSparsity``).
 * ``synaptic_ops`` per ``layer`` (incl. ``readout``, ``layerK.recurrent``, ``network``): accumulates
-  actually triggered by spikes, per sample (summed over time steps, averaged over samples).
+  actually triggered by non-zero inputs, per sample (summed over time steps, averaged over
+  samples); ``synaptic_acs`` and ``synaptic_macs`` split it as NeuroBench does: a call of a
+  weighted op whose whole input lies in {-1, 0, 1} counts accumulates (ACs), any other call
+  (graded input: direct coding, event frames holding counts, spikes after average pooling)
+  multiply-accumulates (MACs). ``synaptic_ops = synaptic_acs + synaptic_macs``.
 * ``dense_macs`` per ``layer`` and ``network``: the multiply-accumulates a dense implementation
   performs for the same layers, per sample (all inputs and weights counted).
 * ``enwsi`` per hidden ``layer`` and ``time_step`` (1..T): Euclidean norm of the layer's
@@ -40,19 +46,19 @@ A recurrent layer adds ``sum_i [S_i[t-1] != 0] * #{j : V_ji != 0}`` (its recurre
 called once per step on the previous step's spikes). Dense MACs are the same sums with every
 input and weight counted as non-zero.
 
-Differences from NeuroBench (``SynapticOperations``, ``ActivationSparsity``, 2024):
+Agreement with NeuroBench (``neurobench`` suite, NeuroBench 2.3; pinned by
+``tests/test_neurobench.py`` on the same run, subset and encoded inputs):
 
-* NeuroBench reports ``Effective_ACs`` (inputs in {-1, 0, 1}) and ``Effective_MACs`` (other
-  inputs) separately; ``synaptic_ops`` is their sum per layer. After average pooling a layer's
-  input is no longer binary, which NeuroBench would count as MACs; the count itself (non-zero
-  inputs times non-zero fan-out, bias excluded) is the same as NeuroBench's.
-* NeuroBench's ``Dense`` is per model; ``dense_macs`` is the same count, also split per layer.
-* Counting is the same hook-based count as NeuroBench's (non-zero inputs times non-zero weights
-  of each connection layer, per sample over all steps); we report it per layer (recurrent and
-  shortcut weights separately) as well as for the network.
-* A frame bin holding several events is one non-zero input (as in NeuroBench), not several.
-* ``activation_sparsity`` is NeuroBench's definition restricted to the hidden spiking layers
-  (a membrane readout emits no spikes); it is also reported per layer.
+* ``synaptic_acs`` / ``synaptic_macs`` (``network``) equal NeuroBench's ``Effective_ACs`` /
+  ``Effective_MACs``: the same count (non-zero inputs times non-zero fan-out, bias excluded),
+  classified per call of the weighted op as NeuroBench classifies it. We also report it per
+  layer (recurrent and shortcut weights separately).
+* ``dense_macs`` (``network``) equals NeuroBench's ``Dense`` (every input and weight counted).
+* ``activation_sparsity`` (``network`` and per layer) equals NeuroBench's ``ActivationSparsity``
+  and ``ActivationSparsityByLayer``: every spiking layer, a spiking readout included (a
+  membrane readout emits no spikes and is in neither).
+* A frame bin holding several events is one non-zero input in both, but a graded one: its
+  layer's operations are MACs.
 """
 
 from __future__ import annotations
@@ -70,7 +76,7 @@ from ..network import SpikingLayer, TimeDropout
 from ..neurons import RecurrentNeuron
 from .common import batch_generator, device_of, forward_records, hidden_layers, params, test_loader, tidy
 
-__all__ = ["activity", "synaptic_ops", "dense_macs", "layer_ops", "op_names", "OpCounter"]
+__all__ = ["activity", "synaptic_ops", "is_binary", "dense_macs", "layer_ops", "op_names", "OpCounter"]
 
 _WEIGHTED = (nn.Linear, nn.Conv2d)
 
@@ -109,6 +115,11 @@ def synaptic_ops(op: nn.Module, x: torch.Tensor) -> torch.Tensor:
                        op.dilation, op.groups)
         return out.reshape(steps, batch, -1).sum((0, 2))
     raise TypeError(f"synaptic operations are defined for Linear and Conv2d ops, not {type(op).__name__}")
+
+
+def is_binary(x: torch.Tensor) -> bool:
+    """True when every entry of ``x`` is -1, 0 or 1 (NeuroBench's test for accumulate-only inputs)."""
+    return bool(((x == 0) | (x == 1) | (x == -1)).all())
 
 
 def dense_macs(op: nn.Module, x: torch.Tensor) -> float:
@@ -160,6 +171,8 @@ class OpCounter:
     def __init__(self, model: nn.Module):
         self.names = op_names(model)
         self.synaptic_ops: dict[str, float] = {}
+        self.synaptic_acs: dict[str, float] = {}  # calls whose input is binary ({-1, 0, 1}): accumulates
+        self.synaptic_macs: dict[str, float] = {}  # calls with graded input: multiply-accumulates
         self.dense_macs: dict[str, float] = {}
         self._handles = []
 
@@ -176,9 +189,26 @@ class OpCounter:
     def _hook(self, name: str):
         def count(module, inputs, output):
             x = inputs[0].detach().unsqueeze(0)  # one "time step" holding all rows of the call
-            self.synaptic_ops[name] = self.synaptic_ops.get(name, 0.0) + float(synaptic_ops(module, x).sum())
+            ops = float(synaptic_ops(module, x).sum())
+            split = self.synaptic_acs if is_binary(x) else self.synaptic_macs
+            split[name] = split.get(name, 0.0) + ops
+            self.synaptic_ops[name] = self.synaptic_ops.get(name, 0.0) + ops
             self.dense_macs[name] = self.dense_macs.get(name, 0.0) + dense_macs(module, x) * x.shape[1]
         return count
+
+
+def spiking_layers(model: nn.Module, records: dict) -> list[str]:
+    """The recorded layers that emit spikes: every hidden layer, and ``readout`` when it spikes."""
+    names = hidden_layers(records)
+    if "readout" in records and getattr(getattr(model, "readout", None), "spiking", None) is not None:
+        names.append("readout")
+    return names
+
+
+def readout_spikes(model: nn.Module, record: dict) -> torch.Tensor:
+    """Spikes of a spiking (``spike_count``) readout from its recorded membrane: ``S[t] = H(U[t] - theta)``
+    (``U[t]`` is the membrane before the reset its spike causes, ablations.neurons)."""
+    return (record["membrane"] > model.readout.spiking.threshold).to(record["membrane"].dtype)
 
 
 @torch.no_grad()
@@ -201,16 +231,17 @@ def activity(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
             n += batch
             input_nonzero += float((inputs != 0).sum())
             input_entries += inputs.numel()
-            for name in hidden_layers(records):
+            for name in spiking_layers(model, records):
                 record = records[name]
-                spikes = record["spikes"]
+                spikes = record["spikes"] if name != "readout" else readout_spikes(model, record)
                 steps = spikes.shape[0]
                 per_neuron = spikes.reshape(steps, batch, -1).sum((0, 1)).double().cpu()
                 neuron_sum[name] = neuron_sum.get(name, 0) + per_neuron
                 spikes_sum[name] = spikes_sum.get(name, 0.0) + float(per_neuron.sum())
                 units[name] = per_neuron.numel() * steps  # neuron-steps per sample
-                norms = record["current"].reshape(steps, batch, -1).double().norm(dim=2).sum(1).cpu()
-                enwsi_sum[name] = enwsi_sum.get(name, 0) + norms
+                if name != "readout":
+                    norms = record["current"].reshape(steps, batch, -1).double().norm(dim=2).sum(1).cpu()
+                    enwsi_sum[name] = enwsi_sum.get(name, 0) + norms
     ops_sum, dense_sum = counter.synaptic_ops, counter.dense_macs
     dense = {name: value / n for name, value in dense_sum.items()}
     rows: list[dict] = []
@@ -225,8 +256,12 @@ def activity(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
     rows.append({"metric": "input_rate", "value": input_nonzero / max(input_entries, 1), "layer": "input"})
     for name, count in ops_sum.items():
         rows.append({"metric": "synaptic_ops", "value": count / n, "layer": name})
+        rows.append({"metric": "synaptic_acs", "value": counter.synaptic_acs.get(name, 0.0) / n, "layer": name})
+        rows.append({"metric": "synaptic_macs", "value": counter.synaptic_macs.get(name, 0.0) / n, "layer": name})
         rows.append({"metric": "dense_macs", "value": dense[name], "layer": name})
     rows.append({"metric": "synaptic_ops", "value": sum(ops_sum.values()) / n, "layer": "network"})
+    rows.append({"metric": "synaptic_acs", "value": sum(counter.synaptic_acs.values()) / n, "layer": "network"})
+    rows.append({"metric": "synaptic_macs", "value": sum(counter.synaptic_macs.values()) / n, "layer": "network"})
     rows.append({"metric": "dense_macs", "value": sum(dense.values()), "layer": "network"})
     for name, norms in enwsi_sum.items():
         for step, value in enumerate((norms / n).tolist()):
