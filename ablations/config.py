@@ -22,6 +22,17 @@ __all__ = ["UserError", "exit_code", "wants_debug", "compose", "neuron_spec", "b
 CONF_DIR = Path(__file__).parent / "conf"
 
 
+def _exponential_only(value: Any, *, _parent_: Any) -> Any:
+    """``${exponential_only:10.0}`` in a ``neuron`` node: the value for an exponential leak, else null.
+
+    A paper preset states its tau once; the variants without an exponential leak (no_leak,
+    complete_leak, linear_leak) have a fixed leak and take no tau.
+    """
+    return value if str(_parent_.get("leak")) == "exponential" else None
+
+
+if not OmegaConf.has_resolver("exponential_only"):
+    OmegaConf.register_new_resolver("exponential_only", _exponential_only)
 
 
 def group_options(group: str) -> list[str]:
