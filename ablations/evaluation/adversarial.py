@@ -1,25 +1,35 @@
 r"""``adversarial`` suite: gradient attacks through the surrogate gradient, over all time steps.
 
-Static (image) data: FGSM and PGD (L-inf), from ``torchattacks``
------------------------------------------------------------------
-The attacks act on the pixels; the network sees them through its encoder. :class:`EOTModel`
-wraps encoder and network into the pixel-to-logits model ``torchattacks`` expects: it maps
-``u in [0, 1]`` to the pixel range ``[low, high]`` of the data (so ``epsilon`` is a fraction of
-that range), draws ``eot_samples`` encoder samples per image in one batch and returns the
-network outputs averaged over them (expectation over transformation, EOT). The Poisson coder's
-comparison ``H(r(x) - X)`` has zero gradient, so the wrapper passes the gradient of its
-expectation, ``d E[s] / d x = d r(x) / d x``, straight through (``s = H(r - X) + r - stop(r)``):
-stochastic coding cannot mask the gradient, and the gradient reaches every time step of the
-network by BPTT through the surrogate. ``torchattacks.FGSM`` and ``torchattacks.PGD``
-(``pgd_steps`` steps of size ``pgd_step_factor * epsilon / pgd_steps``, random start) run on
-this wrapper with their cross-entropy loss on the averaged outputs.
+Static (image) data: FGSM, PGD and APGD (L-inf), from ``torchattacks``
+-----------------------------------------------------------------------
+The attacks act on the raw pixels ``u in [0, 1]``, so ``epsilon`` is in pixel units (8/255 =
+0.031 is the usual CIFAR-10 budget). :class:`EOTModel` wraps the data's normalisation, the
+encoder and the network into the pixel-to-logits model ``torchattacks`` expects: it normalises
+``u`` as the dataset does (``normalize: unit`` keeps it; ``zero_mean`` shifts each image to zero
+mean and divides by its largest absolute value, seed 003), draws ``eot_samples`` encoder samples
+per image in one batch and returns the network outputs averaged over them (expectation over
+transformation, EOT). The adversarial image is normalised the same way before it is classified.
+The raw image of a ``zero_mean`` sample is recovered as its per-image min-max rescale to [0, 1]
+(the normalisation is invariant to a per-image affine map, so this image normalises back to the
+stored one exactly; for an image whose raw pixels did not span [0, 1] the budget is relative to
+its own contrast). The Poisson coder's comparison ``H(r(x) - X)`` has zero gradient, so the
+wrapper passes the gradient of its expectation, ``d E[s] / d x = d r(x) / d x``, straight through
+(``s = H(r - X) + r - stop(r)``): stochastic coding cannot mask the gradient, and the gradient
+reaches every time step of the network by BPTT through the surrogate.
 
-The ``random_control`` attack adds ``epsilon * sign(U(-1, 1))`` per pixel (the same L-inf budget
-in a random direction). Every attacked (and clean) batch is then classified once with the
-encoder draws of that batch (the same draws for every attack and epsilon), so ``epsilon = 0``
-rows equal the clean accuracy exactly.
+Attacks (``attacks``): ``fgsm``; ``pgd`` at every step count in ``pgd_steps`` (step size
+``pgd_step_factor * epsilon / steps``, random start; rows carry ``steps``, so a reader sees
+whether more steps still lower the accuracy: short PGD through one fixed surrogate is known to
+overestimate SNN robustness); ``apgd`` (``torchattacks.APGD``, Croce & Hein 2020, cross-entropy,
+``max(pgd_steps)`` steps): step sizes adapted from the loss, so it does not depend on a
+hand-set step size for the surrogate's gradient scale; ``random_control`` adds
+``epsilon * sign(U(-1, 1))`` per pixel (the same L-inf budget in a random direction). Every
+attacked (and clean) batch is then classified once with the encoder draws of that batch (the
+same draws for every attack and epsilon), so ``epsilon = 0`` rows equal the clean accuracy.
 
-Rows: ``accuracy`` per (``attack`` in fgsm / pgd / random_control, ``epsilon``).
+Rows: ``accuracy`` per (``attack``, ``epsilon``, ``steps``), and ``attack = min_over_attacks``:
+the share of samples that every attack run (every step count) left correctly classified, the
+per-sample worst case, at most the lowest single-attack accuracy.
 
 Event and generated spike data: spike-valued attack (seed 001 Fig. 8-9)
 -----------------------------------------------------------------------
@@ -61,9 +71,9 @@ from ..data.encoders import DirectEncoder, Encoder, PoissonEncoder
 from ..training import loss_function
 from .common import batch_generator, device_of, loss_name, params, test_loader, tidy
 
-__all__ = ["adversarial", "EOTModel", "differentiable_encode", "spike_attack", "STATIC_ATTACKS"]
+__all__ = ["adversarial", "EOTModel", "PixelNormalize", "differentiable_encode", "spike_attack", "STATIC_ATTACKS"]
 
-STATIC_ATTACKS = ("fgsm", "pgd", "random_control")
+STATIC_ATTACKS = ("fgsm", "pgd", "apgd", "random_control")
 
 
 def differentiable_encode(encoder: Encoder, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -79,39 +89,67 @@ def differentiable_encode(encoder: Encoder, x: torch.Tensor, generator: torch.Ge
     return spikes * torch.sign(x).detach().unsqueeze(0) if encoder.signed else spikes
 
 
-class EOTModel(nn.Module):
-    """Pixels ``u in [0, 1]`` -> network outputs averaged over ``eot_samples`` encoder samples."""
+class PixelNormalize(nn.Module):
+    """The dataset's per-image normalisation as a differentiable map of raw pixels ``u in [0, 1]``."""
 
-    def __init__(self, network: nn.Module, encoder: Encoder, low: float = 0.0, high: float = 1.0,
+    def __init__(self, mode: str = "unit"):
+        super().__init__()
+        if mode not in ("unit", "zero_mean"):
+            raise UserError(f"dataset.normalize={mode!r}: pixel attacks know 'unit' and 'zero_mean'")
+        self.mode = mode
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        if self.mode == "unit":
+            return u
+        dims = tuple(range(1, u.dim()))
+        centred = u - u.mean(dim=dims, keepdim=True)
+        return centred / centred.abs().amax(dim=dims, keepdim=True).clamp_min(1e-8)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw pixels in [0, 1] whose normalisation is ``x`` (see the module docstring)."""
+        if self.mode == "unit":
+            return x.clamp(0.0, 1.0)
+        dims = tuple(range(1, x.dim()))
+        low = x.amin(dim=dims, keepdim=True)
+        return (x - low) / (x.amax(dim=dims, keepdim=True) - low).clamp_min(1e-8)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class EOTModel(nn.Module):
+    """Raw pixels ``u in [0, 1]`` -> normalised -> network outputs averaged over ``eot_samples`` encoder samples."""
+
+    def __init__(self, network: nn.Module, encoder: Encoder, normalize: PixelNormalize | None = None,
                  eot_samples: int = 4, generator: torch.Generator | None = None):
         super().__init__()
         if int(eot_samples) < 1:
             raise UserError(f"eval.adversarial.eot_samples={eot_samples} must be >= 1")
         self.network = network
         self.encoder = encoder
-        self.low, self.high = float(low), float(high)
+        self.normalize = normalize if normalize is not None else PixelNormalize("unit")
         self.eot_samples = int(eot_samples)
         self.generator = generator
 
-    def pixels(self, u: torch.Tensor) -> torch.Tensor:
-        return self.low + (self.high - self.low) * u
-
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        x = self.pixels(u)
+        x = self.normalize(u)
         batch = x.shape[0]
         repeated = x.repeat(self.eot_samples, *([1] * (x.dim() - 1)))
         out = self.network(differentiable_encode(self.encoder, repeated, self.generator))
         return out.view(self.eot_samples, batch, -1).mean(0)
 
     def extra_repr(self) -> str:
-        return f"low={self.low}, high={self.high}, eot_samples={self.eot_samples}"
+        return f"eot_samples={self.eot_samples}"
 
 
-def _pixel_range(data: DataBundle, loader) -> tuple[float, float]:
-    low, high = 0.0, 1.0
-    for x, _ in loader:
-        low, high = min(low, float(x.min())), max(high, float(x.max()))
-    return low, high
+def _step_counts(value: Any) -> list[int]:
+    try:
+        counts = [int(v) for v in ([value] if isinstance(value, (int, float, str)) else list(value))]
+    except (TypeError, ValueError):
+        counts = []
+    if not counts or any(c < 1 for c in counts):
+        raise UserError(f"eval.adversarial.pgd_steps={value} must be a step count >= 1 or a list of them, e.g. [10, 50]")
+    return sorted(set(counts))
 
 
 def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
@@ -124,23 +162,31 @@ def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
     epsilons = [float(e) for e in p.epsilons]
     if any(e < 0 for e in epsilons):
         raise UserError(f"eval.adversarial.epsilons={epsilons} must be >= 0")
-    steps = int(p.pgd_steps)
+    step_counts = _step_counts(p.pgd_steps)
     device = device_of(model)
     seed = int(p.seed)
     loader = test_loader(data, p.n_samples, seed, int(p.batch_size))
-    low, high = _pixel_range(data, loader)
-    wrapper = EOTModel(model, data.encoder, low, high, int(p.eot_samples))
-    correct = {(a, e): 0 for a in attacks for e in epsilons}
+    normalize = PixelNormalize(str(cfg.dataset.get("normalize", "unit") if hasattr(cfg, "dataset") else "unit"))
+    wrapper = EOTModel(model, data.encoder, normalize, int(p.eot_samples))
+    runs: list[tuple[str, int]] = []  # (attack, steps)
+    for attack in attacks:
+        if attack == "pgd":
+            runs += [("pgd", steps) for steps in step_counts]
+        else:
+            runs.append((attack, {"fgsm": 1, "apgd": max(step_counts), "random_control": 0}[attack]))
+    correct = {(a, n, e): 0 for a, n in runs for e in epsilons}
+    worst = {e: 0 for e in epsilons}
     total = 0
     devices = [device] if device.type == "cuda" else []
     for index, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
-        u = (x - low) / (high - low)
+        u = normalize.raw(x)
         wrapper.generator = batch_generator(seed + 7919, index, device)
-        for attack in attacks:
-            for epsilon in epsilons:
+        for epsilon in epsilons:
+            robust = torch.ones_like(y, dtype=torch.bool)
+            for attack, steps in runs:
                 if epsilon == 0.0 and attack != "fgsm":
-                    adv = u  # what PGD and the control return at epsilon 0 (FGSM runs: a check)
+                    adv = u  # what PGD, APGD and the control return at epsilon 0 (FGSM runs: a check)
                 elif attack == "random_control":
                     noise_generator = batch_generator(seed + 104729, index, device)
                     direction = torch.rand(u.shape, generator=noise_generator, device=device, dtype=u.dtype) - 0.5
@@ -150,17 +196,25 @@ def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
                         torch.manual_seed(seed * 1_000_003 + index)
                         if attack == "fgsm":
                             method = torchattacks.FGSM(wrapper, eps=epsilon)
-                        else:
+                        elif attack == "pgd":
                             alpha = float(p.pgd_step_factor) * epsilon / steps
-                            method = torchattacks.PGD(wrapper, eps=epsilon, alpha=alpha, steps=steps,
-                                                      random_start=True)
+                            method = torchattacks.PGD(wrapper, eps=epsilon, alpha=alpha, steps=steps, random_start=True)
+                        else:
+                            method = torchattacks.APGD(wrapper, norm="Linf", eps=epsilon, steps=steps, n_restarts=1,
+                                                       loss="ce", seed=seed)
                         adv = method(u, y)
                 with torch.no_grad():
-                    inputs = data.encoder(x + (high - low) * (adv - u), generator=batch_generator(seed, index, device))
-                    correct[(attack, epsilon)] += int((model(inputs).argmax(1) == y).sum())
+                    inputs = data.encoder(normalize(adv), generator=batch_generator(seed, index, device))
+                    right = model(inputs).argmax(1) == y
+                correct[(attack, steps, epsilon)] += int(right.sum())
+                robust &= right
+            worst[epsilon] += int(robust.sum())
         total += len(y)
-    return [{"metric": "accuracy", "value": count / total, "attack": attack, "epsilon": epsilon,
-             "eot_samples": int(p.eot_samples)} for (attack, epsilon), count in correct.items()]
+    rows = [{"metric": "accuracy", "value": count / total, "attack": attack, "steps": steps, "epsilon": epsilon,
+             "eot_samples": int(p.eot_samples)} for (attack, steps, epsilon), count in correct.items()]
+    rows += [{"metric": "accuracy", "value": count / total, "attack": "min_over_attacks", "epsilon": epsilon,
+              "eot_samples": int(p.eot_samples)} for epsilon, count in worst.items()]
+    return rows
 
 
 def g2s(grad: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
