@@ -74,18 +74,13 @@ def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10
     second = torch.randint(0, 2, (n_samples,), generator=generator)
     rate_of = torch.tensor([float(low_rate), float(high_rate)])
     steps = 2 * pattern_steps + delay_steps
-    pattern = torch.zeros((n_samples, steps, channels))
-    pattern[:, :pattern_steps] = rate_of[first].view(-1, 1, 1)
-    pattern[:, pattern_steps + delay_steps:] = rate_of[second].view(-1, 1, 1)
-    in_pattern = torch.zeros(steps, dtype=torch.bool)
-    in_pattern[:pattern_steps] = True
-    in_pattern[pattern_steps + delay_steps:] = True
-    if noise_over_patterns:  # DH-SNN: noise everywhere, pattern spikes ORed in
-        noise = torch.full((n_samples, steps, channels), float(noise_rate))
-    else:  # noise in the delay only
-        noise = torch.where(in_pattern.view(1, -1, 1), 0.0, float(noise_rate)).expand(n_samples, -1, channels)
-    spikes = (torch.rand(pattern.shape, generator=generator) < pattern) | \
-             (torch.rand(pattern.shape, generator=generator) < noise)
+    rates = torch.zeros((n_samples, steps, channels)) if noise_over_patterns else \
+        torch.full((n_samples, steps, channels), float(noise_rate))  # noise in the delay only
+    rates[:, :pattern_steps] = rate_of[first].view(-1, 1, 1)
+    rates[:, pattern_steps + delay_steps:] = rate_of[second].view(-1, 1, 1)
+    spikes = torch.rand(rates.shape, generator=generator) < rates
+    if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
+        spikes |= torch.rand(rates.shape, generator=generator) < float(noise_rate)
     return spikes.to(dtype), (first ^ second).long()
 
 
