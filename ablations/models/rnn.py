@@ -13,6 +13,8 @@ The output is logits: train with ``train.loss=ce_mem`` (cross-entropy on the out
 ``model.layers`` uses the layer-string grammar for the sizes only: ``288-128-10`` = inputs 288
 (checked against the data), one recurrent layer of 128 units, 10 classes; ``288-128-128-10`` = two
 stacked layers. ``null`` takes ``dataset.layers``. The neuron variant does not apply to these models.
+Suites that apply: clean, noise (where the data allows it), adversarial, generalization,
+landscape; the spike-reading suites (activity, embedding, spectral) refuse them with a message.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class RecurrentBaseline(nn.Module):
         self.readout_window = None if readout_window is None else int(readout_window)
         self.input_shape = tuple(input_shape)
         self.probes = False
+        self.spiking = False  # evaluation suites that read spikes refuse this model with a clear message
         self.records: dict[str, dict[str, torch.Tensor]] = {}
 
     @property
