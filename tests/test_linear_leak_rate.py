@@ -28,3 +28,16 @@ def test_edges_silent_below_the_leak_and_every_step_above_threshold():
     assert period(0.1, 0.2) == float("inf") and predicted_rate(0.1, 0.2) == 0.0
     assert period(1.5, 0.2) == 1.0
     assert tau_m_of(0.0) == float("inf") and tau_m_of(0.05) == pytest.approx(20.0)
+
+
+def test_linear_leak_study_compares_variants_with_one_readout():
+    from ablations.config import build_model, compose
+    from ablations.studies.definition import load_definition
+    from ablations.studies.trials import trial_overrides
+
+    definition = load_definition("linear_leak")
+    betas = set()
+    for variant in ("linear_leak", "vanilla", "no_leak"):
+        cfg = compose(trial_overrides(definition, [], {"variant": variant}))
+        betas.add(build_model(cfg, (1, 8, 8)).readout.beta)
+    assert betas == {1.0}
