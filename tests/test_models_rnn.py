@@ -54,3 +54,24 @@ def test_lstm_learns_digits_events_in_the_same_loop_and_spike_suites_refuse_it(t
     model, cfg = results.load_model(path)
     with pytest.raises(UserError, match="spikes"):
         evaluation.run_suite("activity", model, None, cfg)
+
+
+def test_table7_names_baseline_rows_by_model():
+    import pandas as pd
+
+    from ablations.figures import tables
+
+    rows = []
+    for model, variant in (("default", "vanilla"), ("lstm", "vanilla"), ("gru", "vanilla")):
+        for window in (1.0, 3.0):
+            rows.append({"kind": "eval", "suite": "generalization", "metric": "accuracy", "value": 0.5,
+                         "time_window_ms": window, "trained_time_window_ms": 3.0, "dataset": "digits_events",
+                         "variant": variant, "model": model, "seed": 0, "run_dir": f"runs/{model}",
+                         "config_hash": model, "status": "finished"})
+    table = tables.roles_table7(pd.DataFrame(rows))
+    ours = table[table["source"] == "ours"]
+    assert set(ours["model"]) == {"vanilla LIF", "LSTM", "GRU"}
+    published = table[table["source"] == "published"]
+    assert {"LSTM", "GRU", "vanilla RNN"} <= set(published["model"])
+    order = list(table["model"])
+    assert order.index("LSTM") < order.index("GRU") < order.index("vanilla RNN")   # ours beside published, per model
