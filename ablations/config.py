@@ -8,7 +8,7 @@ compose them with Hydra; :func:`compose` does the same from Python (tests, studi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -23,6 +23,17 @@ model_layers = models.layered.model_layers  # older callers import it from here
 CONF_DIR = Path(__file__).parent / "conf"
 
 
+def _exponential_only(value: Any, *, _parent_: Any) -> Any:
+    """``${exponential_only:10.0}`` in a ``neuron`` node: the value for an exponential leak, else null.
+
+    A paper preset states its tau once; the variants without an exponential leak (no_leak,
+    complete_leak, linear_leak) have a fixed leak and take no tau.
+    """
+    return value if str(_parent_.get("leak")) == "exponential" else None
+
+
+if not OmegaConf.has_resolver("exponential_only"):
+    OmegaConf.register_new_resolver("exponential_only", _exponential_only)
 
 
 def group_options(group: str) -> list[str]:

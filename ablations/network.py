@@ -48,6 +48,9 @@ Readouts (``readout=``), on the output layer's current ``I_L[t] = W_L s[t] + b_L
 * ``spike_count`` (seed 001, rate decoding): a spiking output layer of the same variant (without
   recurrence); prediction = spike count / T.
 
+``readout_window=K`` takes ``mem_mean`` / ``mem_max`` / ``spike_count`` over the last K steps only
+(the integrator still runs over all T): the delayed XOR answer is read during pattern B alone.
+
 Probes (``net.probes = True``, off by default and free when off) keep, per spiking layer, its
 input, its current ``I[t]``, its spikes and membrane, and the readout membrane, in ``net.records``.
 """
@@ -185,30 +188,35 @@ class Readout(nn.Module):
     """Output layer: stateless ops, then a decoding of ``I_L[t]`` into ``[B, classes]``."""
 
     def __init__(self, ops: Sequence[nn.Module], kind: str, beta: float, spiking: nn.Module | None,
-                 unscaled_leak_gradient: bool = False):
+                 unscaled_leak_gradient: bool = False, window: int | None = None):
         super().__init__()
         if kind not in READOUTS:
             raise ValueError(f"readout {kind!r} is not one of {list(READOUTS)}")
+        if window is not None and (int(window) < 1 or kind == "mem_last"):
+            raise ValueError(f"model.readout_window={window} must be >= 1 and needs readout mem_mean, mem_max or "
+                             "spike_count (or null for all steps)")
         self.ops = nn.ModuleList(ops)
         self.kind = kind
         self.beta = float(beta)
         self.spiking = spiking
         self.unscaled_leak_gradient = bool(unscaled_leak_gradient)
+        self.window = None if window is None else int(window)
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         current = _apply_ops(self.ops, x).float()  # the integrator runs in float32 under autocast
         steps = current.shape[0]
+        first = 0 if self.window is None else max(steps - self.window, 0)
         if self.kind == "spike_count":
             spikes, membrane = neurons.run_sequence(self.spiking, current, record_membrane=True)
-            out = spikes.sum(0) / steps
+            out = spikes[first:].sum(0) / steps
         else:
             membrane = self._integrate(current)
             if self.kind == "mem_last":
                 out = membrane[-1] / steps
             elif self.kind == "mem_mean":
-                out = membrane.mean(0)
+                out = membrane[first:].mean(0)
             else:
-                out = membrane.max(0).values
+                out = membrane[first:].max(0).values
         if record is not None:
             record["readout"] = {"input": x.detach(), "current": current.detach(), "membrane": membrane.detach()}
         return out
@@ -225,7 +233,8 @@ class Readout(nn.Module):
         return torch.stack(trace)
 
     def extra_repr(self) -> str:
-        return f"kind={self.kind}, beta={self.beta:.4g}"
+        window = "" if self.window is None else f", window={self.window}"
+        return f"kind={self.kind}, beta={self.beta:.4g}{window}"
 
 
 class SpikingNetwork(nn.Module):
@@ -282,6 +291,7 @@ def build(
     neuron: dict[str, Any] | None = None,
     init: str = "default",
     pool_threshold: float = 0.75,
+    readout_window: int | None = None,
 ) -> SpikingNetwork:
     """Build a :class:`SpikingNetwork` from a layer string.
 
@@ -371,7 +381,7 @@ def build(
     if readout == "spike_count":
         spiking = neurons.build(dataclasses.replace(spec, recurrent=False))
     head = Readout(out_ops, readout, readout_beta, spiking,
-                   unscaled_leak_gradient=spec.gradient == "leak_corrected")
+                   unscaled_leak_gradient=spec.gradient == "leak_corrected", window=readout_window)
     net = SpikingNetwork(hidden, head, spec, layers, tuple(int(s) for s in input_shape))
     if init == "he_normal":
         he_normal_(net)

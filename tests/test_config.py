@@ -33,9 +33,14 @@ def test_the_chosen_surrogate_takes_its_own_parameters():
     validate(compose(["neuron.surrogate.name=rectangular", "neuron.surrogate.alpha=2.0"]))
 
 
-def test_every_model_option_takes_dropout():
+def test_every_layered_model_option_takes_the_same_keys():
+    from ablations import models
+
+    keys = set(models.MODELS["layered"].all_keys) - {"builder"}
     for model in group_options("model"):
-        assert "dropout" in compose([f"model={model}"]).model, model
+        cfg = compose([f"model={model}"])
+        if models.builder_of(cfg.model) == "layered":
+            assert keys <= set(cfg.model), (model, keys - set(cfg.model))
     validate(compose(["model.dropout=0.2"]))
 
 

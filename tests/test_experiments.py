@@ -12,10 +12,10 @@ from ablations.config import CONF_DIR, build_model, compose, group_options
 
 INPUT_SHAPES = {"cifar10": (3, 32, 32), "svhn": (3, 32, 32), "mnist": (1, 28, 28), "nmnist": (2, 34, 34),
                 "dvs_gesture": (2, 32, 32), "shd": (700,), "delayed_xor": (16,), "digits": (1, 8, 8),
-                "digits_events": (2, 12, 12)}
+                "digits_events": (2, 12, 12), "delayed_xor_dhsnn": (20,), "ssc": (700,)}
 
 EXPERIMENTS = ["leak_cifar10", "leak_svhn", "roles_cifar10", "roles_delayed_xor", "roles_dvs_gesture",
-               "roles_mnist", "roles_nmnist", "roles_shd"]
+               "roles_mnist", "roles_nmnist", "roles_shd", "roles_ssc"]
 
 
 def test_every_experiment_and_dataset_is_covered():
@@ -72,7 +72,7 @@ def test_leak_presets_follow_seed003():
 
 
 @pytest.mark.parametrize("name, column", [
-    ("roles_shd", "temporal"), ("roles_delayed_xor", "temporal"), ("roles_nmnist", "spatio-temporal"),
+    ("roles_shd", "temporal"), ("roles_ssc", "temporal"), ("roles_delayed_xor", "temporal"), ("roles_nmnist", "spatio-temporal"),
     ("roles_dvs_gesture", "spatio-temporal"), ("roles_mnist", "spatial"), ("roles_cifar10", "spatial")])
 def test_roles_presets_follow_seed001_table5(name, column):
     expected = {  # seed 001 Table 5: batch, lr, StepLR(step, gamma), threshold, surrogate width

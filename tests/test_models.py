@@ -18,6 +18,11 @@ MODELS = {
     "fc_dvs_gesture": ("dvs_gesture", (2, 32, 32), 11, "2048-512-512-11"),
     "fc_mnist": ("mnist", (1, 28, 28), 10, "784-512-10"),
     "fc_shd": ("shd", (700,), 20, "700-64-20"),
+    "fc_ssc": ("ssc", (700,), 35, "700-200-35"),
+    "fc_delayed_xor": ("delayed_xor_dhsnn", (20,), 2, "20-16FC-2"),
+    "lstm": ("digits", (1, 8, 8), 10, None),
+    "gru": ("digits", (1, 8, 8), 10, None),
+    "rnn": ("digits", (1, 8, 8), 10, None),
     "resnet18": ("cifar10", (3, 32, 32), 10, None),
     "default": ("digits", (1, 8, 8), 10, None),
 }

@@ -8,9 +8,9 @@ Kinds of data:
 
 * ``static``: images ``[C, H, W]`` (``digits``; ``mnist``, ``cifar10``, ``svhn`` via torchvision),
   encoded by Poisson rate coding or direct coding into ``[T, B, C, H, W]``.
-* ``event``: frames ``[T, C, H, W]`` binned from events (``nmnist``, ``dvs_gesture``, ``shd`` via
-  tonic; ``digits_events`` generated) and moved to time-major.
-* ``temporal``: generated spike trains ``[T, N]`` (``delayed_xor``) moved to time-major.
+* ``event``: frames ``[T, C, H, W]`` binned from events (``nmnist``, ``dvs_gesture``, ``shd``,
+  ``ssc`` via tonic; ``digits_events`` generated) and moved to time-major.
+* ``temporal``: generated spike trains ``[T, N]`` (``delayed_xor``, ``delayed_xor_dhsnn``) moved to time-major.
 
 Sources are registered by name as ``"module:function"`` and imported on first use, so a
 missing optional dependency of one source never breaks another.
@@ -50,12 +50,14 @@ SOURCES: Registry[str | Callable[..., "DataBundle"]] = Registry("dataset")
 for _name, _target in {
     "digits": "ablations.data.embedded:digits",
     "delayed_xor": "ablations.data.generated:delayed_xor",
+    "delayed_xor_dhsnn": "ablations.data.generated:delayed_xor",
     "mnist": "ablations.data.vision:mnist",
     "cifar10": "ablations.data.vision:cifar10",
     "svhn": "ablations.data.vision:svhn",
     "nmnist": "ablations.data.events:nmnist",
     "dvs_gesture": "ablations.data.events:dvs_gesture",
     "shd": "ablations.data.events:shd",
+    "ssc": "ablations.data.events:ssc",
     "digits_events": "ablations.data.saccades:digits_events",
 }.items():
     SOURCES.add(_name, _target)

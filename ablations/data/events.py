@@ -1,8 +1,8 @@
-"""Event datasets through tonic: ``nmnist``, ``dvs_gesture``, ``shd``.
+"""Event datasets through tonic: ``nmnist``, ``dvs_gesture``, ``shd``, ``ssc``.
 
 The files live in ``<paths.data>/<name>/`` in the layout the tonic class reads
 (``nmnist/NMNIST/{Train,Test}/<digit>/*.bin``, ``dvs_gesture/DVSGesture/ibmGesture{Train,Test}/
-userNN_<lighting>/<label>.npy``, ``shd/SHD/shd_{train,test}.h5``). The loaders use the tonic
+userNN_<lighting>/<label>.npy``, ``shd/SHD/shd_{train,test}.h5``, ``ssc/SSC/ssc_{train,test}.h5``). The loaders use the tonic
 classes with two methods replaced: ``_check_exists`` (tonic's test also wants the downloaded
 archive next to the extracted files and at least 10000 / 100 files; we check the extracted files
 ourselves in :func:`ablations.data.files.require` and let the archive be deleted) and
@@ -19,6 +19,9 @@ fixed T). Per dataset:
   4x4 block of sensor pixels (sum pooling of event counts; no event is dropped) ->
   ``[T, 2, 32, 32]`` (2048 inputs, seed 001 Table 4: 32768 -> 2048).
 * ``shd``: 700 input channels (cochlea model units), one polarity -> ``[T, 700]``; 20 classes.
+* ``ssc`` (Spiking Speech Commands, ``tonic.datasets.SSC``): the same 700-channel cochlea model and
+  HDF5 layout as SHD -> ``[T, 700]``; 35 classes (seed 001 Table 4 net 700-200-35). The ``train``
+  and ``test`` splits are read; SSC's ``valid`` split is not used.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from .files import require
 from .frames import event_bundle, fingerprint_names
 from ..errors import UserError
 
-__all__ = ["NMNIST", "DVSGesture", "SHD", "nmnist", "dvs_gesture", "shd", "fetch_nmnist", "fetch_dvs_gesture",
-           "fetch_shd"]
+__all__ = ["NMNIST", "DVSGesture", "SHD", "SSC", "nmnist", "dvs_gesture", "shd", "ssc", "fetch_nmnist",
+           "fetch_dvs_gesture", "fetch_shd", "fetch_ssc"]
 
 
 class _FilesOnDisk:
@@ -68,6 +71,10 @@ class DVSGesture(_FilesOnDisk, tonic.datasets.DVSGesture):
 
 class SHD(_FilesOnDisk, tonic.datasets.SHD):
     """tonic's Spiking Heidelberg Digits reader (HDF5: spikes/times in s, spikes/units, labels)."""
+
+
+class SSC(_FilesOnDisk, tonic.datasets.SSC):
+    """tonic's Spiking Speech Commands reader (HDF5 as SHD: spikes/times in s, spikes/units, labels)."""
 
 
 def _file_fingerprint(path: Path, n_samples: int) -> str:
@@ -106,6 +113,16 @@ def shd(cfg: Any, data_root: Path) -> DataBundle:
                         nominal_duration_ms=1000.0)
 
 
+def ssc(cfg: Any, data_root: Path) -> DataBundle:
+    root = require("ssc", data_root)
+    train, test = SSC(str(root), split="train"), SSC(str(root), split="test")
+    location = Path(train.location_on_system)
+    fingerprint = (f"{_file_fingerprint(location / train.data_filename, len(train))}/"
+                   f"{_file_fingerprint(location / test.data_filename, len(test))}")
+    return event_bundle("ssc", cfg, data_root, train, test, SSC.sensor_size, 35, fingerprint,
+                        nominal_duration_ms=1000.0)
+
+
 # Downloads: the unmodified tonic classes (download, md5 check, extraction), both splits.
 
 def fetch_nmnist(target: Path) -> None:
@@ -121,3 +138,8 @@ def fetch_dvs_gesture(target: Path) -> None:
 def fetch_shd(target: Path) -> None:
     for train in (True, False):
         tonic.datasets.SHD(str(target), train=train)
+
+
+def fetch_ssc(target: Path) -> None:
+    for split in ("train", "test"):
+        tonic.datasets.SSC(str(target), split=split)

@@ -71,11 +71,16 @@ REMOTES: dict[str, Remote] = {
         "shd", ("SHD/shd_train.h5", "SHD/shd_test.h5"),
         "ablations.data.events:fetch_shd", "https://zenkelab.org/datasets/",
         "tonic.datasets.SHD"),
+    "ssc": Remote(
+        "ssc", ("SSC/ssc_train.h5", "SSC/ssc_test.h5"),
+        "ablations.data.events:fetch_ssc", "https://zenkelab.org/datasets/",
+        "tonic.datasets.SSC"),
 }
 
 GENERATED: dict[str, str] = {
     "digits": "embedded in scikit-learn, no download",
     "delayed_xor": "generated in memory, no download",
+    "delayed_xor_dhsnn": "generated in memory, no download",
     "digits_events": "generated from `digits` by simulated saccades on first use, no download",
 }
 

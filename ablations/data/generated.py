@@ -11,9 +11,21 @@ The label is ``A XOR B`` (1 when exactly one of the two patterns is "high"); the
 balanced, so chance is 50 %. Solving it needs a memory of pattern A across the delay: a neuron
 with complete leak (beta = 0) has none and stays at chance.
 
-Defaults (``conf/dataset/delayed_xor.yaml``): 16 channels, 10-step patterns, a 10-step delay
-(one default membrane time constant; raise ``delay_steps`` for a harder memory task),
-rates 0.05 / 0.6, noise 0.05, 2000 training and 500 test samples from a fixed ``data_seed``.
+``noise_over_patterns=True`` lays the background noise over the whole sequence and ORs the
+pattern spikes into it, as the public generator of seed 001's group does (repository
+``eva1801/DH-SNN``, ``delayed_xor/delayed_xor_snn.py``, ``get_batch``, lines 41-63); ``False``
+puts noise in the delay only.
+
+Two dataset options (``conf/dataset/``):
+
+* ``delayed_xor``: the short task, the CPU default: 16 channels, 10-step patterns, a 10-step
+  delay (T = 30), rates 0.05 / 0.6, noise 0.05 in the delay only. Not seed 001's regime.
+* ``delayed_xor_dhsnn``: seed 001's regime as DH-SNN's generator sets it (lines 28-34 of the
+  file above): T = 200, 20 channels, pattern rates 0.2 / 0.6, background noise 0.01 over the whole
+  sequence, 10-step patterns at the start and at the end (a 180-step delay).
+
+Samples are stored as ``uint8`` (a 50 000-sample T = 200 set is 200 MB, not 800 MB) and turned
+into float spikes by the encoder, on the training device.
 """
 
 from __future__ import annotations
@@ -27,13 +39,26 @@ from torch.utils.data import TensorDataset
 from . import DataBundle
 from .encoders import SequenceEncoder
 
-__all__ = ["delayed_xor", "make_delayed_xor"]
+__all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder"]
+
+
+class SpikeSequenceEncoder(SequenceEncoder):
+    """``[B, T, N]`` stored spikes (any dtype) -> time-major float ``[T, B, N]``."""
+
+    name = "sequence"
+
+    def __call__(self, x, generator=None):
+        return x.transpose(0, 1).float().contiguous()
+
+    def __repr__(self) -> str:
+        return f"SpikeSequenceEncoder(steps={self.steps})"
 
 
 def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10, delay_steps: int = 10,
                      low_rate: float = 0.05, high_rate: float = 0.6, noise_rate: float = 0.05,
-                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spike trains ``[n, T, channels]`` (float 0/1) and XOR labels ``[n]`` (int64)."""
+                     noise_over_patterns: bool = False, seed: int = 0,
+                     dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spike trains ``[n, T, channels]`` (0/1 of ``dtype``) and XOR labels ``[n]`` (int64)."""
     for key, value in {"low_rate": low_rate, "high_rate": high_rate, "noise_rate": noise_rate}.items():
         if not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"dataset.{key}={value} is a per-step spike probability and must lie in [0, 1]")
@@ -49,30 +74,34 @@ def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10
     second = torch.randint(0, 2, (n_samples,), generator=generator)
     rate_of = torch.tensor([float(low_rate), float(high_rate)])
     steps = 2 * pattern_steps + delay_steps
-    rates = torch.full((n_samples, steps, channels), float(noise_rate))
+    rates = torch.zeros((n_samples, steps, channels)) if noise_over_patterns else \
+        torch.full((n_samples, steps, channels), float(noise_rate))  # noise in the delay only
     rates[:, :pattern_steps] = rate_of[first].view(-1, 1, 1)
     rates[:, pattern_steps + delay_steps:] = rate_of[second].view(-1, 1, 1)
-    spikes = (torch.rand(rates.shape, generator=generator) < rates).float()
-    return spikes, (first ^ second).long()
+    spikes = torch.rand(rates.shape, generator=generator) < rates
+    if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
+        spikes |= torch.rand(rates.shape, generator=generator) < float(noise_rate)
+    return spikes.to(dtype), (first ^ second).long()
 
 
 def delayed_xor(cfg: Any, data_root: Path) -> DataBundle:
     params = dict(
         channels=int(cfg.channels), pattern_steps=int(cfg.pattern_steps), delay_steps=int(cfg.delay_steps),
         low_rate=float(cfg.low_rate), high_rate=float(cfg.high_rate), noise_rate=float(cfg.noise_rate),
+        noise_over_patterns=bool(cfg.get("noise_over_patterns", False)),
     )
     seed = int(cfg.get("data_seed", 0))
-    x_train, y_train = make_delayed_xor(int(cfg.n_train), seed=seed, **params)
-    x_test, y_test = make_delayed_xor(int(cfg.n_test), seed=seed + 1, **params)
+    x_train, y_train = make_delayed_xor(int(cfg.n_train), seed=seed, dtype=torch.uint8, **params)
+    x_test, y_test = make_delayed_xor(int(cfg.n_test), seed=seed + 1, dtype=torch.uint8, **params)
     steps = x_train.shape[1]
     return DataBundle(
-        name="delayed_xor",
+        name=str(cfg.get("name", "delayed_xor")),
         kind="temporal",
         train=TensorDataset(x_train, y_train),
         test=TensorDataset(x_test, y_test),
-        encoder=SequenceEncoder(steps),
+        encoder=SpikeSequenceEncoder(steps),
         input_shape=(params["channels"],),
         n_classes=2,
         steps=steps,
-        meta={"chance": 0.5},
+        meta={"chance": 0.5, "pattern_steps": params["pattern_steps"]},
     )

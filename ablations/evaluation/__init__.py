@@ -159,8 +159,16 @@ def suite_path(run_dir: str | Path, name: str) -> Path:
     return Path(run_dir) / EVAL_DIR / f"{name}.parquet"
 
 
+#: Suites that read spikes or probes of a spiking network (not for ``model=lstm|gru|rnn``).
+SPIKING_ONLY = ("activity", "embedding", "spectral")
+
+
 def run_suite(name: str, model: Any, data: Any, cfg: Any, run_dir: str | Path | None = None) -> pd.DataFrame:
     """Rows of one suite (not written); checks the tidy contract."""
+    if name in SPIKING_ONLY and getattr(model, "spiking", True) is False:
+        raise UserError(f"suite {name!r} measures spikes and membranes of a spiking network; this model "
+                        f"({type(model).__name__}) has none. Suites for non-spiking models: "
+                        f"{', '.join(n for n in SUITES if n not in SPIKING_ONLY)}")
     function = get(name).function()
     kwargs = {"run_dir": run_dir} if "run_dir" in inspect.signature(function).parameters else {}
     frame = function(model, data, cfg, **kwargs)

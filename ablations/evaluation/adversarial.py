@@ -1,25 +1,35 @@
 r"""``adversarial`` suite: gradient attacks through the surrogate gradient, over all time steps.
 
-Static (image) data: FGSM and PGD (L-inf), from ``torchattacks``
------------------------------------------------------------------
-The attacks act on the pixels; the network sees them through its encoder. :class:`EOTModel`
-wraps encoder and network into the pixel-to-logits model ``torchattacks`` expects: it maps
-``u in [0, 1]`` to the pixel range ``[low, high]`` of the data (so ``epsilon`` is a fraction of
-that range), draws ``eot_samples`` encoder samples per image in one batch and returns the
-network outputs averaged over them (expectation over transformation, EOT). The Poisson coder's
-comparison ``H(r(x) - X)`` has zero gradient, so the wrapper passes the gradient of its
-expectation, ``d E[s] / d x = d r(x) / d x``, straight through (``s = H(r - X) + r - stop(r)``):
-stochastic coding cannot mask the gradient, and the gradient reaches every time step of the
-network by BPTT through the surrogate. ``torchattacks.FGSM`` and ``torchattacks.PGD``
-(``pgd_steps`` steps of size ``pgd_step_factor * epsilon / pgd_steps``, random start) run on
-this wrapper with their cross-entropy loss on the averaged outputs.
+Static (image) data: FGSM, PGD and APGD (L-inf), from ``torchattacks``
+-----------------------------------------------------------------------
+The attacks act on the raw pixels ``u in [0, 1]``, so ``epsilon`` is in pixel units (8/255 =
+0.031 is the usual CIFAR-10 budget). :class:`EOTModel` wraps the data's normalisation, the
+encoder and the network into the pixel-to-logits model ``torchattacks`` expects: it normalises
+``u`` as the dataset does (``normalize: unit`` keeps it; ``zero_mean`` shifts each image to zero
+mean and divides by its largest absolute value, seed 003), draws ``eot_samples`` encoder samples
+per image in one batch and returns the network outputs averaged over them (expectation over
+transformation, EOT). The adversarial image is normalised the same way before it is classified.
+The raw image of a ``zero_mean`` sample is recovered as its per-image min-max rescale to [0, 1]
+(the normalisation is invariant to a per-image affine map, so this image normalises back to the
+stored one exactly; for an image whose raw pixels did not span [0, 1] the budget is relative to
+its own contrast). The Poisson coder's comparison ``H(r(x) - X)`` has zero gradient, so the
+wrapper passes the gradient of its expectation, ``d E[s] / d x = d r(x) / d x``, straight through
+(``s = H(r - X) + r - stop(r)``): stochastic coding cannot mask the gradient, and the gradient
+reaches every time step of the network by BPTT through the surrogate.
 
-The ``random_control`` attack adds ``epsilon * sign(U(-1, 1))`` per pixel (the same L-inf budget
-in a random direction). Every attacked (and clean) batch is then classified once with the
-encoder draws of that batch (the same draws for every attack and epsilon), so ``epsilon = 0``
-rows equal the clean accuracy exactly.
+Attacks (``attacks``): ``fgsm``; ``pgd`` at every step count in ``pgd_steps`` (step size
+``pgd_step_factor * epsilon / steps``, random start; rows carry ``steps``, so a reader sees
+whether more steps still lower the accuracy: short PGD through one fixed surrogate is known to
+overestimate SNN robustness); ``apgd`` (``torchattacks.APGD``, Croce & Hein 2020, cross-entropy,
+``max(pgd_steps)`` steps): step sizes adapted from the loss, so it does not depend on a
+hand-set step size for the surrogate's gradient scale; ``random_control`` adds
+``epsilon * sign(U(-1, 1))`` per pixel (the same L-inf budget in a random direction). Every
+attacked (and clean) batch is then classified once with the encoder draws of that batch (the
+same draws for every attack and epsilon), so ``epsilon = 0`` rows equal the clean accuracy.
 
-Rows: ``accuracy`` per (``attack`` in fgsm / pgd / random_control, ``epsilon``).
+Rows: ``accuracy`` per (``attack``, ``epsilon``, ``steps``), and ``attack = min_over_attacks``:
+the share of samples that every attack run (every step count) left correctly classified, the
+per-sample worst case, at most the lowest single-attack accuracy.
 
 Event and generated spike data: spike-valued attack (seed 001 Fig. 8-9)
 -----------------------------------------------------------------------
@@ -30,12 +40,18 @@ each iteration takes the gradient of the run's training loss with respect to the
 (gradient-to-spike): ``delta = sign(g) * Bernoulli(|g| / max|g|)`` per sample; entries that
 would leave the spike range (a ``+1`` on a spike of a binary input, a ``-1`` on a zero) are
 dropped. When a sample's gradient vanishes (or nothing is left to flip), a random
-``flip_rate`` share of its entries is flipped instead. The attack runs on the correctly
-classified samples and stops for a sample as soon as it is misclassified, after at most
-``max_iterations`` iterations. Rows (``attack`` = ``g2s``): ``attack_success_rate`` (misclassified
-at the end / attacked), ``mean_l2_perturbation`` (per successful sample ``||s_adv - s||_2 /
-sqrt(N)``, ``N`` the number of input entries, i.e. the root-mean-square perturbation, averaged;
-seed 001 does not state its normalisation), ``mean_flipped_spikes`` (changed entries per
+``flip_rate`` share of its entries is flipped instead. The attack runs on the correctly classified samples and iterates for each sample until it is
+misclassified, within a stated budget of ``max_iterations`` iterations (``budget`` column on
+every row; success below 100 % means the budget ran out for some samples). Rows (``attack`` =
+``g2s``): ``attack_success_rate`` (misclassified at the end / attacked), ``mean_iterations`` (per
+successful sample), the L2 size of the perturbation in two normalisations, each row
+carrying the success rate (``success_rate``) and its normalisation (``l2_normalisation``):
+``mean_l2_perturbation`` (``rms_per_entry``) = ``||s_adv - s||_2 / sqrt(N)``, ``N = T x`` input
+entries per step, the root-mean-square change per entry (the scale of seed 001 Fig. 9's values,
+0.008-0.097), and ``mean_l2_norm`` (``none``) = the plain ``||s_adv - s||_2`` (for binary spikes
+the square root of the number of flipped entries). Seed 001 does not state its
+normalisation, and the material here does not show which one Liang et al. use; both are kept.
+Both average the *successful* samples only. ``mean_flipped_spikes`` (changed entries per
 successful sample), ``accuracy`` (after the attack, over all samples) and, with ``attack`` =
 ``none``, the clean ``accuracy``.
 """
@@ -55,9 +71,9 @@ from ..data.encoders import DirectEncoder, Encoder, PoissonEncoder
 from ..training import loss_function
 from .common import batch_generator, device_of, loss_name, params, test_loader, tidy
 
-__all__ = ["adversarial", "EOTModel", "differentiable_encode", "spike_attack", "STATIC_ATTACKS"]
+__all__ = ["adversarial", "EOTModel", "PixelNormalize", "differentiable_encode", "spike_attack", "STATIC_ATTACKS"]
 
-STATIC_ATTACKS = ("fgsm", "pgd", "random_control")
+STATIC_ATTACKS = ("fgsm", "pgd", "apgd", "random_control")
 
 
 def differentiable_encode(encoder: Encoder, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -73,39 +89,67 @@ def differentiable_encode(encoder: Encoder, x: torch.Tensor, generator: torch.Ge
     return spikes * torch.sign(x).detach().unsqueeze(0) if encoder.signed else spikes
 
 
-class EOTModel(nn.Module):
-    """Pixels ``u in [0, 1]`` -> network outputs averaged over ``eot_samples`` encoder samples."""
+class PixelNormalize(nn.Module):
+    """The dataset's per-image normalisation as a differentiable map of raw pixels ``u in [0, 1]``."""
 
-    def __init__(self, network: nn.Module, encoder: Encoder, low: float = 0.0, high: float = 1.0,
+    def __init__(self, mode: str = "unit"):
+        super().__init__()
+        if mode not in ("unit", "zero_mean"):
+            raise UserError(f"dataset.normalize={mode!r}: pixel attacks know 'unit' and 'zero_mean'")
+        self.mode = mode
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        if self.mode == "unit":
+            return u
+        dims = tuple(range(1, u.dim()))
+        centred = u - u.mean(dim=dims, keepdim=True)
+        return centred / centred.abs().amax(dim=dims, keepdim=True).clamp_min(1e-8)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw pixels in [0, 1] whose normalisation is ``x`` (see the module docstring)."""
+        if self.mode == "unit":
+            return x.clamp(0.0, 1.0)
+        dims = tuple(range(1, x.dim()))
+        low = x.amin(dim=dims, keepdim=True)
+        return (x - low) / (x.amax(dim=dims, keepdim=True) - low).clamp_min(1e-8)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+class EOTModel(nn.Module):
+    """Raw pixels ``u in [0, 1]`` -> normalised -> network outputs averaged over ``eot_samples`` encoder samples."""
+
+    def __init__(self, network: nn.Module, encoder: Encoder, normalize: PixelNormalize | None = None,
                  eot_samples: int = 4, generator: torch.Generator | None = None):
         super().__init__()
         if int(eot_samples) < 1:
             raise UserError(f"eval.adversarial.eot_samples={eot_samples} must be >= 1")
         self.network = network
         self.encoder = encoder
-        self.low, self.high = float(low), float(high)
+        self.normalize = normalize if normalize is not None else PixelNormalize("unit")
         self.eot_samples = int(eot_samples)
         self.generator = generator
 
-    def pixels(self, u: torch.Tensor) -> torch.Tensor:
-        return self.low + (self.high - self.low) * u
-
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        x = self.pixels(u)
+        x = self.normalize(u)
         batch = x.shape[0]
         repeated = x.repeat(self.eot_samples, *([1] * (x.dim() - 1)))
         out = self.network(differentiable_encode(self.encoder, repeated, self.generator))
         return out.view(self.eot_samples, batch, -1).mean(0)
 
     def extra_repr(self) -> str:
-        return f"low={self.low}, high={self.high}, eot_samples={self.eot_samples}"
+        return f"eot_samples={self.eot_samples}"
 
 
-def _pixel_range(data: DataBundle, loader) -> tuple[float, float]:
-    low, high = 0.0, 1.0
-    for x, _ in loader:
-        low, high = min(low, float(x.min())), max(high, float(x.max()))
-    return low, high
+def _step_counts(value: Any) -> list[int]:
+    try:
+        counts = [int(v) for v in ([value] if isinstance(value, (int, float, str)) else list(value))]
+    except (TypeError, ValueError):
+        counts = []
+    if not counts or any(c < 1 for c in counts):
+        raise UserError(f"eval.adversarial.pgd_steps={value} must be a step count >= 1 or a list of them, e.g. [10, 50]")
+    return sorted(set(counts))
 
 
 def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
@@ -118,23 +162,31 @@ def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
     epsilons = [float(e) for e in p.epsilons]
     if any(e < 0 for e in epsilons):
         raise UserError(f"eval.adversarial.epsilons={epsilons} must be >= 0")
-    steps = int(p.pgd_steps)
+    step_counts = _step_counts(p.pgd_steps)
     device = device_of(model)
     seed = int(p.seed)
     loader = test_loader(data, p.n_samples, seed, int(p.batch_size))
-    low, high = _pixel_range(data, loader)
-    wrapper = EOTModel(model, data.encoder, low, high, int(p.eot_samples))
-    correct = {(a, e): 0 for a in attacks for e in epsilons}
+    normalize = PixelNormalize(str(cfg.dataset.get("normalize", "unit") if hasattr(cfg, "dataset") else "unit"))
+    wrapper = EOTModel(model, data.encoder, normalize, int(p.eot_samples))
+    runs: list[tuple[str, int]] = []  # (attack, steps)
+    for attack in attacks:
+        if attack == "pgd":
+            runs += [("pgd", steps) for steps in step_counts]
+        else:
+            runs.append((attack, {"fgsm": 1, "apgd": max(step_counts), "random_control": 0}[attack]))
+    correct = {(a, n, e): 0 for a, n in runs for e in epsilons}
+    worst = {e: 0 for e in epsilons}
     total = 0
     devices = [device] if device.type == "cuda" else []
     for index, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
-        u = (x - low) / (high - low)
+        u = normalize.raw(x)
         wrapper.generator = batch_generator(seed + 7919, index, device)
-        for attack in attacks:
-            for epsilon in epsilons:
+        for epsilon in epsilons:
+            robust = torch.ones_like(y, dtype=torch.bool)
+            for attack, steps in runs:
                 if epsilon == 0.0 and attack != "fgsm":
-                    adv = u  # what PGD and the control return at epsilon 0 (FGSM runs: a check)
+                    adv = u  # what PGD, APGD and the control return at epsilon 0 (FGSM runs: a check)
                 elif attack == "random_control":
                     noise_generator = batch_generator(seed + 104729, index, device)
                     direction = torch.rand(u.shape, generator=noise_generator, device=device, dtype=u.dtype) - 0.5
@@ -144,17 +196,25 @@ def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
                         torch.manual_seed(seed * 1_000_003 + index)
                         if attack == "fgsm":
                             method = torchattacks.FGSM(wrapper, eps=epsilon)
-                        else:
+                        elif attack == "pgd":
                             alpha = float(p.pgd_step_factor) * epsilon / steps
-                            method = torchattacks.PGD(wrapper, eps=epsilon, alpha=alpha, steps=steps,
-                                                      random_start=True)
+                            method = torchattacks.PGD(wrapper, eps=epsilon, alpha=alpha, steps=steps, random_start=True)
+                        else:
+                            method = torchattacks.APGD(wrapper, norm="Linf", eps=epsilon, steps=steps, n_restarts=1,
+                                                       loss="ce", seed=seed)
                         adv = method(u, y)
                 with torch.no_grad():
-                    inputs = data.encoder(x + (high - low) * (adv - u), generator=batch_generator(seed, index, device))
-                    correct[(attack, epsilon)] += int((model(inputs).argmax(1) == y).sum())
+                    inputs = data.encoder(normalize(adv), generator=batch_generator(seed, index, device))
+                    right = model(inputs).argmax(1) == y
+                correct[(attack, steps, epsilon)] += int(right.sum())
+                robust &= right
+            worst[epsilon] += int(robust.sum())
         total += len(y)
-    return [{"metric": "accuracy", "value": count / total, "attack": attack, "epsilon": epsilon,
-             "eot_samples": int(p.eot_samples)} for (attack, epsilon), count in correct.items()]
+    rows = [{"metric": "accuracy", "value": count / total, "attack": attack, "steps": steps, "epsilon": epsilon,
+             "eot_samples": int(p.eot_samples)} for (attack, steps, epsilon), count in correct.items()]
+    rows += [{"metric": "accuracy", "value": count / total, "attack": "min_over_attacks", "epsilon": epsilon,
+              "eot_samples": int(p.eot_samples)} for epsilon, count in worst.items()]
+    return rows
 
 
 def g2s(grad: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -172,7 +232,8 @@ def spike_attack(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, l
     """Spike-valued attack on time-major ``inputs [T, B, ...]``; see the module docstring.
 
     Returns the adversarial inputs and per-sample tensors: ``attacked`` (correct before),
-    ``success`` (attacked and misclassified after), ``correct_after``.
+    ``success`` (attacked and misclassified after), ``correct_after``, ``iterations`` (iterations
+    a successful sample took; 0 otherwise).
     """
     loss_fn = loss_function(loss)
     steps = inputs.shape[0]
@@ -182,7 +243,10 @@ def spike_attack(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, l
         attacked = model(adv).argmax(1) == labels
     active = attacked.clone()
     success = torch.zeros_like(attacked)
-    for _ in range(int(max_iterations)):
+    iterations = torch.zeros(attacked.shape, dtype=torch.long, device=attacked.device)
+    if int(max_iterations) < 1:
+        raise UserError(f"eval.adversarial.max_iterations={max_iterations} must be >= 1 (the attack's iteration budget)")
+    for iteration in range(int(max_iterations)):
         if not bool(active.any()):
             break
         where = active.nonzero().squeeze(1)
@@ -205,10 +269,12 @@ def spike_attack(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, l
         with torch.no_grad():
             fooled = model(adv[:, where]).argmax(1) != labels[where]
         success[where[fooled]] = True
+        iterations[where[fooled]] = iteration + 1
         active[where[fooled]] = False
     with torch.no_grad():
         correct_after = model(adv).argmax(1) == labels
-    return {"adversarial": adv, "attacked": attacked, "success": success, "correct_after": correct_after}
+    return {"adversarial": adv, "attacked": attacked, "success": success, "correct_after": correct_after,
+            "iterations": iterations}
 
 
 def _spikes(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
@@ -218,7 +284,7 @@ def _spikes(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
         raise UserError(f"eval.adversarial.flip_rate={p.flip_rate} must lie in [0, 1]")
     loader = test_loader(data, p.n_samples, seed, int(p.batch_size))
     total, clean_correct, after_correct, attacked, successes = 0, 0, 0, 0, 0
-    l2_sum, flips_sum = 0.0, 0.0
+    l2_sum, l2_raw_sum, flips_sum, iterations_sum = 0.0, 0.0, 0.0, 0.0
     for index, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
         generator = batch_generator(seed, index, device)
@@ -228,6 +294,8 @@ def _spikes(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
         won = out["success"]
         entries = change.shape[1]
         l2_sum += float((change[won].norm(dim=1) / math.sqrt(entries)).sum())
+        l2_raw_sum += float(change[won].norm(dim=1).sum())
+        iterations_sum += float(out["iterations"][won].sum())
         flips_sum += float((change[won] != 0).sum())
         successes += int(won.sum())
         attacked += int(out["attacked"].sum())
@@ -235,13 +303,22 @@ def _spikes(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
         after_correct += int(out["correct_after"].sum())
         total += len(y)
     nan = float("nan")
-    return [
-        {"metric": "accuracy", "value": clean_correct / total, "attack": "none"},
-        {"metric": "accuracy", "value": after_correct / total, "attack": "g2s"},
-        {"metric": "attack_success_rate", "value": successes / attacked if attacked else nan, "attack": "g2s"},
-        {"metric": "mean_l2_perturbation", "value": l2_sum / successes if successes else nan, "attack": "g2s"},
-        {"metric": "mean_flipped_spikes", "value": flips_sum / successes if successes else nan, "attack": "g2s"},
+    budget = int(p.max_iterations)
+    rate = successes / attacked if attacked else nan
+
+    def per_success(value: float) -> float:
+        return value / successes if successes else nan
+
+    g2s_rows = [
+        {"metric": "accuracy", "value": after_correct / total},
+        {"metric": "attack_success_rate", "value": rate},
+        {"metric": "mean_iterations", "value": per_success(iterations_sum)},
+        {"metric": "mean_l2_perturbation", "value": per_success(l2_sum), "l2_normalisation": "rms_per_entry"},
+        {"metric": "mean_l2_norm", "value": per_success(l2_raw_sum), "l2_normalisation": "none"},
+        {"metric": "mean_flipped_spikes", "value": per_success(flips_sum)},
     ]
+    return [{"metric": "accuracy", "value": clean_correct / total, "attack": "none"}] + [
+        {**row, "attack": "g2s", "budget": budget, "success_rate": rate, "n_attacked": attacked} for row in g2s_rows]
 
 
 def adversarial(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:

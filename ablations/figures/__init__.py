@@ -30,7 +30,7 @@ spike_rate_histograms    seed 001 Fig. 4: per-neuron spike-rate histograms, rese
 loss_landscapes          seed 001 Fig. 6: 2-D loss landscapes per variant
 tsne                     seed 001 Fig. 7: t-SNE of the last hidden layer per variant
 attack                   seed 001 Fig. 9: attack success rate and mean L2 perturbation (event data)
-adversarial_accuracy     seed 001 Fig. 8-9 on image data: FGSM / PGD accuracy vs budget
+adversarial_accuracy     the package's own analysis (no seed 001 figure): FGSM / PGD accuracy on image data vs budget
 roles_table6             seed 001 Table 6: accuracy per variant x dataset
 roles_table7             seed 001 Table 7: accuracy per variant x test frame window
 linear_leak_noise        seed 002: accuracy under noise, linear vs exponential vs no leak
@@ -117,7 +117,8 @@ for _spec in (
     FigureSpec("loss_landscapes", "roles:loss_landscapes", "seed 001 Fig. 6"),
     FigureSpec("tsne", "roles:tsne", "seed 001 Fig. 7"),
     FigureSpec("attack", "roles:attack", "seed 001 Fig. 9"),
-    FigureSpec("adversarial_accuracy", "roles:adversarial_accuracy", "seed 001 Fig. 8-9 (image data)"),
+    FigureSpec("adversarial_accuracy", "roles:adversarial_accuracy",
+               "the package's own analysis (image data; no seed 001 figure shows it)"),
     FigureSpec("roles_table6", "tables:roles_table6", "seed 001 Table 6", kind="table"),
     FigureSpec("roles_table7", "tables:roles_table7", "seed 001 Table 7", kind="table"),
     FigureSpec("linear_leak_noise", "linear:linear_leak_noise", "seed 002 (noise robustness)"),

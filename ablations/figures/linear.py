@@ -2,6 +2,21 @@
 network"): the linear (subtractive) leak against the exponential leak and no leak.
 
 Seed 002 publishes no numbers that ship here, so these figures have no published overlay.
+
+Leak parameter. Seed 002 states an inverse relation between its leak parameter ``tau_m`` and the
+spiking rate ``1/T`` but, in the text available here, not how ``tau_m`` enters the linear leak.
+Assumption: ``lam = theta / tau_m`` -- the linear leak that brings a membrane at threshold back to
+rest in ``tau_m`` steps, i.e. the one whose slope equals the exponential leak's ``U / tau_m`` at
+``U = theta``. For a neuron of the package (``U[t] = L((1 - S[t-1]) U[t-1]) + I``, hard reset,
+``S = H(U - theta)``) under a constant current ``lam < I <= theta`` the membrane climbs by
+``I - lam`` per step, so the interspike period and rate are
+
+    T = 2 + floor((theta - I) / (I - lam)),      1/T ~ (I - lam) / theta = I / theta - 1 / tau_m
+
+(``T = 1`` for ``I > theta``; silent for ``I <= lam``). The rate falls linearly in the leak
+``1 / tau_m`` (inversely with the leak rate); with ``lam = theta / tau_m`` it rises with
+``tau_m`` itself. :func:`linear_leak_rate` draws the simulated rates against ``1 / tau_m`` with
+this closed form, and :func:`period` is the exact discrete period the tests pin.
 """
 
 from __future__ import annotations
@@ -12,7 +27,7 @@ import pandas as pd
 from . import layout, missing, select, style
 from .leak import _noise_accuracy, noise_panels
 
-__all__ = ["linear_leak_noise", "linear_leak_rate", "single_neuron_rates"]
+__all__ = ["linear_leak_noise", "linear_leak_rate", "single_neuron_rates", "period", "tau_m_of", "predicted_rate"]
 
 LINEAR_VARIANTS = list(select.LINEAR_VARIANTS)
 #: Constant input currents (threshold units per step) of the single-neuron panel.
@@ -40,6 +55,29 @@ def linear_leak_noise(results: pd.DataFrame):
     return figure
 
 
+def tau_m_of(lam: float, threshold: float = 1.0) -> float:
+    """Seed 002's leak parameter for a linear leak ``lam`` (assumption ``lam = theta / tau_m``)."""
+    return float("inf") if lam == 0 else threshold / lam
+
+
+def period(current: float, lam: float, threshold: float = 1.0) -> float:
+    """Exact interspike period (steps) of a linear-leak neuron under constant ``current``; inf if silent.
+
+    Where ``(theta - I) / (I - lam)`` is an integer the membrane lands exactly on threshold and the
+    float32 simulation may fire one step earlier or later."""
+    if current > threshold:
+        return 1.0
+    if current <= lam:
+        return float("inf")
+    return 2.0 + np.floor((threshold - current) / (current - lam))
+
+
+def predicted_rate(current: float, lam: float, steps: int = RATE_STEPS, threshold: float = 1.0) -> float:
+    """Spikes per step over ``steps`` steps from rest: ``floor(steps / T) / steps``."""
+    t = period(current, lam, threshold)
+    return 0.0 if not np.isfinite(t) else float(np.floor(steps / t)) / steps
+
+
 def single_neuron_rates(lams=RATE_LAMS, currents=RATE_CURRENTS, steps: int = RATE_STEPS) -> pd.DataFrame:
     """Firing rate (spikes per step) of one linear-leak neuron (hard reset, threshold 1) under a
     constant input current, simulated with :mod:`ablations.neurons`, per ``lam`` and current."""
@@ -55,8 +93,9 @@ def single_neuron_rates(lams=RATE_LAMS, currents=RATE_CURRENTS, steps: int = RAT
             spikes, _ = neurons.simulate(neuron, current.contiguous())
             neurons.release_instances()
             for index, value in enumerate(currents):
-                rows.append({"lam": float(lam), "current": float(value),
-                             "rate": float(spikes[:, 0, index].mean())})
+                rows.append({"lam": float(lam), "tau_m": tau_m_of(float(lam)), "current": float(value),
+                             "rate": float(spikes[:, 0, index].mean()),
+                             "predicted_rate": predicted_rate(float(value), float(lam), steps)})
     return pd.DataFrame(rows)
 
 
@@ -77,10 +116,13 @@ def linear_leak_rate(results: pd.DataFrame):
     ax = axes[0, 0]
     shades = [style.tau_color(t, [1, 2, 4]) for t in (4, 2, 1)]
     for color, (current, group) in zip(shades, simulated.groupby("current")):
-        ax.plot(group["lam"], group["rate"], marker="o", markersize=3, color=color, label=f"{current:g}")
+        leak = 1.0 / group["tau_m"]
+        ax.plot(leak, group["rate"], marker="o", markersize=3, linestyle="none", color=color, label=f"{current:g}")
+        ax.plot(leak, group["predicted_rate"], color=color, linewidth=0.9)
     layout.plain_log(ax, "x")
-    ax.set_xlabel(style.LABELS["lam"])
+    ax.set_xlabel(r"leak $1/\tau_m = \lambda / \theta$ (per step; assumption $\lambda = \theta/\tau_m$)")
     ax.set_ylabel("firing rate (spikes / step)")
+    layout.note(figure, "Lines: closed form T = 2 + floor((theta - I) / (I - theta / tau_m)); markers: simulated.")
     ax.set_ylim(-0.02, float(simulated["rate"].max()) * 1.4 + 0.02)
     ax.legend(title=r"constant current $I$ ($\theta$ units / step)", loc="upper right", ncol=3)
     layout.panel_title(ax, "one neuron, constant current", "a")

@@ -223,6 +223,10 @@ def roles_table6(results: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+#: Non-spiking baselines (``model=lstm|gru|rnn``): their rows are named by the model, not by a neuron variant.
+BASELINE_MODELS = {"lstm": "LSTM", "gru": "GRU", "rnn": "vanilla RNN"}
+
+
 def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     """Seed 001 Table 7: accuracy (%) of event-data models trained at one frame window and tested
     at other windows (1, 2, 3, 5, 10 ms), per variant, ours beside the published (N-MNIST,
@@ -235,7 +239,10 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     missing.require(rows, results, "generalization-suite accuracies at other frame windows (event data)",
                    suites=["generalization"], dataset="digits_events",
                    variants=["vanilla", "no_leak", "complete_leak", "no_reset", "recurrent"])
-    rows = select.add_series(rows)
+    baseline = rows["model"].isin(list(BASELINE_MODELS)) if "model" in rows.columns else pd.Series(False, index=rows.index)
+    rows = pd.concat([select.add_series(rows[~baseline]), rows[baseline].assign(
+        variant=rows.loc[baseline, "model"] if "model" in rows.columns else None,
+        series=[BASELINE_MODELS.get(m, m) for m in rows.loc[baseline, "model"]] if "model" in rows.columns else [])])
     rows["window"] = [f"w{float(w):g}ms" for w in rows["time_window_ms"]]
     trained = rows.groupby("series")["trained_time_window_ms"].first() if "trained_time_window_ms" in rows else None
     per_run = rows.groupby(["series", "variant", "dataset", "run_dir", "window"])["value"].mean().mul(100.0)
@@ -253,11 +260,13 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     published["variant"] = [VARIANT_BY_COMPONENTS.get((l, r, c), m) if m == "snn" else m for m, l, r, c in
                             zip(published["model"], published["leak"].fillna(""), published["reset"].fillna(""),
                                 published["recurrence"].fillna(""))]
+    published["variant"] = ["rnn" if v == "vanilla_rnn" else v for v in published["variant"]]
     published["series"] = [style.variant_label(v) if m == "snn" else {"lstm": "LSTM", "gru": "GRU",
                            "vanilla_rnn": "vanilla RNN"}.get(m, m) for m, v in zip(published["model"], published["variant"])]
     published = published.assign(source="published", dataset="nmnist", trained_ms=3.0)
     table = pd.concat([wide, published.drop(columns=["model", "leak", "reset", "recurrence"])], ignore_index=True)
     rank = {v: i for i, v in enumerate(style.VARIANTS)}
+    rank.update({m: len(rank) + i for i, m in enumerate(BASELINE_MODELS)})
     table["_rank"] = [rank.get(v, 99) for v in table["variant"]]
     table = _sort(table, ["_rank", "_source", "series"], [True, True, True])
     all_windows = windows + [w for w in ("w1ms", "w2ms", "w3ms", "w5ms", "w10ms") if w not in windows]

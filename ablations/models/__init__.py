@@ -8,6 +8,8 @@ and returns ``[B, classes]`` and that has ``n_classes``, ``probes`` and ``record
   ``vgg9``, ``vgg6``; seed 001's FC nets ``fc_nmnist``, ``fc_dvs_gesture``, ``fc_mnist``,
   ``fc_shd``) with ``model.dropout`` as a switch.
 * ``resnet`` (:mod:`ablations.models.resnet`): a spiking ResNet-18 for CIFAR-10 (seed 001).
+* ``recurrent_baseline`` (:mod:`ablations.models.rnn`): PyTorch's LSTM / GRU / RNN over the same
+  frames (seed 001 Table 7's non-spiking baselines ``lstm``, ``gru``, ``rnn``).
 
 Each builder declares the ``model.*`` keys it reads (:class:`Builder`); setting another key is an
 error that lists them, never a silent no-op. A plugin adds a builder with
@@ -23,12 +25,12 @@ from typing import Any, Callable
 
 from ..errors import UserError
 from ..registry import Registry
-from . import layered, resnet
+from . import layered, resnet, rnn
 
 __all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build"]
 
 # keys every model config has, whatever its builder
-COMMON_KEYS = ("name", "builder", "readout", "readout_beta", "bias", "dropout")
+COMMON_KEYS = ("name", "builder")
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,12 @@ class Builder:
 
 
 MODELS: Registry[Builder] = Registry("model builder")
-MODELS.add("layered", Builder(layered.build, ("layers", "pool", "batch_norm", "init", "pool_threshold",
-                                              "dropout_position")))
-MODELS.add("resnet", Builder(resnet.build, ("blocks", "widths", "n_classes", "pool", "batch_norm")))
+MODELS.add("layered", Builder(layered.build, ("layers", "readout", "readout_beta", "readout_window", "pool",
+                                              "batch_norm", "bias", "dropout", "dropout_position", "init",
+                                              "pool_threshold")))
+MODELS.add("resnet", Builder(resnet.build, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
+                                            "blocks", "widths", "n_classes")))
+MODELS.add("recurrent_baseline", Builder(rnn.build, ("cell", "layers", "readout", "readout_window")))
 
 # how configs recorded before builders had names spelled them
 LEGACY_BUILDERS = {

@@ -89,4 +89,5 @@ def build(cfg: Any, spec, input_shape: tuple[int, ...]):
         bias=bool(model.get("bias", True)),
         init=str(model.get("init", "default")),
         pool_threshold=float(model.get("pool_threshold", 0.75)),
+        readout_window=None if model.get("readout_window") is None else int(model.readout_window),
     )

@@ -1,0 +1,61 @@
+"""``ssc`` through the real ``tonic.datasets.SSC`` class on a tiny native-format HDF5 file, and
+the ``roles_ssc`` preset's seed 001 Table 4 network (700-200-35)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ablations import data
+from ablations.config import UserError, build_model, compose
+
+
+def write_ssc(data_root: Path, samples: dict[str, list[tuple[int, list, list]]]) -> None:
+    """``samples[split] = [(label, times_s, units), ...]`` in SSC's HDF5 layout (as SHD's:
+    variable-length ``spikes/times`` and ``spikes/units``, ``labels``, ``extra/keys``, ``extra/speaker``)."""
+    import h5py
+
+    folder = Path(data_root) / "ssc" / "SSC"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, items in samples.items():
+        with h5py.File(folder / f"ssc_{split}.h5", "w") as file:
+            times = file.create_dataset("spikes/times", (len(items),), dtype=h5py.vlen_dtype(np.float32))
+            units = file.create_dataset("spikes/units", (len(items),), dtype=h5py.vlen_dtype(np.uint16))
+            for index, (_, t, u) in enumerate(items):
+                times[index] = np.asarray(t, dtype=np.float32)
+                units[index] = np.asarray(u, dtype=np.uint16)
+            file.create_dataset("labels", data=np.array([label for label, _, _ in items], dtype=np.uint16))
+            file.create_dataset("extra/keys", data=np.array([f"word-{i}".encode() for i in range(35)]))
+            file.create_dataset("extra/speaker", data=np.zeros(len(items), dtype=np.uint16))
+
+
+def test_ssc_reads_hdf5_spike_trains(tmp_path):
+    write_ssc(tmp_path, {"train": [(34, [0.0, 0.0004, 0.0251], [3, 3, 699]), (0, [0.2], [1])],
+                         "test": [(12, [0.25, 0.75, 1.5], [10, 20, 30])]})
+    bundle = data.build(compose(["dataset=ssc"]).dataset, tmp_path)
+    assert (bundle.kind, bundle.input_shape, bundle.n_classes, bundle.steps) == ("event", (700,), 35, 100)
+    frames, label = bundle.train[0]
+    assert label == 34 and frames.shape == (100, 700)
+    assert frames[0, 3] == 2 and frames[2, 699] == 1 and frames.sum() == 3
+    test_frames, test_label = bundle.test[0]
+    # frames start at the first spike (0.25 s): 0.75 s is frame 50; 1.5 s lies past 1000 ms and is cropped
+    assert test_label == 12 and test_frames[50, 20] == 1 and test_frames.sum() == 2
+    assert bundle.encoder(torch.stack([frames, frames])).shape == (100, 2, 700)
+
+
+def test_missing_ssc_files_name_folder_and_command(tmp_path):
+    with pytest.raises(UserError) as info:
+        data.build(compose(["dataset=ssc"]).dataset, tmp_path)
+    assert "SSC/ssc_train.h5" in str(info.value)
+    assert "python -m ablations.data download dataset=ssc" in str(info.value)
+
+
+def test_roles_ssc_is_seed001_table4_net_with_temporal_column():
+    cfg = compose(["experiment=roles_ssc"])
+    assert (cfg.dataset.name, cfg.model.layers, cfg.model.readout) == ("ssc", "700-200-35", "spike_count")
+    assert (cfg.train.lr, cfg.train.batch_size, cfg.neuron.threshold, cfg.neuron.surrogate.width) == (0.01, 512, 0.5, 0.5)
+    model = build_model(cfg, (700,))
+    assert [layer.ops[-1].out_features for layer in model.layers] == [200] and model.n_classes == 35
