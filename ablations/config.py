@@ -100,7 +100,7 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
     module_name, function = builder.split(":")
     try:
         model = getattr(importlib.import_module(module_name), function)(cfg, spec, tuple(input_shape))
-        return neurons.set_backend(model, str(cfg.neuron.get("backend") or "snntorch"))
+        return neurons.set_backend(model, str(cfg.neuron.get("backend") or "auto"))
     except ValueError as error:
         raise UserError(str(error)) from None
 
