@@ -68,7 +68,11 @@ EVAL_DIR = "eval"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
 IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "eval", "trial",
-                    "train.progress", "train.num_workers", "train.eval_every", "neuron.backend")
+                    "train.progress", "train.num_workers", "train.eval_every", "neuron.backend",
+                    "train.checkpoint_time_steps")
+# keys that change what is trained only when set: left out of the identity while null, so the
+# runs recorded before they existed keep their folders (train.precision=null is the old behaviour)
+IDENTITY_OMIT_IF_NULL = ("train.precision",)
 
 
 # atomic writes live in .atomic (re-exported here for existing callers)
@@ -90,6 +94,10 @@ def identity(cfg: DictConfig | dict) -> dict:
             data.pop(node, None)
         elif isinstance(data.get(node), dict):
             data[node].pop(rest[0], None)
+    for key in IDENTITY_OMIT_IF_NULL:
+        node, leaf = key.split(".")
+        if isinstance(data.get(node), dict) and data[node].get(leaf, 0) is None:
+            data[node].pop(leaf)
     return data
 
 
