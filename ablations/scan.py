@@ -63,8 +63,11 @@ def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
 
 class NeuronScan(torch.autograd.Function):
-    """``(current [T, B, ...], beta, weight, lam, threshold, reset, surrogate) -> (spikes, membrane)``.
+    """``(current [T, B, ...], membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate)
+    -> (spikes, membrane)``.
 
+    ``membrane0``, ``spikes0`` (``[B, ...]``) are the state before the first step, or None for
+    rest (``U[0] = 0``, ``S[0] = 0``).
     ``beta`` is a tensor (scalar or per neuron) for beta leaks and None for a linear leak, which
     takes ``lam`` (float) instead. ``weight`` is the recurrent matrix ``V [N, N]`` or None
     (then ``current`` may have any trailing shape). ``threshold`` is a float, ``reset`` one of
@@ -72,18 +75,19 @@ class NeuronScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, current, beta, weight, lam, threshold, reset, surrogate):
+    def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate):
         with torch.autocast(current.device.type, enabled=False):
             membrane = torch.empty_like(current)
             spikes = torch.empty_like(current)
             beta_value = None if beta is None else beta.detach().clamp(0, 1).to(current.dtype)
             scalar_beta = None if beta_value is None or beta_value.numel() != 1 else float(beta_value)
-            fired = None
+            previous_membrane, previous_spikes = membrane0, spikes0
+            fired = None if spikes0 is None else spikes0 > 0.5
             for t in range(current.shape[0]):
-                if fired is None:
-                    membrane[0].copy_(current[0])
+                if previous_membrane is None:
+                    membrane[0].copy_(current[0])  # from U[0] = 0, S[0] = 0
                 else:
-                    previous = membrane[t - 1]
+                    previous = previous_membrane
                     if reset == "zero":
                         previous = previous.masked_fill(fired, 0.0)
                     if beta_value is None:
@@ -94,19 +98,20 @@ class NeuronScan(torch.autograd.Function):
                     else:
                         torch.addcmul(current[t], previous, beta_value, out=membrane[t])
                     if reset == "subtract":
-                        membrane[t].sub_(spikes[t - 1], alpha=threshold)
+                        membrane[t].sub_(previous_spikes, alpha=threshold)
                     if weight is not None:
-                        membrane[t].addmm_(spikes[t - 1], weight.t())
+                        membrane[t].addmm_(previous_spikes, weight.t())
                 fired = membrane[t] > threshold
                 spikes[t].copy_(fired)
-        ctx.save_for_backward(membrane, beta, weight)
+                previous_membrane, previous_spikes = membrane[t], spikes[t]
+        ctx.save_for_backward(membrane, membrane0, spikes0, beta, weight)
         ctx.lam, ctx.threshold, ctx.reset, ctx.surrogate = lam, threshold, reset, surrogate
         return spikes, membrane
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_spikes, grad_membrane):
-        membrane, beta, weight = ctx.saved_tensors
+        membrane, membrane0, spikes0, beta, weight = ctx.saved_tensors
         lam, threshold, reset = ctx.lam, ctx.threshold, ctx.reset
         steps = membrane.shape[0]
         with torch.autocast(membrane.device.type, enabled=False):
@@ -120,11 +125,17 @@ class NeuronScan(torch.autograd.Function):
                 local = grad_spikes.to(dtype) * slope
             if grad_membrane is not None:
                 local = local + grad_membrane.to(dtype)
-            # d[t+1] = dU[t+1]/dU[t] for t = 1..T-1, and P[t+1], the state the leak acted on
-            previous = membrane[:-1]
+            # the previous state of each step that has one: steps 2..T, and step 1 when a state
+            # was given (a time block after the first); `first` is the first such step
+            if membrane0 is None:
+                first, previous, previous_fired = 1, membrane[:-1], fired[:-1]
+            else:
+                first = 0
+                previous = torch.cat([membrane0.to(dtype)[None], membrane[:-1]])
+                previous_fired = torch.cat([(spikes0 > 0.5)[None], fired[:-1]])
             if reset == "zero":
-                previous = previous.masked_fill(fired[:-1], 0.0)
-            keep = None if reset != "zero" else (~fired[:-1]).to(dtype)
+                previous = previous.masked_fill(previous_fired, 0.0)  # P[t], what the leak acts on
+            keep = None if reset != "zero" else (~previous_fired).to(dtype)
             scalar_beta = None
             if beta is None:
                 carry = (previous.abs() > lam).to(dtype)
@@ -141,30 +152,34 @@ class NeuronScan(torch.autograd.Function):
             total = torch.empty_like(membrane)  # a[t] = dL/dU[t] = dL/dI[t]
             total[-1].copy_(local[-1])
             if weight is not None:
-                slope_out = torch.empty_like(membrane[0])
+                through_weight = torch.empty_like(membrane[0])
             for t in range(steps - 2, -1, -1):
                 later = total[t + 1]
                 if weight is not None:
-                    # gS[t] + a[t+1] V, through the surrogate, plus what c[t] holds already
-                    torch.mm(later, weight, out=slope_out)
-                    torch.addcmul(local[t], slope_out, slope[t], out=total[t])
+                    # (gS[t] + a[t+1] V) g[t]: gS[t] g[t] is in c[t] already
+                    torch.mm(later, weight, out=through_weight)
+                    torch.addcmul(local[t], through_weight, slope[t], out=total[t])
                     base = total[t]
                 else:
                     base = local[t]
                 if scalar_beta is not None:
                     torch.add(base, later, alpha=scalar_beta, out=total[t])
                 else:
-                    torch.addcmul(base, carry[t], later, out=total[t])
-            grad_beta = grad_weight = None
-            if beta is not None and ctx.needs_input_grad[1]:
+                    torch.addcmul(base, carry[t + 1 - first], later, out=total[t])
+            grad_membrane0 = grad_spikes0 = grad_beta = grad_weight = None
+            if membrane0 is not None and ctx.needs_input_grad[1]:
+                grad_membrane0 = (total[0] * (scalar_beta if carry is None else carry[0])).to(membrane0.dtype)
+            if spikes0 is not None and weight is not None and ctx.needs_input_grad[2]:
+                grad_spikes0 = (total[0] @ weight).to(spikes0.dtype)
+            if beta is not None and ctx.needs_input_grad[3]:
                 inside = ((beta > 0) & (beta < 1)).to(dtype)  # torch's clamp: no gradient at the bounds
-                grad_beta = _sum_to(total[1:] * previous, beta.shape) * inside
-                grad_beta = grad_beta.to(beta.dtype)
-            if weight is not None and ctx.needs_input_grad[2]:
+                grad_beta = (_sum_to(total[first:] * previous, beta.shape) * inside).to(beta.dtype)
+            if weight is not None and ctx.needs_input_grad[4]:
                 width = weight.shape[1]
-                grad_weight = total[1:].reshape(-1, weight.shape[0]).t() @ fired[:-1].reshape(-1, width).to(dtype)
+                previous_spikes = previous_fired.reshape(-1, width).to(dtype)
+                grad_weight = total[first:].reshape(-1, weight.shape[0]).t() @ previous_spikes
                 grad_weight = grad_weight.to(weight.dtype)
-        return total, grad_beta, grad_weight, None, None, None, None
+        return total, grad_membrane0, grad_spikes0, grad_beta, grad_weight, None, None, None, None
 
 
 def supports(cell: nn.Module) -> bool:
@@ -184,8 +199,13 @@ def supports(cell: nn.Module) -> bool:
     return plain and cell.spec.reset in ("zero", "subtract", "none")
 
 
-def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spikes and membrane ``[T, B, ...]`` of ``cell`` (plus ``recurrent``) over ``current``."""
+def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tensor,
+               state: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes and membrane ``[T, B, ...]`` of ``cell`` (plus ``recurrent``) over ``current``.
+
+    ``state`` = ``(U, S)`` of the step before the first (``[B, ...]`` each) continues a sequence
+    (a time block after the first); None starts from rest.
+    """
     spec = cell.spec
     beta = None if spec.leak == "linear" else cell.beta
     lam = float(cell.lam) if spec.leak == "linear" else None
@@ -195,8 +215,9 @@ def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tens
         current = current.reshape(shape[0], shape[1], -1)
     if current.dtype in (torch.float16, torch.bfloat16):
         current = current.float()  # the state is accumulated in float32 (module docstring)
+    membrane0, spikes0 = (None, None) if state is None else (s.reshape(current.shape[1:]) for s in state)
     spikes, membrane = NeuronScan.apply(
-        current, beta, weight, lam, float(cell.threshold), spec.reset, cell.spike_grad
+        current, membrane0, spikes0, beta, weight, lam, float(cell.threshold), spec.reset, cell.spike_grad
     )
     if spikes.shape != shape:
         spikes, membrane = spikes.reshape(shape), membrane.reshape(shape)

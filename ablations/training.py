@@ -48,7 +48,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import results
+from . import network, results
 from .errors import UserError
 from .data import DataBundle
 
@@ -302,6 +302,10 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     progress = bool(cfg.get("progress", True)) and bool(train.get("progress", True))
     precision = _precision(train, device)
     model.to(device)
+    try:
+        network.set_time_checkpointing(model, train.get("checkpoint_time_steps"))
+    except ValueError as error:
+        raise UserError(str(error)) from None
     optimizer = _optimizer(model, train)
     scheduler = _scheduler(optimizer, train)
     scaler = torch.amp.GradScaler(device.type, enabled=precision.dtype == torch.float16)

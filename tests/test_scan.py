@@ -147,3 +147,61 @@ def test_network_loss_trajectory_equal_for_5_steps(variant):
         losses[backend] = trajectory
     assert len(set(losses["snntorch"])) > 1  # the network learns something
     assert losses["fused"] == pytest.approx(losses["snntorch"], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("leak,reset,recurrent", [("exponential", "zero", True), ("linear", "subtract", False),
+                                                  ("none", "none", True), ("exponential", "subtract", False)])
+def test_scan_continues_from_a_given_state(leak, reset, recurrent):
+    """Two blocks with the state carried over equal one scan: values and every gradient."""
+    _, fused = _pair(leak, reset, recurrent, "atan", leak != "linear")
+    current = torch.randn(9, 3, 5) * 0.9 + 0.3
+    whole = _run(fused, current)
+    fused.zero_grad()
+    cell = fused.cell if recurrent else fused
+    x = current.clone().requires_grad_(True)
+    head_spikes, head_membrane = scan.fused_scan(cell, getattr(fused, "recurrent", None), x[:4])
+    tail_spikes, tail_membrane = scan.fused_scan(cell, getattr(fused, "recurrent", None), x[4:],
+                                                 (head_membrane[-1], head_spikes[-1]))
+    spikes, membrane = torch.cat([head_spikes, tail_spikes]), torch.cat([head_membrane, tail_membrane])
+    (spikes * torch.linspace(0.5, 1.5, 5)).sum().add(membrane.pow(2).mean()).backward()
+    assert torch.equal(spikes, whole["spikes"])
+    torch.testing.assert_close(membrane.detach(), whole["membrane"], **TOLERANCE)
+    torch.testing.assert_close(x.grad, whole["input grad"], **TOLERANCE)
+    if whole["beta grad"] is not None:
+        torch.testing.assert_close(cell.beta.grad, whole["beta grad"], **SUM_TOLERANCE)
+    if recurrent:
+        torch.testing.assert_close(fused.recurrent.weight.grad, whole["recurrent grad"], **SUM_TOLERANCE)
+
+
+def _saved_bytes(function):
+    """Bytes of the distinct tensors autograd keeps for backward while ``function`` runs."""
+    storages = {}
+
+    def pack(tensor):
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        result = function()
+    return result, sum(storages.values())
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "recurrent", "linear_leak"])
+def test_time_checkpointing_gives_equal_gradients_in_less_memory(variant):
+    torch.manual_seed(0)
+    base = network.build("16-32FC-24FC-4", variant=variant, neuron={"learn_beta": variant != "linear_leak"})
+    x = (torch.rand(40, 3, 16) < 0.3).float()
+    gradients, memory = {}, {}
+    for steps in (None, 7):
+        model = network.set_time_checkpointing(copy.deepcopy(base), steps)
+        output, memory[steps] = _saved_bytes(lambda: model(x))
+        output.pow(2).sum().backward()
+        gradients[steps] = {name: p.grad for name, p in model.named_parameters()}
+    for name, gradient in gradients[None].items():
+        torch.testing.assert_close(gradients[7][name], gradient, **SUM_TOLERANCE, msg=lambda m: f"{name}: {m}")
+    assert memory[7] < memory[None]
+    with pytest.raises(ValueError, match="whole number >= 1"):
+        network.set_time_checkpointing(base, 0)
+    with pytest.raises(ValueError, match="needs the fused neuron scan"):
+        model = network.set_time_checkpointing(neurons.set_backend(copy.deepcopy(base), "snntorch"), 7)
+        model(x)
