@@ -51,7 +51,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from . import neurons, scan
+from . import neurons, scan, sparse
 from .neurons import NeuronSpec
 
 __all__ = ["READOUTS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "set_time_checkpointing"]
@@ -135,11 +135,17 @@ class TimeDropout(nn.Module):
 
 
 def _apply_ops(ops: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
-    """Run stateless ops on a time-major tensor: folded ``[T*B, ...]`` except time dropout."""
+    """Run stateless ops on a time-major tensor: folded ``[T*B, ...]`` except time dropout.
+
+    A fully connected op on input that needs no gradient (event data entering the first layer)
+    uses the sparse product of :mod:`ablations.sparse` where the input is sparse enough.
+    """
     steps, batch = x.shape[:2]
     folded = x.reshape(steps * batch, *x.shape[2:])
     for op in ops:
-        if isinstance(op, TimeDropout):
+        if isinstance(op, nn.Linear) and not folded.requires_grad:
+            folded = sparse.event_linear(folded, op)
+        elif isinstance(op, TimeDropout):
             folded = op(folded.reshape(steps, batch, *folded.shape[1:])).flatten(0, 1)
         else:
             folded = op(folded)
