@@ -8,9 +8,10 @@ are all 1) and autograd's backward of that gather is the weight gradient ``G^T X
 over the same entries. Same numbers as the dense product (up to float rounding of the sum order).
 
 The sparse path runs only where it is faster: below a density crossover measured once per layer
-shape and device (:func:`crossover_density`), on inputs that need no gradient (the data entering
-the first layer; hidden spikes carry surrogate gradients, which a gather does not give), outside
-autocast.
+shape and device (:func:`crossover_density`), in training (grad mode) on inputs that need no
+gradient (the data entering the first layer; hidden spikes carry surrogate gradients, which a
+gather does not give), outside autocast, and on layers without forward hooks (which would not
+see the call).
 """
 
 from __future__ import annotations
@@ -92,9 +93,18 @@ def crossover_density(in_features: int, out_features: int, rows: int, device: st
     return min(0.5, PROBE_DENSITY * dense / sparse)
 
 
+def _has_hooks(module: nn.Module) -> bool:
+    """Whether calling ``module`` does more than its forward (hooks count ops, e.g. the activity suite)."""
+    from torch.nn.modules import module as torch_module
+
+    return bool(module._forward_hooks or module._forward_pre_hooks
+                or torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks)
+
+
 def event_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     """``linear(x)`` for ``x [M, K]``, sparse where that is faster and exact (module docstring)."""
-    if _dense_only or x.requires_grad or x.dim() != 2 or torch.is_autocast_enabled(x.device.type) or x.is_sparse:
+    if (_dense_only or x.requires_grad or x.dim() != 2 or x.is_sparse or not torch.is_grad_enabled()
+            or torch.is_autocast_enabled(x.device.type) or _has_hooks(linear)):
         return linear(x)
     density = float(torch.count_nonzero(x)) / max(1, x.numel())
     if density >= crossover_density(linear.in_features, linear.out_features, x.shape[0], str(x.device)):

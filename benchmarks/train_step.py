@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ablations import network, neurons, training
+from ablations import network, neurons, sparse, training
 
 CASES = {
     # seed 001's N-MNIST FC net (Table 4), binary input with 15 % of inputs active per step
@@ -54,7 +54,12 @@ CASES = {
                  input_shape=(3, 32, 32), steps=2, batch=8, density=0.5),
     # the package's default run: digits, 64-128FC-10, T = 16, batch 64
     "digits": dict(layers="64-128FC-10", variant="vanilla", input_shape=(64,), steps=16, batch=64, density=0.3),
+    # seed 001's FC net on real N-MNIST frames (3 ms windows over 300 ms: T = 100), sparse vs dense input
+    "nmnist_real": dict(layers="2312-512-10", variant="vanilla", input_shape=(2, 34, 34), steps=100, batch=32,
+                        density=None),
 }
+SCALING_STEPS = (10, 25, 50, 100)
+NMNIST_ROOT = "/work/shared/realdata/nmnist"  # --nmnist-root: a folder holding NMNIST/Train
 
 
 @dataclass
@@ -97,9 +102,16 @@ def _trainer(model: nn.Module, forward: Callable[[], torch.Tensor], labels: torc
 
 
 # --------------------------------------------------------------------------- contenders
-def package_step(net, x, labels, backend, dtype, device):
-    model = neurons.set_backend(copy.deepcopy(net), backend)
-    return _trainer(model, lambda: model(x), labels, dtype, device)
+def package_step(net, x, labels, backend, dtype, device, dense_input=False, checkpoint_steps=None):
+    model = network.set_time_checkpointing(neurons.set_backend(copy.deepcopy(net), backend), checkpoint_steps)
+
+    def forward():
+        if dense_input:
+            with sparse.dense_only():
+                return model(x)
+        return model(x)
+
+    return _trainer(model, forward, labels, dtype, device)
 
 
 def plain_loop_step(net, x, labels, device):
@@ -274,17 +286,42 @@ def matmul_flops(device: torch.device, size: int = 1024, repeats: int = 10) -> f
     return 2.0 * size**3 * repeats / (time.perf_counter() - start)
 
 
+def real_nmnist(root: str, steps: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch`` real N-MNIST training samples as 3 ms frames (event counts) ``[T, B, 2, 34, 34]``."""
+    from ablations.data.events import NMNIST
+    from ablations.data.frames import FrameDataset, FrameSpec
+
+    frames = FrameDataset(NMNIST(root, train=True), FrameSpec((34, 34, 2), steps=steps, time_window_us=3000.0), None)
+    samples = [frames[i] for i in range(0, len(frames), max(1, len(frames) // batch))][:batch]
+    x = torch.stack([torch.as_tensor(sample[0]) for sample in samples], 1).float()
+    return x, torch.tensor([int(sample[1]) for sample in samples])
+
+
 def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16: torch.dtype | None) -> None:
     torch.manual_seed(0)
     batch = args.batch or spec["batch"]
     net = network.build(spec["layers"], variant=spec["variant"], input_shape=spec["input_shape"]).to(device)
-    x = (torch.rand(steps, batch, *spec["input_shape"], device=device) < spec["density"]).float()
-    labels = torch.randint(0, 10, (batch,), device=device)
+    if spec["density"] is None:
+        x, labels = real_nmnist(args.nmnist_root, steps, batch)
+        x, labels = x.to(device), labels.to(device)
+        spec = dict(spec, density=float((x != 0).float().mean()))
+    else:
+        x = (torch.rand(steps, batch, *spec["input_shape"], device=device) < spec["density"]).float()
+        labels = torch.randint(0, 10, (batch,), device=device)
+    rows = x.shape[0] * x.shape[1]
+    first = net.layers[0].ops[-1]
+    if isinstance(first, nn.Linear):
+        crossover = sparse.crossover_density(first.in_features, first.out_features, rows, str(device))
+        print(f"\n# {name}: sparse first-layer product below density {crossover:.1%} (measured); "
+              f"this input: {spec['density']:.1%} -> {'sparse' if spec['density'] < crossover else 'dense'}")
     contenders = [
         Contender("plain loop (snnTorch tutorial)", plain_loop_step(net, x, labels, device)),
         Contender("package snntorch fp32", package_step(net, x, labels, "snntorch", None, device)),
         Contender("package fused fp32 (default)", package_step(net, x, labels, "auto", None, device)),
     ]
+    if name == "nmnist_real":
+        contenders.append(Contender("package fused fp32, dense input", package_step(
+            net, x, labels, "auto", None, device, dense_input=True)))
     if bf16 is not None:
         contenders.append(Contender("package fused bf16", package_step(net, x, labels, "auto", bf16, device)))
     if spec["variant"] == "vanilla":  # the peers' multi-step LIF has no recurrent matrix
@@ -333,10 +370,47 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
         print(row)
 
 
+def run_scaling(args, device: torch.device) -> None:
+    """Time and activation memory against T (FC net), and what time checkpointing saves."""
+    spec = CASES["fc"]
+    batch = args.batch or 16
+    block = 10
+    print(f"\n## scaling with T: {spec['layers']}, batch {batch}, density {spec['density']:.0%}, "
+          f"{args.iters} iterations (median); checkpoint = train.checkpoint_time_steps={block}")
+    print("| T | plain loop ms | package ms | plain saved MB | package saved MB | checkpointed saved MB | checkpointed / package | max abs grad diff |")
+    print("|---|---|---|---|---|---|---|---|")
+    for steps in args.steps or SCALING_STEPS:
+        torch.manual_seed(0)
+        net = network.build(spec["layers"], variant=spec["variant"], input_shape=spec["input_shape"]).to(device)
+        x = (torch.rand(steps, batch, *spec["input_shape"], device=device) < spec["density"]).float()
+        labels = torch.randint(0, 10, (batch,), device=device)
+        plain = plain_loop_step(net, x, labels, device)
+        package = package_step(net, x, labels, "auto", None, device)
+        times = {"plain": [], "package": []}
+        for _ in range(args.iters):
+            for key, step in (("plain", plain), ("package", package)):
+                _sync(device)
+                start = time.perf_counter()
+                step()
+                _sync(device)
+                times[key].append(time.perf_counter() - start)
+        memory, gradients = {}, {}
+        for label, checkpoint_steps in (("package", None), ("checkpointed", block)):
+            model = network.set_time_checkpointing(copy.deepcopy(net), checkpoint_steps)
+            memory[label] = saved_bytes(lambda: _onehot_mse(model(x), labels).backward())
+            gradients[label] = [p.grad for p in model.parameters()]
+        memory["plain"] = contender_saved = saved_bytes(lambda: plain())
+        difference = max(float((a - b).abs().max()) for a, b in zip(gradients["package"], gradients["checkpointed"]))
+        print(f"| {steps} | {statistics.median(times['plain']) * 1e3:.1f} | {statistics.median(times['package']) * 1e3:.1f}"
+              f" | {contender_saved / 2**20:.1f} | {memory['package'] / 2**20:.1f} | {memory['checkpointed'] / 2**20:.1f}"
+              f" | {memory['checkpointed'] / memory['package']:.0%} | {difference:.1e} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--cases", nargs="+", default=[*CASES, "scaling"], choices=[*CASES, "scaling"])
+    parser.add_argument("--nmnist-root", default=NMNIST_ROOT, help="folder holding NMNIST/Train (real N-MNIST)")
     parser.add_argument("--steps", nargs="+", type=int, default=None, help="time steps T (default: the case's own)")
     parser.add_argument("--batch", type=int, default=None, help="batch size (default: the case's own)")
     parser.add_argument("--iters", type=int, default=20, help="timed iterations per contender (>= 20)")
@@ -354,6 +428,9 @@ def main() -> None:
     print(f"# precision auto -> {precision.name}: {precision.reason}")
     print(f"# plain fp32 matmul 1024^3 in this run: {matmul_flops(device) / 1e9:.1f} GFLOP/s")
     for name in args.cases:
+        if name == "scaling":
+            run_scaling(args, device)
+            continue
         for steps in (args.steps or [CASES[name]["steps"]]):
             run_case(name, CASES[name], steps, args, device, bf16)
 

@@ -181,7 +181,7 @@ class OpCounter:
         return count
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def activity(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
     p = params(cfg, "activity")
     device = device_of(model)
