@@ -62,23 +62,22 @@ def _time(function, repeats: int = 3) -> float:
     return best
 
 
+PROBE_ROWS = 1024  # rows (time steps x samples) of the timed products
+
+
 @functools.cache
-def crossover_density(in_features: int, out_features: int, rows: int, device: str) -> float:
+def crossover_density(in_features: int, out_features: int, device: str) -> float:
     """The input density below which :func:`sparse_linear` (forward + weight gradient) beats the
-    dense product on this machine, for this layer shape; measured once per process.
+    dense product on this machine, for this layer shape; measured once per process (both costs
+    grow with the number of rows alike, so :data:`PROBE_ROWS` stand for any batch).
 
     Both are timed at :data:`PROBE_DENSITY`; the dense cost does not depend on the density and
     the sparse one grows about linearly with it, so the crossover is
     ``PROBE_DENSITY * dense / sparse`` (capped at 0.5).
     """
-    rows = max(1, min(rows, 4096))
-    with torch.inference_mode(False):
-        generator = torch.Generator().manual_seed(0)
-        x = (torch.rand(rows, in_features, generator=generator) < PROBE_DENSITY).float().to(device)
-        linear = nn.Linear(in_features, out_features).to(device)
-        gradient = torch.randn(rows, out_features, device=device)
+    rows = PROBE_ROWS
 
-    def run(product):
+    def run(product, x, linear, gradient):
         def step():
             linear.zero_grad(set_to_none=True)
             product(x, linear).backward(gradient)
@@ -86,10 +85,15 @@ def crossover_density(in_features: int, out_features: int, rows: int, device: st
                 torch.cuda.synchronize(x.device)
         return step
 
-    with torch.inference_mode(False), torch.enable_grad():
-        x = x.clone()
-        dense = _time(run(lambda inputs, layer: layer(inputs)))
-        sparse = _time(run(sparse_linear))
+    # own saved-tensor hooks: a first call inside a checkpointed block must not add to its record
+    with torch.inference_mode(False), torch.enable_grad(), \
+            torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
+        generator = torch.Generator().manual_seed(0)
+        x = (torch.rand(rows, in_features, generator=generator) < PROBE_DENSITY).float().to(device)
+        linear = nn.Linear(in_features, out_features).to(device)
+        gradient = torch.randn(rows, out_features, device=device)
+        dense = _time(run(lambda inputs, layer: layer(inputs), x, linear, gradient))
+        sparse = _time(run(sparse_linear, x, linear, gradient))
     return min(0.5, PROBE_DENSITY * dense / sparse)
 
 
@@ -107,6 +111,6 @@ def event_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
             or torch.is_autocast_enabled(x.device.type) or _has_hooks(linear)):
         return linear(x)
     density = float(torch.count_nonzero(x)) / max(1, x.numel())
-    if density >= crossover_density(linear.in_features, linear.out_features, x.shape[0], str(x.device)):
+    if density >= crossover_density(linear.in_features, linear.out_features, str(x.device)):
         return linear(x)
     return sparse_linear(x, linear)

@@ -308,10 +308,9 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
     else:
         x = (torch.rand(steps, batch, *spec["input_shape"], device=device) < spec["density"]).float()
         labels = torch.randint(0, 10, (batch,), device=device)
-    rows = x.shape[0] * x.shape[1]
     first = net.layers[0].ops[-1]
     if isinstance(first, nn.Linear):
-        crossover = sparse.crossover_density(first.in_features, first.out_features, rows, str(device))
+        crossover = sparse.crossover_density(first.in_features, first.out_features, str(device))
         print(f"\n# {name}: sparse first-layer product below density {crossover:.1%} (measured); "
               f"this input: {spec['density']:.1%} -> {'sparse' if spec['density'] < crossover else 'dense'}")
     contenders = [

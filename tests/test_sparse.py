@@ -32,7 +32,7 @@ def test_sparse_product_equals_dense_with_weight_gradient(count):
 
 def test_event_linear_picks_the_path_by_the_measured_crossover():
     linear = torch.nn.Linear(64, 16)
-    crossover = sparse.crossover_density(64, 16, 32, "cpu")
+    crossover = sparse.crossover_density(64, 16, "cpu")
     assert 0.0 < crossover <= 0.5
     x = torch.zeros(32, 64)
     x[0, 0] = 1.0
@@ -61,8 +61,7 @@ def test_real_nmnist_frames_train_the_same_with_sparse_input():
     x, labels = _real_frames(6)
     density = float((x != 0).float().mean())
     assert density < 0.05  # real 3 ms frames are sparse
-    rows = x.shape[0] * x.shape[1]
-    assert density < sparse.crossover_density(2312, 64, rows, "cpu")  # so the gather path runs
+    assert density < sparse.crossover_density(2312, 64, "cpu")  # so the gather path runs
     torch.manual_seed(0)
     base = network.build("2312-64-10", input_shape=(2, 34, 34))
     losses = {}
@@ -80,3 +79,16 @@ def test_real_nmnist_frames_train_the_same_with_sparse_input():
             trajectory.append(float(loss.detach()))
         losses[mode] = trajectory
     assert losses["sparse"] == pytest.approx(losses["dense"], rel=1e-5)
+
+
+def test_sparse_input_with_time_checkpointing_gives_the_same_gradients():
+    torch.manual_seed(0)
+    base = network.build("400-32-4")
+    x = (torch.rand(25, 8, 400) < 0.01).float()  # blocks of 10, 10 and 5 steps
+    gradients = []
+    for steps in (None, 10):
+        model = network.set_time_checkpointing(copy.deepcopy(base), steps)
+        model(x).pow(2).sum().backward()
+        gradients.append([p.grad for p in model.parameters()])
+    for dense, checkpointed in zip(*gradients):
+        torch.testing.assert_close(checkpointed, dense, rtol=1e-5, atol=1e-6)
