@@ -486,7 +486,7 @@ def run_sequence(
             f"recurrent neuron of width {recurrent.in_features} got current of shape "
             f"{tuple(current.shape)}"
         )
-    if cell.backend == "fused" or (cell.backend == "auto" and scan.supports(cell)):
+    if cell.backend == "fused" or (cell.backend == "auto" and scan.supports(cell, recurrent)):
         return _scan_fused(cell, recurrent, current, record_membrane)
     mem = torch.zeros_like(current[0])
     spk = torch.zeros_like(current[0])

@@ -182,11 +182,18 @@ class NeuronScan(torch.autograd.Function):
         return total, grad_membrane0, grad_spikes0, grad_beta, grad_weight, None, None, None, None
 
 
-def supports(cell: nn.Module) -> bool:
-    """Whether :class:`NeuronScan` computes exactly what this snnTorch-based cell computes."""
+def supports(cell: nn.Module, recurrent: nn.Linear | None = None) -> bool:
+    """Whether :class:`NeuronScan` computes exactly what this snnTorch-based cell (and its
+    recurrent matrix) computes. A recurrent ``nn.Linear`` with forward hooks (e.g. the activity
+    suite's op counter) is left to the per-step backend, which calls it."""
+    from torch.nn.modules import module as torch_module
+
     from .neurons import Leaky
 
     if not isinstance(cell, Leaky):
+        return False
+    if recurrent is not None and (recurrent._forward_hooks or recurrent._forward_pre_hooks
+                                  or torch_module._global_forward_hooks):
         return False
     plain = (
         not getattr(cell, "inhibition", False)
