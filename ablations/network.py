@@ -195,7 +195,7 @@ class SpikingLayer(nn.Module):
 
     def _block(self, x, state, cell, recurrent):
         spikes, membrane = scan.fused_scan(cell, recurrent, _apply_ops(self.ops, x), state)
-        return spikes, membrane[-1]
+        return spikes, membrane[-1].clone()  # a view would keep the block's whole membrane alive
 
 
 def set_time_checkpointing(model: nn.Module, steps: int | None) -> nn.Module:

@@ -257,11 +257,15 @@ def step_flops(net: nn.Module, x: torch.Tensor) -> float:
     return forward + 2.0 * forward - counts[0]  # backward: weight + input gradient, no input grad at layer 1
 
 
-def saved_bytes(step_forward: Callable[[], None]) -> int:
-    """Bytes of the distinct tensors autograd saves for backward during one forward pass."""
+def saved_bytes(step_forward: Callable[[], None], exclude: torch.Tensor | None = None) -> int:
+    """Bytes of the distinct tensors autograd saves for backward while ``step_forward`` runs
+    (``exclude``: a tensor whose storage is not counted, e.g. the input batch)."""
     storages: dict[int, int] = {}
+    skip = None if exclude is None else exclude.untyped_storage().data_ptr()
 
     def pack(tensor):
+        if skip is not None and tensor.untyped_storage().data_ptr() == skip:
+            return tensor
         try:
             storage = tensor.untyped_storage()
             storages[storage.data_ptr()] = storage.nbytes()
@@ -370,13 +374,18 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
 
 
 def run_scaling(args, device: torch.device) -> None:
-    """Time and activation memory against T (FC net), and what time checkpointing saves."""
+    """Time and activation memory against T (FC net), and what time checkpointing saves.
+
+    Memory: bytes autograd keeps for backward at the end of the forward pass, without the input
+    batch itself. A checkpointed block keeps its input (a view of the batch) and the neuron
+    state at its start (``T/K`` states of ``[B, N]``, not counted here) instead of its saved
+    tensors. The plain loop's number includes its backward (the step is one call)."""
     spec = CASES["fc"]
     batch = args.batch or 16
     block = 10
     print(f"\n## scaling with T: {spec['layers']}, batch {batch}, density {spec['density']:.0%}, "
           f"{args.iters} iterations (median); checkpoint = train.checkpoint_time_steps={block}")
-    print("| T | plain loop ms | package ms | plain saved MB | package saved MB | checkpointed saved MB | checkpointed / package | max abs grad diff |")
+    print("| T | plain loop ms | package ms | plain saved MB* | package saved MB* | checkpointed saved MB* | checkpointed / package | max abs grad diff |")
     print("|---|---|---|---|---|---|---|---|")
     for steps in args.steps or SCALING_STEPS:
         torch.manual_seed(0)
@@ -396,13 +405,17 @@ def run_scaling(args, device: torch.device) -> None:
         memory, gradients = {}, {}
         for label, checkpoint_steps in (("package", None), ("checkpointed", block)):
             model = network.set_time_checkpointing(copy.deepcopy(net), checkpoint_steps)
-            memory[label] = saved_bytes(lambda: _onehot_mse(model(x), labels).backward())
+            losses = []
+            memory[label] = saved_bytes(lambda: losses.append(_onehot_mse(model(x), labels)), exclude=x)
+            losses[0].backward()
             gradients[label] = [p.grad for p in model.parameters()]
-        memory["plain"] = contender_saved = saved_bytes(lambda: plain())
+        contender_saved = saved_bytes(lambda: plain(), exclude=x)
         difference = max(float((a - b).abs().max()) for a, b in zip(gradients["package"], gradients["checkpointed"]))
         print(f"| {steps} | {statistics.median(times['plain']) * 1e3:.1f} | {statistics.median(times['package']) * 1e3:.1f}"
               f" | {contender_saved / 2**20:.1f} | {memory['package'] / 2**20:.1f} | {memory['checkpointed'] / 2**20:.1f}"
               f" | {memory['checkpointed'] / memory['package']:.0%} | {difference:.1e} |")
+    print("\n*saved for backward at the end of the forward pass, without the input batch; a checkpointed block "
+          "keeps instead its input (a view of the batch) and its start state (T/K x [B, N], not counted)")
 
 
 def main() -> None:
