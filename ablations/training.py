@@ -24,6 +24,9 @@ picks bf16 on a GPU that supports it (else fp16) and, on a CPU, bf16 only where 
 product measured on this machine runs at least :data:`BF16_MIN_SPEEDUP` times the fp32 rate
 (measured once, cached on disk), else fp32. ``null`` keeps the older switch ``train.amp``
 (fp16 autocast on CUDA, fp32 on a CPU).
+
+``train.checkpoint_time_steps=K`` runs the hidden layers in checkpointed blocks of K time steps
+(:func:`ablations.network.set_time_checkpointing`): same gradients, less memory for long T.
 """
 
 from __future__ import annotations
