@@ -24,21 +24,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["event_linear", "sparse_linear", "crossover_density", "dense_only", "PROBE_DENSITY"]
+__all__ = ["event_linear", "sparse_linear", "crossover_density", "dense_only", "sparse_only", "PROBE_DENSITY"]
 
 PROBE_DENSITY = 0.05  # density at which the sparse product is timed (assumption: well inside the sparse regime)
-_dense_only = False
+_forced: str | None = None  # "dense" or "sparse" inside dense_only() / sparse_only()
 
 
 @contextlib.contextmanager
-def dense_only():
-    """Within this block every product is dense (benchmarks and tests compare both paths)."""
-    global _dense_only
-    before, _dense_only = _dense_only, True
+def _force(path: str):
+    global _forced
+    before, _forced = _forced, path
     try:
         yield
     finally:
-        _dense_only = before
+        _forced = before
+
+
+def dense_only():
+    """Within this block every product is dense (benchmarks and tests compare both paths)."""
+    return _force("dense")
+
+
+def sparse_only():
+    """Within this block the first layer's product is sparse at any density (where it applies)."""
+    return _force("sparse")
 
 
 def sparse_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
@@ -107,9 +116,11 @@ def _has_hooks(module: nn.Module) -> bool:
 
 def event_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     """``linear(x)`` for ``x [M, K]``, sparse where that is faster and exact (module docstring)."""
-    if (_dense_only or x.requires_grad or x.dim() != 2 or x.is_sparse or not torch.is_grad_enabled()
+    if (_forced == "dense" or x.requires_grad or x.dim() != 2 or x.is_sparse or not torch.is_grad_enabled()
             or torch.is_autocast_enabled(x.device.type) or _has_hooks(linear)):
         return linear(x)
+    if _forced == "sparse":
+        return sparse_linear(x, linear)
     density = float(torch.count_nonzero(x)) / max(1, x.numel())
     if density >= crossover_density(linear.in_features, linear.out_features, str(x.device)):
         return linear(x)

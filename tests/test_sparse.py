@@ -40,6 +40,8 @@ def test_event_linear_picks_the_path_by_the_measured_crossover():
     assert sparse.event_linear(torch.ones(32, 64), linear).grad_fn.name() == "AddmmBackward0"  # dense
     with sparse.dense_only():
         assert sparse.event_linear(x, linear).grad_fn.name() == "AddmmBackward0"
+    with sparse.sparse_only():
+        assert sparse.event_linear(torch.ones(32, 64), linear).grad_fn.name() != "AddmmBackward0"
     spikes = x.clone().requires_grad_(True)  # hidden spikes need the input gradient: dense
     assert sparse.event_linear(spikes, linear).grad_fn.name() == "AddmmBackward0"
 
@@ -61,7 +63,6 @@ def test_real_nmnist_frames_train_the_same_with_sparse_input():
     x, labels = _real_frames(6)
     density = float((x != 0).float().mean())
     assert density < 0.05  # real 3 ms frames are sparse
-    assert density < sparse.crossover_density(2312, 64, "cpu")  # so the gather path runs
     torch.manual_seed(0)
     base = network.build("2312-64-10", input_shape=(2, 34, 34))
     losses = {}
@@ -70,7 +71,8 @@ def test_real_nmnist_frames_train_the_same_with_sparse_input():
         optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
         trajectory = []
         for _ in range(3):
-            context = sparse.dense_only() if mode == "dense" else torch.enable_grad()
+            # the measured crossover varies with the machine's load: force each path
+            context = sparse.dense_only() if mode == "dense" else sparse.sparse_only()
             with context:
                 loss = torch.nn.functional.cross_entropy(model(x) * 10, labels)
             optimizer.zero_grad()
@@ -88,7 +90,8 @@ def test_sparse_input_with_time_checkpointing_gives_the_same_gradients():
     gradients = []
     for steps in (None, 10):
         model = network.set_time_checkpointing(copy.deepcopy(base), steps)
-        model(x).pow(2).sum().backward()
+        with sparse.sparse_only():
+            model(x).pow(2).sum().backward()
         gradients.append([p.grad for p in model.parameters()])
     for dense, checkpointed in zip(*gradients):
         torch.testing.assert_close(checkpointed, dense, rtol=1e-5, atol=1e-6)
