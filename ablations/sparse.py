@@ -94,8 +94,10 @@ def crossover_density(in_features: int, out_features: int, device: str) -> float
                 torch.cuda.synchronize(x.device)
         return step
 
-    # own saved-tensor hooks: a first call inside a checkpointed block must not add to its record
-    with torch.inference_mode(False), torch.enable_grad(), \
+    # own saved-tensor hooks: a first call inside a checkpointed block must not add to its record;
+    # own RNG state: the measurement must not shift the run's random stream (Poisson draws, resume)
+    forked = [torch.device(device)] if torch.device(device).type == "cuda" else []
+    with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=forked), \
             torch.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t):
         generator = torch.Generator().manual_seed(0)
         x = (torch.rand(rows, in_features, generator=generator) < PROBE_DENSITY).float().to(device)

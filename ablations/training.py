@@ -194,7 +194,8 @@ def bf16_matmul_speedup(size: int = 512, repeats: int = 20) -> float:
             best = min(best, time.perf_counter() - start)
         return best
 
-    speedup = rate(torch.float32) / rate(torch.bfloat16)
+    with torch.random.fork_rng(devices=[]):  # the measurement must not shift the run's random stream
+        speedup = rate(torch.float32) / rate(torch.bfloat16)
     try:
         from .atomic import atomic_write_text
 

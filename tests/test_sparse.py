@@ -95,3 +95,11 @@ def test_sparse_input_with_time_checkpointing_gives_the_same_gradients():
         gradients.append([p.grad for p in model.parameters()])
     for dense, checkpointed in zip(*gradients):
         torch.testing.assert_close(checkpointed, dense, rtol=1e-5, atol=1e-6)
+
+
+def test_measuring_the_crossover_leaves_the_random_stream_alone():
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    sparse.crossover_density(33, 5, "cpu")
+    assert torch.equal(torch.rand(4), expected)
