@@ -72,7 +72,7 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
     spec = neuron_spec(cfg)
     try:
         model = models.build(cfg, spec, tuple(input_shape))
-        return neurons.set_backend(model, str(cfg.neuron.get("backend") or "snntorch"))
+        return neurons.set_backend(model, str(cfg.neuron.get("backend") or "auto"))
     except ValueError as error:
         raise UserError(str(error)) from None
 

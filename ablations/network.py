@@ -53,6 +53,12 @@ Readouts (``readout=``), on the output layer's current ``I_L[t] = W_L s[t] + b_L
 
 Probes (``net.probes = True``, off by default and free when off) keep, per spiking layer, its
 input, its current ``I[t]``, its spikes and membrane, and the readout membrane, in ``net.records``.
+
+Time checkpointing (:func:`set_time_checkpointing`, ``train.checkpoint_time_steps=K``): in
+training, each hidden layer runs in blocks of K time steps, each block checkpointed
+(``torch.utils.checkpoint``): only the block's input and the neuron state at its start are kept
+for the backward pass, which recomputes the block. Gradients are the same; memory for the
+neuron state drops from T to T/K steps per layer.
 """
 
 from __future__ import annotations
@@ -64,11 +70,13 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
-from . import leak_gradient, neurons
+from . import leak_gradient, neurons, scan, sparse
 from .neurons import NeuronSpec
 
-__all__ = ["READOUTS", "POOLS", "INITS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "he_normal_"]
+__all__ = ["READOUTS", "POOLS", "INITS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "he_normal_",
+           "set_time_checkpointing"]
 
 READOUTS = ("mem_last", "mem_mean", "mem_max", "spike_count")
 POOLS = ("avg", "max", "spiking")
@@ -151,11 +159,17 @@ class TimeDropout(nn.Module):
 
 
 def _apply_ops(ops: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
-    """Run stateless ops on a time-major tensor: folded ``[T*B, ...]`` except time dropout."""
+    """Run stateless ops on a time-major tensor: folded ``[T*B, ...]`` except time dropout.
+
+    A fully connected op on input that needs no gradient (event data entering the first layer)
+    uses the sparse product of :mod:`ablations.sparse` where the input is sparse enough.
+    """
     steps, batch = x.shape[:2]
     folded = x.reshape(steps * batch, *x.shape[2:])
     for op in ops:
-        if isinstance(op, TimeDropout):
+        if isinstance(op, nn.Linear) and not folded.requires_grad:
+            folded = sparse.event_linear(folded, op)
+        elif isinstance(op, TimeDropout):
             folded = op(folded.reshape(steps, batch, *folded.shape[1:])).flatten(0, 1)
         else:
             folded = op(folded)
@@ -170,8 +184,12 @@ class SpikingLayer(nn.Module):
         self.name = name
         self.ops = nn.ModuleList(ops)
         self.neuron = neuron
+        self.checkpoint_time_steps: int | None = None
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
+        block = self.checkpoint_time_steps
+        if block and block < x.shape[0] and record is None and self.training and torch.is_grad_enabled():
+            return self._forward_in_time_blocks(x, block)
         current = _apply_ops(self.ops, x)
         spikes, membrane = neurons.run_sequence(self.neuron, current, record_membrane=record is not None)
         if record is not None:
@@ -182,6 +200,44 @@ class SpikingLayer(nn.Module):
                 "membrane": membrane.detach(),
             }
         return spikes
+
+
+    def _forward_in_time_blocks(self, x: torch.Tensor, block: int) -> torch.Tensor:
+        recurrent = getattr(self.neuron, "recurrent", None)
+        cell = self.neuron.cell if recurrent is not None else self.neuron
+        if cell.backend == "snntorch" or not scan.supports(cell):
+            raise ValueError(f"train.checkpoint_time_steps needs the fused neuron scan, but layer {self.name} "
+                             f"runs neuron.backend={cell.backend}; use neuron.backend=auto")
+        state = None
+        outputs = []
+        for start in range(0, x.shape[0], block):
+            spikes, membrane_last = checkpoint(self._block, x[start:start + block], state, cell, recurrent,
+                                               use_reentrant=False)
+            state = (membrane_last, spikes[-1])
+            outputs.append(spikes)
+        return torch.cat(outputs)
+
+    def _block(self, x, state, cell, recurrent):
+        spikes, membrane = scan.fused_scan(cell, recurrent, _apply_ops(self.ops, x), state)
+        return spikes, membrane[-1].clone()  # a view would keep the block's whole membrane alive
+
+
+def set_time_checkpointing(model: nn.Module, steps: int | None) -> nn.Module:
+    """Run every hidden layer of ``model`` in checkpointed blocks of ``steps`` time steps (None: off)."""
+    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or int(steps) < 1):
+        raise ValueError(f"train.checkpoint_time_steps={steps!r} must be a whole number >= 1 (or null = off)")
+    layers = [m for m in model.modules() if isinstance(m, SpikingLayer)]
+    if steps is not None:
+        for layer in layers:
+            for op in layer.ops:
+                if isinstance(op, (nn.BatchNorm1d, nn.BatchNorm2d)) or (isinstance(op, TimeDropout) and op.p > 0):
+                    raise ValueError(
+                        f"train.checkpoint_time_steps needs layers whose ops act on each time step alone; "
+                        f"layer {layer.name} has {type(op).__name__} (statistics or masks over all steps). "
+                        "Leave checkpoint_time_steps null for this model")
+    for layer in layers:
+        layer.checkpoint_time_steps = None if steps is None else int(steps)
+    return model
 
 
 class Readout(nn.Module):

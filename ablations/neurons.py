@@ -48,11 +48,13 @@ step and gives ``V`` a bias, so recurrent variants pair our ``Leaky`` with a bia
 ``nn.Linear(N, N)``.
 
 Backends. :func:`run_sequence` is the one place where a neuron is scanned over time. Backend
-``snntorch`` calls the snnTorch module at every step. Backend ``fused`` runs the same update
-with plain tensor operations on the module's own parameters (beta, lam, threshold, surrogate),
-one surrogate call per step instead of two and no per-call state bookkeeping; it gives the same
-spikes, membranes and gradients (pinned by tests) in less time (``benchmarks/bench_neurons.py``).
-Choose it per network with :func:`set_backend` or ``neuron.backend=fused``.
+``snntorch`` calls the snnTorch module at every step (the reference). Backend ``fused`` runs the
+same update over all T as one autograd node with a hand-written backward
+(:class:`ablations.scan.NeuronScan`) on the module's own parameters (beta, lam, threshold,
+surrogate, recurrent weight); it gives the same spikes, membranes and gradients (pinned by
+``tests/test_scan.py``) in less time and memory (``benchmarks/train_step.py``). ``auto`` (the
+default) is ``fused`` for every neuron the scan covers and ``snntorch`` otherwise. Choose per
+network with :func:`set_backend` or ``neuron.backend=...``.
 
 Surrogate gradients replace ``dS/dU`` in the backward pass (the forward pass is always H):
 
@@ -78,6 +80,7 @@ from torch import nn
 
 from .registry import Registry
 from . import leak_gradient
+from . import scan
 
 __all__ = [
     "DEFAULT_TAU",
@@ -111,7 +114,7 @@ __all__ = [
 DEFAULT_TAU = 10.0  # time steps; used when an exponential leak is given neither tau nor beta
 DEFAULT_LAM = 0.05  # membrane units per step; used when a linear leak is given no lam
 LEAKS = ("exponential", "none", "complete", "linear")
-BACKENDS = ("snntorch", "fused")
+BACKENDS = ("auto", "fused", "snntorch")
 RESETS = ("zero", "subtract", "none")
 
 
@@ -529,10 +532,10 @@ class Leaky(snn.Leaky):
         )
         _forget_instance(self)
         self.spec = spec
-        self.backend = "snntorch"
+        self.backend = "auto"
 
     def extra_repr(self) -> str:
-        return self.spec.describe() + ("" if self.backend == "snntorch" else f", backend {self.backend}")
+        return self.spec.describe() + ("" if self.backend == "auto" else f", backend {self.backend}")
 
     def forward(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
         spikes, membrane = run_sequence(self, current, record_membrane=True)
@@ -596,7 +599,7 @@ def _forget_instance(neuron: nn.Module) -> None:
 
 
 def set_backend(module: nn.Module, backend: str) -> nn.Module:
-    """Set the sequence backend of every neuron inside ``module`` (``snntorch`` or ``fused``)."""
+    """Set the sequence backend of every neuron inside ``module`` (``auto``, ``fused``, ``snntorch``)."""
     if backend not in BACKENDS:
         raise ValueError(f"neuron.backend={backend!r} is not one of {list(BACKENDS)}")
     for child in module.modules():
@@ -647,7 +650,7 @@ def run_sequence(
         )
     if cell.spec.gradient != "exact":
         return leak_gradient.scan(cell, current, record_membrane)
-    if cell.backend == "fused":
+    if cell.backend == "fused" or (cell.backend == "auto" and scan.supports(cell, recurrent)):
         return _scan_fused(cell, recurrent, current, record_membrane)
     mem = torch.zeros_like(current[0])
     spk = torch.zeros_like(current[0])
@@ -666,23 +669,14 @@ def run_sequence(
 
 def _scan_fused(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor,
                 record_membrane: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The update of the module docstring with plain tensor ops (same numbers as snnTorch's)."""
-    threshold = cell.threshold
-    surrogate = cell.spike_grad
-    reset_mode = cell.spec.reset
-    mem = torch.zeros_like(current[0])
-    spk = torch.zeros_like(current[0])
-    fired = torch.zeros_like(current[0])  # S[t-1] without gradient: snnTorch detaches the reset
-    spikes, membranes = [], []
-    for t in range(current.shape[0]):
-        step_current = current[t] if recurrent is None else current[t] + recurrent(spk)
-        mem = step(mem, fired, step_current, cell.leak, reset_mode, threshold)
-        spk = surrogate(mem - threshold)
-        fired = spk.detach()
-        spikes.append(spk)
-        if record_membrane:
-            membranes.append(mem)
-    return torch.stack(spikes), (torch.stack(membranes) if record_membrane else None)
+    """The update of the module docstring as one autograd node over all T (:mod:`ablations.scan`)."""
+    if not scan.supports(cell):
+        raise ValueError(
+            f"neuron.backend=fused does not cover this neuron ({cell!r}); use neuron.backend=auto, "
+            "which falls back to snntorch for it"
+        )
+    spikes, membrane = scan.fused_scan(cell, recurrent, current)
+    return spikes, (membrane if record_membrane else None)
 
 
 def simulate(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -71,7 +71,7 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
 IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "logger", "eval", "trial",
                     "train.progress", "train.num_workers", "train.eval_every", "neuron.backend",
-                    "plugins")
+                    "train.checkpoint_time_steps", "plugins")
 # Keys added after runs were first recorded: key -> (the value that does what the package did before
 # the key existed, which configs did not have it). At that value, in those configs, the key stays out
 # of the identity, so every earlier run keeps its hash (and its directory) while a run that sets
@@ -90,6 +90,8 @@ IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
     "dataset.noise_over_patterns": (False, lambda identity: True),
     # real-data subsets: reading the official files with their checksums tested is what runs did before
     "dataset.verify": (True, lambda identity: True),
+    # speed: train.precision=null is the precision every run had before (train.amp decides)
+    "train.precision": (None, lambda identity: True),
 }
 _BUILDER_SPELLING = {name: path for path, name in LEGACY_BUILDERS.items()}
 

@@ -27,14 +27,30 @@ run killed at any point resumes from its last completed epoch and continues exac
 have (same data order, same Poisson draws on the CPU).
 
 A non-finite loss stops training and raises :class:`Diverged`; the caller marks the run.
+
+Precision (``train.precision``): ``fp32``; ``bf16`` / ``fp16`` run the forward pass under
+``torch.autocast`` (conv/linear products in the low precision; the neuron state is accumulated in
+float32 by the fused scan, the loss on float32 outputs; fp16 adds a gradient scaler); ``auto``
+picks bf16 on a GPU that supports it (else fp16) and, on a CPU, bf16 only where a bf16 matrix
+product measured on this machine runs at least :data:`BF16_MIN_SPEEDUP` times the fp32 rate
+(measured once, cached on disk), else fp32. ``null`` keeps the older switch ``train.amp``
+(fp16 autocast on CUDA, fp32 on a CPU).
+
+``train.checkpoint_time_steps=K`` runs the hidden layers in checkpointed blocks of K time steps
+(:func:`ablations.network.set_time_checkpointing`): same gradients, less memory for long T.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import os
+import platform
 import random
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,12 +62,13 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import results, tracking
+from . import network, results, tracking
 from .errors import UserError
 from .data import DataBundle
 
 __all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "training_loss", "evaluate",
-           "fit", "LOSSES", "REDUCTIONS", "OPTIMIZERS", "SCHEDULES"]
+           "fit", "LOSSES", "REDUCTIONS", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "Precision", "resolve_precision",
+           "bf16_matmul_speedup"]
 
 
 class Diverged(RuntimeError):
@@ -162,24 +179,120 @@ def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_work
                       num_workers=num_workers, drop_last=False)
 
 
-def _autocast(device: torch.device, enabled: bool):
-    if enabled and device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.float16)
-    return nullcontext()
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+# assumption: below 1.5x the casts autocast adds around every product eat the gain of a faster
+# bf16 matmul (measured: AVX-512 BF16 CPUs run it at about 2-2.5x, AVX2-only ones far below 1x)
+BF16_MIN_SPEEDUP = 1.5
+_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-@torch.no_grad()
+@dataclass(frozen=True)
+class Precision:
+    """The precision a run trains in: ``name`` (fp32 | bf16 | fp16), the autocast dtype (None for
+    fp32) and why it was chosen."""
+
+    name: str
+    dtype: torch.dtype | None
+    reason: str
+
+    def autocast(self, device: torch.device):
+        if self.dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.dtype)
+
+
+def _speed_cache_path() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "snn-ablations" / "bf16_speed.json"
+
+
+@functools.cache
+def bf16_matmul_speedup(size: int = 512, repeats: int = 20) -> float:
+    """How many times faster a bf16 than an fp32 matrix product runs on this CPU (>1 = faster).
+
+    Measured once per machine, torch version and thread count, and cached on disk (a small JSON
+    file in the user's cache folder); later processes read the cached answer.
+    """
+    key = f"{platform.processor() or platform.machine()}|{os.cpu_count()}|{torch.__version__}|{torch.get_num_threads()}"
+    path = _speed_cache_path()
+    try:
+        cached = json.loads(path.read_text())
+        if key in cached:
+            return float(cached[key])
+    except (OSError, ValueError):
+        cached = {}
+
+    def rate(dtype: torch.dtype) -> float:
+        a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+        a @ b
+        best = math.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(repeats):
+                a @ b
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    with torch.random.fork_rng(devices=[]):  # the measurement must not shift the run's random stream
+        speedup = rate(torch.float32) / rate(torch.bfloat16)
+    try:
+        from .atomic import atomic_write_text
+
+        cached[key] = speedup
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps(cached, indent=1))
+    except OSError:
+        pass  # a read-only home only costs a new measurement next time
+    return speedup
+
+
+def resolve_precision(name: str | None, device: torch.device, amp: bool = False) -> Precision:
+    """The :class:`Precision` for ``train.precision`` on ``device`` (module docstring)."""
+    if name is None:
+        if amp and device.type == "cuda":
+            return Precision("fp16", torch.float16, "train.precision=null and train.amp=true on CUDA")
+        return Precision("fp32", None, "train.precision=null" + (" (train.amp applies to CUDA only)" if amp else ""))
+    name = str(name)
+    if name not in PRECISIONS:
+        raise UserError(f"train.precision={name!r} is not one of {list(PRECISIONS)} (or null); "
+                        "use e.g. train.precision=bf16")
+    if name != "auto":
+        return Precision(name, _DTYPES[name], f"train.precision={name}")
+    if device.type == "cuda":
+        if torch.cuda.is_bf16_supported():
+            return Precision("bf16", torch.bfloat16, "auto: this GPU supports bf16")
+        return Precision("fp16", torch.float16, "auto: this GPU has no bf16")
+    if device.type != "cpu":
+        return Precision("fp32", None, f"auto: no low-precision rule for device {device.type}")
+    speedup = bf16_matmul_speedup()
+    if speedup >= BF16_MIN_SPEEDUP:
+        return Precision("bf16", torch.bfloat16,
+                         f"auto: a bf16 matmul ran {speedup:.2f}x the fp32 rate on this CPU (>= {BF16_MIN_SPEEDUP})")
+    return Precision("fp32", None,
+                     f"auto: a bf16 matmul ran only {speedup:.2f}x the fp32 rate on this CPU (< {BF16_MIN_SPEEDUP})")
+
+
+def _precision(train: DictConfig, device: torch.device) -> Precision:
+    return resolve_precision(train.get("precision"), device, bool(train.get("amp", False)))
+
+
+@torch.inference_mode()
 def evaluate(model: nn.Module, loader: DataLoader, data: DataBundle, device: torch.device,
              loss_name: str = "mse_onehot", amp: bool = False, progress: bool = False,
-             desc: str = "test") -> dict[str, float]:
-    """Loss, accuracy and SSE of ``model`` over ``loader`` (model in eval mode)."""
+             desc: str = "test", precision: Precision | None = None) -> dict[str, float]:
+    """Loss, accuracy and SSE of ``model`` over ``loader`` (model in eval mode).
+
+    ``precision`` (a :class:`Precision`) sets the autocast; without it ``amp`` means fp16 on CUDA.
+    """
+    if precision is None:
+        precision = resolve_precision(None, device, amp)
     was_training = model.training
     model.eval()
     loss_fn = loss_function(loss_name)
     tally = _Tally()
     for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with _autocast(device, amp):
+        with precision.autocast(device):
             output = model(data.encoder(x))
         output = output.float()
         tally.add(output, y, loss_fn(output, y, data.steps))
@@ -243,11 +356,15 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     train = cfg.train
     seed = int(cfg.seed)
     progress = bool(cfg.get("progress", True)) and bool(train.get("progress", True))
-    amp = bool(train.amp) and device.type == "cuda"
+    precision = _precision(train, device)
     model.to(device)
+    try:
+        network.set_time_checkpointing(model, train.get("checkpoint_time_steps"))
+    except ValueError as error:
+        raise UserError(str(error)) from None
     optimizer = _optimizer(model, train)
     scheduler = _scheduler(optimizer, train)
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.dtype == torch.float16)
     loss_fn = training_loss(str(train.loss), str(train.get("loss_reduction", "half_mean")))
     record_loss = loss_function(str(train.loss))  # per sample, whatever the reduction
     checkpoint_path = run_dir / results.CHECKPOINT_FILE
@@ -295,7 +412,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             data_time += time.perf_counter() - fetch_start
-            with _autocast(device, amp):
+            with precision.autocast(device):
                 output = model(data.encoder(x))
             output = output.float()
             loss = loss_fn(output, y, data.steps)
@@ -324,7 +441,8 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             "data_time_s": data_time,
         }
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
-            test = evaluate(model, test_loader, data, device, str(train.loss), amp=amp, progress=progress)
+            test = evaluate(model, test_loader, data, device, str(train.loss), progress=progress,
+                            precision=precision)
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
         history.append(row)
         epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
@@ -332,7 +450,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "scaler": scaler.state_dict() if amp else None,
+            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
             "rng": _rng_state(),
             "history": history,
             "epoch": epoch + 1,

@@ -211,7 +211,7 @@ def readout_spikes(model: nn.Module, record: dict) -> torch.Tensor:
     return (record["membrane"] > model.readout.spiking.threshold).to(record["membrane"].dtype)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def activity(model: nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
     p = params(cfg, "activity")
     device = device_of(model)

@@ -26,7 +26,7 @@ from .common import batch_generator, device_of, loss_name, params, test_loader, 
 __all__ = ["clean", "evaluate_split"]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate_split(model: torch.nn.Module, data: DataBundle, loader, seed: int, loss: str,
                    encode=None) -> dict[str, float]:
     """Accuracy, loss and SSE of ``model`` over ``loader`` with seeded encoder draws."""

@@ -109,7 +109,7 @@ def loss_name(cfg: Any) -> str:
         return "mse_onehot"
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def forward_records(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, dict]:
     """The output and the probe records (per-layer input, current, spikes, membrane) of one batch."""
     previous = model.probes

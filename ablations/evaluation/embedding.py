@@ -29,7 +29,7 @@ from .common import batch_generator, device_of, forward_records, hidden_layers, 
 __all__ = ["embedding", "spike_counts"]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def spike_counts(model: torch.nn.Module, data: DataBundle, loader, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
     """Spike counts ``[N, neurons]`` of the last hidden layer, the labels, and the layer's name."""
     device = device_of(model)

@@ -30,7 +30,7 @@ from .common import batch_generator, device_of, loss_name, params, test_loader, 
 __all__ = ["noise"]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def noise(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
     p = params(cfg, "noise")
     names = [str(n) for n in p.noises]

@@ -88,7 +88,7 @@ def critical_frequency(power: np.ndarray, frequencies: np.ndarray, fraction: flo
     return out
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def spectral(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
     p = params(cfg, "spectral")
     traces = [str(t) for t in p.traces]

@@ -1,0 +1,230 @@
+r"""A fused scan of one neuron layer over all time steps: one autograd node per layer.
+
+:class:`NeuronScan` runs the update of :mod:`ablations.neurons` (module docstring there) for
+every ``t = 1..T`` in one call, without building a per-step graph, and differentiates it with a
+hand-written backward pass through time (BPTT). It covers every axis of :class:`NeuronSpec`:
+leak exponential / none / complete (a ``beta``, learnable or not) and linear (``lam``), reset
+zero / subtract / none, recurrence ``V S[t-1]`` (matrix product inside the scan) and every
+surrogate (its derivative is taken from the surrogate object itself, so a new surrogate needs no
+code here).
+
+Forward, from ``U[0] = 0``, ``S[0] = 0``, with ``keep[t-1] = 1 - S[t-1]`` for reset zero:
+
+    P[t] = keep[t-1] U[t-1] (reset zero) or U[t-1]            the state the leak acts on
+    U[t] = leak(P[t]) + I[t] + V S[t-1] - theta S[t-1] [reset subtract]
+    S[t] = H(U[t] - theta)
+
+with ``leak(p) = beta p`` (``beta`` clamped to [0, 1] as snnTorch does) or
+``leak(p) = p - clamp(p, -lam, lam)``. Like snnTorch the reset is detached: ``S[t-1]`` in
+``keep`` and in ``theta S[t-1]`` carries no gradient; in ``V S[t-1]`` it does.
+
+Backward. With ``g[t] = dS/dU`` (the surrogate at ``U[t] - theta``), the upstream gradients
+``gS[t]``, ``gU[t]`` and ``a[t] = dL/dU[t]`` (total), for ``t = T..1``:
+
+    a[t] = gU[t] + g[t] (gS[t] + a[t+1] V) + d[t+1] a[t+1],    a[T+1] = 0
+    d[t+1] = dU[t+1]/dU[t] = beta keep[t] (exponential) or leak'(P[t+1]) keep[t] (linear)
+
+and then ``dL/dI[t] = a[t]``, ``dL/dbeta = sum_t a[t] P[t]`` (through the clamp) and
+``dL/dV = sum_t a[t]^T S[t-1]``. Only the membrane ``U`` is saved (in the compute dtype): the
+spikes are ``U > theta`` again, so they cost nothing to keep.
+
+Precision: the scan always runs in at least float32, also under ``torch.autocast`` (state is
+accumulated in float32; the spikes it returns are exact in any dtype the next layer casts to).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+__all__ = ["NeuronScan", "fused_scan", "supports", "surrogate_derivative"]
+
+
+def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+    """``dS/dU`` of a surrogate at ``z = U - theta``, from the surrogate's own backward pass.
+
+    A surrogate object may give its derivative directly (a ``derivative(z)`` method); otherwise
+    one vectorised autograd call over all time steps asks the surrogate's backward for it.
+    """
+    derivative = getattr(surrogate, "derivative", None)
+    if callable(derivative):
+        return derivative(z)
+    with torch.enable_grad():
+        probe = z.detach().requires_grad_(True)
+        spikes = surrogate(probe)
+        (gradient,) = torch.autograd.grad(spikes, probe, torch.ones_like(spikes))
+    return gradient
+
+
+def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    return tensor.sum() .reshape(shape) if len(shape) == 0 or shape.numel() == 1 else tensor.sum_to_size(shape)
+
+
+class NeuronScan(torch.autograd.Function):
+    """``(current [T, B, ...], membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate)
+    -> (spikes, membrane)``.
+
+    ``membrane0``, ``spikes0`` (``[B, ...]``) are the state before the first step, or None for
+    rest (``U[0] = 0``, ``S[0] = 0``).
+    ``beta`` is a tensor (scalar or per neuron) for beta leaks and None for a linear leak, which
+    takes ``lam`` (float) instead. ``weight`` is the recurrent matrix ``V [N, N]`` or None
+    (then ``current`` may have any trailing shape). ``threshold`` is a float, ``reset`` one of
+    ``zero``, ``subtract``, ``none``, ``surrogate`` a callable on ``z``.
+    """
+
+    @staticmethod
+    def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate):
+        with torch.autocast(current.device.type, enabled=False):
+            membrane = torch.empty_like(current)
+            spikes = torch.empty_like(current)
+            beta_value = None if beta is None else beta.detach().clamp(0, 1).to(current.dtype)
+            scalar_beta = None if beta_value is None or beta_value.numel() != 1 else float(beta_value)
+            previous_membrane, previous_spikes = membrane0, spikes0
+            fired = None if spikes0 is None else spikes0 > 0.5
+            for t in range(current.shape[0]):
+                if previous_membrane is None:
+                    membrane[0].copy_(current[0])  # from U[0] = 0, S[0] = 0
+                else:
+                    previous = previous_membrane
+                    if reset == "zero":
+                        previous = previous.masked_fill(fired, 0.0)
+                    if beta_value is None:
+                        leaked = previous - previous.clamp(-lam, lam)
+                        torch.add(current[t], leaked, out=membrane[t])
+                    elif scalar_beta is not None:
+                        torch.add(current[t], previous, alpha=scalar_beta, out=membrane[t])
+                    else:
+                        torch.addcmul(current[t], previous, beta_value, out=membrane[t])
+                    if reset == "subtract":
+                        membrane[t].sub_(previous_spikes, alpha=threshold)
+                    if weight is not None:
+                        membrane[t].addmm_(previous_spikes, weight.t())
+                fired = membrane[t] > threshold
+                spikes[t].copy_(fired)
+                previous_membrane, previous_spikes = membrane[t], spikes[t]
+        ctx.save_for_backward(membrane, membrane0, spikes0, beta, weight)
+        ctx.lam, ctx.threshold, ctx.reset, ctx.surrogate = lam, threshold, reset, surrogate
+        return spikes, membrane
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_spikes, grad_membrane):
+        membrane, membrane0, spikes0, beta, weight = ctx.saved_tensors
+        lam, threshold, reset = ctx.lam, ctx.threshold, ctx.reset
+        steps = membrane.shape[0]
+        with torch.autocast(membrane.device.type, enabled=False):
+            dtype = membrane.dtype
+            fired = membrane > threshold
+            slope = surrogate_derivative(ctx.surrogate, membrane - threshold).to(dtype)
+            # c[t]: the part of a[t] known without the recursion (recurrent: a[t+1] V added per step)
+            if grad_spikes is None:
+                local = torch.zeros_like(membrane)
+            else:
+                local = grad_spikes.to(dtype) * slope
+            if grad_membrane is not None:
+                local = local + grad_membrane.to(dtype)
+            # the previous state of each step that has one: steps 2..T, and step 1 when a state
+            # was given (a time block after the first); `first` is the first such step
+            if membrane0 is None:
+                first, previous, previous_fired = 1, membrane[:-1], fired[:-1]
+            else:
+                first = 0
+                previous = torch.cat([membrane0.to(dtype)[None], membrane[:-1]])
+                previous_fired = torch.cat([(spikes0 > 0.5)[None], fired[:-1]])
+            if reset == "zero":
+                previous = previous.masked_fill(previous_fired, 0.0)  # P[t], what the leak acts on
+            keep = None if reset != "zero" else (~previous_fired).to(dtype)
+            scalar_beta = None
+            if beta is None:
+                carry = (previous.abs() > lam).to(dtype)
+                if keep is not None:
+                    carry = carry * keep
+            else:
+                beta_value = beta.detach().clamp(0, 1).to(dtype)
+                if keep is None and beta_value.numel() == 1:
+                    carry, scalar_beta = None, float(beta_value)
+                elif keep is None:
+                    carry = beta_value.expand_as(previous)
+                else:
+                    carry = keep * beta_value
+            total = torch.empty_like(membrane)  # a[t] = dL/dU[t] = dL/dI[t]
+            total[-1].copy_(local[-1])
+            if weight is not None:
+                through_weight = torch.empty_like(membrane[0])
+            for t in range(steps - 2, -1, -1):
+                later = total[t + 1]
+                if weight is not None:
+                    # (gS[t] + a[t+1] V) g[t]: gS[t] g[t] is in c[t] already
+                    torch.mm(later, weight, out=through_weight)
+                    torch.addcmul(local[t], through_weight, slope[t], out=total[t])
+                    base = total[t]
+                else:
+                    base = local[t]
+                if scalar_beta is not None:
+                    torch.add(base, later, alpha=scalar_beta, out=total[t])
+                else:
+                    torch.addcmul(base, carry[t + 1 - first], later, out=total[t])
+            grad_membrane0 = grad_spikes0 = grad_beta = grad_weight = None
+            if membrane0 is not None and ctx.needs_input_grad[1]:
+                grad_membrane0 = (total[0] * (scalar_beta if carry is None else carry[0])).to(membrane0.dtype)
+            if spikes0 is not None and weight is not None and ctx.needs_input_grad[2]:
+                grad_spikes0 = (total[0] @ weight).to(spikes0.dtype)
+            if beta is not None and ctx.needs_input_grad[3]:
+                inside = ((beta > 0) & (beta < 1)).to(dtype)  # torch's clamp: no gradient at the bounds
+                grad_beta = (_sum_to(total[first:] * previous, beta.shape) * inside).to(beta.dtype)
+            if weight is not None and ctx.needs_input_grad[4]:
+                width = weight.shape[1]
+                previous_spikes = previous_fired.reshape(-1, width).to(dtype)
+                grad_weight = total[first:].reshape(-1, weight.shape[0]).t() @ previous_spikes
+                grad_weight = grad_weight.to(weight.dtype)
+        return total, grad_membrane0, grad_spikes0, grad_beta, grad_weight, None, None, None, None
+
+
+def supports(cell: nn.Module, recurrent: nn.Linear | None = None) -> bool:
+    """Whether :class:`NeuronScan` computes exactly what this snnTorch-based cell (and its
+    recurrent matrix) computes. A recurrent ``nn.Linear`` with forward hooks (e.g. the activity
+    suite's op counter) is left to the per-step backend, which calls it."""
+    import snntorch as snn
+    from torch.nn.modules import module as torch_module
+
+    if not isinstance(cell, snn.Leaky) or not hasattr(cell, "spec"):  # the package's Leaky (ablations.neurons)
+        return False
+    if recurrent is not None and (recurrent._forward_hooks or recurrent._forward_pre_hooks
+                                  or torch_module._global_forward_hooks):
+        return False
+    plain = (
+        not getattr(cell, "inhibition", False)
+        and not getattr(cell, "state_quant", False)
+        and getattr(cell, "reset_delay", True)
+        and not isinstance(getattr(cell, "threshold", None), nn.Parameter)
+        and not isinstance(getattr(cell, "graded_spikes_factor", None), nn.Parameter)
+        and float(getattr(cell, "graded_spikes_factor", 1.0)) == 1.0
+    )
+    return plain and cell.spec.reset in ("zero", "subtract", "none")
+
+
+def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tensor,
+               state: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spikes and membrane ``[T, B, ...]`` of ``cell`` (plus ``recurrent``) over ``current``.
+
+    ``state`` = ``(U, S)`` of the step before the first (``[B, ...]`` each) continues a sequence
+    (a time block after the first); None starts from rest.
+    """
+    spec = cell.spec
+    beta = None if spec.leak == "linear" else cell.beta
+    lam = float(cell.lam) if spec.leak == "linear" else None
+    weight = None if recurrent is None else recurrent.weight
+    shape = current.shape
+    if recurrent is not None:
+        current = current.reshape(shape[0], shape[1], -1)
+    if current.dtype in (torch.float16, torch.bfloat16):
+        current = current.float()  # the state is accumulated in float32 (module docstring)
+    membrane0, spikes0 = (None, None) if state is None else (s.reshape(current.shape[1:]) for s in state)
+    spikes, membrane = NeuronScan.apply(
+        current, membrane0, spikes0, beta, weight, lam, float(cell.threshold), spec.reset, cell.spike_grad
+    )
+    if spikes.shape != shape:
+        spikes, membrane = spikes.reshape(shape), membrane.reshape(shape)
+    return spikes, membrane
