@@ -22,21 +22,12 @@ import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from . import data as datasets
-from . import neurons, results
-from .errors import UserError, exit_code
+from . import faults, neurons, results
+from .errors import UserError, exit_code, parse_bool
 from .config import build_model, compose, resolve_neuron_defaults, validate
 from .training import Diverged, StopRun, fit, seed_everything, select_device
 
 __all__ = ["run", "run_cfg", "main"]
-
-
-def _check_not_running_elsewhere(run_dir: Path, status: dict | None) -> None:
-    if not status or status.get("status") != "running":
-        return
-    pid, host = status.get("pid"), status.get("host")
-    if host == socket.gethostname() and pid and pid != os.getpid() and results.pid_alive(int(pid)):
-        raise UserError(f"run {run_dir} is being trained right now by process {pid}; wait for it to finish "
-                        "(or stop that process) and run the command again")
 
 
 def prepare(cfg: DictConfig):
@@ -62,18 +53,35 @@ def prepare(cfg: DictConfig):
 
 
 def run_cfg(cfg: DictConfig, on_epoch: Callable[[int, dict], None] | None = None) -> Path:
-    """Train, resume or skip the run ``cfg`` describes; return its directory."""
+    """Train, resume or skip the run ``cfg`` describes; return its directory.
+
+    The run folder is locked (:class:`ablations.results.RunLock`) while this process works on it:
+    a second process on the same run exits at once with a message naming the first.
+    ``train.restart=true`` deletes the run's record first and trains it from scratch.
+    """
     spec, bundle, model = prepare(cfg)
     run_dir = results.run_dir_for(cfg)
-    status = results.read_status(run_dir)
+    restart = parse_bool(cfg.train.get("restart", False), "train.restart")
+    with results.RunLock(run_dir, purpose="restart" if restart else "training"):
+        faults.point("run.start")
+        if restart:
+            removed = results.clear_run(run_dir)
+            if removed:
+                print(f"{run_dir}: restart: deleted {', '.join(removed)}", flush=True)
+        results.remove_orphans(run_dir)  # temporary files of writes a killed process left behind
+        return _train_locked(cfg, run_dir, spec, bundle, model, on_epoch)
+
+
+def _train_locked(cfg: DictConfig, run_dir: Path, spec, bundle, model, on_epoch) -> Path:
+    status = results.read_status(run_dir)  # CorruptRecord (exit 2) names train.restart=true
     device = select_device(str(cfg.device))
     if status and status.get("status") in ("finished", "diverged"):
-        print(f"{run_dir}: already {status['status']} (accuracy {status.get('final', {}).get('accuracy')}); "
+        final = status.get("final") if isinstance(status.get("final"), dict) else {}
+        print(f"{run_dir}: already {status['status']} (accuracy {final.get('accuracy')}); "
               "skipping training", flush=True)
         if status["status"] == "finished":
             _evaluate(cfg, run_dir, bundle, device, model=None)
         return run_dir
-    _check_not_running_elsewhere(run_dir, status)
     run_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
     previous = status or {}
@@ -95,6 +103,7 @@ def run_cfg(cfg: DictConfig, on_epoch: Callable[[int, dict], None] | None = None
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "trial": OmegaConf.to_container(cfg.trial) if cfg.get("trial") else None,
     })
+    faults.point("run.running")
     print(f"run {run_dir}\n  {spec.describe()}\n  device {device}", flush=True)
     wall_start = time.perf_counter()
     try:
@@ -110,8 +119,14 @@ def run_cfg(cfg: DictConfig, on_epoch: Callable[[int, dict], None] | None = None
         results.update_status(run_dir, status="interrupted")
         print(f"\ninterrupted; run the same command again to resume {run_dir}", flush=True)
         raise
+    except UserError as error:  # a corrupt checkpoint: the record stays as it was, the message says what to do
+        results.update_status(run_dir, status="failed", error=str(error))
+        raise
     except BaseException as error:
-        results.update_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}")
+        try:
+            results.update_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}")
+        except OSError:
+            pass  # a full or read-only disk: the original error is the one to report
         raise
     finally:
         neurons.release_instances()
