@@ -353,8 +353,9 @@ def read_status(run_dir: str | Path) -> dict | None:
         status = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise CorruptRecord(f"{path} is not readable JSON ({error}); {RESTART_HINT}") from None
-    if not isinstance(status, dict):
-        raise CorruptRecord(f"{path} holds a {type(status).__name__}, not a run status; {RESTART_HINT}")
+    if not isinstance(status, dict) or not isinstance(status.get("status"), str):
+        what = f"a {type(status).__name__}" if not isinstance(status, dict) else "no status entry"
+        raise CorruptRecord(f"{path} holds {what}: it is not a run status of this package; {RESTART_HINT}")
     return status
 
 
@@ -432,7 +433,9 @@ def _run_identity(run_dir: Path, status: dict) -> dict:
         if config is not None and not isinstance(config, dict):
             raise CorruptRecord(f"{config_path} holds a {type(config).__name__}, not a run config; {RESTART_HINT}")
         _flatten("", config or {}, flat)
-    row = {"run_dir": str(run_dir), "status": status.get("status"), "config_hash": status.get("config_hash")}
+    # records of earlier versions lack config_hash in status.json; the folder name carries it
+    config_hash = status.get("config_hash") or (run_dir.name.rsplit("-seed", 1)[0] if "-seed" in run_dir.name else None)
+    row = {"run_dir": str(run_dir), "status": status.get("status"), "config_hash": config_hash}
     for column, key in _IDENTITY_COLUMNS.items():
         value = flat.get(key)
         if value is None and column in ("dataset", "model", "variant", "seed"):
