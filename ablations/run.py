@@ -20,21 +20,34 @@ from typing import Callable, Iterable
 
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from . import data as datasets
 from . import faults, neurons, results
-from .errors import UserError, exit_code, parse_bool
+from .errors import UserError, exit_code, parse_bool, wants_debug
 from .config import build_model, compose, resolve_neuron_defaults, validate
 from .training import Diverged, StopRun, fit, seed_everything, select_device
 
-__all__ = ["run", "run_cfg", "main"]
+__all__ = ["run", "run_cfg", "compose_run", "main", "cli"]
 
 
 def prepare(cfg: DictConfig):
     """Validate the config and build the data and the model, before anything is written."""
-    spec = validate(cfg)
-    resolve_neuron_defaults(cfg, spec)
-    seed_everything(int(cfg.seed))  # weights are drawn when the model is built
+    for node in ("neuron", "train", "dataset", "model", "eval", "paths"):
+        if not isinstance(cfg.get(node), DictConfig):
+            raise UserError(f"{node}={cfg.get(node)!r} replaces the whole {node} settings with a value; set one "
+                            f"of its keys instead ({node}.<key>=VALUE; `python -m ablations.run --cfg job` lists them)")
+    try:
+        spec = validate(cfg)
+        resolve_neuron_defaults(cfg, spec)
+        seed = int(cfg.seed)
+        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
+    except OmegaConfBaseException as error:  # e.g. an interpolation ${...} that resolves to nothing
+        raise UserError(f"the config cannot be resolved: {str(error).splitlines()[0]}") from None
+    except (TypeError, ValueError, OverflowError) as error:  # int('abc'), int(1e400) in the checks
+        raise UserError(f"an override has a value of the wrong type or range ({error}); see "
+                        "`python -m ablations.run --help` for the keys and their defaults") from None
+    seed_everything(seed)  # weights are drawn when the model is built
     try:
         bundle = datasets.build(cfg.dataset, cfg.paths.data)
     except ValueError as error:
@@ -149,9 +162,18 @@ def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> Non
     evaluation.run_suites(run_dir, suites, cfg=cfg, data=bundle, model=model, device=device)
 
 
+def compose_run(overrides: Iterable[str]) -> DictConfig:
+    """The run config of ``overrides``; every malformed override is a UserError (Hydra raises a
+    plain ValueError for some, e.g. a config group given a number: ``train=0``)."""
+    try:
+        return compose(list(overrides))
+    except ValueError as error:
+        raise UserError(f"{error}\nSee `python -m ablations.run --help` for the groups and their options.") from None
+
+
 def run(overrides: Iterable[str] = (), on_epoch: Callable[[int, dict], None] | None = None) -> Path:
     """Same as the command line: ``run(["variant=no_reset", "train.epochs=1"])`` -> run directory."""
-    return run_cfg(compose(overrides), on_epoch=on_epoch)
+    return run_cfg(compose_run(overrides), on_epoch=on_epoch)
 
 
 def report_errors(function: Callable[[], object], debug: bool) -> None:
@@ -166,5 +188,17 @@ def main(cfg: DictConfig) -> None:
     report_errors(lambda: run_cfg(cfg), bool(cfg.get("debug", False)))
 
 
-if __name__ == "__main__":
+def cli(argv: Iterable[str] | None = None) -> None:
+    """``python -m ablations.run``: a single run's overrides are composed first, so a bad key or
+    value is one message and exit code 2 (Hydra alone answers exit code 1); multirun sweeps and
+    Hydra's own flags go to Hydra as they are."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in argv):
+        code = exit_code(lambda: compose_run(argv), wants_debug(argv))
+        if code:
+            sys.exit(code)
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -47,6 +47,10 @@ FIGURES = ["figure=learning_curves,roles_table6,leak_table1", "format=png"]
 TIMING_COLUMNS = ["epoch_time_s", "data_time_s"]
 
 
+def _id(point: str) -> str:
+    return point.replace(":", "_").replace("@", "_").replace("*", "any").replace(".", "_")
+
+
 def _env(kill_at: str | None = None) -> dict:
     env = {key: value for key, value in os.environ.items() if key != "ABLATIONS_KILL_AT"}
     env["PYTHONUNBUFFERED"] = "1"
@@ -153,7 +157,7 @@ RUN_POINTS = [
 ]
 
 
-@pytest.mark.parametrize("point", RUN_POINTS)
+@pytest.mark.parametrize("point", RUN_POINTS, ids=_id)
 def test_run_killed_then_same_command(point, reference, tmp_path):
     command = [f"paths.runs={tmp_path / 'runs'}", f"paths.data={reference['frames']}", *RUN]
     _killed(_call("ablations.run", command, tmp_path, kill_at=point), point)
@@ -170,7 +174,7 @@ def test_run_killed_then_same_command(point, reference, tmp_path):
 EVALUATE_POINTS = ["evaluate.start", "write:clean.parquet", "renamed:clean.parquet", "write:noise.parquet"]
 
 
-@pytest.mark.parametrize("point", EVALUATE_POINTS)
+@pytest.mark.parametrize("point", EVALUATE_POINTS, ids=_id)
 def test_evaluate_killed_then_same_command(point, reference, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(reference["run"], run_dir)
@@ -186,7 +190,7 @@ FIGURE_POINTS = ["write:learning_curves.png", "write:roles_table6.csv", "renamed
                  "write:leak_table1.md"]
 
 
-@pytest.mark.parametrize("point", FIGURE_POINTS)
+@pytest.mark.parametrize("point", FIGURE_POINTS, ids=_id)
 def test_figures_killed_then_same_command(point, reference, tmp_path):
     out = tmp_path / "figures"
     command = [f"runs={reference['folder'] / 'runs'}", f"out={out}", *FIGURES]
@@ -232,7 +236,7 @@ n_trials: 2
 STUDY_POINTS = ["study.commit@1", "study.commit@2", "write:checkpoint.pt@2", "renamed:status.json@3"]
 
 
-@pytest.mark.parametrize("point", STUDY_POINTS)
+@pytest.mark.parametrize("point", STUDY_POINTS, ids=_id)
 def test_study_killed_then_same_command(point, tmp_path):
     import optuna
 
