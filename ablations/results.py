@@ -8,6 +8,7 @@ A run directory is derived from the config identity::
         metrics.csv      one row per completed epoch
         checkpoint.pt    model, optimizer, scheduler, RNG state after the last completed epoch
         eval/<suite>.parquet   tidy rows of each evaluation suite
+        run.lock         while a process trains the run: its host, pid and heartbeat (RunLock)
 
 The hash covers everything that changes what is trained (variant, neuron, dataset, model, train)
 and nothing that does not (seed, which is in the name; paths; device; progress bars; evaluation
@@ -19,7 +20,8 @@ target, so a crash never leaves a half-written record.
 figures read. Each row has a ``kind``: ``run`` (one per run, final metrics), ``epoch`` (one per
 run and epoch) or ``eval`` (the rows of the evaluation suites, with their ``suite``), and every
 row carries the run's identity columns (run_dir, status, dataset, model, variant, seed, neuron
-parameters, study and trial).
+parameters, study and trial). A record it cannot read (truncated, not JSON / YAML / parquet, a
+foreign file) is left out and listed in ``attrs["skipped"]``, never failing the whole table.
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ Examples::
     python -m ablations.run -m variant=vanilla,no_leak seed=0,1   # Hydra multirun grid
 
 From Python, ``run(["variant=no_reset"])`` does the same and returns the run directory.
+
+One process at a time works on a run: a second one on the same run exits at once (code 2) naming
+the first (:class:`ablations.results.RunLock`; a lock whose holder died is taken over).
+``train.restart=true`` deletes the run's record (a corrupt checkpoint or status, an old config)
+and trains it from scratch.
 """
 
 from __future__ import annotations
