@@ -46,6 +46,8 @@ def prepare(cfg: DictConfig):
         spec = validate(cfg)
         resolve_neuron_defaults(cfg, spec)
         seed = int(cfg.seed)
+        if not 0 <= seed < 2**31:  # numpy and the per-epoch data-order seeds need a non-negative 32-bit int
+            raise UserError(f"seed={cfg.seed} must be an integer from 0 to {2**31 - 1}")
         results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
     except OmegaConfBaseException as error:  # e.g. an interpolation ${...} that resolves to nothing
         raise UserError(f"the config cannot be resolved: {str(error).splitlines()[0]}") from None
