@@ -85,7 +85,7 @@ def test_the_user_may_point_paths_runs_anywhere_on_purpose(sandbox):
     from ablations.run import run
 
     run_dir = run([*BASE, "paths.runs=../../chosen"])
-    assert (sandbox / "outside" / "a" / "chosen") in run_dir.parents
+    assert (sandbox / "outside" / "a" / "chosen").resolve() in run_dir.resolve().parents
 
 
 # --------------------------------------------------------------------------- study files
