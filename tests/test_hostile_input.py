@@ -123,7 +123,7 @@ def test_study_cli_with_hostile_files_exits_2_without_traceback(tmp_path):
         "notyaml": b"objectives: [unclosed\n  - {",
         "alist": b"- 1\n- 2\n",
         "nan_budget": yaml.safe_dump({**GOOD, "n_trials": math.nan}).encode(),
-        "huge": yaml.safe_dump({**GOOD, "n_trials": 10**40}).encode(),
+        "negative_budget": yaml.safe_dump({**GOOD, "n_trials": -(10**40)}).encode(),
         "traversal_space": yaml.safe_dump({**GOOD, "space": {"../../x": {"type": "float", "low": 0, "high": 1}}}).encode(),
         "unicode": "objectives: [{metric: точность, direction: maximize}]\nn_trials: 2\n".encode(),
     }
