@@ -151,7 +151,7 @@ CLI_CASES = [
     ("ablations.run", ["neuron.tau=nan"]),
     ("ablations.run", ["variant=../../x"]),
     ("ablations.run", ["train.restart=maybe"]),
-    ("ablations.evaluate", ["run=../../..", "suite=noise"]),
+    ("ablations.evaluate", ["run=../../no-such-folder", "suite=noise"]),
     ("ablations.evaluate", ["run=runs", "suite=../../x"]),
     ("ablations.evaluate", ["run=\u00e9\u202e", "suite=all"]),
     ("ablations.figures", ["figure=../../x"]),
