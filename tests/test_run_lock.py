@@ -137,10 +137,10 @@ def test_second_process_on_the_same_run_exits_at_once_naming_the_first(tmp_path)
     finally:
         first.kill()
         first.wait()
-    # the first was killed: its lock is stale now and the same command resumes
-    resumed = subprocess.run(_command(runs, "train.epochs=2"), capture_output=True, text=True, env=ENV, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "taking over the stale lock" in resumed.stderr
+    # the first was killed: its lock stays behind, stale, and the next process takes it over at once
+    # (the same command resuming after a kill is the fault-injection suite's job)
+    assert lock.exists()
+    RunLock(lock.parent).acquire().release()
 
 
 @pytest.mark.slow
