@@ -185,6 +185,7 @@ def evaluate(argv: Sequence[str]) -> dict[Path, dict[str, Path]]:
     written = {}
     for run_dir, cfg, names in plans:
         print(f"run {run_dir}: {', '.join(names)}", flush=True)
+        results.remove_orphans(run_dir, dead_only=True)  # temporaries of an evaluation that was killed
         try:
             try:
                 written[run_dir] = evaluation.run_suites(run_dir, names, cfg, overwrite=options["overwrite"])

@@ -290,12 +290,20 @@ class RunLock:
         self.release()
 
 
-def remove_orphans(run_dir: str | Path) -> list[Path]:
+_TEMPORARY_PID = re.compile(r"\.(\d+)\.[^.]+\.tmp$")
+
+
+def remove_orphans(run_dir: str | Path, dead_only: bool = False) -> list[Path]:
     """Delete the temporary files of atomic writes a killed process left in a run folder (never
-    read by anything; called by the holder of the run lock)."""
+    read by anything). The holder of the run lock removes them all; ``dead_only`` removes only
+    those whose writer (pid in the name) no longer runs on this machine (``evaluate``, which
+    may run beside another evaluation of the same run)."""
     run_dir = Path(run_dir)
     orphans = [p for folder in (run_dir, run_dir / EVAL_DIR) if folder.is_dir()
                for p in folder.glob(".*.tmp") if p.is_file()]
+    if dead_only:
+        pids = [_TEMPORARY_PID.search(p.name) for p in orphans]
+        orphans = [p for p, pid in zip(orphans, pids) if pid and not pid_alive(int(pid.group(1)))]
     for path in orphans:
         path.unlink(missing_ok=True)
     return orphans
