@@ -26,7 +26,6 @@ foreign file) is left out and listed in ``attrs["skipped"]``, never failing the 
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
