@@ -8,11 +8,12 @@ the bottom of the package: it imports nothing from ``ablations``.
 
 from __future__ import annotations
 
+import errno
 import sys
 import traceback
 from typing import Callable, Iterable
 
-__all__ = ["UserError", "USER_ERROR_EXIT", "exit_code", "wants_debug", "parse_bool"]
+__all__ = ["UserError", "USER_ERROR_EXIT", "exit_code", "wants_debug", "parse_bool", "disk_message"]
 
 USER_ERROR_EXIT = 2
 
@@ -36,6 +37,20 @@ def parse_bool(value: object, key: str) -> bool:
     raise UserError(f"{key}={value!r} is not a boolean; use {key}=true or {key}=false")
 
 
+# a full, read-only or forbidden target: the machine's state, not a bug; one clear line, exit code 2
+_DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT}
+
+
+def disk_message(error: OSError) -> str:
+    """One line for a write that the disk refused; atomic writes leave the previous file intact."""
+    target = error.filename or "a file"
+    what = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+            errno.EROFS: "the file system is read-only"}.get(error.errno, "permission denied")
+    return (f"cannot write {target}: {what} ({error.strerror}). Records already there are unchanged (every "
+            "write goes to a temporary file renamed into place). Free space or make the folder writable, or "
+            "point paths.runs / out= at another folder, then run the command again.")
+
+
 def wants_debug(argv: Iterable[str]) -> bool:
     """Whether a command line asks for tracebacks (``debug=true``, any spelling parse_bool accepts)."""
     for argument in argv:
@@ -54,5 +69,12 @@ def exit_code(function: Callable[[], object], debug: bool = False) -> int:
         if debug:
             traceback.print_exc()
         print(f"error: {error}", file=sys.stderr, flush=True)
+        return USER_ERROR_EXIT
+    except OSError as error:
+        if error.errno not in _DISK_ERRORS:
+            raise
+        if debug:
+            traceback.print_exc()
+        print(f"error: {disk_message(error)}", file=sys.stderr, flush=True)
         return USER_ERROR_EXIT
     return int(code or 0) if isinstance(code, (int, type(None))) else 0

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Sequence
 
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
-from . import evaluation, results
+from . import evaluation, faults, results
 from .errors import UserError
 from .cli import entry, parse as parse_arguments
 from .config import compose, group_options
@@ -101,7 +102,14 @@ def _run_config(run_dir: Path, options: dict) -> DictConfig:
     config_path = run_dir / results.CONFIG_FILE
     if not config_path.exists():
         raise UserError(f"{run_dir} has no {results.CONFIG_FILE}; it is not a complete run record")
-    cfg = OmegaConf.load(config_path)
+    try:
+        cfg = OmegaConf.load(config_path)
+    except Exception as error:  # yaml and omegaconf raise several types for a damaged file
+        raise results.CorruptRecord(f"{config_path} cannot be read ({type(error).__name__}); "
+                                    f"{results.RESTART_HINT}") from None
+    if not isinstance(cfg, DictConfig) or "dataset" not in cfg or "paths" not in cfg:
+        raise results.CorruptRecord(f"{config_path} is not a run config of this package (no dataset or paths); "
+                                    f"{results.RESTART_HINT}")
     load_plugins(cfg.get("plugins") or [])  # the run's own variants, datasets and suites
     with open_dict(cfg):
         if options.get("eval"):
@@ -114,6 +122,13 @@ def _run_config(run_dir: Path, options: dict) -> DictConfig:
         if options.get("device"):
             cfg.device = options["device"]
     return cfg
+
+
+def _stale_config(run_dir: Path, error: Exception) -> UserError:
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return results.CorruptRecord(f"{run_dir}: its {results.CONFIG_FILE} does not hold what this version needs "
+                                 f"({first}); it was written by another version or edited. "
+                                 f"{results.RESTART_HINT[0].upper()}{results.RESTART_HINT[1:]}")
 
 
 def _kind(cfg: DictConfig) -> str:
@@ -133,19 +148,52 @@ def evaluate(argv: Sequence[str]) -> dict[Path, dict[str, Path]]:
     options = parse(argv)
     load_plugins(name.strip() for name in options.get("plugins", "").strip("[]").split(",") if name.strip())
     runs = _finished_runs(options["run"])
-    configs = {run_dir: _run_config(run_dir, options) for run_dir in runs}  # loads the plugins the runs used
+    for run_dir in runs:  # the variants, datasets and suites the runs were made with
+        try:
+            load_plugins(OmegaConf.load(run_dir / results.CONFIG_FILE).get("plugins") or [])
+        except Exception:  # noqa: BLE001 - a damaged record is reported below, run by run
+            pass
     _check_overrides(options["overrides"])
     evaluation.resolve(options["suite"])  # unknown names fail before anything is evaluated
     plans = []
-    for run_dir, cfg in configs.items():
-        names = evaluation.resolve(options["suite"], _kind(cfg))
-        for name in names:
-            params(cfg, name)  # unknown suite parameters fail here, before anything is written
+    unusable = []
+    for run_dir in runs:
+        try:
+            cfg = _run_config(run_dir, options)
+            names = evaluation.resolve(options["suite"], _kind(cfg))
+            for name in names:
+                params(cfg, name)  # unknown suite parameters fail here, before anything is written
+        except UserError as error:
+            if len(runs) == 1:
+                raise
+            unusable.append((run_dir, error))  # one damaged record does not stop a folder's evaluation
+            continue
+        except OmegaConfBaseException as error:
+            error = _stale_config(run_dir, error)
+            if len(runs) == 1:
+                raise error from None
+            unusable.append((run_dir, error))
+            continue
         plans.append((run_dir, cfg, names))
+    for run_dir, error in unusable:
+        print(f"skipping {run_dir}: {error}", flush=True)
+    if not plans:
+        raise UserError(f"run={options['run']}: none of its {len(runs)} finished run(s) can be evaluated "
+                        f"(first: {unusable[0][1]})")
+    faults.point("evaluate.start")
     written = {}
     for run_dir, cfg, names in plans:
         print(f"run {run_dir}: {', '.join(names)}", flush=True)
-        written[run_dir] = evaluation.run_suites(run_dir, names, cfg, overwrite=options["overwrite"])
+        results.remove_orphans(run_dir, dead_only=True)  # temporaries of an evaluation that was killed
+        try:
+            try:
+                written[run_dir] = evaluation.run_suites(run_dir, names, cfg, overwrite=options["overwrite"])
+            except OmegaConfBaseException as error:  # a record of an earlier version lacks a key a suite reads
+                raise _stale_config(run_dir, error) from None
+        except UserError as error:
+            if len(plans) == 1:
+                raise
+            print(f"skipping {run_dir}: {error}", flush=True)
     return written
 
 

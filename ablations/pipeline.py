@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from . import data as datasets
-from . import neurons, results
+from . import faults, neurons, results
 from .config import build_model, compose, resolve_neuron_defaults, validate
-from .errors import UserError
+from .errors import UserError, parse_bool
 from .registry import load_plugins
 from .training import Diverged, StopRun, fit, seed_everything, select_device
 
-__all__ = ["Prepared", "prepare", "run", "run_cfg"]
+__all__ = ["Prepared", "prepare", "run", "run_cfg", "compose_run"]
 
 
 @dataclass
@@ -37,15 +38,6 @@ class Prepared:
         return iter((self.spec, self.bundle, self.model))
 
 
-def _check_not_running_elsewhere(run_dir: Path, status: dict | None) -> None:
-    if not status or status.get("status") != "running":
-        return
-    pid, host = status.get("pid"), status.get("host")
-    if host == socket.gethostname() and pid and pid != os.getpid() and results.pid_alive(int(pid)):
-        raise UserError(f"run {run_dir} is being trained right now by process {pid}; wait for it to finish "
-                        "(or stop that process) and run the command again")
-
-
 def prepare(cfg: DictConfig) -> Prepared:
     """Validate the config and build the data and the model, before anything is written.
 
@@ -54,9 +46,23 @@ def prepare(cfg: DictConfig) -> Prepared:
     """
     cfg = cfg.copy()
     load_plugins(cfg.get("plugins") or [])
-    spec = validate(cfg)
-    resolve_neuron_defaults(cfg, spec)
-    seed_everything(int(cfg.seed))  # weights are drawn when the model is built
+    for node in ("neuron", "train", "dataset", "model", "eval", "paths"):
+        if not isinstance(cfg.get(node), DictConfig):
+            raise UserError(f"{node}={cfg.get(node)!r} replaces the whole {node} settings with a value; set one "
+                            f"of its keys instead ({node}.<key>=VALUE; `python -m ablations.run --cfg job` lists them)")
+    try:
+        spec = validate(cfg)
+        resolve_neuron_defaults(cfg, spec)
+        seed = int(cfg.seed)
+        if not 0 <= seed < 2**31:  # numpy and the per-epoch data-order seeds need a non-negative 32-bit int
+            raise UserError(f"seed={cfg.seed} must be an integer from 0 to {2**31 - 1}")
+        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
+    except OmegaConfBaseException as error:  # e.g. an interpolation ${...} that resolves to nothing
+        raise UserError(f"the config cannot be resolved: {str(error).splitlines()[0]}") from None
+    except (TypeError, ValueError, OverflowError) as error:  # int('abc'), int(1e400) in the checks
+        raise UserError(f"an override has a value of the wrong type or range ({error}); see "
+                        "`python -m ablations.run --help` for the keys and their defaults") from None
+    seed_everything(seed)  # weights are drawn when the model is built
     try:
         bundle = datasets.build(cfg.dataset, cfg.paths.data)
     except ValueError as error:
@@ -79,19 +85,36 @@ def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | 
     """Train, resume or skip the run ``cfg`` describes (or that :func:`prepare` made ready); return its
     directory. A :class:`StopRun` from ``on_epoch`` propagates with the run directory attached.
     ``overrides`` (the command line the config was composed from) is kept in the record, so the
-    figures can say which command reproduces a run."""
+    figures can say which command reproduces a run.
+
+    The run folder is locked (:class:`ablations.results.RunLock`) while this process works on it:
+    a second process on the same run exits at once with a message naming the first.
+    ``train.restart=true`` deletes the run's record first and trains it from scratch.
+    """
     prepared = cfg if isinstance(cfg, Prepared) else prepare(cfg)
+    run_dir = results.run_dir_for(prepared.cfg)
+    restart = parse_bool(prepared.cfg.train.get("restart", False), "train.restart")
+    with results.RunLock(run_dir, purpose="restart" if restart else "training"):
+        faults.point("run.start")
+        if restart:
+            removed = results.clear_run(run_dir)
+            if removed:
+                print(f"{run_dir}: restart: deleted {', '.join(removed)}", flush=True)
+        results.remove_orphans(run_dir)  # temporary files of writes a killed process left behind
+        return _train_locked(prepared, run_dir, on_epoch, overrides)
+
+
+def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Path:
     cfg, spec, bundle, model = prepared.cfg, prepared.spec, prepared.bundle, prepared.model
-    run_dir = results.run_dir_for(cfg)
-    status = results.read_status(run_dir)
+    status = results.read_status(run_dir)  # CorruptRecord (exit 2) names train.restart=true
     device = select_device(str(cfg.device))
     if status and status.get("status") in ("finished", "diverged"):
-        print(f"{run_dir}: already {status['status']} (accuracy {status.get('final', {}).get('accuracy')}); "
+        final = status.get("final") if isinstance(status.get("final"), dict) else {}
+        print(f"{run_dir}: already {status['status']} (accuracy {final.get('accuracy')}); "
               "skipping training", flush=True)
         if status["status"] == "finished":
             _evaluate(cfg, run_dir, bundle, device, model=None)
         return run_dir
-    _check_not_running_elsewhere(run_dir, status)
     run_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
     previous = status or {}
@@ -116,6 +139,7 @@ def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | 
         # False: the files were read without the checksum test (dataset.verify=false, e.g. a subset)
         "data_verified": (bundle.meta or {}).get("verified", True),
     })
+    faults.point("run.running")
     print(f"run {run_dir}\n  {spec.describe()}\n  device {device}", flush=True)
     wall_start = time.perf_counter()
     try:
@@ -132,8 +156,14 @@ def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | 
         results.update_status(run_dir, status="interrupted")
         print(f"\ninterrupted; run the same command again to resume {run_dir}", flush=True)
         raise
+    except UserError as error:  # a corrupt checkpoint: the record stays as it was, the message says what to do
+        results.update_status(run_dir, status="failed", error=str(error))
+        raise
     except BaseException as error:
-        results.update_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}")
+        try:
+            results.update_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}")
+        except OSError:
+            pass  # a full or read-only disk: the original error is the one to report
         raise
     finally:
         neurons.release_instances()
@@ -156,7 +186,16 @@ def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> Non
     evaluation.run_suites(run_dir, suites, cfg=cfg, data=bundle, model=model, device=device)
 
 
+def compose_run(overrides: Iterable[str]) -> DictConfig:
+    """The run config of ``overrides``; every malformed override is a UserError (Hydra raises a
+    plain ValueError for some, e.g. a config group given a number: ``train=0``)."""
+    try:
+        return compose(list(overrides))
+    except ValueError as error:
+        raise UserError(f"{error}\nSee `python -m ablations.run --help` for the groups and their options.") from None
+
+
 def run(overrides: Iterable[str] = (), on_epoch: Callable[[int, dict], None] | None = None) -> Path:
     """Same as the command line: ``run(["variant=no_reset", "train.epochs=1"])`` -> run directory."""
     overrides = list(overrides)
-    return run_cfg(compose(overrides), on_epoch=on_epoch, overrides=overrides)
+    return run_cfg(compose_run(overrides), on_epoch=on_epoch, overrides=overrides)

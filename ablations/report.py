@@ -295,6 +295,12 @@ def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str
             for name, missing in outcome.skipped.items())
         body.append(f"<h2>Not drawn: missing results</h2><ul class='skipped'>{items}</ul>")
     body.append(_reproductions_section(Path(out_dir)))
+    skipped_records = results.attrs.get("skipped") or []
+    if skipped_records:
+        items = "".join(f"<li><code>{_esc(p.get('path'))}</code>: {_esc(p.get('reason'))}</li>" for p in skipped_records)
+        body.append(f"<h2>Unreadable records left out</h2><p class='meta'>{len(skipped_records)} file(s) under "
+                    f"<code>{_esc(root)}</code> could not be read and are not in any figure or table.</p>"
+                    f"<ul class='skipped'>{items}</ul>")
     body.append("<h2>Runs, configurations and versions</h2>" + _runs_section(results))
     sources = "".join(f"<li>{_esc(reference_source(n))}</li>" for n in
                       ("leak_table1", "leak_critical_frequency", "roles_table6", "roles_table7", "roles_fig9_attack"))

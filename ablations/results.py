@@ -8,6 +8,7 @@ A run directory is derived from the config identity::
         metrics.csv      one row per completed epoch
         checkpoint.pt    model, optimizer, scheduler, RNG state after the last completed epoch
         eval/<suite>.parquet   tidy rows of each evaluation suite
+        run.lock         while a process trains the run: its host, pid and heartbeat (RunLock)
 
 The hash covers everything that changes what is trained (variant, neuron, dataset, model, train)
 and nothing that does not (seed, which is in the name; paths; device; progress bars; evaluation
@@ -19,7 +20,8 @@ target, so a crash never leaves a half-written record.
 figures read. Each row has a ``kind``: ``run`` (one per run, final metrics), ``epoch`` (one per
 run and epoch) or ``eval`` (the rows of the evaluation suites, with their ``suite``), and every
 row carries the run's identity columns (run_dir, status, dataset, model, variant, seed, neuron
-parameters, study and trial).
+parameters, study and trial). A record it cannot read (truncated, not JSON / YAML / parquet, a
+foreign file) is left out and listed in ``attrs["skipped"]``, never failing the whole table.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ import hashlib
 import json
 import os
 import platform
+import re
+import secrets
+import socket
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -39,6 +46,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .models import LEGACY_BUILDERS
 from .atomic import atomic_save_torch, atomic_write_bytes, atomic_write_parquet, atomic_write_text
+from .errors import UserError
 
 __all__ = [
     "STATUS_FILE",
@@ -60,6 +68,12 @@ __all__ = [
     "load_model",
     "versions",
     "pid_alive",
+    "CorruptRecord",
+    "RunLock",
+    "RunLocked",
+    "safe_name",
+    "clear_run",
+    "remove_orphans",
 ]
 
 STATUS_FILE = "status.json"
@@ -70,7 +84,7 @@ EVAL_DIR = "eval"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # top-level keys (and dotted sub-keys) that do not change what is trained
 IDENTITY_EXCLUDE = ("seed", "paths", "device", "debug", "progress", "logger", "eval", "trial",
-                    "train.progress", "train.num_workers", "train.eval_every", "neuron.backend",
+                    "train.progress", "train.restart", "train.num_workers", "train.eval_every", "neuron.backend",
                     "train.checkpoint_time_steps", "plugins")
 # Keys added after runs were first recorded: key -> (the value that does what the package did before
 # the key existed, which configs did not have it). At that value, in those configs, the key stays out
@@ -136,9 +150,28 @@ def config_hash(cfg: DictConfig | dict, length: int = 10) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+=-]{0,99}")
+
+
+def safe_name(value: Any, key: str) -> str:
+    """``value`` as one folder name of a run path; a UserError for anything that could leave the
+    runs root or make an odd folder (``..``, a separator, a control character, an empty name)."""
+    text = str(value)
+    if not _SAFE_NAME.fullmatch(text) or ".." in text:
+        raise UserError(f"{key}={text!r} cannot name a run folder: use letters, digits and _ . + = - "
+                        "(at most 100, starting with a letter or digit, no '..' and no '/')")
+    return text
+
+
 def run_dir_for(cfg: DictConfig) -> Path:
-    return (Path(cfg.paths.runs) / str(cfg.dataset.name) / str(cfg.model.name) / str(cfg.neuron.variant)
-            / f"{config_hash(cfg)}-seed{int(cfg.seed)}")
+    """``<paths.runs>/<dataset>/<model>/<variant>/<config-hash>-seed<k>``; a name that could
+    leave ``paths.runs`` (``..``, ``/``) is refused with a UserError."""
+    try:
+        seed = int(cfg.seed)
+    except (TypeError, ValueError):
+        raise UserError(f"seed={cfg.seed!r} is not an integer") from None
+    return (Path(cfg.paths.runs) / safe_name(cfg.dataset.name, "dataset.name") / safe_name(cfg.model.name, "model.name")
+            / safe_name(cfg.neuron.variant, "neuron.variant") / f"{config_hash(cfg)}-seed{seed}")
 
 
 # --------------------------------------------------------------------------- status and metrics
@@ -151,6 +184,186 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# --------------------------------------------------------------------------- the run lock
+LOCK_FILE = "run.lock"
+# seconds between heartbeats of a held lock (the lock file's modification time)
+LOCK_HEARTBEAT_S = float(os.environ.get("ABLATIONS_LOCK_HEARTBEAT_S", "10"))
+# a lock whose heartbeat is older than this is stale (its holder died, maybe on another machine);
+# assumption: six missed heartbeats, generous for a loaded shared file system
+LOCK_STALE_S = float(os.environ.get("ABLATIONS_LOCK_STALE_S", "60"))
+
+
+class RunLocked(UserError):
+    """Another live process holds the run: the message names it."""
+
+
+class RunLock:
+    """An exclusive lock on one run folder, held while a process trains or restarts it.
+
+    The lock is the file ``run.lock`` created with ``O_EXCL`` (atomic on local and network file
+    systems), holding the holder's host, pid and start time; a daemon thread touches it every
+    ``LOCK_HEARTBEAT_S`` seconds. A lock is stale, and is taken over, when its holder is a
+    process of this machine that no longer exists, or when its heartbeat is older than
+    ``LOCK_STALE_S`` seconds (a holder on another machine that crashed, or lost the folder).
+    Breaking a stale lock goes through a second ``O_EXCL`` file, so two processes that find the
+    same stale lock never both take it.
+    """
+
+    def __init__(self, run_dir: str | Path, purpose: str = "training"):
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_FILE
+        self.purpose = purpose
+        self.token = secrets.token_hex(8)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # holder description ------------------------------------------------------------------
+    def holder(self) -> dict | None:
+        """The current lock file's content plus its heartbeat age in seconds; None when unlocked."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return {"age_s": 0.0}
+        try:
+            info = json.loads(text)
+            info = info if isinstance(info, dict) else {}
+        except ValueError:  # written by a holder killed mid-write: judged by its age alone
+            info = {}
+        info["age_s"] = age
+        return info
+
+    @staticmethod
+    def is_stale(info: dict) -> bool:
+        if info.get("age_s", 0.0) > LOCK_STALE_S:
+            return True
+        if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int):
+            return info["pid"] != os.getpid() and not pid_alive(info["pid"])
+        return False
+
+    # acquire / release -------------------------------------------------------------------
+    def acquire(self) -> "RunLock":
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                info = self.holder()
+                if info is None:
+                    continue  # released between our two looks
+                if not self.is_stale(info):
+                    raise RunLocked(self._busy_message(info)) from None
+                self._break(info)
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
+                           "purpose": self.purpose, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                           "command": " ".join(sys.argv)[:500]}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._thread = threading.Thread(target=self._beat, name=f"heartbeat {self.path}", daemon=True)
+            self._thread.start()
+            return self
+        raise RunLocked(f"could not take the lock {self.path}: other processes keep taking it; try again")
+
+    def _busy_message(self, info: dict) -> str:
+        who = f"process {info.get('pid', '?')} on host {info.get('host', '?')}"
+        since = f" since {info['since']}" if info.get("since") else ""
+        return (f"run {self.run_dir} is in use by {who} ({info.get('purpose', 'training')}{since}, "
+                f"last heartbeat {info.get('age_s', 0.0):.0f} s ago: {info.get('command', '')!s}); wait for it to "
+                f"finish or stop it, then run the command again (a lock whose holder died is taken over at once "
+                f"on the same machine, after {LOCK_STALE_S:.0f} s without heartbeat from another machine)")
+
+    def _break(self, info: dict) -> None:
+        """Remove a stale lock, once, even when several processes find it at the same moment."""
+        breaker = self.path.with_name(LOCK_FILE + ".break")
+        try:
+            fd = os.open(breaker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:  # a breaker killed while breaking leaves its file: it is stale after the same delay
+                if time.time() - breaker.stat().st_mtime > LOCK_STALE_S:
+                    breaker.unlink()
+            except FileNotFoundError:
+                pass
+            time.sleep(0.05)
+            return
+        os.close(fd)
+        try:
+            again = self.holder()
+            if again is not None and again.get("token") == info.get("token") and self.is_stale(again):
+                print(f"taking over the stale lock of {self.run_dir} (process {info.get('pid', '?')} on host "
+                      f"{info.get('host', '?')}, last heartbeat {info.get('age_s', 0.0):.0f} s ago)",
+                      file=sys.stderr, flush=True)
+                self.path.unlink()
+        except FileNotFoundError:
+            pass
+        finally:
+            breaker.unlink(missing_ok=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(LOCK_HEARTBEAT_S):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        info = self.holder()
+        if info is not None and info.get("token") == self.token:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "RunLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+_TEMPORARY_PID = re.compile(r"\.(\d+)\.[^.]+\.tmp$")
+
+
+def remove_orphans(run_dir: str | Path, dead_only: bool = False) -> list[Path]:
+    """Delete the temporary files of atomic writes a killed process left in a run folder (never
+    read by anything). The holder of the run lock removes them all; ``dead_only`` removes only
+    those whose writer (pid in the name) no longer runs on this machine (``evaluate``, which
+    may run beside another evaluation of the same run)."""
+    run_dir = Path(run_dir)
+    orphans = [p for folder in (run_dir, run_dir / EVAL_DIR) if folder.is_dir()
+               for p in folder.glob(".*.tmp") if p.is_file()]
+    if dead_only:
+        pids = [_TEMPORARY_PID.search(p.name) for p in orphans]
+        orphans = [p for p, pid in zip(orphans, pids) if pid and not pid_alive(int(pid.group(1)))]
+    for path in orphans:
+        path.unlink(missing_ok=True)
+    return orphans
+
+
+def clear_run(run_dir: str | Path) -> list[str]:
+    """Delete a run's record (status, config, metrics, checkpoint, eval rows), keeping the lock:
+    what ``train.restart=true`` does, under the run lock, before training again."""
+    import shutil
+
+    run_dir = Path(run_dir)
+    removed = []
+    if not run_dir.is_dir():
+        return removed
+    for path in sorted(run_dir.iterdir()):
+        if path.name in (LOCK_FILE, LOCK_FILE + ".break"):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path.name)
+    return removed
 
 
 def versions() -> dict[str, str]:
@@ -170,14 +383,27 @@ def versions() -> dict[str, str]:
     }
 
 
+class CorruptRecord(UserError, ValueError):
+    """A run record that cannot be read (truncated, not JSON, foreign): the message names the file
+    and how to train the run again (``train.restart=true``)."""
+
+
+RESTART_HINT = "run the same command with train.restart=true to train this run from scratch"
+
+
 def read_status(run_dir: str | Path) -> dict | None:
+    """The run's status.json, None when there is none; CorruptRecord when it cannot be read."""
     path = Path(run_dir) / STATUS_FILE
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); delete the run folder to start it again") from error
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise CorruptRecord(f"{path} is not readable JSON ({error}); {RESTART_HINT}") from None
+    if not isinstance(status, dict) or not isinstance(status.get("status"), str):
+        what = f"a {type(status).__name__}" if not isinstance(status, dict) else "no status entry"
+        raise CorruptRecord(f"{path} holds {what}: it is not a run status of this package; {RESTART_HINT}")
+    return status
 
 
 def write_status(run_dir: str | Path, status: dict) -> None:
@@ -246,16 +472,36 @@ def _run_identity(run_dir: Path, status: dict) -> dict:
     config_path = run_dir / CONFIG_FILE
     flat: dict[str, Any] = {}
     if config_path.exists():  # written resolved, so plain YAML reads it (C loader: fast on many runs)
-        _flatten("", yaml.load(config_path.read_text(), Loader=_YAML_LOADER) or {}, flat)
-    row = {"run_dir": str(run_dir), "status": status.get("status"), "config_hash": status.get("config_hash")}
+        try:
+            config = yaml.load(config_path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise CorruptRecord(f"{config_path} is not readable YAML ({str(error).splitlines()[0]}); "
+                                f"{RESTART_HINT}") from None
+        if config is not None and not isinstance(config, dict):
+            raise CorruptRecord(f"{config_path} holds a {type(config).__name__}, not a run config; {RESTART_HINT}")
+        _flatten("", config or {}, flat)
+    # records of earlier versions lack config_hash in status.json; the folder name carries it
+    config_hash = status.get("config_hash") or (run_dir.name.rsplit("-seed", 1)[0] if "-seed" in run_dir.name else None)
+    row = {"run_dir": str(run_dir), "status": status.get("status"), "config_hash": config_hash}
     for column, key in _IDENTITY_COLUMNS.items():
-        row[column] = flat.get(key)
+        value = flat.get(key)
+        if value is None and column in ("dataset", "model", "variant", "seed"):
+            value = status.get(column)  # records of earlier versions named these in status.json only
+        row[column] = value
     row["beta_value"] = status.get("beta_value")
     recorded = status.get("overrides")  # the command-line overrides the run was made with
     row["overrides"] = tuple(recorded) if isinstance(recorded, list) else None
     row["tau"] = _as_float(row["tau"])
+    row["seed"] = _as_int(row["seed"])
     row["config"] = flat
     return row
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _as_float(value: Any) -> float | None:
@@ -273,47 +519,106 @@ def _with_identity(rows: pd.DataFrame, identity: dict) -> pd.DataFrame:
     return pd.concat([rows.drop(columns=[c for c in identity if c in rows.columns]), constant], axis=1)
 
 
+EVAL_REQUIRED = ("metric", "value")  # every suite writes tidy rows with at least these columns
+
+
+def _read_eval(path: Path) -> pd.DataFrame:
+    try:
+        rows = pd.read_parquet(path)
+    except Exception as error:  # truncated, not parquet, unreadable: pyarrow raises several types
+        raise CorruptRecord(f"{path} is not a readable parquet file ({type(error).__name__}: "
+                            f"{str(error).splitlines()[0] if str(error) else ''}); recompute it with "
+                            f"`python -m ablations.evaluate run={path.parent.parent} suite={path.stem} "
+                            "overwrite=true`") from None
+    missing = [c for c in EVAL_REQUIRED if c not in rows.columns]
+    if missing:
+        raise CorruptRecord(f"{path} has no {', '.join(missing)} column (columns: {', '.join(map(str, rows.columns))}); "
+                            f"it is not an evaluation table of this package; recompute it with `python -m "
+                            f"ablations.evaluate run={path.parent.parent} suite={path.stem} overwrite=true`")
+    return rows
+
+
+def _read_metrics_checked(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / METRICS_FILE
+    try:
+        metrics = read_metrics(run_dir)
+    except Exception as error:  # pandas raises parser, decode and empty-data errors
+        raise CorruptRecord(f"{path} is not a readable CSV table ({type(error).__name__}); {RESTART_HINT}") from None
+    if not metrics.empty and "epoch" not in metrics.columns:
+        raise CorruptRecord(f"{path} has no epoch column; it is not a metrics table of this package; {RESTART_HINT}")
+    return metrics
+
+
+def _report_skipped(problems: list[dict]) -> None:
+    for problem in problems:
+        print(f"warning: skipped {problem['path']}: {problem['reason']}", file=sys.stderr, flush=True)
+
+
 def load_results(root: str | Path = "runs", kinds: Iterable[str] = ("run", "epoch", "eval"),
-                 config_columns: Iterable[str] = ()) -> pd.DataFrame:
+                 config_columns: Iterable[str] = (), on_skip=_report_skipped) -> pd.DataFrame:
     """Every run, epoch and evaluation row under ``root`` as one tidy DataFrame.
 
     ``config_columns`` adds any dotted config key as a column (e.g. ``"train.lr"``).
+    Records that cannot be read (a status.json that is not JSON, a config.yaml that is not YAML,
+    a truncated metrics.csv or eval parquet, a parquet of other columns, a foreign status.json)
+    are left out, never failing the table: each is listed in ``table.attrs["skipped"]`` as
+    ``{"path", "reason"}`` and passed to ``on_skip`` (default: one warning line each on stderr;
+    ``None`` is silent). A whole run is left out when its status or config is unreadable; only
+    the file when one metrics or eval file is.
     """
     kinds = set(kinds)
     frames: list[pd.DataFrame] = []
+    problems: list[dict] = []
     for run_dir in find_runs(root):
         try:
             status = read_status(run_dir) or {}
-        except ValueError:
+            ident = _run_identity(run_dir, status)
+        except CorruptRecord as error:
+            problems.append({"path": str(run_dir), "reason": str(error)})
             continue
-        ident = _run_identity(run_dir, status)
         flat = ident.pop("config")
         for key in config_columns:
             ident[key] = flat.get(key)
         if "run" in kinds:
             row = dict(ident, kind="run")
-            row.update({k: v for k, v in (status.get("final") or {}).items()})
+            final = status.get("final")
+            row.update({str(k): v for k, v in (final.items() if isinstance(final, dict) else ())
+                        if k not in ident and k != "kind"})
             row.update({"wall_time_s": status.get("wall_time_s"), "epochs_done": status.get("epochs_done"),
                         "device": status.get("device")})
             frames.append(pd.DataFrame([row]))
         if "epoch" in kinds:
-            metrics = read_metrics(run_dir)
+            try:
+                metrics = _read_metrics_checked(run_dir)
+            except CorruptRecord as error:
+                problems.append({"path": str(run_dir / METRICS_FILE), "reason": str(error)})
+                metrics = pd.DataFrame()
             if not metrics.empty:
                 frames.append(_with_identity(metrics, dict(ident, kind="epoch")))
         if "eval" in kinds and (run_dir / EVAL_DIR).is_dir():
             for path in sorted((run_dir / EVAL_DIR).glob("*.parquet")):
-                rows = pd.read_parquet(path)
+                try:
+                    rows = _read_eval(path)
+                except CorruptRecord as error:
+                    problems.append({"path": str(path), "reason": str(error)})
+                    continue
                 rows = _with_identity(rows, {k: v for k, v in dict(ident, kind="eval").items()
-                                             if k not in rows.columns})
+                                             if k not in rows.columns or k == "kind"})
                 if "suite" not in rows.columns:
                     rows["suite"] = path.stem
                 frames.append(rows)
+    if on_skip is not None and problems:
+        on_skip(problems)
     if not frames:
-        return pd.DataFrame(columns=["kind", "run_dir", "status", *list(_IDENTITY_COLUMNS)])
+        table = pd.DataFrame(columns=["kind", "run_dir", "status", *list(_IDENTITY_COLUMNS)])
+        table.attrs["skipped"] = problems
+        return table
     frames = [frame.dropna(axis=1, how="all") for frame in frames]
     table = pd.concat(frames, ignore_index=True, sort=False)
     first = ["kind", "run_dir", "status", *list(_IDENTITY_COLUMNS)]
-    return table[[c for c in first if c in table.columns] + [c for c in table.columns if c not in first]]
+    table = table[[c for c in first if c in table.columns] + [c for c in table.columns if c not in first]]
+    table.attrs["skipped"] = problems
+    return table
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
@@ -329,17 +634,26 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu"):
             f"{run_dir} is not a run with a checkpoint (expected {CONFIG_FILE} and {CHECKPOINT_FILE}); "
             "run `python -m ablations.run ...` to create it"
         )
-    cfg = OmegaConf.load(config_path)
+    try:
+        cfg = OmegaConf.load(config_path)
+    except Exception as error:  # yaml and omegaconf raise several types for a damaged file
+        raise CorruptRecord(f"{config_path} cannot be read ({type(error).__name__}); {RESTART_HINT}") from None
     try:
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
     except Exception as error:  # corrupt or truncated file
-        raise UserError(f"checkpoint {checkpoint_path} cannot be read ({error}); delete it to retrain") from error
+        raise CorruptRecord(f"checkpoint {checkpoint_path} cannot be read ({type(error).__name__}: {error}); "
+                            f"{RESTART_HINT}") from None
     try:
         spec = neurons.spec_from_config(OmegaConf.to_container(cfg.neuron, resolve=True))
         model = models.build(cfg, spec, tuple(state["input_shape"]))
-    except ValueError as error:
-        raise UserError(f"{config_path} no longer describes a network this version can build ({error})") from None
-    neurons.set_backend(model, str(cfg.neuron.get("backend") or "snntorch"))
-    model.load_state_dict(state["model"])
+        neurons.set_backend(model, str(cfg.neuron.get("backend") or "auto"))
+        model.load_state_dict(state["model"])
+    except (UserError, ValueError) as error:
+        raise CorruptRecord(f"{run_dir}: its {CONFIG_FILE} no longer describes a network this version can build "
+                            f"({error}); {RESTART_HINT}") from None
+    except (KeyError, TypeError, RuntimeError, AttributeError) as error:
+        raise CorruptRecord(f"{run_dir}: the checkpoint does not match its {CONFIG_FILE} "
+                            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}); "
+                            f"{RESTART_HINT}") from None
     model.to(device).eval()
     return model, cfg

@@ -6,21 +6,27 @@ Examples::
     python -m ablations.run variant=no_reset neuron.tau=30
     python -m ablations.run -m variant=vanilla,no_leak seed=0,1   # Hydra multirun grid
 
-From Python, ``run(["variant=no_reset"])`` does the same and returns the run directory.
+From Python, ``run(["variant=no_reset"])`` does the same and returns the run directory. The work
+is :mod:`ablations.pipeline`; this module parses and prints.
+
+One process at a time works on a run: a second one on the same run exits at once (code 2) naming
+the first (:class:`ablations.results.RunLock`; a lock whose holder died is taken over).
+``train.restart=true`` deletes the run's record (a corrupt checkpoint or status, an old config)
+and trains it from scratch.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 import hydra
 from omegaconf import DictConfig
 
-from .errors import exit_code
-from .pipeline import prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
+from .errors import exit_code, wants_debug
+from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
-__all__ = ["run", "run_cfg", "main"]
+__all__ = ["run", "run_cfg", "compose_run", "main", "cli"]
 
 
 def report_errors(function: Callable[[], object], debug: bool) -> None:
@@ -38,5 +44,17 @@ def main(cfg: DictConfig) -> None:
     report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
 
 
-if __name__ == "__main__":
+def cli(argv: Iterable[str] | None = None) -> None:
+    """``python -m ablations.run``: a single run's overrides are composed first, so a bad key or
+    value is one message and exit code 2 (Hydra alone answers exit code 1); multirun sweeps and
+    Hydra's own flags go to Hydra as they are."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in argv):
+        code = exit_code(lambda: compose_run(argv), wants_debug(argv))
+        if code:
+            sys.exit(code)
     main()
+
+
+if __name__ == "__main__":
+    cli()

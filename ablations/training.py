@@ -62,7 +62,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import network, results, tracking
+from . import faults, network, results, tracking
 from .errors import UserError
 from .data import DataBundle
 
@@ -376,7 +376,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         except Exception as error:
             raise UserError(f"checkpoint {checkpoint_path} cannot be read ({type(error).__name__}: {error}); "
-                            "delete it (or the run folder) and run the command again to retrain") from None
+                            "run the same command with train.restart=true to train this run from scratch") from None
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
@@ -425,6 +425,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                 nn.utils.clip_grad_norm_(model.parameters(), float(train.grad_clip))
             scaler.step(optimizer)
             scaler.update()
+            faults.point("train.batch")  # fault-injection tests: killed mid-epoch
             with torch.no_grad():
                 tally.add(output.detach(), y, record_loss(output.detach(), y, data.steps))
             running = tally.means()
@@ -463,6 +464,9 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
     epoch_bar.close()
+    if history and start_epoch >= epochs:  # killed after the last checkpoint, before its metrics were written
+        results.write_metrics(run_dir, history)
+        results.update_status(run_dir, epochs_done=len(history))
     final = dict(history[-1]) if history else {}
     final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
     final["accuracy"] = final.get("test_accuracy")

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from conftest import DIGITS_GRID, EVENT_VARIANTS  # noqa: E402
+from figure_grid import DIGITS_GRID, EVENT_VARIANTS  # noqa: E402
 
 from ablations import figures, results  # noqa: E402
 from ablations.config import UserError, compose, group_options, resolve_neuron_defaults, validate  # noqa: E402

@@ -157,7 +157,7 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     status["status"] = "running"  # as if killed after the checkpoint was written
     results.write_status(path, status)
     (path / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="cannot be read.*delete it"):
+    with pytest.raises(UserError, match="cannot be read.*train.restart=true"):
         run(args)
     assert results.read_status(path)["status"] == "failed"
 

@@ -191,6 +191,16 @@ def _most_runs(runs: pd.DataFrame) -> str:
     return str(score.sort_values(["size", "any"], ascending=False).index[0])
 
 
+def _evaluated_runs(frame: pd.DataFrame) -> dict[str, set]:
+    """``{suite: run folders with rows of it}`` among finished non-study runs (empty when no run
+    has been evaluated yet: the table then has no ``suite`` column at all)."""
+    done = paper_rows(frame)
+    if done.empty or "suite" not in done.columns or "run_dir" not in done.columns:
+        return {}
+    done = done[done["kind"] == "eval"]
+    return {str(suite): set(group["run_dir"]) for suite, group in done.groupby("suite", sort=False)}
+
+
 def missing_commands(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Sequence[str] | None = None,
                      dataset: str | None = None, extra: Sequence[str] = ()) -> list[str]:
     """The commands that produce what a figure lacks: ``ablations.evaluate`` for the finished runs
@@ -204,9 +214,8 @@ def missing_commands(frame: pd.DataFrame, suites: Sequence[str] = (), variants: 
     commands = []
     if suites and present & set(wanted) and not extra:
         mine = runs[(runs["dataset"] == dataset) & runs["variant"].isin(wanted)]["run_dir"]
-        done = paper_rows(frame)
-        done = done[(done["kind"] == "eval") & done["suite"].isin(suites)] if "suite" in done.columns else done.iloc[0:0]
-        lacking = [s for s in suites if any(r not in set(done.loc[done["suite"] == s, "run_dir"]) for r in mine)]
+        evaluated = _evaluated_runs(frame)
+        lacking = [s for s in suites if any(r not in evaluated.get(s, set()) for r in mine)]
         if lacking:
             commands.append(evaluate_command(frame, lacking, str(dataset)))
     absent = [v for v in wanted if v not in present]

@@ -214,7 +214,7 @@ def add_series(rows: pd.DataFrame, variants: Sequence[str] | None = None) -> pd.
                 suffix = ", ".join(f"{p}={_short(first[p])}" for p in varying) or f"config {str(config_hash)[:6]}"
                 name = f"{name} ({suffix})"
             labels[(str(variant), str(config_hash))] = name
-    rows["series"] = [labels[(str(v), str(h))] for v, h in
+    rows["series"] = [labels.get((str(v), str(h)), style.variant_label(v)) for v, h in  # no hash: an old record
                       zip(rows["variant"], _column(rows, "config_hash"))]
     return rows
 

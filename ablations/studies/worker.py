@@ -15,7 +15,7 @@ from typing import Any, Mapping, Sequence
 
 from omegaconf import DictConfig
 
-from .. import results
+from .. import faults, results
 from ..errors import UserError
 from ..config import compose
 from .definition import StudyDefinition
@@ -177,6 +177,7 @@ class Worker:
         for objective, value in zip(self.definition.objectives, values, strict=True):
             if not math.isfinite(value):
                 raise UserError(f"objective {objective.name!r} of run {run_dir} is {value}")
+        faults.point("study.commit")  # fault-injection tests: run finished, result not yet told to the study
         return values[0] if len(values) == 1 else values
 
     def _reporter(self, trial, cfg: DictConfig):
