@@ -84,7 +84,9 @@ def validate(cfg: DictConfig) -> neurons.NeuronSpec:
     train = cfg.train
     checks = [
         (int(train.epochs) >= 1, f"train.epochs={train.epochs} must be >= 1"),
-        (int(train.batch_size) >= 1, f"train.batch_size={train.batch_size} must be >= 1"),
+        (1 <= int(train.batch_size) < 2**31, f"train.batch_size={train.batch_size} must be from 1 to {2**31 - 1}"),
+        (1 <= int(train.get("eval_batch_size", 1)) < 2**31,
+         f"train.eval_batch_size={train.get('eval_batch_size')} must be from 1 to {2**31 - 1}"),
         (float(train.lr) > 0, f"train.lr={train.lr} must be > 0"),
         (str(train.optimizer) in training.OPTIMIZERS,
          f"train.optimizer={train.optimizer!r} is not one of {list(training.OPTIMIZERS)}"),

@@ -74,10 +74,17 @@ def test_crafted_names_never_leave_the_runs_root(sandbox):
     from ablations.config import compose
     from ablations.run import run_cfg
 
-    for key in ("neuron.variant", "dataset.name", "model.name"):
-        for value in ["../../escaped", "/tmp/escaped-abs", "..", "a/b", "x\x01y"]:
+    values = ["../../escaped", "/tmp/escaped-abs", "..", "a/b", "x\x01y"]
+    for key in ("dataset.name", "model.name"):
+        for value in values:
             with pytest.raises(UserError):
                 run_cfg(compose([*BASE, "paths.runs=runs", f"{key}={value}"]))
+    for value in values:  # a variant is filed under the name its physics give, never the text given
+        try:
+            run_dir = run_cfg(compose([*BASE, "paths.runs=runs", f"neuron.variant={value}"]))
+        except UserError:
+            continue  # a value Hydra's grammar refuses (the control character)
+        assert run_dir.parent.name == "vanilla" and (Path("runs").resolve() in run_dir.resolve().parents)
     assert not list(sandbox.glob("**/escaped*"))
 
 

@@ -225,6 +225,17 @@ def _parse_param(key: str, spec: Any, where: str) -> Param:
                  else step, grid=grid, when=when)
 
 
+def _strategy(value: Any, key: str, where: str) -> dict:
+    """A ``sampler`` / ``pruner`` entry: a name, or a mapping with ``name`` and its options."""
+    if not value:
+        return {}
+    if isinstance(value, str):
+        return {"name": value}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise UserError(f"{where}: `{key}` must be a name or a mapping such as {{name: ..., ...}}, not {value!r}")
+
+
 def _parse_objective(spec: Any, where: str) -> Objective:
     if isinstance(spec, str):
         raise UserError(f"{where}: objective {spec!r} must be a mapping, e.g. {{metric: {spec}, direction: maximize}}")
@@ -295,12 +306,7 @@ def parse_definition(node: Mapping[str, Any], default_name: str = "study", sourc
     names = [o.name for o in objectives]
     if len(set(names)) != len(names):
         raise UserError(f"{where}: objective names must differ, got {names}; give each a `name`")
-    sampler = dict(node.get("sampler") or {})
-    pruner = dict(node.get("pruner") or {})
-    if isinstance(node.get("sampler"), str):
-        sampler = {"name": node["sampler"]}
-    if isinstance(node.get("pruner"), str):
-        pruner = {"name": node["pruner"]}
+    sampler, pruner = (_strategy(node.get(key), key, where) for key in ("sampler", "pruner"))
     definition = StudyDefinition(
         name=name, objectives=objectives, space=space, overrides=tuple(overrides),
         description=str(node.get("description") or "").strip(), sampler=sampler, pruner=pruner,
