@@ -537,7 +537,12 @@ class Leaky(snn.Leaky):
     def extra_repr(self) -> str:
         return self.spec.describe() + ("" if self.backend == "auto" else f", backend {self.backend}")
 
-    def forward(self, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def forward(self, current: torch.Tensor, mem: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        """``neuron(current[T, B, ...])``: the sequence from a fresh state. With ``mem`` (the runner's
+        per-step call, so that forward hooks such as NeuroBench's see every step): one :meth:`step`."""
+        if mem is not None:
+            return self.step(current, mem)
         spikes, membrane = run_sequence(self, current, record_membrane=True)
         return spikes, membrane  # type: ignore[return-value]
 
@@ -659,7 +664,7 @@ def run_sequence(
         step_current = current[t]
         if recurrent is not None:
             step_current = step_current + recurrent(spk)
-        spk, mem = cell.step(step_current, mem)
+        spk, mem = cell(step_current, mem)  # a module call: forward hooks see each step
         spikes.append(spk)
         if record_membrane:
             membranes.append(mem)

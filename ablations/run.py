@@ -39,8 +39,10 @@ def report_errors(function: Callable[[], object], debug: bool) -> None:
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
 
-    overrides = list(HydraConfig.get().overrides.task)
+    # as typed: an override may hold an interpolation (${...}) that only the run resolves (or refuses)
+    overrides = [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
     report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
 
 
