@@ -100,20 +100,29 @@ def write_dvs_gesture(data_root: Path, samples: dict[str, list[tuple[str, int, n
             np.save(folder / f"{label}.npy", np.asarray(events, dtype=np.int64))
 
 
-def write_shd(data_root: Path, samples: dict[str, list[tuple[int, np.ndarray, np.ndarray]]]) -> None:
-    """``samples[split] = [(label, times_s, units), ...]`` as the SHD HDF5 layout
-    (``spikes/times`` and ``spikes/units`` variable-length, ``labels``, ``extra/keys``, ``extra/speaker``)."""
+def _write_spike_hdf5(folder: Path, prefix: str, samples: dict, keys: list[str]) -> None:
+    """SHD's and SSC's HDF5 layout: variable-length ``spikes/times`` and ``spikes/units``,
+    ``labels``, ``extra/keys``, ``extra/speaker``; one ``<prefix>_<split>.h5`` per split."""
     import h5py
 
-    folder = Path(data_root) / "shd" / "SHD"
     folder.mkdir(parents=True, exist_ok=True)
     for split, items in samples.items():
-        with h5py.File(folder / f"shd_{split}.h5", "w") as file:
+        with h5py.File(folder / f"{prefix}_{split}.h5", "w") as file:
             times = file.create_dataset("spikes/times", (len(items),), dtype=h5py.vlen_dtype(np.float32))
             units = file.create_dataset("spikes/units", (len(items),), dtype=h5py.vlen_dtype(np.uint16))
             for index, (_, t, u) in enumerate(items):
                 times[index] = np.asarray(t, dtype=np.float32)
                 units[index] = np.asarray(u, dtype=np.uint16)
             file.create_dataset("labels", data=np.array([label for label, _, _ in items], dtype=np.uint16))
-            file.create_dataset("extra/keys", data=np.array([f"digit-{i}".encode() for i in range(20)]))
+            file.create_dataset("extra/keys", data=np.array([key.encode() for key in keys]))
             file.create_dataset("extra/speaker", data=np.zeros(len(items), dtype=np.uint16))
+
+
+def write_shd(data_root: Path, samples: dict[str, list[tuple[int, np.ndarray, np.ndarray]]]) -> None:
+    """``samples[split] = [(label, times_s, units), ...]`` as the SHD HDF5 layout."""
+    _write_spike_hdf5(Path(data_root) / "shd" / "SHD", "shd", samples, [f"digit-{i}" for i in range(20)])
+
+
+def write_ssc(data_root: Path, samples: dict[str, list[tuple[int, list, list]]]) -> None:
+    """``samples[split] = [(label, times_s, units), ...]`` in SSC's HDF5 layout (SHD's, 35 words)."""
+    _write_spike_hdf5(Path(data_root) / "ssc" / "SSC", "ssc", samples, [f"word-{i}" for i in range(35)])

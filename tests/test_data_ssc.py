@@ -3,33 +3,14 @@ the ``roles_ssc`` preset's seed 001 Table 4 network (700-200-35)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
+from native_formats import write_ssc
+
 from ablations import data
 from ablations.config import UserError, build_model, compose
-
-
-def write_ssc(data_root: Path, samples: dict[str, list[tuple[int, list, list]]]) -> None:
-    """``samples[split] = [(label, times_s, units), ...]`` in SSC's HDF5 layout (as SHD's:
-    variable-length ``spikes/times`` and ``spikes/units``, ``labels``, ``extra/keys``, ``extra/speaker``)."""
-    import h5py
-
-    folder = Path(data_root) / "ssc" / "SSC"
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, items in samples.items():
-        with h5py.File(folder / f"ssc_{split}.h5", "w") as file:
-            times = file.create_dataset("spikes/times", (len(items),), dtype=h5py.vlen_dtype(np.float32))
-            units = file.create_dataset("spikes/units", (len(items),), dtype=h5py.vlen_dtype(np.uint16))
-            for index, (_, t, u) in enumerate(items):
-                times[index] = np.asarray(t, dtype=np.float32)
-                units[index] = np.asarray(u, dtype=np.uint16)
-            file.create_dataset("labels", data=np.array([label for label, _, _ in items], dtype=np.uint16))
-            file.create_dataset("extra/keys", data=np.array([f"word-{i}".encode() for i in range(35)]))
-            file.create_dataset("extra/speaker", data=np.zeros(len(items), dtype=np.uint16))
 
 
 def test_ssc_reads_hdf5_spike_trains(tmp_path):
