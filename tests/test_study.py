@@ -349,7 +349,8 @@ def test_sigterm_requeues_the_running_trial_and_the_same_command_resumes_it(tmp_
         objectives: [{metric: accuracy, direction: maximize}]
         n_trials: 1
         """)
-    argv = ["study=stop", *[o for o in TINY if not o.startswith("train.epochs")], "train.epochs=4",
+    # enough epochs that the watcher thread, polling every 20 ms, sees epoch 1 long before the last
+    argv = ["study=stop", *[o for o in TINY if not o.startswith("train.epochs")], "train.epochs=12",
             *paths(tmp_path)]
 
     def terminate_after_first_epoch():

@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from ablations import results, study
+from ablations import faults, results, study
 
 pytestmark = pytest.mark.slow  # worker processes and launchers: end to end
 
@@ -34,9 +34,9 @@ def write_study(folder: Path, name: str, text: str) -> None:
     (folder / "studies" / f"{name}.yaml").write_text(textwrap.dedent(text))
 
 
-def start(folder: Path, log: str, *args: str) -> subprocess.Popen:
+def start(folder: Path, log: str, *args: str, env: dict | None = None) -> subprocess.Popen:
     handle = open(folder / log, "w")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "ablations.study", *args], cwd=folder, stdout=handle,
                             stderr=subprocess.STDOUT, env=env)
 
@@ -104,7 +104,7 @@ PAIR = """
 # --------------------------------------------------------------------------- kill -9
 def test_sigkill_during_a_trial_then_the_same_command_finishes_the_study(tmp_path):
     write_study(tmp_path, "crash", """
-        overrides: [train.epochs=3, dataset.steps=4, train.max_batches=5]
+        overrides: [train.epochs=3, dataset.steps=4, train.max_batches=2]
         space:
           train.lr: {type: float, low: 0.001, high: 0.02, log: true}
         objectives: [{metric: accuracy, direction: maximize}]
@@ -115,21 +115,18 @@ def test_sigkill_during_a_trial_then_the_same_command_finishes_the_study(tmp_pat
         reclaim_local: false   # exercise the heartbeat: the killed trial is found stale, not by its pid
         """)
     command = ["study=crash"]
-    first = start(tmp_path, "first.log", *command)
-    victim, deadline = None, time.time() + 120
-    while victim is None and time.time() < deadline and first.poll() is None:
-        time.sleep(0.05)
-        for path in (tmp_path / "runs").rglob("status.json") if (tmp_path / "runs").exists() else []:
-            try:
-                status = json.loads(path.read_text())
-            except (OSError, ValueError):
-                continue
-            trial = status.get("trial") or {}
-            if status.get("status") == "running" and trial.get("number") == 1 and status.get("epochs_done", 0) >= 1:
-                victim = path.parent
-    assert victim is not None, (tmp_path / "first.log").read_text()[-3000:]
-    os.kill(first.pid, signal.SIGKILL)  # mid-trial: trial 1 has one epoch checkpointed, two to go
-    first.wait()
+    # Killed by the package's own kill point, at a moment that does not depend on this machine's speed:
+    # trial 0 takes 3 epochs x 2 batches (the digits training set has 3 batches, max_batches takes 2),
+    # so the 9th optimizer step is the first of trial 1's second epoch: one epoch checkpointed, two to go.
+    first = start(tmp_path, "first.log", *command, env={faults.ENV: "train.batch@9"})
+    assert first.wait(timeout=150) == -signal.SIGKILL, (tmp_path / "first.log").read_text()[-3000:]
+    victim = None
+    for path in (tmp_path / "runs").rglob("status.json"):
+        status = json.loads(path.read_text())
+        if (status.get("trial") or {}).get("number") == 1:
+            victim = path.parent
+    assert victim is not None and results.read_status(victim)["status"] == "running"
+    assert results.read_status(victim)["epochs_done"] == 1
     before = open_sqlite(tmp_path, "crash").get_trials()
     assert [t.state.name for t in before] == ["COMPLETE", "RUNNING"]
     kept = {t.number: (t.value, t.params) for t in before if t.state == COMPLETE}
