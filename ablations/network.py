@@ -70,6 +70,7 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
+from torch.nn.modules import module as torch_module
 from torch.utils.checkpoint import checkpoint
 
 from . import leak_gradient, neurons, scan, sparse
@@ -158,21 +159,60 @@ class TimeDropout(nn.Module):
         return f"p={self.p}"
 
 
-def _apply_ops(ops: nn.ModuleList, x: torch.Tensor) -> torch.Tensor:
+class _SpikeLinear(torch.autograd.Function):
+    """``linear(spikes, W, b)`` that keeps its 0/1 input for backward as bool (1 byte, not 4).
+
+    The weight gradient ``g^T S`` needs the input; the spikes are exactly 0 or 1, so a bool copy
+    gives the same gradient bit for bit in a quarter of the memory."""
+
+    @staticmethod
+    def forward(ctx, spikes, weight, bias):
+        ctx.save_for_backward(spikes.bool(), weight)
+        ctx.dtype, ctx.has_bias = spikes.dtype, bias is not None
+        return nn.functional.linear(spikes, weight, bias)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        packed, weight = ctx.saved_tensors
+        grad_spikes = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_spikes = grad_output @ weight
+        if ctx.needs_input_grad[1]:
+            flat = grad_output.reshape(-1, grad_output.shape[-1])
+            grad_weight = flat.t() @ packed.reshape(-1, packed.shape[-1]).to(ctx.dtype)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_output.reshape(-1, grad_output.shape[-1]).sum(0)
+        return grad_spikes, grad_weight, grad_bias
+
+
+# ops that keep a 0/1 tensor 0/1 (the spikes of the layer before stay binary through them)
+_KEEP_BINARY = (nn.Flatten, nn.Identity, nn.MaxPool1d, nn.MaxPool2d)
+
+
+def _apply_ops(ops: nn.ModuleList, x: torch.Tensor, binary: bool = False) -> torch.Tensor:
     """Run stateless ops on a time-major tensor: folded ``[T*B, ...]`` except time dropout.
 
     A fully connected op on input that needs no gradient (event data entering the first layer)
     uses the sparse product of :mod:`ablations.sparse` where the input is sparse enough.
+    ``binary``: ``x`` is the 0/1 spikes of a spiking layer; a fully connected op they reach
+    unchanged keeps them for its backward pass as bool (:class:`_SpikeLinear`; float32 only, an
+    autocast product keeps its own low-precision copy).
     """
     steps, batch = x.shape[:2]
     folded = x.reshape(steps * batch, *x.shape[2:])
     for op in ops:
         if isinstance(op, nn.Linear) and not folded.requires_grad:
             folded = sparse.event_linear(folded, op)
+        elif (isinstance(op, nn.Linear) and binary and folded.dtype == torch.float32
+              and not torch.is_autocast_enabled(folded.device.type) and not op._forward_hooks
+              and not op._forward_pre_hooks and not torch_module._global_forward_hooks):
+            folded = _SpikeLinear.apply(folded, op.weight, op.bias)
         elif isinstance(op, TimeDropout):
             folded = op(folded.reshape(steps, batch, *folded.shape[1:])).flatten(0, 1)
         else:
             folded = op(folded)
+        binary = binary and isinstance(op, _KEEP_BINARY)
     return folded.reshape(steps, batch, *folded.shape[1:])
 
 
@@ -185,12 +225,13 @@ class SpikingLayer(nn.Module):
         self.ops = nn.ModuleList(ops)
         self.neuron = neuron
         self.checkpoint_time_steps: int | None = None
+        self.binary_input = False  # the input is a spiking layer's 0/1 spikes (set by SpikingNetwork)
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         block = self.checkpoint_time_steps
         if block and block < x.shape[0] and record is None and self.training and torch.is_grad_enabled():
             return self._forward_in_time_blocks(x, block)
-        current = _apply_ops(self.ops, x)
+        current = _apply_ops(self.ops, x, self.binary_input)
         spikes, membrane = neurons.run_sequence(self.neuron, current, record_membrane=record is not None)
         if record is not None:
             record[self.name] = {
@@ -218,7 +259,7 @@ class SpikingLayer(nn.Module):
         return torch.cat(outputs)
 
     def _block(self, x, state, cell, recurrent):
-        spikes, membrane = scan.fused_scan(cell, recurrent, _apply_ops(self.ops, x), state)
+        spikes, membrane = scan.fused_scan(cell, recurrent, _apply_ops(self.ops, x, self.binary_input), state)
         return spikes, membrane[-1].clone()  # a view would keep the block's whole membrane alive
 
 
@@ -257,14 +298,19 @@ class Readout(nn.Module):
         self.spiking = spiking
         self.unscaled_leak_gradient = bool(unscaled_leak_gradient)
         self.window = None if window is None else int(window)
+        self.binary_input = False  # the input is a spiking layer's 0/1 spikes (set by SpikingNetwork)
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
-        current = _apply_ops(self.ops, x).float()  # the integrator runs in float32 under autocast
+        current = _apply_ops(self.ops, x, self.binary_input).float()  # the integrator runs in float32 under autocast
         steps = current.shape[0]
         first = 0 if self.window is None else max(steps - self.window, 0)
         if self.kind == "spike_count":
             spikes, membrane = neurons.run_sequence(self.spiking, current, record_membrane=True)
             out = spikes[first:].sum(0) / steps
+        elif self.kind == "mem_last" and record is None and not self.unscaled_leak_gradient:
+            # U_L[T] = sum_t beta_L^(T-t) I_L[t] in one product: no per-step graph for the integrator
+            powers = torch.arange(steps - 1, -1, -1, device=current.device, dtype=current.dtype)
+            return torch.tensordot(torch.pow(self.beta, powers), current, dims=1) / steps
         else:
             membrane = self._integrate(current)
             if self.kind == "mem_last":
@@ -301,6 +347,9 @@ class SpikingNetwork(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.readout = readout
+        for index, layer in enumerate(layers):
+            layer.binary_input = index > 0  # every layer after the first gets the spikes of the one before
+        readout.binary_input = bool(layers)
         self.spec = spec
         self.layer_string = layer_string
         self.input_shape = tuple(input_shape)

@@ -172,6 +172,16 @@ class Surrogate:
     def __call__(self, z: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def derivative(self, z: torch.Tensor) -> torch.Tensor:
+        """``dS/dz`` of the backward pass, in closed form (the fused scan's backward uses it).
+        Each built-in surrogate gives its own, pinned against its autograd backward by a test;
+        a plugin surrogate that does not falls back to one autograd call over all steps."""
+        with torch.enable_grad():
+            probe = z.detach().requires_grad_(True)
+            spikes = self(probe)
+            (gradient,) = torch.autograd.grad(spikes, probe, torch.ones_like(spikes))
+        return gradient
+
     def params(self) -> dict[str, float]:
         return dataclasses.asdict(self)
 
@@ -191,6 +201,9 @@ class ATan(Surrogate):
     def __call__(self, z):
         return snn_surrogate.ATan.apply(z, self.alpha)
 
+    def derivative(self, z):  # snnTorch's ATan backward
+        return (self.alpha / 2) / (1 + (torch.pi / 2 * self.alpha * z).square())
+
 
 @dataclass(frozen=True, repr=False)
 class FastSigmoid(Surrogate):
@@ -203,6 +216,9 @@ class FastSigmoid(Surrogate):
     def __call__(self, z):
         return snn_surrogate.FastSigmoid.apply(z, self.slope)
 
+    def derivative(self, z):  # snnTorch's FastSigmoid backward
+        return (self.slope * z.abs() + 1.0).square().reciprocal()
+
 
 @dataclass(frozen=True, repr=False)
 class Rectangular(Surrogate):
@@ -214,6 +230,9 @@ class Rectangular(Surrogate):
 
     def __call__(self, z):
         return _Rectangular.apply(z, self.width)
+
+    def derivative(self, z):
+        return (z.abs() < self.width / 2).to(z.dtype) / self.width
 
 
 @dataclass(frozen=True, repr=False)
@@ -229,6 +248,9 @@ class StraightThrough(Surrogate):
 
     def __call__(self, z):
         return _StraightThrough.apply(z, 1.0 / (self.threshold + self.epsilon))
+
+    def derivative(self, z):
+        return (z > 0).to(z.dtype) * (1.0 / (self.threshold + self.epsilon))
 
 
 SURROGATES: dict[str, type[Surrogate]] = {

@@ -43,10 +43,11 @@ __all__ = ["NeuronScan", "fused_scan", "supports", "surrogate_derivative"]
 
 
 def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-    """``dS/dU`` of a surrogate at ``z = U - theta``, from the surrogate's own backward pass.
+    """``dS/dU`` of a surrogate at ``z = U - theta``.
 
-    A surrogate object may give its derivative directly (a ``derivative(z)`` method); otherwise
-    one vectorised autograd call over all time steps asks the surrogate's backward for it.
+    A surrogate object gives its derivative directly (``derivative(z)``: every
+    :class:`~ablations.neurons.Surrogate` has one, closed form for the built-in ones); for any
+    other callable one vectorised autograd call over all time steps asks its backward for it.
     """
     derivative = getattr(surrogate, "derivative", None)
     if callable(derivative):

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -114,3 +116,45 @@ def test_batch_norm_and_max_pool():
     assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
     assert any(isinstance(m, nn.MaxPool2d) for m in net.modules())
     assert net(torch.rand(3, 2, 1, 4, 4)).shape == (2, 2)
+
+
+def test_spikes_kept_for_backward_as_bool_give_the_same_gradients():
+    """Layers fed by spikes keep them for the weight gradient as bool: same gradients as the
+    float product, and no float tensor of the hidden spikes' size is saved for backward."""
+    torch.manual_seed(0)
+    net = network.build("30-40FC-24FC-5", variant="vanilla", input_shape=(30,))
+    x = (torch.rand(12, 6, 30) < 0.4).float()
+    plain = copy.deepcopy(net)
+    for module in plain.modules():
+        if hasattr(module, "binary_input"):
+            module.binary_input = False
+    saved = {}
+
+    def pack(tensor):
+        saved.setdefault(tensor.dtype, []).append(tuple(tensor.shape))
+        return tensor
+
+    gradients = []
+    for model in (net, plain):
+        saved.clear()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = model(x).square().sum()
+        loss.backward()
+        gradients.append([p.grad.clone() for p in model.parameters()])
+        if model is net:
+            assert (72, 40) in saved[torch.bool] and (72, 24) in saved[torch.bool]  # [T*B, N] spikes as bool
+            assert (72, 40) not in saved.get(torch.float32, []) and (72, 24) not in saved.get(torch.float32, [])
+    for mine, reference in zip(*gradients):
+        assert torch.allclose(mine, reference, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "complete_leak", "no_leak"])
+def test_mem_last_readout_in_one_product_equals_the_integrator(variant):
+    torch.manual_seed(0)
+    net = network.build("10-16FC-3", variant=variant, input_shape=(10,))
+    x = torch.rand(9, 4, 10)
+    direct = net(x)
+    net.probes = True  # the recorded path runs the step-by-step integrator
+    stepped = net(x)
+    assert torch.allclose(direct, stepped, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(stepped, net.records["readout"]["membrane"][-1] / 9, rtol=1e-5, atol=1e-6)

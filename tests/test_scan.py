@@ -205,3 +205,16 @@ def test_time_checkpointing_gives_equal_gradients_in_less_memory(variant):
     with pytest.raises(ValueError, match="needs the fused neuron scan"):
         model = network.set_time_checkpointing(neurons.set_backend(copy.deepcopy(base), "snntorch"), 7)
         model(x)
+
+
+@pytest.mark.parametrize("name", sorted(neurons.SURROGATES))
+def test_closed_form_surrogate_derivative_equals_its_backward(name):
+    """The scan's backward takes dS/dz from ``derivative(z)``: equal to the surrogate's own autograd
+    backward (snnTorch's for atan and fast_sigmoid) at random z, thresholds and window edges."""
+    surrogate = neurons.make_surrogate(name, **SURROGATES[name])
+    z = torch.cat([torch.randn(4000, dtype=torch.float64) * 2, torch.tensor([0.0, 0.25, -0.25, 0.5, -0.5],
+                                                                            dtype=torch.float64)])
+    probe = z.clone().requires_grad_(True)
+    (expected,) = torch.autograd.grad(surrogate(probe), probe, torch.ones_like(z))
+    assert torch.allclose(surrogate.derivative(z), expected, rtol=1e-12, atol=0)
+    assert torch.equal(scan.surrogate_derivative(surrogate, z), surrogate.derivative(z))
