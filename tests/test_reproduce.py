@@ -206,6 +206,17 @@ def test_grid_points_and_extra_overrides():
     assert grid.format_value(math.inf) == "inf" and grid.format_value([1, 2]) == "[1,2]"
 
 
+def test_groups_keep_only_the_named_groups():
+    whole = grid.load_grid("roles", "sample")
+    only = grid.load_grid("roles", "sample", groups=["nmnist"])
+    assert {p.group for p in only.points} == {"nmnist"}
+    assert len(only.points) == sum(p.group == "nmnist" for p in whole.points)
+    assert "only the group(s) nmnist of nmnist, mnist" in only.description
+    with pytest.raises(UserError, match="has the groups nmnist, mnist"):
+        grid.load_grid("roles", "sample", groups=["cifar"])
+    assert reproduce_main(["paper=roles", "scale=sample", "groups=cifar", "list=true"]) == 2
+
+
 def test_bad_input_is_a_user_error():
     with pytest.raises(UserError, match="scale"):
         grid.load_grid("leak", "huge")

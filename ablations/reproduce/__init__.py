@@ -78,19 +78,20 @@ def _fingerprint(run_dirs: Sequence[Path], grid: Grid) -> str:
 def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extra: Sequence[str] = (),
               seeds: Sequence[int] | None = None, figures_root: str | Path = "figures", grid_path: str | Path | None = None,
               draw: bool = True, log: Callable[..., None] = print, progress: bool = True,
-              train: bool = True) -> Reproduction:
+              train: bool = True, groups: Sequence[str] | None = None) -> Reproduction:
     """Run the reproduction of ``paper`` at ``scale`` (see the module docstring).
 
     ``common``: overrides for every run that do not change what is trained (``paths.runs=...``,
     ``paths.data=...``, ``device=...``); ``extra``: overrides appended to every grid point (they
     change the runs, e.g. ``train.epochs=1``); ``seeds`` replaces the grid's seeds. ``train=False``
     trains nothing and judges the grid points already complete (the table says how many are missing).
+    ``groups`` runs only the named groups of the scale (the other groups' claims: "not measured").
     """
     from . import claims, table
     from .launch import launch
 
     start = time.perf_counter()
-    grid = load_grid(paper, scale, extra=extra, seeds=seeds, path=grid_path)
+    grid = load_grid(paper, scale, extra=extra, seeds=seeds, path=grid_path, groups=groups)
     claims.claims_of(grid.paper)  # an unknown paper fails before any work
     log(f"reproduce {grid.paper} ({grid.title}) at scale {scale}: {len(grid.points)} grid point(s)", flush=True)
     outcome = launch(grid, common=common, log=log, progress=progress, train=train)

@@ -13,6 +13,7 @@ Keys::
     paths.data=PATH                datasets (default datasets); for scale=sample point it at the subsets
     device=auto|cpu|cuda           training device (default auto)
     seeds=0,1                      replace the grid's seeds
+    groups=nmnist,mnist            only these groups of the scale (the other groups' claims: not measured)
     grid=PATH                      a grid file of one's own instead of the shipped one
     figures=false                  do not draw the figures
     train=false                    train nothing: judge the grid points already complete
@@ -35,14 +36,14 @@ from ..errors import UserError, parse_bool
 
 USAGE = __doc__
 
-KEYS = ("paper", "scale", "paths.runs", "paths.figures", "paths.data", "device", "seeds", "grid", "figures",
+KEYS = ("paper", "scale", "paths.runs", "paths.figures", "paths.data", "device", "seeds", "groups", "grid", "figures",
         "train", "progress", "list", "debug")
 
 
 def parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """``key=value`` arguments -> (options, extra run overrides); UserError on a bad argument."""
     defaults = {"paper": "", "scale": "quick", "paths.runs": "runs", "paths.figures": "figures", "paths.data": "",
-                "device": "", "seeds": "", "grid": "", "figures": "true", "train": "true", "progress": "true",
+                "device": "", "seeds": "", "groups": "", "grid": "", "figures": "true", "train": "true", "progress": "true",
                 "list": "false", "debug": "false"}
     # a dotted key that is not one of ours is a run override (train.epochs=1), appended to every grid point
     options, extra = parse_arguments(argv, {key: key for key in KEYS}, defaults,
@@ -69,13 +70,15 @@ def _main(argv: Sequence[str]) -> int:
             seeds = [int(s) for s in options["seeds"].split(",") if s.strip()]
         except ValueError:
             raise UserError(f"seeds={options['seeds']!r}: give integers separated by commas, e.g. seeds=0,1") from None
+    groups = [g.strip() for g in options["groups"].split(",") if g.strip()] if options["groups"] else None
     common = [f"paths.runs={options['paths.runs']}"]
     if options["paths.data"]:
         common.append(f"paths.data={options['paths.data']}")
     if options["device"]:
         common.append(f"device={options['device']}")
     if parse_bool(options["list"], "list"):
-        grid = load_grid(options["paper"], options["scale"], extra=extra, seeds=seeds, path=options["grid"] or None)
+        grid = load_grid(options["paper"], options["scale"], extra=extra, seeds=seeds, path=options["grid"] or None,
+                         groups=groups)
         for point in grid.points:
             print(point.command() + " " + " ".join(common))
         return 0
@@ -83,7 +86,7 @@ def _main(argv: Sequence[str]) -> int:
                        figures_root=options["paths.figures"], grid_path=options["grid"] or None,
                        draw=parse_bool(options["figures"], "figures"),
                        progress=parse_bool(options["progress"], "progress"),
-                       train=parse_bool(options["train"], "train"))
+                       train=parse_bool(options["train"], "train"), groups=groups)
     print()
     for row in result.verdicts.itertuples(index=False):
         print(f"[{row.verdict}] {row.claim} ({row.dataset}): {row.sentence}\n    {row.evidence}")

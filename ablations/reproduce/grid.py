@@ -99,10 +99,12 @@ def _as_list(node: Any, where: str) -> list:
 
 
 def load_grid(paper: str, scale: str, extra: Sequence[str] = (), seeds: Iterable[int] | None = None,
-              path: str | Path | None = None) -> Grid:
+              path: str | Path | None = None, groups: Sequence[str] | None = None) -> Grid:
     """The grid of ``paper`` at ``scale`` (``path``: a grid file of one's own instead of the shipped one).
 
-    ``extra`` overrides are appended to every point; ``seeds`` replaces the scale's seeds.
+    ``extra`` overrides are appended to every point; ``seeds`` replaces the scale's seeds;
+    ``groups`` keeps only the named groups of the scale (the claims on the others are then
+    "not measured").
     """
     if scale not in SCALES:
         raise UserError(f"scale={scale!r} is not one of {list(SCALES)}")
@@ -126,8 +128,16 @@ def load_grid(paper: str, scale: str, extra: Sequence[str] = (), seeds: Iterable
     if not seed_list:
         raise UserError(f"{where}: no seeds")
     points: list[Point] = []
-    for index, group in enumerate(_as_list(node.get("groups"), f"{where}.groups") or [{"name": "all"}]):
-        name = str(group.get("name", f"group{index}"))
+    all_groups = _as_list(node.get("groups"), f"{where}.groups") or [{"name": "all"}]
+    names = [str(group.get("name", f"group{index}")) for index, group in enumerate(all_groups)]
+    if groups is not None:
+        unknown = [g for g in groups if g not in names]
+        if unknown or not groups:
+            raise UserError(f"groups={','.join(groups)}: {path.name} scale {scale} has the groups "
+                            f"{', '.join(names)}; name one or more of them, separated by commas")
+    for name, group in zip(names, all_groups):
+        if groups is not None and name not in groups:
+            continue
         group_overrides = [str(o) for o in _as_list(group.get("overrides"), f"{where}.groups.{name}.overrides")]
         suites = tuple(dict.fromkeys(base_suites + [str(s) for s in _as_list(group.get("suites"), name)]))
         sweep = group.get("sweep") or {}
@@ -140,8 +150,11 @@ def load_grid(paper: str, scale: str, extra: Sequence[str] = (), seeds: Iterable
             overrides = tuple(base + group_overrides + swept + [str(e) for e in extra])
             for seed in seed_list:
                 points.append(Point(group=name, overrides=overrides, seed=seed, suites=suites))
+    description = " ".join(str(node.get("description", "")).split())
+    if groups is not None and len(groups) < len(names):
+        description += f" (only the group(s) {', '.join(g for g in names if g in groups)} of {', '.join(names)})"
     return Grid(paper=str(spec.get("paper", paper)), seed_paper=str(spec.get("seed_paper", "")),
                 title=str(spec.get("title", paper)), scale=scale,
-                description=" ".join(str(node.get("description", "")).split()),
+                description=description,
                 figures=tuple(spec.get("figures") or ()), tables=tuple(spec.get("tables") or ()),
                 points=tuple(points), source=str(path), extra=tuple(str(e) for e in extra))
