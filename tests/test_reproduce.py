@@ -140,12 +140,13 @@ def test_every_claim_of_every_paper_has_a_row_on_an_empty_table():
         assert set(verdicts["verdict"]) == {stats.NOT_MEASURED}
 
 
-def test_roles_xor_claims():
+@pytest.mark.parametrize("dataset", ["delayed_xor_dhsnn", "delayed_xor"])  # seed 001's regime and the short task
+def test_roles_xor_claims(dataset):
     rows = []
     accuracy = {"vanilla": 0.75, "no_reset": 0.95, "recurrent": 0.97, "no_leak": 0.50, "complete_leak": 0.51}
     for variant, value in accuracy.items():
         for seed in range(3):
-            rows.append(_run(f"r/{variant}/{seed}", "delayed_xor", variant, seed, value + 0.005 * seed,
+            rows.append(_run(f"r/{variant}/{seed}", dataset, variant, seed, value + 0.005 * seed,
                              kind="temporal"))
     verdicts = claims.evaluate("roles", pd.DataFrame(rows))
     for claim in ("roles.xor_no_reset_beats_vanilla", "roles.xor_recurrent_beats_vanilla",

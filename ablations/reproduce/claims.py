@@ -35,9 +35,9 @@ __all__ = ["PAPERS", "Claim", "NotMeasured", "claims_of", "evaluate"]
 IMAGES = ("cifar10", "svhn", "mnist", "digits")
 EVENTS = ("nmnist", "dvs_gesture", "digits_events")
 STATIC = ("mnist", "cifar10", "digits")
-XOR = ("delayed_xor",)
+XOR = ("delayed_xor_dhsnn", "delayed_xor")  # seed 001's regime (experiment=roles_delayed_xor), the short task
 SPEECH = ("shd", "ssc")
-ALL_ROLES = ("delayed_xor", "shd", "ssc", "nmnist", "dvs_gesture", "digits_events", "mnist", "cifar10", "digits")
+ALL_ROLES = ("delayed_xor_dhsnn", "delayed_xor", "shd", "ssc", "nmnist", "dvs_gesture", "digits_events", "mnist", "cifar10", "digits")
 
 
 class NotMeasured(Exception):
