@@ -201,8 +201,9 @@ class ATan(Surrogate):
     def __call__(self, z):
         return snn_surrogate.ATan.apply(z, self.alpha)
 
-    def derivative(self, z):  # snnTorch's ATan backward
-        return (self.alpha / 2) / (1 + (torch.pi / 2 * self.alpha * z).square())
+    def derivative(self, z):  # snnTorch's ATan backward, alpha/2 / (1 + (pi/2 alpha z)^2), in place
+        scaled = z * (torch.pi / 2 * self.alpha)
+        return scaled.mul_(scaled).add_(1.0).reciprocal_().mul_(self.alpha / 2)
 
 
 @dataclass(frozen=True, repr=False)
@@ -216,8 +217,9 @@ class FastSigmoid(Surrogate):
     def __call__(self, z):
         return snn_surrogate.FastSigmoid.apply(z, self.slope)
 
-    def derivative(self, z):  # snnTorch's FastSigmoid backward
-        return (self.slope * z.abs() + 1.0).square().reciprocal()
+    def derivative(self, z):  # snnTorch's FastSigmoid backward, 1 / (slope |z| + 1)^2, in place
+        scaled = z.abs().mul_(self.slope).add_(1.0)
+        return scaled.mul_(scaled).reciprocal_()
 
 
 @dataclass(frozen=True, repr=False)
@@ -232,7 +234,8 @@ class Rectangular(Surrogate):
         return _Rectangular.apply(z, self.width)
 
     def derivative(self, z):
-        return (z.abs() < self.width / 2).to(z.dtype) / self.width
+        window = z.abs()
+        return torch.lt(window, self.width / 2, out=window).mul_(1.0 / self.width)
 
 
 @dataclass(frozen=True, repr=False)
@@ -250,7 +253,7 @@ class StraightThrough(Surrogate):
         return _StraightThrough.apply(z, 1.0 / (self.threshold + self.epsilon))
 
     def derivative(self, z):
-        return (z > 0).to(z.dtype) * (1.0 / (self.threshold + self.epsilon))
+        return torch.gt(z, 0.0, out=torch.empty_like(z)).mul_(1.0 / (self.threshold + self.epsilon))
 
 
 SURROGATES: dict[str, type[Surrogate]] = {

@@ -78,19 +78,23 @@ class NeuronScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate):
         with torch.autocast(current.device.type, enabled=False):
+            # every buffer allocated once (a fresh tensor per step costs more than the step's
+            # arithmetic), spikes as 0/1 numbers (on a CPU a comparison into bool is many times slower)
             membrane = torch.empty_like(current)
             spikes = torch.empty_like(current)
+            reset_state = torch.empty_like(current[0]) if reset == "zero" else None
             beta_value = None if beta is None else beta.detach().clamp(0, 1).to(current.dtype)
             scalar_beta = None if beta_value is None or beta_value.numel() != 1 else float(beta_value)
-            previous_membrane, previous_spikes = membrane0, spikes0
-            fired = None if spikes0 is None else spikes0 > 0.5
+            if membrane0 is not None:
+                previous_membrane = membrane0.to(current.dtype)
+                previous_spikes = (spikes0 > 0.5).to(current.dtype)
             for t in range(current.shape[0]):
-                if previous_membrane is None:
+                if t == 0 and membrane0 is None:
                     membrane[0].copy_(current[0])  # from U[0] = 0, S[0] = 0
                 else:
                     previous = previous_membrane
-                    if reset == "zero":
-                        previous = previous.masked_fill(fired, 0.0)
+                    if reset == "zero":  # U - U S: exactly U, or exactly 0 after a spike
+                        previous = torch.addcmul(previous, previous, previous_spikes, value=-1.0, out=reset_state)
                     if beta_value is None:
                         leaked = previous - previous.clamp(-lam, lam)
                         torch.add(current[t], leaked, out=membrane[t])
@@ -102,10 +106,10 @@ class NeuronScan(torch.autograd.Function):
                         membrane[t].sub_(previous_spikes, alpha=threshold)
                     if weight is not None:
                         membrane[t].addmm_(previous_spikes, weight.t())
-                fired = membrane[t] > threshold
-                spikes[t].copy_(fired)
+                torch.gt(membrane[t], threshold, out=spikes[t])
                 previous_membrane, previous_spikes = membrane[t], spikes[t]
         ctx.save_for_backward(membrane, membrane0, spikes0, beta, weight)
+        ctx.set_materialize_grads(False)  # an output the loss does not use (often the membrane) stays None
         ctx.lam, ctx.threshold, ctx.reset, ctx.surrogate = lam, threshold, reset, surrogate
         return spikes, membrane
 
@@ -117,15 +121,19 @@ class NeuronScan(torch.autograd.Function):
         steps = membrane.shape[0]
         with torch.autocast(membrane.device.type, enabled=False):
             dtype = membrane.dtype
-            fired = membrane > threshold
+            # masks as 0/1 numbers, not bool: on a CPU bool tensors and masked_fill are many times
+            # slower than the float arithmetic they stand for (measured)
+            fired = torch.gt(membrane, threshold, out=torch.empty_like(membrane))  # S[t]
             slope = surrogate_derivative(ctx.surrogate, membrane - threshold).to(dtype)
             # c[t]: the part of a[t] known without the recursion (recurrent: a[t+1] V added per step)
             if grad_spikes is None:
                 local = torch.zeros_like(membrane)
+            elif weight is None:
+                local = slope.mul_(grad_spikes.to(dtype))  # the slope is not needed again
             else:
                 local = grad_spikes.to(dtype) * slope
             if grad_membrane is not None:
-                local = local + grad_membrane.to(dtype)
+                local.add_(grad_membrane.to(dtype))
             # the previous state of each step that has one: steps 2..T, and step 1 when a state
             # was given (a time block after the first); `first` is the first such step
             if membrane0 is None:
@@ -133,15 +141,16 @@ class NeuronScan(torch.autograd.Function):
             else:
                 first = 0
                 previous = torch.cat([membrane0.to(dtype)[None], membrane[:-1]])
-                previous_fired = torch.cat([(spikes0 > 0.5)[None], fired[:-1]])
-            if reset == "zero":
-                previous = previous.masked_fill(previous_fired, 0.0)  # P[t], what the leak acts on
-            keep = None if reset != "zero" else (~previous_fired).to(dtype)
+                previous_fired = torch.cat([(spikes0 > 0.5).to(dtype)[None], fired[:-1]])
+            keep = None if reset != "zero" else torch.rsub(previous_fired, 1.0)  # 1 - S[t-1]
+            wants_beta = beta is not None and ctx.needs_input_grad[3]
+            if keep is not None and (beta is None or wants_beta):
+                previous = previous * keep  # P[t], what the leak acts on (zero after a spike)
             scalar_beta = None
             if beta is None:
-                carry = (previous.abs() > lam).to(dtype)
+                carry = torch.gt(previous.abs(), lam, out=torch.empty_like(previous))
                 if keep is not None:
-                    carry = carry * keep
+                    carry.mul_(keep)
             else:
                 beta_value = beta.detach().clamp(0, 1).to(dtype)
                 if keep is None and beta_value.numel() == 1:
@@ -149,7 +158,7 @@ class NeuronScan(torch.autograd.Function):
                 elif keep is None:
                     carry = beta_value.expand_as(previous)
                 else:
-                    carry = keep * beta_value
+                    carry = keep.mul_(beta_value)  # keep is not needed after this
             total = torch.empty_like(membrane)  # a[t] = dL/dU[t] = dL/dI[t]
             total[-1].copy_(local[-1])
             if weight is not None:
@@ -172,12 +181,12 @@ class NeuronScan(torch.autograd.Function):
                 grad_membrane0 = (total[0] * (scalar_beta if carry is None else carry[0])).to(membrane0.dtype)
             if spikes0 is not None and weight is not None and ctx.needs_input_grad[2]:
                 grad_spikes0 = (total[0] @ weight).to(spikes0.dtype)
-            if beta is not None and ctx.needs_input_grad[3]:
+            if wants_beta:
                 inside = ((beta > 0) & (beta < 1)).to(dtype)  # torch's clamp: no gradient at the bounds
                 grad_beta = (_sum_to(total[first:] * previous, beta.shape) * inside).to(beta.dtype)
             if weight is not None and ctx.needs_input_grad[4]:
                 width = weight.shape[1]
-                previous_spikes = previous_fired.reshape(-1, width).to(dtype)
+                previous_spikes = previous_fired.reshape(-1, width)
                 grad_weight = total[first:].reshape(-1, weight.shape[0]).t() @ previous_spikes
                 grad_weight = grad_weight.to(weight.dtype)
         return total, grad_membrane0, grad_spikes0, grad_beta, grad_weight, None, None, None, None
