@@ -86,6 +86,16 @@ def test_noise_severity_zero_equals_clean_and_same_command_same_numbers(vanilla)
     pd.testing.assert_frame_equal(noise, again)
 
 
+def test_noise_levels_stacked_into_one_pass_give_the_numbers_of_one_pass_each(vanilla, monkeypatch):
+    from ablations.evaluation import noise as noise_suite
+
+    params = {"n_samples": 60, "batch_size": 30, "seed": 1, "severities": [0, 3, 6]}
+    stacked = _suite(vanilla, "noise", noise=params)
+    monkeypatch.setattr(noise_suite, "STACK_BYTES", 1)  # one level per forward pass
+    single = _suite(vanilla, "noise", noise=params)
+    pd.testing.assert_frame_equal(stacked, single, check_exact=False, rtol=1e-5)
+
+
 def test_noise_top_level_brings_an_if_network_close_to_chance(integrate_and_fire):
     frame = _suite(integrate_and_fire, "noise", noise={"severities": [0, 8]})
     accuracy = frame[frame.metric == "accuracy"]
