@@ -108,11 +108,21 @@ def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extr
         drawn = _draw(grid, results, outcome.run_dirs, out_dir, log)
     n_runs = len(dict.fromkeys(outcome.run_dirs))
     text = table.markdown(grid, verdicts, tables, wall_s=time.perf_counter() - start, n_runs=n_runs,
-                          skipped_tables=skipped_tables, missing=outcome.missing + len(outcome.failed))
+                          skipped_tables=skipped_tables, missing=outcome.missing + len(outcome.failed),
+                          runs_s=_recorded_seconds(results))
     files = table.write(out_dir, text, verdicts, grid.scale, grid.extra)
     seconds = time.perf_counter() - start
     return Reproduction(grid=grid, verdicts=verdicts, out_dir=out_dir, files=files, trained=outcome.trained,
                         skipped=outcome.skipped, missing=outcome.missing, failed=outcome.failed, figures_drawn=drawn, seconds=seconds)
+
+
+def _recorded_seconds(results: pd.DataFrame) -> float | None:
+    """Training and evaluation time the runs recorded (``wall_time_s`` of each run, summed)."""
+    if results.empty or "wall_time_s" not in results.columns:
+        return None
+    runs = results[results["kind"] == "run"] if "kind" in results.columns else results
+    seconds = pd.to_numeric(runs.drop_duplicates("run_dir")["wall_time_s"], errors="coerce")
+    return float(seconds.sum()) if seconds.notna().any() else None
 
 
 def _paper_tables(grid: Grid, results: pd.DataFrame) -> tuple[list[pd.DataFrame], list[str]]:

@@ -44,7 +44,8 @@ def _claims_markdown(verdicts: pd.DataFrame) -> list[str]:
 
 
 def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] = (), wall_s: float | None = None,
-             n_runs: int = 0, skipped_tables: Sequence[str] = (), missing: int = 0) -> str:
+             n_runs: int = 0, skipped_tables: Sequence[str] = (), missing: int = 0,
+             runs_s: float | None = None) -> str:
     from ..figures import markdown_table
 
     counts = verdicts["verdict"].value_counts().to_dict() if not verdicts.empty else {}
@@ -63,7 +64,9 @@ def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] 
              "one-sided 95 % Welch bound excludes zero, does not hold when its upper bound is below the margin, "
              "and is inconclusive otherwise (ablations/reproduce/stats.py)."), ""]
     if wall_s is not None:
-        head += [f"Wall time of this command: {wall_s:.0f} s.", ""]
+        head += [f"Wall time of this command: {wall_s:.0f} s"
+                 + (f"; the grid's runs recorded {runs_s:.0f} s of training and evaluation in all (status.json "
+                    "`wall_time_s`, summed; a re-run that trains nothing keeps this number)." if runs_s else "."), ""]
     body = ["## Claims", "", *_claims_markdown(verdicts), ""]
     if tables or skipped_tables:
         body += ["## The paper's tables, published beside ours", ""]
