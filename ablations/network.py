@@ -310,7 +310,8 @@ class Readout(nn.Module):
         elif self.kind == "mem_last" and record is None and not self.unscaled_leak_gradient:
             # U_L[T] = sum_t beta_L^(T-t) I_L[t] in one product: no per-step graph for the integrator
             powers = torch.arange(steps - 1, -1, -1, device=current.device, dtype=current.dtype)
-            return torch.tensordot(torch.pow(self.beta, powers), current, dims=1) / steps
+            weights = torch.pow(self.beta, powers).reshape(-1, *([1] * (current.dim() - 1)))
+            return (weights * current).sum(0) / steps  # elementwise: float32 under autocast too
         else:
             membrane = self._integrate(current)
             if self.kind == "mem_last":
