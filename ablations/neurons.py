@@ -173,9 +173,14 @@ class Surrogate:
         raise NotImplementedError
 
     def derivative(self, z: torch.Tensor) -> torch.Tensor:
-        """``dS/dz`` of the backward pass, in closed form (the fused scan's backward uses it).
-        Each built-in surrogate gives its own, pinned against its autograd backward by a test;
-        a plugin surrogate that does not falls back to one autograd call over all steps."""
+        """``dS/dz`` of the backward pass (the fused scan's backward uses it); ``z`` is left as it is."""
+        return self.derivative_(z.clone())
+
+    def derivative_(self, z: torch.Tensor) -> torch.Tensor:
+        """:meth:`derivative` computed in the storage of ``z`` where the surrogate can (``z`` is
+        overwritten). Each built-in surrogate gives its closed form, pinned against its autograd
+        backward by a test; a plugin surrogate that does not falls back to one autograd call over
+        all steps."""
         with torch.enable_grad():
             probe = z.detach().requires_grad_(True)
             spikes = self(probe)
@@ -201,9 +206,9 @@ class ATan(Surrogate):
     def __call__(self, z):
         return snn_surrogate.ATan.apply(z, self.alpha)
 
-    def derivative(self, z):  # snnTorch's ATan backward, alpha/2 / (1 + (pi/2 alpha z)^2), in place
-        scaled = z * (torch.pi / 2 * self.alpha)
-        return scaled.mul_(scaled).add_(1.0).reciprocal_().mul_(self.alpha / 2)
+    def derivative_(self, z):  # snnTorch's ATan backward, alpha/2 / (1 + (pi/2 alpha z)^2)
+        z.mul_(torch.pi / 2 * self.alpha)
+        return z.mul_(z).add_(1.0).reciprocal_().mul_(self.alpha / 2)
 
 
 @dataclass(frozen=True, repr=False)
@@ -217,9 +222,9 @@ class FastSigmoid(Surrogate):
     def __call__(self, z):
         return snn_surrogate.FastSigmoid.apply(z, self.slope)
 
-    def derivative(self, z):  # snnTorch's FastSigmoid backward, 1 / (slope |z| + 1)^2, in place
-        scaled = z.abs().mul_(self.slope).add_(1.0)
-        return scaled.mul_(scaled).reciprocal_()
+    def derivative_(self, z):  # snnTorch's FastSigmoid backward, 1 / (slope |z| + 1)^2
+        z.abs_().mul_(self.slope).add_(1.0)
+        return z.mul_(z).reciprocal_()
 
 
 @dataclass(frozen=True, repr=False)
@@ -233,9 +238,8 @@ class Rectangular(Surrogate):
     def __call__(self, z):
         return _Rectangular.apply(z, self.width)
 
-    def derivative(self, z):
-        window = z.abs()
-        return torch.lt(window, self.width / 2, out=window).mul_(1.0 / self.width)
+    def derivative_(self, z):
+        return torch.lt(z.abs_(), self.width / 2, out=z).mul_(1.0 / self.width)
 
 
 @dataclass(frozen=True, repr=False)
@@ -252,8 +256,8 @@ class StraightThrough(Surrogate):
     def __call__(self, z):
         return _StraightThrough.apply(z, 1.0 / (self.threshold + self.epsilon))
 
-    def derivative(self, z):
-        return torch.gt(z, 0.0, out=torch.empty_like(z)).mul_(1.0 / (self.threshold + self.epsilon))
+    def derivative_(self, z):
+        return torch.gt(z, 0.0, out=z).mul_(1.0 / (self.threshold + self.epsilon))
 
 
 SURROGATES: dict[str, type[Surrogate]] = {

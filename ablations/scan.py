@@ -42,16 +42,17 @@ from torch import nn
 __all__ = ["NeuronScan", "fused_scan", "supports", "surrogate_derivative"]
 
 
-def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
-    """``dS/dU`` of a surrogate at ``z = U - theta``.
+def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
+                         overwrite: bool = False) -> torch.Tensor:
+    """``dS/dU`` of a surrogate at ``z = U - theta`` (``overwrite``: ``z`` may be used for the result).
 
-    A surrogate object gives its derivative directly (``derivative(z)``: every
-    :class:`~ablations.neurons.Surrogate` has one, closed form for the built-in ones); for any
-    other callable one vectorised autograd call over all time steps asks its backward for it.
+    A surrogate object gives its derivative directly (``derivative(z)`` / ``derivative_(z)``:
+    every :class:`~ablations.neurons.Surrogate` has them, closed form for the built-in ones); for
+    any other callable one vectorised autograd call over all time steps asks its backward for it.
     """
-    derivative = getattr(surrogate, "derivative", None)
-    if callable(derivative):
-        return derivative(z)
+    method = getattr(surrogate, "derivative_" if overwrite else "derivative", None)
+    if callable(method):
+        return method(z)
     with torch.enable_grad():
         probe = z.detach().requires_grad_(True)
         spikes = surrogate(probe)
@@ -123,8 +124,10 @@ class NeuronScan(torch.autograd.Function):
             dtype = membrane.dtype
             # masks as 0/1 numbers, not bool: on a CPU bool tensors and masked_fill are many times
             # slower than the float arithmetic they stand for (measured)
-            fired = torch.gt(membrane, threshold, out=torch.empty_like(membrane))  # S[t]
-            slope = surrogate_derivative(ctx.surrogate, membrane - threshold).to(dtype)
+            # S[t], needed for the reset's mask and the recurrent weight's gradient only
+            fired = None if reset != "zero" and weight is None else \
+                torch.gt(membrane, threshold, out=torch.empty_like(membrane))
+            slope = surrogate_derivative(ctx.surrogate, membrane - threshold, overwrite=True).to(dtype)
             # c[t]: the part of a[t] known without the recursion (recurrent: a[t+1] V added per step)
             if grad_spikes is None:
                 local = torch.zeros_like(membrane)
@@ -136,13 +139,19 @@ class NeuronScan(torch.autograd.Function):
                 local.add_(grad_membrane.to(dtype))
             # the previous state of each step that has one: steps 2..T, and step 1 when a state
             # was given (a time block after the first); `first` is the first such step
+            previous_fired = None
             if membrane0 is None:
-                first, previous, previous_fired = 1, membrane[:-1], fired[:-1]
+                first, previous = 1, membrane[:-1]
+                if fired is not None:
+                    previous_fired = fired[:-1]
             else:
                 first = 0
                 previous = torch.cat([membrane0.to(dtype)[None], membrane[:-1]])
-                previous_fired = torch.cat([(spikes0 > 0.5).to(dtype)[None], fired[:-1]])
-            keep = None if reset != "zero" else torch.rsub(previous_fired, 1.0)  # 1 - S[t-1]
+                if fired is not None:
+                    previous_fired = torch.cat([(spikes0 > 0.5).to(dtype)[None], fired[:-1]])
+            keep = None
+            if reset == "zero":  # 1 - S[t-1], in the spikes' own storage when nothing else reads them
+                keep = torch.rsub(previous_fired, 1.0) if weight is not None else previous_fired.neg_().add_(1.0)
             wants_beta = beta is not None and ctx.needs_input_grad[3]
             if keep is not None and (beta is None or wants_beta):
                 previous = previous * keep  # P[t], what the leak acts on (zero after a spike)

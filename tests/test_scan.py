@@ -218,3 +218,6 @@ def test_closed_form_surrogate_derivative_equals_its_backward(name):
     (expected,) = torch.autograd.grad(surrogate(probe), probe, torch.ones_like(z))
     assert torch.allclose(surrogate.derivative(z), expected, rtol=1e-12, atol=0)
     assert torch.equal(scan.surrogate_derivative(surrogate, z), surrogate.derivative(z))
+    kept = z.clone()
+    assert torch.equal(scan.surrogate_derivative(surrogate, kept, overwrite=True), surrogate.derivative(z))
+    assert torch.equal(surrogate.derivative(z), surrogate.derivative(z))  # z itself left as it was

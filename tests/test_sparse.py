@@ -103,3 +103,13 @@ def test_measuring_the_crossover_leaves_the_random_stream_alone():
     torch.manual_seed(3)
     sparse.crossover_density(33, 5, "cpu")
     assert torch.equal(torch.rand(4), expected)
+
+
+def test_density_estimate_counts_whole_rows():
+    torch.manual_seed(0)
+    small = (torch.rand(40, 100) < 0.1).float()  # up to SAMPLE_ROWS rows: every entry counted
+    assert sparse.sample_density(small) == float(torch.count_nonzero(small)) / small.numel()
+    large = (torch.rand(1600, 2312) < 0.03).float()
+    assert abs(sparse.sample_density(large) - 0.03) < 0.003
+    large[:, :100] = 1.0  # dense columns are seen: every sampled row holds all columns
+    assert abs(sparse.sample_density(large) - float(torch.count_nonzero(large)) / large.numel()) < 0.003
