@@ -35,6 +35,7 @@ import platform
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import snntorch as snn
@@ -59,7 +60,7 @@ CASES = {
                         density=None),
 }
 SCALING_STEPS = (10, 25, 50, 100)
-NMNIST_ROOT = "/work/shared/realdata/nmnist"  # --nmnist-root: a folder holding NMNIST/Train
+NMNIST_ROOT = "datasets/nmnist"  # --nmnist-root: a folder holding NMNIST/Train (the package's paths.data layout)
 
 
 @dataclass
@@ -306,6 +307,10 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
     batch = args.batch or spec["batch"]
     net = network.build(spec["layers"], variant=spec["variant"], input_shape=spec["input_shape"]).to(device)
     if spec["density"] is None:
+        if not (Path(args.nmnist_root) / "NMNIST" / "Train").is_dir():
+            print(f"\n# {name}: skipped, no real N-MNIST in {args.nmnist_root} (--nmnist-root: a folder holding "
+                  "NMNIST/Train, e.g. the N-MNIST subset of the real-data folder)")
+            return
         x, labels = real_nmnist(args.nmnist_root, steps, batch)
         x, labels = x.to(device), labels.to(device)
         spec = dict(spec, density=float((x != 0).float().mean()))
