@@ -93,7 +93,14 @@ def test_noise_levels_stacked_into_one_pass_give_the_numbers_of_one_pass_each(va
     stacked = _suite(vanilla, "noise", noise=params)
     monkeypatch.setattr(noise_suite, "STACK_BYTES", 1)  # one level per forward pass
     single = _suite(vanilla, "noise", noise=params)
-    pd.testing.assert_frame_equal(stacked, single, check_exact=False, rtol=1e-5)
+    # the same numbers up to float rounding: a larger product may sum in another order on another CPU and
+    # flip a spike at the threshold, so at most one of the 60 samples may change its answer; samples of
+    # one level read as another's would move the accuracy by tens of points
+    assert stacked[["metric", "noise", "scenario", "severity"]].equals(single[["metric", "noise", "scenario", "severity"]])
+    accuracy = stacked["metric"] == "accuracy"
+    assert (stacked.loc[accuracy, "value"] - single.loc[accuracy, "value"]).abs().max() <= 1 / 60 + 1e-12
+    assert ((stacked.loc[~accuracy, "value"] - single.loc[~accuracy, "value"]).abs()
+            <= 0.05 * single.loc[~accuracy, "value"].abs() + 1e-6).all()
 
 
 def test_noise_top_level_brings_an_if_network_close_to_chance(integrate_and_fire):
