@@ -181,11 +181,9 @@ class Surrogate:
         overwritten). Each built-in surrogate gives its closed form, pinned against its autograd
         backward by a test; a plugin surrogate that does not falls back to one autograd call over
         all steps."""
-        with torch.enable_grad():
-            probe = z.detach().requires_grad_(True)
-            spikes = self(probe)
-            (gradient,) = torch.autograd.grad(spikes, probe, torch.ones_like(spikes))
-        return gradient
+        from .scan import autograd_derivative
+
+        return autograd_derivative(self, z)
 
     def params(self) -> dict[str, float]:
         return dataclasses.asdict(self)

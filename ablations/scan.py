@@ -39,7 +39,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["NeuronScan", "fused_scan", "supports", "surrogate_derivative"]
+__all__ = ["NeuronScan", "autograd_derivative", "fused_scan", "supports", "surrogate_derivative"]
 
 
 def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -53,6 +53,11 @@ def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: t
     method = getattr(surrogate, "derivative_" if overwrite else "derivative", None)
     if callable(method):
         return method(z)
+    return autograd_derivative(surrogate, z)
+
+
+def autograd_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor) -> torch.Tensor:
+    """``dS/dz`` asked of the surrogate's own backward, in one vectorised autograd call."""
     with torch.enable_grad():
         probe = z.detach().requires_grad_(True)
         spikes = surrogate(probe)

@@ -106,20 +106,28 @@ def _too_few(a: np.ndarray, b: np.ndarray | None, names: tuple[str, str]) -> Tes
     return None
 
 
+def _welch_interval(a: Sequence[float], b: Sequence[float], names: tuple[str, str],
+                    unit: str) -> tuple[str, Test | None, float, float]:
+    """The evidence head, a verdict when there are too few seeds, the mean difference ``a - b``
+    and the half width of its interval at :data:`CONFIDENCE` (Welch)."""
+    a, b = _values(a), _values(b)
+    head = f"{names[0]} {mean_sd(a)} vs {names[1]} {mean_sd(b)}{unit}"
+    few = _too_few(a, b, names)
+    if few:
+        return head, Test(few.verdict, f"{head}; {few.evidence}"), math.nan, math.nan
+    diff, se, df = _welch(a, b)
+    return head, None, diff, _t(CONFIDENCE, df) * se
+
+
 def difference(a: Sequence[float], b: Sequence[float], direction: str, margin: float,
                names: tuple[str, str] = ("A", "B"), unit: str = "") -> Test:
     """Claim: ``a`` is ``direction`` ('greater' | 'less') than ``b`` by at least ``margin``."""
     if direction not in ("greater", "less"):
         raise ValueError(f"direction={direction!r} is not 'greater' or 'less'")
-    a, b = _values(a), _values(b)
-    head = f"{names[0]} {mean_sd(a)} vs {names[1]} {mean_sd(b)}{unit}"
-    few = _too_few(a, b, names)
+    head, few, diff, half = _welch_interval(a, b, names, unit)
     if few:
-        return Test(few.verdict, f"{head}; {few.evidence}")
-    diff, se, df = _welch(a, b)
-    sign = 1.0 if direction == "greater" else -1.0
-    effect = sign * diff
-    half = _t(CONFIDENCE, df) * se
+        return few
+    effect = diff if direction == "greater" else -diff
     low, high = effect - half, effect + half
     word = "higher" if direction == "greater" else "lower"
     evidence = (f"{head}; {names[0]} {word} by {_fmt(effect)}{unit} (one-sided 95% bounds "
@@ -134,13 +142,9 @@ def difference(a: Sequence[float], b: Sequence[float], direction: str, margin: f
 def equivalence(a: Sequence[float], b: Sequence[float], margin: float, names: tuple[str, str] = ("A", "B"),
                 unit: str = "") -> Test:
     """Claim: ``a`` and ``b`` agree within ``margin`` (two one-sided tests, 90 % interval)."""
-    a, b = _values(a), _values(b)
-    head = f"{names[0]} {mean_sd(a)} vs {names[1]} {mean_sd(b)}{unit}"
-    few = _too_few(a, b, names)
+    head, few, diff, half = _welch_interval(a, b, names, unit)
     if few:
-        return Test(few.verdict, f"{head}; {few.evidence}")
-    diff, se, df = _welch(a, b)
-    half = _t(CONFIDENCE, df) * se
+        return few
     low, high = diff - half, diff + half
     evidence = (f"{head}; difference {_fmt(diff)}{unit}, 90% interval [{_fmt(low)}, {_fmt(high)}] "
                 f"against ±{_fmt(margin)}{unit}")
