@@ -70,7 +70,6 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
-from torch.nn.modules import module as torch_module
 from torch.utils.checkpoint import checkpoint
 
 from . import leak_gradient, neurons, scan, sparse
@@ -205,8 +204,7 @@ def _apply_ops(ops: nn.ModuleList, x: torch.Tensor, binary: bool = False) -> tor
         if isinstance(op, nn.Linear) and not folded.requires_grad:
             folded = sparse.event_linear(folded, op)
         elif (isinstance(op, nn.Linear) and binary and folded.dtype == torch.float32
-              and not torch.is_autocast_enabled(folded.device.type) and not op._forward_hooks
-              and not op._forward_pre_hooks and not torch_module._global_forward_hooks):
+              and not torch.is_autocast_enabled(folded.device.type) and not sparse.has_hooks(op)):
             folded = _SpikeLinear.apply(folded, op.weight, op.bias)
         elif isinstance(op, TimeDropout):
             folded = op(folded.reshape(steps, batch, *folded.shape[1:])).flatten(0, 1)

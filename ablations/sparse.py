@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["event_linear", "sparse_linear", "sample_density", "crossover_density", "dense_only", "sparse_only", "PROBE_DENSITY"]
+__all__ = ["event_linear", "has_hooks", "sparse_linear", "sample_density", "crossover_density", "dense_only", "sparse_only", "PROBE_DENSITY"]
 
 PROBE_DENSITY = 0.05  # density at which the sparse product is timed (assumption: well inside the sparse regime)
 _forced: str | None = None  # "dense" or "sparse" inside dense_only() / sparse_only()
@@ -108,7 +108,7 @@ def crossover_density(in_features: int, out_features: int, device: str) -> float
     return min(0.5, PROBE_DENSITY * dense / sparse)
 
 
-def _has_hooks(module: nn.Module) -> bool:
+def has_hooks(module: nn.Module) -> bool:
     """Whether calling ``module`` does more than its forward (hooks count ops, e.g. the activity suite)."""
     from torch.nn.modules import module as torch_module
 
@@ -130,7 +130,7 @@ def sample_density(x: torch.Tensor) -> float:
 def event_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     """``linear(x)`` for ``x [M, K]``, sparse where that is faster and exact (module docstring)."""
     if (_forced == "dense" or x.requires_grad or x.dim() != 2 or x.is_sparse or not torch.is_grad_enabled()
-            or torch.is_autocast_enabled(x.device.type) or _has_hooks(linear)):
+            or torch.is_autocast_enabled(x.device.type) or has_hooks(linear)):
         return linear(x)
     if _forced == "sparse":
         return sparse_linear(x, linear)
