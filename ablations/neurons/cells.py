@@ -318,7 +318,7 @@ def _say_once(cell: Leaky) -> None:
     key = _non_plain(cell)
     if key not in _SAID:
         _SAID.add(key)
-        log.info("neurons with %s run through the per-step path with autograd (the fused scan does not cover "
+        log.warning("note: neurons with %s run through the per-step path with autograd (the fused scan does not cover "
                  "them): correct, slower", key)
 
 
