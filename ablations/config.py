@@ -69,10 +69,8 @@ def neuron_spec(cfg: DictConfig) -> neurons.NeuronSpec:
 
 def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
     """The SpikingNetwork a config describes, for inputs of ``input_shape`` per time step."""
-    spec = neuron_spec(cfg)
     try:
-        model = models.build(cfg, spec, tuple(input_shape))
-        return neurons.set_backend(model, str(cfg.neuron.get("backend") or "auto"))
+        return models.build_model(cfg, tuple(input_shape), neuron_spec(cfg))
     except ValueError as error:
         raise UserError(str(error)) from None
 
