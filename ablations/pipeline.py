@@ -64,7 +64,7 @@ def prepare(cfg: DictConfig) -> Prepared:
                         "`python -m ablations.run --help` for the keys and their defaults") from None
     seed_everything(seed)  # weights are drawn when the model is built
     try:
-        bundle = datasets.build(cfg.dataset, cfg.paths.data)
+        bundle = datasets.build_dataset(cfg.dataset, cfg.paths.data)
     except ValueError as error:
         raise UserError(str(error)) from None
     with open_dict(cfg):

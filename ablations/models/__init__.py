@@ -52,14 +52,15 @@ class Builder:
 
 
 MODELS: Registry[Builder] = Registry("model builder")
-MODELS.add("layered", Builder(layered.build, ("layers", "readout", "readout_beta", "readout_window", "pool",
+MODELS.add("layered", Builder(layered.build_layered_network, ("layers", "readout", "readout_beta", "readout_window", "pool",
                                               "batch_norm", "bias", "dropout", "dropout_position", "init",
                                               "pool_threshold")))
-MODELS.add("resnet", Builder(resnet.build, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
+MODELS.add("resnet", Builder(resnet.build_resnet, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
                                             "blocks", "widths", "n_classes")))
-MODELS.add("recurrent_baseline", Builder(rnn.build, ("cell", "layers", "readout", "readout_window")))
+MODELS.add("recurrent_baseline", Builder(rnn.build_recurrent_baseline, ("cell", "layers", "readout", "readout_window")))
 
-# how configs recorded before builders had names spelled them
+# how configs recorded before builders had names spelled them (the functions have been renamed since;
+# these spellings are only read from old records, never imported)
 LEGACY_BUILDERS = {
     "ablations.models.layered:build": "layered",
     "ablations.models.resnet:build": "resnet",
