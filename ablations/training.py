@@ -136,7 +136,7 @@ class TrainingChoice:
 
 
 # train.loss -> (output, labels, steps) -> per-sample loss (the value every record uses)
-LOSSES: Registry[TrainingChoice] = Registry("loss")
+LOSSES: Registry[TrainingChoice] = Registry("train.loss", "losses")
 LOSSES.add("mse_onehot", TrainingChoice(mse_onehot, ("loss_reduction",)))
 LOSSES.add("ce_rate", TrainingChoice(ce_rate))
 LOSSES.add("ce_mem", TrainingChoice(ce_mem))
@@ -327,7 +327,7 @@ def sgd(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
 
 
 # train.optimizer -> (model, train cfg) -> optimizer
-OPTIMIZERS: Registry[TrainingChoice] = Registry("optimizer")
+OPTIMIZERS: Registry[TrainingChoice] = Registry("train.optimizer", "optimizers")
 OPTIMIZERS.add("adam", TrainingChoice(adam, ("lr", "weight_decay")))
 OPTIMIZERS.add("sgd", TrainingChoice(sgd, ("lr", "momentum", "weight_decay")))
 
@@ -350,7 +350,7 @@ def cosine_schedule(optimizer: torch.optim.Optimizer, train: DictConfig):
 
 
 # train.schedule -> (optimizer, train cfg) -> scheduler or None (stepped once per epoch)
-SCHEDULES: Registry[TrainingChoice] = Registry("schedule")
+SCHEDULES: Registry[TrainingChoice] = Registry("train.schedule", "schedules")
 SCHEDULES.add("none", TrainingChoice(no_schedule))
 SCHEDULES.add("step", TrainingChoice(step_schedule, ("step_size", "gamma")))
 SCHEDULES.add("multistep", TrainingChoice(multistep_schedule, ("milestones", "gamma")))

@@ -93,7 +93,12 @@ class RunLock:
 
     # acquire / release -------------------------------------------------------------------
     def acquire(self) -> "RunLock":
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # /proc/..., /dev/null/x, a read-only mount: no traceback, the folder named
+            raise UserError(f"cannot make the run folder {self.run_dir} ({error.strerror or type(error).__name__}"
+                            f"{': ' + str(error.filename) if error.filename and str(error.filename) != str(self.run_dir) else ''}); "
+                            "set paths.runs to a folder you can write to") from None
         for _ in range(5):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
