@@ -49,8 +49,6 @@ def test_alif_gradient_flows_through_the_trace():
     spikes, _ = neuron(x)
     spikes.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="does not cover adaptation=alif"):
-        neurons.set_backend(neuron, "fused")
 
 
 @pytest.mark.parametrize("reset", ["subtract", "none"])
@@ -116,6 +114,11 @@ FUSED_CASES = [
     ("vanilla", dict(leak_shape="per_neuron", learn_beta=True, tau=4.0)),
     ("synaptic", dict(syn_alpha=0.6)),
     ("synaptic", dict(syn_alpha=0.6, input_scale="one_minus_beta", reset="subtract", threshold=0.4)),
+    ("alif", dict(adapt_tau=4.0, adapt_scale=0.3, threshold=0.5)),
+    ("alif", dict(adapt_tau=4.0, adapt_scale=0.3, threshold=0.5, reset="zero", recurrent=True)),
+    ("alif", dict(adapt_tau=4.0, adapt_scale=0.3, threshold=0.5, reset="none", leak_shape="per_neuron",
+                  leak_init="uniform(0,4)", learn_beta=True, input_scale="one_minus_beta", recurrent=True)),
+    ("alif", dict(adapt_tau=3.0, adapt_scale=0.2, threshold=0.5, leak="linear", lam=0.05)),
 ]
 
 
