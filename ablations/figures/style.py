@@ -82,12 +82,14 @@ VARIANT_COLORS: dict[str, str] = {
     "linear_leak": "#56B4E9",                 # sky blue (a leak variant, kin of vanilla)
     "no_leak_recurrent": "#882255",           # wine
     "no_leak_no_reset_recurrent": "#404040",  # dark grey
+    "alif": "#F0E442",                        # yellow
+    "synaptic": "#117733",                    # dark green
 }
 UNKNOWN_COLOR = "#999999"
 
 VARIANT_MARKERS: dict[str, str] = {
     "vanilla": "o", "no_leak": "s", "complete_leak": "v", "no_reset": "D", "recurrent": "^",
-    "linear_leak": "P", "no_leak_recurrent": "X", "no_leak_no_reset_recurrent": "*",
+    "linear_leak": "P", "no_leak_recurrent": "X", "no_leak_no_reset_recurrent": "*", "alif": "h", "synaptic": "p",
 }
 
 #: Legend names (seed 001's V1-V6 naming where it has one).
@@ -100,6 +102,8 @@ VARIANT_LABELS: dict[str, str] = {
     "linear_leak": "linear leak",
     "no_leak_recurrent": "no leak + recurrent",
     "no_leak_no_reset_recurrent": "no leak, no reset, recurrent",
+    "alif": "adaptive threshold (ALIF)",
+    "synaptic": "synaptic current",
 }
 
 #: Axis labels with units, shared by all figures.
