@@ -166,8 +166,9 @@ def check_paths(cfg: DictConfig) -> None:
         raise UserError(f"paths.runs={value}: {existing} is not a folder, so no run folder can be made under it; "
                         "set paths.runs to a folder you can write to")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"paths.runs={value}: {existing} is not writable by this user; "
-                        "set paths.runs to a folder you can write to")
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        why = "is on a read-only file system" if read_only else "is not writable by this user"
+        raise UserError(f"paths.runs={value}: {existing} {why}; set paths.runs to a folder you can write to")
 
 
 def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
