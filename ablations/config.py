@@ -271,3 +271,8 @@ def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
         for key in neurons.PHYSICS_KEYS:  # every slot's choice, as the record shows it
             if key in cfg.neuron:
                 cfg.neuron[key] = getattr(resolved, key)
+        for slot in neurons.SLOTS.values():  # a plugin's slots: where chosen (other runs' identities stay)
+            if slot.key not in neurons.PHYSICS_KEYS:
+                choice = dict(resolved.extra).get(slot.name, slot.default)
+                if choice != slot.default or slot.key in cfg.neuron:
+                    cfg.neuron[slot.key] = choice
