@@ -55,111 +55,169 @@ def missing_reason() -> str:
 
 
 if numba is not None:
-    # scalars arrive as `constants` = [threshold, lam, beta, 0, 1] in the tensors' dtype, so that float32
-    # runs in float32 arithmetic like the torch scan (a float64 literal would promote it)
+    # Arrays are [T, M] (M = B x neurons, a time step contiguous); each thread scans one contiguous
+    # slice of M through all T. `beta` and `grad_beta` are [M] arrays (zeros for a linear leak).
+    # Scalars arrive as `constants` = [threshold, lam, 0, 1] in the tensors' dtype, so that float32 runs
+    # in float32 arithmetic like the torch scan (a float64 literal would promote it). The loops are
+    # branch-free (selects and 0/1 factors that leave each term exactly as the torch scan has it), so
+    # that they vectorise: `factors` = (reset zero, reset subtract, linear leak, beta leak) as 0/1.
+
+    @numba.njit(cache=True, inline="always")
+    def _factors(leak, reset, constants):  # pragma: no cover - compiled
+        zero, one = constants[2], constants[3]
+        linear = one if leak == LEAK_LINEAR else zero
+        return (one if reset == 0 else zero), (one if reset == 1 else zero), linear, one - linear
+
+    @numba.njit(cache=True, inline="always")
+    def _update(before, fired, current, beta, factors, constants):  # pragma: no cover - compiled
+        """U[t] without the recurrent current, from U[t-1], S[t-1] (0/1), I[t] and beta."""
+        threshold, lam, one = constants[0], constants[1], constants[3]
+        reset_zero, reset_subtract, linear, exponential = factors
+        previous = before * (one - fired * reset_zero)
+        leaked = linear * (previous - min(max(previous, -lam), lam)) + exponential * (beta * previous)
+        return (current + leaked) - threshold * (fired * reset_subtract)
+
+    @numba.njit(cache=True, inline="always")
+    def _carry(before, fired, beta, factors, constants):  # pragma: no cover - compiled
+        """``(d, P)``: dU[t]/dU[t-1] and the state the leak acts on, from U[t-1] and S[t-1] (0/1)."""
+        lam, zero, one = constants[1], constants[2], constants[3]
+        reset_zero, _, linear, exponential = factors
+        keep = one - fired * reset_zero
+        kept = before * keep
+        return keep * (linear * (one if abs(kept) > lam else zero) + exponential * beta), kept
 
     @numba.njit(parallel=True, cache=True)
-    def _forward(current, membrane, spikes, membrane0, spikes0, has_state, beta, scalar_beta, leak, reset,
-                 weight_t, recurrent, constants):  # pragma: no cover - compiled
-        threshold, lam, beta_value, zero, one = constants[0], constants[1], constants[2], constants[3], constants[4]
-        steps, batch, width = current.shape
-        for b in numba.prange(batch):
-            incoming = np.zeros(width, dtype=current.dtype)
+    def _forward(current, membrane, spikes, membrane0, spikes0, has_state, beta, leak, reset, constants,
+                 slices):  # pragma: no cover - compiled
+        """The forward recursion of a layer without recurrence, [T, M]."""
+        threshold, zero, one = constants[0], constants[2], constants[3]
+        factors = _factors(leak, reset, constants)
+        steps, size = current.shape
+        chunk = (size + slices - 1) // slices
+        for part in numba.prange(slices):
+            low, high = part * chunk, min(size, (part + 1) * chunk)
+            betas = beta[low:high]
             for t in range(steps):
+                now, out, fired = current[t, low:high], membrane[t, low:high], spikes[t, low:high]
                 if t == 0 and not has_state:
-                    for n in range(width):
-                        value = current[0, b, n]
-                        membrane[0, b, n] = value
-                        spikes[0, b, n] = one if value > threshold else zero
+                    for i in range(high - low):
+                        out[i] = now[i]
+                        fired[i] = one if now[i] > threshold else zero
                     continue
                 if t == 0:
-                    before, fired_before = membrane0[b], spikes0[b]
+                    before, fired_before = membrane0[low:high], spikes0[low:high]
                 else:
-                    before, fired_before = membrane[t - 1, b], spikes[t - 1, b]
-                if recurrent:  # V S[t-1]: the columns of the neurons that fired
-                    incoming[:] = zero
-                    for j in range(width):
-                        if fired_before[j] != zero:
-                            for n in range(width):
-                                incoming[n] += weight_t[j, n]
-                for n in range(width):
-                    previous = before[n]
-                    fired = fired_before[n] != zero
-                    if reset == 0 and fired:
-                        previous = zero
-                    if leak == 1:
-                        value = current[t, b, n] + (previous - min(max(previous, -lam), lam))
-                    elif scalar_beta:
-                        value = current[t, b, n] + beta_value * previous
-                    else:
-                        value = current[t, b, n] + previous * beta[b, n]
-                    if reset == 1 and fired:
-                        value = value - threshold
-                    if recurrent:
-                        value = value + incoming[n]
-                    membrane[t, b, n] = value
-                    spikes[t, b, n] = one if value > threshold else zero
-
-    @numba.njit(cache=True)
-    def _carry(before, fired, b, n, beta, scalar_beta, leak, reset, constants):  # pragma: no cover - compiled
-        """``(d, P)``: dU[t]/dU[t-1] and the state the leak acts on, from U[t-1] and S[t-1]."""
-        lam, beta_value, zero, one = constants[1], constants[2], constants[3], constants[4]
-        keep = zero if (reset == 0 and fired) else one
-        kept = before * keep
-        if leak == 1:
-            return (keep if abs(kept) > lam else zero), kept
-        return keep * (beta_value if scalar_beta else beta[b, n]), kept
-
-    @numba.njit(cache=True)
-    def _recursion_row(total, membrane, t, b, beta, scalar_beta, leak, reset, want_beta, grad_beta,
-                       constants):  # pragma: no cover - compiled
-        """``a[t] = c[t] + d[t+1] a[t+1]`` along row ``b`` (``c[t]`` already in ``total[t]``), and dL/dbeta."""
-        threshold = constants[0]
-        for n in range(membrane.shape[2]):
-            before = membrane[t, b, n]
-            carry, kept = _carry(before, before > threshold, b, n, beta, scalar_beta, leak, reset, constants)
-            later = total[t + 1, b, n]
-            if want_beta:
-                grad_beta[b, n] += later * kept
-            total[t, b, n] = total[t, b, n] + carry * later
+                    before, fired_before = membrane[t - 1, low:high], spikes[t - 1, low:high]
+                for i in range(high - low):
+                    value = _update(before[i], fired_before[i], now[i], betas[i], factors, constants)
+                    out[i] = value
+                    fired[i] = one if value > threshold else zero
 
     @numba.njit(parallel=True, cache=True)
-    def _backward(membrane, membrane0, spikes0, has_state, slope, grad_spikes, has_grad_spikes, grad_membrane,
-                  has_grad_membrane, beta, scalar_beta, leak, reset, weight, recurrent, want_beta, total, grad_beta,
-                  grad_membrane0, constants):  # pragma: no cover - compiled
-        zero = constants[3]
-        steps, batch, width = membrane.shape
-        through_weight = np.empty((batch, width), dtype=membrane.dtype)
-        for b in numba.prange(batch):  # c[t] = gU[t] + g[t] gS[t], into total
+    def _forward_recurrent(current, membrane, spikes, membrane0, spikes0, has_state, beta, leak, reset, weight_t,
+                           constants):  # pragma: no cover - compiled
+        """The forward recursion with recurrence, [T, B, N]: ``V S[t-1]`` as the sum of the columns of
+        the neurons that fired (few), added after the leak and the reset as the torch scan does."""
+        threshold, zero, one = constants[0], constants[2], constants[3]
+        factors = _factors(leak, reset, constants)
+        steps, batch, width = current.shape
+        for b in numba.prange(batch):
+            incoming = np.empty(width, dtype=current.dtype)
+            betas = beta[b * width:(b + 1) * width]
             for t in range(steps):
-                for n in range(width):
-                    value = zero
-                    if has_grad_spikes:
-                        value = slope[t, b, n] * grad_spikes[t, b, n]
-                    if has_grad_membrane:
-                        value = value + grad_membrane[t, b, n]
-                    total[t, b, n] = value
-        if not recurrent:
-            for b in numba.prange(batch):
-                for t in range(steps - 2, -1, -1):
-                    _recursion_row(total, membrane, t, b, beta, scalar_beta, leak, reset, want_beta, grad_beta,
-                                   constants)
-        else:
-            for t in range(steps - 2, -1, -1):
-                np.dot(total[t + 1], weight, through_weight)  # a[t+1] V (BLAS)
-                for b in numba.prange(batch):
+                now, out, fired = current[t, b], membrane[t, b], spikes[t, b]
+                if t == 0 and not has_state:
                     for n in range(width):
-                        total[t, b, n] = total[t, b, n] + slope[t, b, n] * through_weight[b, n]
-                    _recursion_row(total, membrane, t, b, beta, scalar_beta, leak, reset, want_beta, grad_beta,
-                                   constants)
-        if has_state:  # step 1 continued a given state: its P and d come from (membrane0, spikes0)
-            for b in numba.prange(batch):
+                        out[n] = now[n]
+                        fired[n] = one if now[n] > threshold else zero
+                    continue
+                before = membrane0[b * width:(b + 1) * width] if t == 0 else membrane[t - 1, b]
+                fired_before = spikes0[b * width:(b + 1) * width] if t == 0 else spikes[t - 1, b]
+                incoming[:] = zero
+                for j in range(width):
+                    if fired_before[j] != zero:
+                        column = weight_t[j]
+                        for n in range(width):
+                            incoming[n] += column[n]
                 for n in range(width):
-                    carry, kept = _carry(membrane0[b, n], spikes0[b, n] != zero, b, n, beta, scalar_beta, leak,
-                                         reset, constants)
-                    if want_beta:
-                        grad_beta[b, n] += total[0, b, n] * kept
-                    grad_membrane0[b, n] = total[0, b, n] * carry
+                    value = _update(before[n], fired_before[n], now[n], betas[n], factors, constants) + incoming[n]
+                    out[n] = value
+                    fired[n] = one if value > threshold else zero
+
+    @numba.njit(cache=True, inline="always")
+    def _local_into(out, slope, grad_spikes, has_grad_spikes, grad_membrane, has_grad_membrane, t, low, high,
+                    zero):  # pragma: no cover - compiled
+        """c[t] = g[t] gS[t] + gU[t] (the part of a[t] known without the recursion) into ``out``."""
+        if has_grad_spikes:
+            gradient, gradient_slope = grad_spikes[t, low:high], slope[t, low:high]
+            for i in range(high - low):
+                out[i] = gradient_slope[i] * gradient[i]
+        else:
+            out[:] = zero
+        if has_grad_membrane:
+            gradient = grad_membrane[t, low:high]
+            for i in range(high - low):
+                out[i] = out[i] + gradient[i]
+
+    @numba.njit(cache=True, inline="always")
+    def _recursion(out, later, before, betas, grad_betas, factors, constants):  # pragma: no cover - compiled
+        """a[t] = out + d[t+1] a[t+1] (``out`` holds what a[t] has without the recursion), dL/dbeta."""
+        threshold, zero, one = constants[0], constants[2], constants[3]
+        for i in range(out.shape[0]):
+            carry, kept = _carry(before[i], one if before[i] > threshold else zero, betas[i], factors, constants)
+            grad_betas[i] += later[i] * kept
+            out[i] = out[i] + carry * later[i]
+
+    @numba.njit(parallel=True, cache=True)
+    def _backward(membrane, slope, grad_spikes, has_grad_spikes, grad_membrane, has_grad_membrane, beta, leak,
+                  reset, total, grad_beta, constants, slices):  # pragma: no cover - compiled
+        """``a[t] = c[t] + d[t+1] a[t+1]`` from t = T down to 1 without recurrence, [T, M]; dL/dbeta."""
+        factors = _factors(leak, reset, constants)
+        steps, size = membrane.shape
+        chunk = (size + slices - 1) // slices
+        for part in numba.prange(slices):
+            low, high = part * chunk, min(size, (part + 1) * chunk)
+            betas, grad_betas = beta[low:high], grad_beta[low:high]
+            for t in range(steps - 1, -1, -1):
+                out = total[t, low:high]
+                _local_into(out, slope, grad_spikes, has_grad_spikes, grad_membrane, has_grad_membrane, t, low, high,
+                            constants[2])
+                if t < steps - 1:
+                    _recursion(out, total[t + 1, low:high], membrane[t, low:high], betas, grad_betas, factors,
+                               constants)
+
+    @numba.njit(parallel=True, cache=True)
+    def _backward_step(t, through_weight, membrane, slope, grad_spikes, has_grad_spikes, grad_membrane,
+                       has_grad_membrane, beta, leak, reset, total, grad_beta, constants,
+                       slices):  # pragma: no cover - compiled
+        """One step of the recursion with recurrence, ``through_weight`` = a[t+1] V (unused at t = T)."""
+        factors = _factors(leak, reset, constants)
+        steps, size = membrane.shape
+        chunk = (size + slices - 1) // slices
+        for part in numba.prange(slices):
+            low, high = part * chunk, min(size, (part + 1) * chunk)
+            out = total[t, low:high]
+            _local_into(out, slope, grad_spikes, has_grad_spikes, grad_membrane, has_grad_membrane, t, low, high,
+                        constants[2])
+            if t < steps - 1:
+                gradient_slope, through = slope[t, low:high], through_weight[low:high]
+                for i in range(high - low):
+                    out[i] = out[i] + through[i] * gradient_slope[i]
+                _recursion(out, total[t + 1, low:high], membrane[t, low:high], beta[low:high],
+                           grad_beta[low:high], factors, constants)
+
+    @numba.njit(parallel=True, cache=True)
+    def _backward_into_state(total, membrane0, spikes0, beta, leak, reset, grad_beta, grad_membrane0, constants,
+                             slices):  # pragma: no cover - compiled
+        """Step 1 continued a given state: its P and d come from (membrane0, spikes0)."""
+        factors = _factors(leak, reset, constants)
+        size = membrane0.shape[0]
+        chunk = (size + slices - 1) // slices
+        for part in numba.prange(slices):
+            for i in range(part * chunk, min(size, (part + 1) * chunk)):
+                carry, kept = _carry(membrane0[i], spikes0[i], beta[i], factors, constants)
+                grad_beta[i] += total[0, i] * kept
+                grad_membrane0[i] = total[0, i] * carry
 
 
 def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -179,27 +237,29 @@ def _numpy_dtype(dtype: torch.dtype):
     return np.float64 if dtype == torch.float64 else np.float32
 
 
-def _beta_arguments(beta: torch.Tensor | None, state_shape: torch.Size, rows: tuple[int, int], dtype: torch.dtype):
-    """``(per-neuron beta [B, N] or a 1 x 1 placeholder, scalar?, scalar value)`` of the clamped beta."""
+def _beta_argument(beta: torch.Tensor | None, state_shape: torch.Size, size: int, dtype: torch.dtype):
+    """The clamped beta of every neuron of a step, ``[M]`` (zeros for a linear leak)."""
     if beta is None:
-        return np.zeros((1, 1), dtype=_numpy_dtype(dtype)), True, 0.0
-    value = beta.detach().clamp(0, 1).to(dtype)
-    if value.numel() == 1:
-        return np.zeros((1, 1), dtype=_numpy_dtype(dtype)), True, float(value)
-    return value.expand(state_shape).reshape(rows).contiguous().numpy(), False, 0.0
+        return np.zeros(size, dtype=_numpy_dtype(dtype))
+    return beta.detach().clamp(0, 1).to(dtype).expand(state_shape).reshape(size).contiguous().numpy()
 
 
-def _state_arguments(membrane0, spikes0, rows: tuple[int, int], dtype: torch.dtype):
-    """The given state ``(U[0], S[0])`` as ``[B, N]`` arrays (1 x 1 placeholders for rest)."""
+def _state_arguments(membrane0, spikes0, size: int, dtype: torch.dtype):
+    """The given state ``(U[0], S[0] as 0/1)`` as ``[M]`` arrays (placeholders for rest)."""
     if membrane0 is None:
-        placeholder = np.zeros((1, 1), dtype=_numpy_dtype(dtype))
+        placeholder = np.zeros(1, dtype=_numpy_dtype(dtype))
         return placeholder, placeholder
-    return (membrane0.detach().to(dtype).reshape(rows).contiguous().numpy(),
-            (spikes0.detach() > 0.5).to(dtype).reshape(rows).contiguous().numpy())
+    return (membrane0.detach().to(dtype).reshape(size).contiguous().numpy(),
+            (spikes0.detach() > 0.5).to(dtype).reshape(size).contiguous().numpy())
 
 
-def _constants(threshold: float, lam: float | None, beta_value: float, dtype: torch.dtype):
-    return np.array([threshold, lam or 0.0, beta_value, 0.0, 1.0], dtype=_numpy_dtype(dtype))
+def _constants(threshold: float, lam: float | None, dtype: torch.dtype):
+    return np.array([threshold, lam or 0.0, 0.0, 1.0], dtype=_numpy_dtype(dtype))
+
+
+def _slices(size: int) -> int:
+    """Threads' slices of the M neurons of a step: one per thread, none under 1024 neurons."""
+    return max(1, min(numba.get_num_threads(), size // 1024))
 
 
 class KernelScan(torch.autograd.Function):
@@ -212,17 +272,22 @@ class KernelScan(torch.autograd.Function):
     def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate):
         _threads()
         shape, dtype = current.shape, current.dtype
-        rows = (shape[0], shape[1], math.prod(shape[2:]))
-        flat = current.detach().reshape(rows).contiguous()
+        steps, batch = shape[0], shape[1]
+        size = batch * math.prod(shape[2:])
+        flat = current.detach().reshape(steps, size).contiguous()
         membrane, spikes = torch.empty_like(flat), torch.empty_like(flat)
-        state, fired = _state_arguments(membrane0, spikes0, rows[1:], dtype)
-        beta_array, scalar_beta, beta_value = _beta_arguments(beta, shape[1:], rows[1:], dtype)
-        recurrent = weight is not None
-        weight_t = (weight.detach().to(dtype).t().contiguous().numpy() if recurrent
-                    else np.zeros((1, 1), dtype=_numpy_dtype(dtype)))
-        _forward(flat.numpy(), membrane.numpy(), spikes.numpy(), state, fired, membrane0 is not None, beta_array,
-                 scalar_beta, LEAK_LINEAR if beta is None else LEAK_BETA, RESETS[reset], weight_t, recurrent,
-                 _constants(threshold, lam, beta_value, dtype))
+        state, fired = _state_arguments(membrane0, spikes0, size, dtype)
+        beta_array = _beta_argument(beta, shape[1:], size, dtype)
+        constants = _constants(threshold, lam, dtype)
+        leak = LEAK_LINEAR if beta is None else LEAK_BETA
+        if weight is None:
+            _forward(flat.numpy(), membrane.numpy(), spikes.numpy(), state, fired, membrane0 is not None, beta_array,
+                     leak, RESETS[reset], constants, _slices(size))
+        else:
+            rows = (steps, batch, size // batch)
+            _forward_recurrent(flat.numpy().reshape(rows), membrane.numpy().reshape(rows),
+                               spikes.numpy().reshape(rows), state, fired, membrane0 is not None, beta_array, leak,
+                               RESETS[reset], weight.detach().to(dtype).t().contiguous().numpy(), constants)
         membrane, spikes = membrane.reshape(shape), spikes.reshape(shape)
         ctx.save_for_backward(membrane, membrane0, spikes0, beta, weight)
         ctx.set_materialize_grads(False)  # an output the loss does not use (often the membrane) stays None
@@ -236,40 +301,52 @@ class KernelScan(torch.autograd.Function):
         membrane, membrane0, spikes0, beta, weight = ctx.saved_tensors
         lam, threshold, reset = ctx.lam, ctx.threshold, ctx.reset
         shape, dtype = membrane.shape, membrane.dtype
-        rows = (shape[0], shape[1], math.prod(shape[2:]))
-        batch, width = rows[1], rows[2]
-        empty = np.zeros((1, 1, 1), dtype=_numpy_dtype(dtype))
-        flat_membrane = membrane.reshape(rows)
+        steps, batch = shape[0], shape[1]
+        size = batch * math.prod(shape[2:])
+        width = size // batch
+        empty = np.zeros((1, 1), dtype=_numpy_dtype(dtype))
+        flat_membrane = membrane.reshape(steps, size)
         slope = (ctx.surrogate.derivative_(flat_membrane - threshold).to(dtype).contiguous().numpy()
-                 if grad_spikes is not None else empty)
+                 if grad_spikes is not None or weight is not None else empty)
 
         def as_array(gradient):
-            return empty if gradient is None else gradient.to(dtype).reshape(rows).contiguous().numpy()
+            return empty if gradient is None else gradient.to(dtype).reshape(steps, size).contiguous().numpy()
 
         has_state = membrane0 is not None
-        state, fired = _state_arguments(membrane0, spikes0, rows[1:], dtype)
-        beta_array, scalar_beta, beta_value = _beta_arguments(beta, shape[1:], rows[1:], dtype)
+        state, fired = _state_arguments(membrane0, spikes0, size, dtype)
+        beta_array = _beta_argument(beta, shape[1:], size, dtype)
+        constants = _constants(threshold, lam, dtype)
+        leak = LEAK_LINEAR if beta is None else LEAK_BETA
         want_beta = beta is not None and ctx.needs_input_grad[3]
-        recurrent = weight is not None
-        weight_array = (weight.detach().to(dtype).contiguous().numpy() if recurrent
-                        else np.zeros((1, 1), dtype=_numpy_dtype(dtype)))
-        total = torch.empty(rows, dtype=dtype)
-        grad_beta_rows = torch.zeros((batch, width) if want_beta else (1, 1), dtype=dtype)
-        grad_membrane0 = torch.zeros((batch, width) if has_state else (1, 1), dtype=dtype)
-        _backward(flat_membrane.numpy(), state, fired, has_state, slope, as_array(grad_spikes), grad_spikes is not None,
-                  as_array(grad_membrane), grad_membrane is not None, beta_array, scalar_beta,
-                  LEAK_LINEAR if beta is None else LEAK_BETA, RESETS[reset], weight_array, recurrent, want_beta,
-                  total.numpy(), grad_beta_rows.numpy(), grad_membrane0.numpy(),
-                  _constants(threshold, lam, beta_value, dtype))
+        total = torch.empty((steps, size), dtype=dtype)
+        grad_beta_flat = torch.zeros(size, dtype=dtype)
+        arguments = (flat_membrane.numpy(), slope, as_array(grad_spikes), grad_spikes is not None,
+                     as_array(grad_membrane), grad_membrane is not None, beta_array, leak, RESETS[reset],
+                     total.numpy(), grad_beta_flat.numpy(), constants, _slices(size))
+        if weight is None:
+            _backward(*arguments)
+        else:  # a[t+1] V by torch's matrix product between the compiled steps
+            weight_value = weight.detach().to(dtype)
+            through_weight = torch.zeros(batch, width, dtype=dtype)
+            through_flat = through_weight.numpy().reshape(size)
+            for t in range(steps - 1, -1, -1):
+                if t < steps - 1:
+                    torch.mm(total[t + 1].view(batch, width), weight_value, out=through_weight)
+                _backward_step(t, through_flat, *arguments)
         result_membrane0 = result_spikes0 = result_beta = result_weight = None
-        if has_state and ctx.needs_input_grad[1]:
-            result_membrane0 = grad_membrane0.reshape(membrane0.shape).to(membrane0.dtype)
-        if has_state and recurrent and ctx.needs_input_grad[2]:
-            result_spikes0 = (total[0] @ weight.detach().to(dtype)).reshape(spikes0.shape).to(spikes0.dtype)
+        if has_state:
+            grad_membrane0 = torch.empty(size, dtype=dtype)
+            _backward_into_state(total.numpy(), state, fired, beta_array, leak, RESETS[reset], grad_beta_flat.numpy(),
+                                 grad_membrane0.numpy(), constants, _slices(size))
+            if ctx.needs_input_grad[1]:
+                result_membrane0 = grad_membrane0.reshape(membrane0.shape).to(membrane0.dtype)
+            if weight is not None and ctx.needs_input_grad[2]:
+                result_spikes0 = (total[0].view(batch, width) @ weight.detach().to(dtype)).reshape(spikes0.shape)
+                result_spikes0 = result_spikes0.to(spikes0.dtype)
         if want_beta:
             inside = ((beta > 0) & (beta < 1)).to(dtype)  # torch's clamp: no gradient at the bounds
-            result_beta = (_sum_to(grad_beta_rows.reshape(shape[1:]), beta.shape) * inside).to(beta.dtype)
-        if recurrent and ctx.needs_input_grad[4]:  # dL/dV = sum_t a[t]^T S[t-1]
+            result_beta = (_sum_to(grad_beta_flat.reshape(shape[1:]), beta.shape) * inside).to(beta.dtype)
+        if weight is not None and ctx.needs_input_grad[4]:  # dL/dV = sum_t a[t]^T S[t-1]
             fired_all = torch.gt(flat_membrane, threshold).to(dtype)
             if has_state:
                 previous, later = torch.cat([torch.from_numpy(fired)[None], fired_all[:-1]]), total
