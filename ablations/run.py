@@ -5,6 +5,7 @@ Examples::
     python -m ablations.run                                  # vanilla LIF on digits
     python -m ablations.run variant=no_reset neuron.tau=30
     python -m ablations.run -m variant=vanilla,no_leak seed=0,1   # Hydra multirun grid
+    python -m ablations.run -m variant=vanilla,no_leak jobs=2     # two grid points at once (joblib)
 
 From Python, ``run(["variant=no_reset"])`` does the same and returns the run directory. The work
 is :mod:`ablations.pipeline`; this module parses and prints.
@@ -23,6 +24,7 @@ from typing import Callable, Iterable
 import hydra
 from omegaconf import DictConfig
 
+from . import parallel
 from .errors import exit_code, wants_debug
 from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
@@ -43,6 +45,7 @@ def main(cfg: DictConfig) -> None:
 
     # as typed: an override may hold an interpolation (${...}) that only the run resolves (or refuses)
     overrides = [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
+    parallel.set_threads_for_hydra_job()
     report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
 
 
@@ -51,6 +54,10 @@ def cli(argv: Iterable[str] | None = None) -> None:
     value is one message and exit code 2 (Hydra alone answers exit code 1); multirun sweeps and
     Hydra's own flags go to Hydra as they are."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a in ("-m", "--multirun") for a in argv):  # jobs=N: Hydra's joblib launcher (ablations.parallel)
+        def rewrite() -> None:
+            sys.argv[1:] = parallel.multirun_arguments(argv)
+        report_errors(rewrite, wants_debug(argv))
     if argv and not any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in argv):
         code = exit_code(lambda: compose_run(argv), wants_debug(argv))
         if code:
