@@ -72,6 +72,8 @@ def multirun_arguments(argv: list[str]) -> list[str]:
         print("multirun: one grid point after another (pip install hydra-joblib-launcher, or the extra "
               "[cluster], runs jobs=N of them at once)", flush=True)
         return rest
+    print(f"multirun: {jobs} grid points at once (Hydra's joblib launcher, jobs={jobs}, "
+          f"{threads_per_job(jobs)} thread(s) each)", flush=True)
     return [*rest, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
 
 
