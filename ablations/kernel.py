@@ -264,12 +264,15 @@ def _slices(size: int) -> int:
 
 class KernelScan(torch.autograd.Function):
     """:class:`ablations.scan.NeuronScan` computed by the compiled loops: the same arguments
-    ``(current [T, B, ...], membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate)``
+    ``(current [T, B, ...], membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate, adaptation)``
+    (``adaptation`` must be None: the adaptive threshold runs in the torch scan)
     and the same ``(spikes, membrane)``; CPU tensors of float32 or float64. The surrogate must give
     its slope as ``derivative_(z)`` (every :class:`ablations.neurons.Surrogate` does)."""
 
     @staticmethod
-    def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate):
+    def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate, adaptation=None):
+        if adaptation is not None:
+            raise ValueError("the kernel scan does not cover the adaptive threshold; ablations.scan runs NeuronScan")
         _threads()
         shape, dtype = current.shape, current.dtype
         steps, batch = shape[0], shape[1]
@@ -354,4 +357,4 @@ class KernelScan(torch.autograd.Function):
                 previous, later = fired_all[:-1], total[1:]
             result_weight = (later.reshape(-1, width).t() @ previous.reshape(-1, width)).to(weight.dtype)
         return (total.reshape(shape), result_membrane0, result_spikes0, result_beta, result_weight,
-                None, None, None, None)
+                None, None, None, None, None)
