@@ -166,3 +166,28 @@ def test_network_trains_the_same_with_the_kernel(variant):
         losses[backend] = trajectory
     assert len(set(losses["fused"])) > 1
     assert losses["auto"] == pytest.approx(losses["fused"], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "recurrent"])
+def test_kernel_with_a_sigmoid_per_neuron_leak_and_input_scaling(variant):
+    """What the components pass to the scan: beta = sigmoid(p) per neuron (a tensor with a gradient),
+    the current and the recurrent rows scaled by 1 - beta; every gradient reaches p and V."""
+    torch.manual_seed(4)
+    base = neurons.build_neuron(variant, n_neurons=6, leak_shape="per_neuron", leak_init="uniform(0,4)",
+                                learn_beta=True, input_scale="one_minus_beta")
+    current = torch.randn(12, 3, 6) * 2.0 + 1.5
+    gradients, outputs = {}, {}
+    for backend in ("fused", "auto"):  # auto: the kernel on a CPU
+        neuron = neurons.set_backend(copy.deepcopy(base), backend)
+        x = current.clone().requires_grad_(True)
+        spikes, membrane = neurons.simulate(neuron, x)
+        assert type(spikes.grad_fn).__name__ == ("NeuronScanBackward" if backend == "fused" else "KernelScanBackward")
+        (spikes * torch.linspace(0.5, 1.5, 6)).sum().add(membrane.pow(2).mean()).backward()
+        outputs[backend] = (spikes.detach(), membrane.detach())
+        gradients[backend] = {"input": x.grad, **{name: p.grad for name, p in neuron.named_parameters()}}
+    assert outputs["fused"][0].sum() > 0 and torch.equal(outputs["fused"][0], outputs["auto"][0])
+    torch.testing.assert_close(outputs["auto"][1], outputs["fused"][1], **TOLERANCE)
+    assert any("logit" in name for name in gradients["fused"])
+    for name, expected in gradients["fused"].items():
+        assert expected is not None and expected.abs().sum() > 0, name
+        torch.testing.assert_close(gradients["auto"][name], expected, **SUM_TOLERANCE, msg=lambda m: f"{name}: {m}")
