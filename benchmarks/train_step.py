@@ -322,7 +322,7 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
         spec = dict(spec, density=float((x != 0).float().mean()))
     else:
         x = (torch.rand(steps, batch, *spec["input_shape"], device=device) < spec["density"]).float()
-        labels = torch.randint(0, 10, (batch,), device=device)
+        labels = torch.randint(0, int(spec["layers"].split("-")[-1]), (batch,), device=device)  # the classes
     first = net.layers[0].ops[-1]
     if isinstance(first, nn.Linear):
         crossover = sparse.crossover_density(first.in_features, first.out_features, str(device))
