@@ -157,7 +157,7 @@ def load(overrides: Iterable[str] = (), cfg: DictConfig | None = None) -> DictCo
         if any(o.add for o in parsed):
             override_checks.check_known(parsed, set(RUN_NODES) | set(override_checks.RUN_GROUPS), _schema(parsed))
         override_checks.check_read(parsed, cfg)
-        spec = validate(cfg, search_path=search_path(overrides))
+        spec = validate(cfg, group_folders(parsed)[1:])
         resolve_neuron_defaults(cfg, spec)
         seed = int(cfg.seed)
         if not 0 <= seed < 2**31:  # numpy and the per-epoch data-order seeds need a non-negative 32-bit int
@@ -185,8 +185,9 @@ def check_paths(cfg: DictConfig) -> None:
         raise UserError(f"paths.runs={value}: {existing} is not a folder, so no run folder can be made under it; "
                         "set paths.runs to a folder you can write to")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"paths.runs={value}: {existing} is not writable by this user; "
-                        "set paths.runs to a folder you can write to")
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        why = "is on a read-only file system" if read_only else "is not writable by this user"
+        raise UserError(f"paths.runs={value}: {existing} {why}; set paths.runs to a folder you can write to")
 
 
 def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
@@ -217,19 +218,9 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
         raise UserError(str(error)) from None
 
 
-def search_path(overrides: Iterable[str]) -> list[str]:
-    """The config folders ``hydra.searchpath=[...]`` adds (a plugin's own YAML lives there)."""
-    folders: list[str] = []
-    for override in overrides:
-        key, _, value = str(override).lstrip("+~").partition("=")
-        if key == "hydra.searchpath":
-            folders += [part.strip().strip("'\"") for part in value.strip("[]").split(",") if part.strip()]
-    return folders
-
-
 def validate(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
     """Check a run config before any work; return its resolved NeuronSpec (``search_path``: the
-    config folders beside the package's, where a plugin's variant YAML may live)."""
+    config folders a plugin adds, whose variant files are checked too)."""
     spec = neuron_spec(cfg, search_path)
     models.check_keys(cfg.model)
     train = cfg.train

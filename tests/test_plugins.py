@@ -119,3 +119,39 @@ def test_a_plugin_registers_a_variant_dataset_suite_and_figure_and_the_commands_
                    "dataset=tiny_parity", "train.epochs=1", cwd=tmp_path)
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
     assert "unknown dataset 'tiny_parity'; valid datasets: " in unknown.stderr
+
+
+@pytest.mark.slow
+def test_a_plugin_run_replays_from_another_folder_and_its_import_errors_are_shown(tmp_path):
+    import json
+
+    folder_a, folder_b = tmp_path / "a", tmp_path / "b"
+    folder_b.mkdir(parents=True)
+    plugin, _ = _write_plugin(folder_a)
+    # relative paths, as typed in the plugin's own folder
+    done = _cli("ablations.run", "plugins=[my_plugin.py]", "hydra.searchpath=[file://conf]", "paths.runs=runs",
+                "variant=leaky_subtract", "dataset=tiny_parity", "train.epochs=1", "progress=false",
+                "eval.suites=[weight_norm]", cwd=folder_a)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = list((folder_a / "runs").glob("tiny_parity/default/leaky_subtract/*-seed0"))
+    status = json.loads((run_dir / "status.json").read_text())
+    recorded = status["overrides"]
+    assert f"plugins=[{plugin}]" in recorded and f"hydra.searchpath=[file://{folder_a / 'conf'}]" in recorded
+    assert f"paths.runs={folder_a / 'runs'}" in recorded
+
+    # the recorded command, from another folder, into another runs folder: the same run again
+    again = _cli("ablations.run", *recorded, f"paths.runs={folder_b / 'runs'}", cwd=folder_b)
+    assert again.returncode == 0, again.stderr
+    (replayed,) = list((folder_b / "runs").glob("tiny_parity/default/leaky_subtract/*-seed0"))
+    assert replayed.name == run_dir.name  # same config hash
+    replayed_status = json.loads((replayed / "status.json").read_text())
+    assert replayed_status["final"]["accuracy"] == status["final"]["accuracy"]
+
+    evaluated = _cli("ablations.evaluate", f"run={run_dir}", "suite=weight_norm", "overwrite=true", cwd=folder_b)
+    assert evaluated.returncode == 0, evaluated.stderr
+
+    plugin.rename(plugin.with_name("moved.py"))  # the plugin's import error is shown, not "unknown suite"
+    broken = _cli("ablations.evaluate", f"run={run_dir}", "suite=weight_norm", "overwrite=true", cwd=folder_b)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert f"plugin '{plugin}' could not be imported (FileNotFoundError" in broken.stderr, broken.stderr
+    assert "unknown evaluation suite" not in broken.stderr
