@@ -136,7 +136,10 @@ def _origin(path: str, module: nn.Module) -> Origin:
 
 
 def _spec(origin: Origin, variant: str | NeuronSpec, options: Mapping[str, Any]) -> NeuronSpec:
-    """The variant's spec with what the user's neuron keeps (see the module docstring)."""
+    """The variant's spec with what the user's neuron keeps (see the module docstring); a full
+    :class:`NeuronSpec` given as the variant is taken as it is (every field given)."""
+    if isinstance(variant, NeuronSpec):
+        return neurons.spec_for(variant, **options)
     base = neurons.spec_for(variant, **{k: v for k, v in options.items() if k in ("leak", "lam", "tau", "beta")})
     fields = dict(options)
     keeps_beta = base.leak == "exponential" and base.tau is None and base.beta is None
@@ -335,10 +338,11 @@ def _replacement(path: str, module: nn.Module, variant: str | NeuronSpec, option
     width, user_recurrent = _recurrent_source(path, module, spec, before, n_neurons)
     neuron = neurons.build(spec, n_neurons=width)
     cell = neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
+    given = set(options) | ({"beta", "tau", "threshold"} if isinstance(variant, NeuronSpec) else set())
     with torch.no_grad():
-        if spec.leak == "exponential" and "beta" not in options and "tau" not in options and origin.beta.numel() > 1:
+        if spec.leak == "exponential" and not given & {"beta", "tau"} and origin.beta.numel() > 1:
             _set_tensor(cell, "beta", origin.beta, learn=spec.learn_beta)
-        if "threshold" not in options and (origin.threshold.numel() > 1 or origin.learn_threshold):
+        if "threshold" not in given and (origin.threshold.numel() > 1 or origin.learn_threshold):
             _set_tensor(cell, "threshold", origin.threshold, learn=origin.learn_threshold)
     if user_recurrent is not None:
         neuron.recurrent = copy.deepcopy(user_recurrent)  # the user's V (and bias, if it has one)

@@ -131,6 +131,7 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
         "versions": results.versions(),
+        **({"model_source": dict(model.source)} if getattr(model, "source", None) else {}),  # model=import
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -8,6 +8,8 @@ and returns ``[B, classes]`` and that has ``n_classes``, ``probes`` and ``record
   ``vgg9``, ``vgg6``; seed 001's FC nets ``fc_nmnist``, ``fc_dvs_gesture``, ``fc_mnist``,
   ``fc_shd``) with ``model.dropout`` as a switch.
 * ``resnet`` (:mod:`ablations.models.resnet`): a spiking ResNet-18 for CIFAR-10 (seed 001).
+* ``import`` (:mod:`ablations.models.imported`): a user's own snnTorch model by import path
+  (``model.target=pkg.mod:Net``), its neurons ablated into the run's variant.
 * ``recurrent_baseline`` (:mod:`ablations.models.rnn`): PyTorch's LSTM / GRU / RNN over the same
   frames (seed 001 Table 7's non-spiking baselines ``lstm``, ``gru``, ``rnn``).
 
@@ -25,7 +27,7 @@ from typing import Any, Callable
 
 from ..errors import UserError
 from ..registry import Registry
-from . import layered, resnet, rnn
+from . import imported, layered, resnet, rnn
 
 __all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build"]
 
@@ -52,6 +54,7 @@ MODELS.add("layered", Builder(layered.build, ("layers", "readout", "readout_beta
 MODELS.add("resnet", Builder(resnet.build, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
                                             "blocks", "widths", "n_classes")))
 MODELS.add("recurrent_baseline", Builder(rnn.build, ("cell", "layers", "readout", "readout_window")))
+MODELS.add("import", Builder(imported.build, ("target", "kwargs", "call", "returns", "readout")))
 
 # how configs recorded before builders had names spelled them
 LEGACY_BUILDERS = {
