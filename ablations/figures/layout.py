@@ -12,7 +12,7 @@ import seaborn as sns
 
 from . import style
 
-__all__ = ["ERRORBAR", "grid", "hide_unused", "line", "note", "notes", "panel_title", "plain_log"]
+__all__ = ["ERRORBAR", "grid", "hide_unused", "line", "note", "notes", "panel_title", "plain_log", "stamp_notes"]
 
 #: Error bands of every figure: mean +- one standard deviation over seeds (runs).
 ERRORBAR = "sd"
@@ -40,6 +40,25 @@ def note(figure, text: str) -> None:
 
 def notes(figure) -> list[str]:
     return list(getattr(figure, "ablations_notes", []))
+
+
+def stamp_notes(figure, width: int = 150) -> bool:
+    """Write the figure's notes as text under its panels (once), so the figure itself says what it
+    left out; True when there are notes (the figure is then saved with a tight bounding box)."""
+    import textwrap
+
+    texts = notes(figure)
+    if not texts:
+        return False
+    if getattr(figure, "ablations_stamped", None) != texts:
+        old = getattr(figure, "ablations_stamp_artist", None)
+        if old is not None:
+            old.remove()
+        lines = [line for text in texts for line in textwrap.wrap(f"- {text}", width, subsequent_indent="  ")]
+        figure.ablations_stamp_artist = figure.text(0.0, 0.0, "\n".join(lines), ha="left", va="top", fontsize=5.5,
+                                                    color="#444444", transform=figure.transFigure)
+        figure.ablations_stamped = texts
+    return True
 
 
 def panel_title(ax, text: str, letter: str | None = None) -> None:
