@@ -145,7 +145,7 @@ def _seed_note(counts: pd.Series) -> str:
 
 
 def variant_comparison(results: pd.DataFrame):
-    """Every recorded metric per variant (or per swept key, one line per variant): one point per
+    """Any grid: every recorded metric per variant (or per swept key, one line per variant): one point per
     seed, the mean with its 95 % t-interval over seeds."""
     runs, left = _grid_runs(results, "the variant comparison")
     table, notes = run_metrics(results, runs)
@@ -199,7 +199,7 @@ def variant_comparison(results: pd.DataFrame):
 
 
 def variant_heatmap(results: pd.DataFrame):
-    """Mean final test accuracy per cell of a grid that sweeps two keys (e.g. variant x tau), with
+    """Any grid sweeping two keys: mean final test accuracy per cell of a grid that sweeps two keys (e.g. variant x tau), with
     the number of seeds of each cell."""
     runs, left = _grid_runs(results, "the heat map")
     keys = swept_keys(runs)
@@ -249,7 +249,7 @@ def _as_float(value) -> float:
 
 
 def variant_learning_curves(results: pd.DataFrame):
-    """Test accuracy, test loss and train loss after every epoch per variant: mean with its 95 %
+    """Any grid: test accuracy, test loss and train loss after every epoch per variant: mean with its 95 %
     t-band over seeds, one thin line per seed."""
     runs, left = _grid_runs(results, "the learning curves")
     epochs = select.epoch_rows(results)
