@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from . import data as datasets
-from . import faults, neurons, results
+from . import faults, neurons, results, tracking
 from .config import build_model, compose, resolve_neuron_defaults, validate
 from .errors import UserError, parse_bool
 from .registry import load_plugins
@@ -114,6 +114,9 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
               "skipping training", flush=True)
         if status["status"] == "finished":
             _evaluate(cfg, run_dir, bundle, device, model=None)
+            mirrored = tracking.mirror_record(cfg, run_dir, results.read_metrics(run_dir).to_dict("records"), final)
+            if mirrored:
+                print(f"{run_dir}: {mirrored}", flush=True)
         return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
