@@ -3,9 +3,7 @@
 __version__ = "0.1.0"
 
 
-def ablate(model, variant="vanilla", n_neurons=None, **neuron_options):
-    """A copy of a user's snnTorch model with every snn.Leaky / snn.RLeaky replaced by the package's
-    neuron of ``variant`` (:func:`ablations.ablate.ablate`, documented there)."""
-    from .ablate import ablate as _ablate
+# the function, bound after its module is imported (``ablations.ablate`` would otherwise name the module)
+from .ablate import ablate  # noqa: E402
 
-    return _ablate(model, variant, n_neurons=n_neurons, **neuron_options)
+__all__ = ["ablate", "__version__"]
