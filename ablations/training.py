@@ -346,6 +346,28 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+#: batches after which a run states its expected duration
+ETA_BATCHES = 3
+#: an expected training time beyond this on a CPU gets the advice to use a CPU-sized setting
+CPU_PATIENCE_S = 2 * 3600.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def expected_duration(elapsed_s: float, batches: int, batches_per_epoch: int, epochs: int, device: Any) -> str:
+    """``expected: ...`` from the first batches' wall time (the test pass and evaluation suites not
+    counted); on a CPU, past :data:`CPU_PATIENCE_S`, the advice of a CPU-sized setting (README)."""
+    per_epoch = elapsed_s / max(batches, 1) * batches_per_epoch
+    line = (f"  expected: about {_duration(per_epoch)} per epoch, {_duration(per_epoch * epochs)} for {epochs} "
+            f"epoch(s) (from the first {batches} batch(es); test passes not counted)")
+    if str(device).startswith("cpu") and per_epoch * epochs > CPU_PATIENCE_S:
+        line += ("\n  this will not fit a CPU in reasonable time: use a GPU (device=cuda), or a CPU-sized setting such "
+                 "as dataset.steps=20 train.max_batches=50 model=vgg6 (README: Quick start on a CPU)")
+    return line
+
+
 def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, device: torch.device,
         on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Train ``model`` as ``cfg.train`` says, checkpointing into ``run_dir``; resume if a checkpoint exists.
@@ -430,6 +452,9 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                 tally.add(output.detach(), y, record_loss(output.detach(), y, data.steps))
             running = tally.means()
             batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
+            if epoch == start_epoch and index + 1 == min(ETA_BATCHES, n_batches):
+                tqdm.write(expected_duration(time.perf_counter() - epoch_start, index + 1, n_batches,
+                                             epochs - start_epoch, device))
             fetch_start = time.perf_counter()
         batch_bar.close()
         if scheduler is not None:
@@ -447,6 +472,11 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
         history.append(row)
         epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
+        if not progress:  # without bars, one line per epoch
+            left = (time.perf_counter() - started) / (epoch + 1 - start_epoch) * (epochs - epoch - 1)
+            test_part = f", test accuracy {row['test_accuracy']:.3f}" if "test_accuracy" in row else ""
+            print(f"  epoch {epoch + 1}/{epochs}: train loss {row['train_loss']:.4f}, accuracy {row['train_accuracy']:.3f}"
+                  f"{test_part}, {row['epoch_time_s']:.0f} s; about {_duration(left)} left", flush=True)
         results.atomic_save_torch(checkpoint_path, {
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
