@@ -100,7 +100,7 @@ def run_metrics(results: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame
             frames.append(pd.DataFrame({"run_dir": runs["run_dir"], "panel": label,
                                         "value": pd.to_numeric(runs[column], errors="coerce")}))
     evals = results[(results["kind"] == "eval") & results["run_dir"].isin(set(runs["run_dir"]))] \
-        if "kind" in results.columns else results.iloc[0:0]
+        if {"kind", "suite", "metric"} <= set(results.columns) else pd.DataFrame(columns=["suite", "metric", "value"])
     for (suite, metric), rows in evals.groupby(["suite", "metric"], sort=False):
         rows = rows.dropna(subset=["value"])
         per_item = [c for c in PER_ITEM if c in rows.columns and rows[c].notna().any()]
