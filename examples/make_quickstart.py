@@ -20,7 +20,8 @@ Runs on a laptop CPU in a couple of minutes; everything lands in the current fol
 The command line does the same: `python -m ablations.run variant=no_leak`,
 `python -m ablations.evaluate run=runs suite=noise`, `python -m ablations.study study=...`,
 `python -m ablations.figures figure=noise_robustness`."""),
-    ("code", """from pathlib import Path
+    ("code", """%matplotlib inline
+from pathlib import Path
 
 from ablations import figures, network, neurons, results, study
 from ablations.evaluate import evaluate
