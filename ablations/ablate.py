@@ -34,7 +34,7 @@ before the neuron in the model's module order (``n_neurons={"path": N}`` where t
 
 Each replaced neuron is an :class:`AblatedNeuron` (still an ``snn.Leaky`` / ``snn.RLeaky`` for
 ``isinstance`` and ``snntorch.utils.reset``) that holds the package's neuron as ``.neuron`` (built by
-:func:`ablations.neurons.build`) and runs one step of it per call: the spikes and membranes are those
+:func:`ablations.neurons.build_neuron`) and runs one step of it per call: the spikes and membranes are those
 of the package's own network with the same weights (``tests/test_ablate.py``). Its ``trace`` (off by
 default) records each step's current, spikes and membrane for the evaluation suites.
 """
@@ -336,8 +336,13 @@ def _replacement(path: str, module: nn.Module, variant: str | NeuronSpec, option
             raise
         raise AblationError(f"{path} (snn.{origin.kind}): {error}") from None
     width, user_recurrent = _recurrent_source(path, module, spec, before, n_neurons)
-    neuron = neurons.build(spec, n_neurons=width)
+    neuron = neurons.build_neuron(spec, n_neurons=width)
     cell = neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
+    if not getattr(cell, "plain", True):
+        raise AblationError(
+            f"{path} (snn.{origin.kind}): variant {spec.variant!r} ({spec.describe()}) has parts beyond leak, reset and "
+            "recurrence (input scaling, a learned per-neuron leak, a synaptic current, threshold adaptation) whose state "
+            "snnTorch's Leaky call does not carry; ablate() covers the leak, reset and recurrence variants for now")
     given = set(options) | ({"beta", "tau", "threshold"} if isinstance(variant, NeuronSpec) else set())
     with torch.no_grad():
         if spec.leak == "exponential" and not given & {"beta", "tau"} and origin.beta.numel() > 1:
@@ -416,7 +421,7 @@ def ablate(model: nn.Module, variant: str | NeuronSpec = "vanilla", n_neurons: M
 def _swap(model: nn.Module, path: str, new: nn.Module) -> None:
     if not path:
         raise AblationError("the model is itself one neuron; ablate a model that contains it, or use "
-                            "ablations.neurons.build(variant) directly")
+                            "ablations.neurons.build_neuron(variant) directly")
     parent_path, _, name = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model
     setattr(parent, name, new)

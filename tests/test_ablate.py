@@ -2,7 +2,7 @@
 
 Each tutorial model is ablated into every registered variant and its user's forward (untouched) is run;
 its layers' spikes must equal, and its membranes match to 1e-5 (float32), those of the same layers
-run by the package itself: the same stateless ops followed by ``neurons.build(spec)`` scanned by
+run by the package itself: the same stateless ops followed by ``neurons.build_neuron(spec)`` scanned by
 ``ablations.network.SpikingLayer`` (the fused scan where it applies)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _reference(ablated: nn.Module, groups: list[tuple[list[nn.Module], str]], x:
     for ops, path in groups:
         adapter = adapters[path]
         width = adapter.recurrent.in_features if adapter.recurrent is not None else None
-        neuron = neurons.build(adapter.spec, n_neurons=width)
+        neuron = neurons.build_neuron(adapter.spec, n_neurons=width)
         if width is not None:
             neuron.recurrent = copy.deepcopy(adapter.recurrent)
         layer = SpikingLayer(path, ops, neuron)

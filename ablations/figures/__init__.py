@@ -45,7 +45,6 @@ study_history            studies: objective per trial and best so far, one per s
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import time
@@ -56,7 +55,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..registry import Registry
+from ..registry import Registry, resolve_target
 from .missing import MissingResults
 
 __all__ = [
@@ -64,6 +63,7 @@ __all__ = [
     "FigureSpec",
     "MissingResults",
     "Outcome",
+    "build_figure",
     "build",
     "get",
     "register",
@@ -88,10 +88,7 @@ class FigureSpec:
     needs_runs: bool = True
 
     def function(self) -> Callable[[pd.DataFrame], Any]:
-        if callable(self.target):
-            return self.target
-        module, function = self.target.split(":")
-        return getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), function)
+        return resolve_target(self.target, package=__name__)
 
 
 FIGURES: Registry[FigureSpec] = Registry("figure")
@@ -153,13 +150,16 @@ def load(runs: str | Path = "runs") -> pd.DataFrame:
     return frame
 
 
-def build(name: str, results: pd.DataFrame) -> Any:
+def build_figure(name: str, results: pd.DataFrame) -> Any:
     """The figure (or table) ``name`` drawn from ``results``; raises :class:`MissingResults`."""
     from . import style
 
     spec = get(name)
     with style.theme():
         return spec.function()(results)
+
+
+build = build_figure  # the spelling of the quickstart notebook (examples/quickstart.ipynb)
 
 
 # --------------------------------------------------------------------------- tables on disk

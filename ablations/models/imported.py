@@ -46,7 +46,7 @@ from torch import nn
 from ..ablate import AblatedNeuron, ablate, ablated_neurons
 from ..errors import UserError
 
-__all__ = ["CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of", "build", "wrap"]
+__all__ = ["CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of", "build_imported", "wrap"]
 
 CALLS = ("sequence", "step")
 RETURNS = ("spikes", "membrane")
@@ -219,7 +219,7 @@ def wrap(model: nn.Module, variant: Any = "vanilla", call: str = "sequence",
                            input_shape=input_shape)
 
 
-def build(cfg: DictConfig, spec, input_shape: tuple[int, ...]) -> ImportedNetwork:
+def build_imported(cfg: DictConfig, spec, input_shape: tuple[int, ...]) -> ImportedNetwork:
     """``model=import``: the user's ``model.target(**model.kwargs)`` ablated into ``spec``."""
     model_cfg = cfg.model
     target = model_cfg.get("target")
