@@ -88,7 +88,14 @@ def _fires_somewhat(traced: dict) -> None:
     assert any(0.0 < rate < 1.0 for rate in rates), rates
 
 
-VARIANTS = list(neurons.VARIANTS)
+def _plain(name: str) -> bool:
+    built = neurons.build_neuron(name, n_neurons=4)
+    return getattr(getattr(built, "cell", built), "plain", True)
+
+
+# the leak / reset / recurrence variants; those with further parts (alif, synaptic, ...) are refused for now
+VARIANTS = [name for name in neurons.VARIANTS if _plain(name)]
+COMPONENT_VARIANTS = [name for name in neurons.VARIANTS if not _plain(name)]
 RECURRENT = [name for name in VARIANTS if neurons.VARIANTS[name].recurrent]
 
 
@@ -209,3 +216,9 @@ def test_gradients_flow_through_the_users_forward():
     spk, mem = ablated(_events())
     mem.sum().backward()
     assert ablated.fc1.weight.grad is not None and ablated.lif1.recurrent.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("variant", COMPONENT_VARIANTS)
+def test_variants_with_state_beyond_the_membrane_are_refused_by_path(variant):
+    with pytest.raises(AblationError, match=r"^lif1 \(snn.Leaky\): variant .* parts beyond leak, reset and recurrence"):
+        ablate(tutorial.Net(), variant)
