@@ -32,6 +32,10 @@ def _table(taus=(10.0,), variants=("vanilla", "no_leak", "no_reset"), seeds=(0, 
                                  "layer": layer})
                 rows.append({**base, "kind": "eval", "suite": "activity", "metric": "spike_rate", "value": 0.3,
                              "layer": "layer1", "neuron": 3})
+                rows.append({**base, "kind": "eval", "suite": "adversarial", "metric": "accuracy", "value": 0.8,
+                             "attack": "none"})
+                rows.append({**base, "kind": "eval", "suite": "adversarial", "metric": "accuracy", "value": 0.1,
+                             "attack": "g2s", "budget": 200.0})
                 for severity in range(6):
                     rows.append({**base, "kind": "eval", "suite": "noise", "metric": "accuracy", "value": 0.5,
                                  "noise": "gaussian", "scenario": 1, "severity": severity})
@@ -52,6 +56,8 @@ def test_variant_comparison_draws_every_metric_with_seeds_and_left_outs():
     assert titles[:3] == ["test accuracy", "test loss", "train loss"]
     assert "activity: spike_rate" in titles  # the network row; per-neuron rows left to the histograms
     assert "noise: accuracy" in titles  # 6 conditions > 4: their mean per run, and the figure says so
+    # a condition missing in one row (the clean row has no budget) is a panel of its own
+    assert {"adversarial: accuracy\nattack=none", "adversarial: accuracy\nattack=g2s\nbudget=200"} <= set(titles)
     notes = " ".join(layout.notes(figure))
     assert "noise: accuracy: mean over 6 conditions" in notes
     assert "1 failed run(s)" in notes and "1 run(s) of dataset mnist" in notes

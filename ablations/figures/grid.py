@@ -117,10 +117,10 @@ def run_metrics(results: pd.DataFrame, runs: pd.DataFrame) -> tuple[pd.DataFrame
             combos, conditions = pd.DataFrame([{}]), []
         for _, combo in combos.iterrows():
             mask = pd.Series(True, index=rows.index)
-            for key in conditions:
-                mask &= rows[key].astype(str) == str(combo[key])
+            for key in conditions:  # a missing value (e.g. no budget for the clean row) matches missing values
+                mask &= rows[key].isna() if pd.isna(combo[key]) else rows[key].map(str) == str(combo[key])
             label = name + "".join(f"\n{key}={_short(combo[key])}" for key in conditions
-                                   if not (key == "layer" and combo[key] == "network"))
+                                   if pd.notna(combo[key]) and not (key == "layer" and combo[key] == "network"))
             per_run = rows[mask].groupby("run_dir")["value"].mean()
             frames.append(pd.DataFrame({"run_dir": per_run.index, "panel": label, "value": per_run.values}))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["run_dir", "panel", "value"])
