@@ -18,6 +18,9 @@ Losses, on the network output ``y_hat [B, classes]`` (the readout's prediction) 
 * ``ce_rate`` (seed 001, rate decoding): cross-entropy on the output spike counts
   (``y_hat * T`` for the ``spike_count`` readout).
 * ``ce_mem`` (seed 001, membrane decoding): cross-entropy on ``y_hat`` as logits.
+* ``nll_steps`` (DH-SNN's delayed XOR): ``-y_hat_y``, batch mean; on the ``integrator_softmax``
+  readout, whose ``y_hat`` sums per-step log-probabilities, it is the sum over the readout window
+  of the per-step cross-entropies (:class:`ablations.network.Readout`).
 
 Every epoch records train loss/accuracy/SSE (running, over the training batches) and test
 loss/accuracy/SSE, where SSE is the per-sample sum of squared errors between ``y_hat`` and the
@@ -119,8 +122,12 @@ def ce_mem(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tens
     return F.cross_entropy(output, labels)
 
 
+def nll_steps(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
+    return F.nll_loss(output, labels)
+
+
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
-    "mse_onehot": mse_onehot, "ce_rate": ce_rate, "ce_mem": ce_mem,
+    "mse_onehot": mse_onehot, "ce_rate": ce_rate, "ce_mem": ce_mem, "nll_steps": nll_steps,
 }
 
 
@@ -171,6 +178,25 @@ class _Tally:
     def means(self) -> dict[str, float]:
         count = max(self.total, 1)
         return {"loss": self.loss / count, "accuracy": self.correct / count, "sse": self.sse / count}
+
+
+class _WindowTally:
+    """Training accuracy over the readout window, per step (DH-SNN delayed_xor_snn.py lines 114-119:
+    every step of the window is one prediction): reads ``model.readout.window_predictions``
+    (``[W, B]``, set by the ``integrator_softmax`` readout); ``{}`` for any other readout."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.readout = getattr(model, "readout", None)
+        self.correct, self.total = 0, 0
+
+    def add(self, labels: torch.Tensor) -> None:
+        predictions = getattr(self.readout, "window_predictions", None)
+        if predictions is not None:
+            self.correct += int((predictions == labels).sum())
+            self.total += predictions.numel()
+
+    def means(self) -> dict[str, float]:
+        return {"train_window_accuracy": self.correct / self.total} if self.total else {}
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
@@ -399,6 +425,9 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                      total=epochs, disable=not progress)
     for epoch in epoch_bar:
         model.train()
+        if hasattr(data.train, "set_epoch"):  # generated data drawn fresh each epoch (data/generated.py)
+            data.train.set_epoch(epoch)
+        window = _WindowTally(model)  # per-step accuracy over a readout window, where the readout has one
         loader = make_loader(data.train, int(train.batch_size), shuffle=True, seed=seed * 100_003 + epoch,
                              num_workers=int(train.num_workers))
         n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
@@ -428,6 +457,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             faults.point("train.batch")  # fault-injection tests: killed mid-epoch
             with torch.no_grad():
                 tally.add(output.detach(), y, record_loss(output.detach(), y, data.steps))
+                window.add(y)
             running = tally.means()
             batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
             fetch_start = time.perf_counter()
@@ -438,6 +468,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             "epoch": epoch + 1,
             "lr": optimizer.param_groups[0]["lr"],
             **{f"train_{key}": value for key, value in tally.means().items()},
+            **window.means(),
             "epoch_time_s": time.perf_counter() - epoch_start,
             "data_time_s": data_time,
         }

@@ -26,6 +26,17 @@ Two dataset options (``conf/dataset/``):
 
 Samples are stored as ``uint8`` (a 50 000-sample T = 200 set is 200 MB, not 800 MB) and turned
 into float spikes by the encoder, on the training device.
+
+Fresh samples every step (``dataset.fresh=true``): DH-SNN never reuses a sample; every training
+step draws a new batch of 500 (``get_batch``, lines 42-65, called at line 189 for each of the
+100 steps of each of 150 epochs: 15 000 steps, 7.5 M samples). ``fresh=true`` does the same,
+reproducibly: training sample ``i`` of epoch ``e`` is drawn from its own generator seeded by
+``(data_seed, e, i)`` (:func:`fresh_sample_seed`), so an epoch is ``n_train`` new samples, a run
+resumed at epoch ``e`` sees exactly the samples it would have seen, and every run with the same
+``data_seed`` sees the same stream (the run seed still sets the batch order). The trainer tells the
+dataset the epoch through ``set_epoch`` before it builds the epoch's loader. The test set stays a
+fixed held-out set of ``n_test`` samples (DH-SNN reports training accuracy only). ``fresh=false``
+(the default) keeps the fixed training set of ``n_train`` samples, as every earlier run had.
 """
 
 from __future__ import annotations
@@ -34,12 +45,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
 from . import DataBundle
 from .encoders import SequenceEncoder
 
-__all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder"]
+__all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor", "fresh_sample_seed"]
 
 
 class SpikeSequenceEncoder(SequenceEncoder):
@@ -84,6 +95,50 @@ def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10
     return spikes.to(dtype), (first ^ second).long()
 
 
+def fresh_sample_seed(data_seed: int, epoch: int, index: int) -> int:
+    """The generator seed of training sample ``index`` in epoch ``epoch`` (0-based): distinct for
+    every ``(epoch, index)`` with ``index < 2**31`` and ``epoch < 2**20`` under one ``data_seed``."""
+    if min(int(epoch), int(index)) < 0:
+        raise ValueError(f"epoch={epoch} and index={index} must be >= 0")
+    return ((int(data_seed) * (1 << 20) + int(epoch)) * (1 << 31) + int(index)) % (1 << 63)
+
+
+class FreshDelayedXor(Dataset):
+    """``n_samples`` delayed XOR samples per epoch, new every epoch: sample ``i`` of epoch ``e`` is
+    :func:`make_delayed_xor` of one sample with the seed :func:`fresh_sample_seed` ``(data_seed, e, i)``.
+
+    ``set_epoch(e)`` selects the epoch (the trainer calls it before each epoch's loader is built; a
+    loader's worker processes get the dataset as it is then). Picklable; nothing is stored.
+    """
+
+    def __init__(self, n_samples: int, data_seed: int = 0, **params: Any):
+        if int(n_samples) < 1:
+            raise ValueError(f"dataset.n_train={n_samples} must be >= 1")
+        make_delayed_xor(1, seed=0, **params)  # the parameters are checked once, here
+        self.n_samples = int(n_samples)
+        self.data_seed = int(data_seed)
+        self.params = dict(params)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if int(epoch) < 0:
+            raise ValueError(f"epoch={epoch} must be >= 0")
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= int(index) < self.n_samples:
+            raise IndexError(f"sample {index} out of range for {self.n_samples} samples per epoch")
+        x, y = make_delayed_xor(1, seed=fresh_sample_seed(self.data_seed, self.epoch, int(index)),
+                                dtype=torch.uint8, **self.params)
+        return x[0], y[0]
+
+    def __repr__(self) -> str:
+        return f"FreshDelayedXor(n_samples={self.n_samples}, data_seed={self.data_seed}, epoch={self.epoch})"
+
+
 def delayed_xor(cfg: Any, data_root: Path) -> DataBundle:
     params = dict(
         channels=int(cfg.channels), pattern_steps=int(cfg.pattern_steps), delay_steps=int(cfg.delay_steps),
@@ -91,13 +146,16 @@ def delayed_xor(cfg: Any, data_root: Path) -> DataBundle:
         noise_over_patterns=bool(cfg.get("noise_over_patterns", False)),
     )
     seed = int(cfg.get("data_seed", 0))
-    x_train, y_train = make_delayed_xor(int(cfg.n_train), seed=seed, dtype=torch.uint8, **params)
+    if bool(cfg.get("fresh", False)):  # DH-SNN: a new batch every step (module docstring)
+        train: Dataset = FreshDelayedXor(int(cfg.n_train), data_seed=seed, **params)
+    else:
+        train = TensorDataset(*make_delayed_xor(int(cfg.n_train), seed=seed, dtype=torch.uint8, **params))
     x_test, y_test = make_delayed_xor(int(cfg.n_test), seed=seed + 1, dtype=torch.uint8, **params)
-    steps = x_train.shape[1]
+    steps = x_test.shape[1]
     return DataBundle(
         name=str(cfg.get("name", "delayed_xor")),
         kind="temporal",
-        train=TensorDataset(x_train, y_train),
+        train=train,
         test=TensorDataset(x_test, y_test),
         encoder=SpikeSequenceEncoder(steps),
         input_shape=(params["channels"],),
