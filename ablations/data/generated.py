@@ -31,7 +31,8 @@ Fresh samples every step (``dataset.fresh=true``): DH-SNN never reuses a sample;
 step draws a new batch of 500 (``get_batch``, lines 42-65, called at line 189 for each of the
 100 steps of each of 150 epochs: 15 000 steps, 7.5 M samples). ``fresh=true`` does the same,
 reproducibly: training sample ``i`` of epoch ``e`` is drawn from its own generator seeded by
-``(data_seed, e, i)`` (:func:`fresh_sample_seed`), so an epoch is ``n_train`` new samples, a run
+``(data_seed, e, i)`` (drawn by :func:`make_fresh_delayed_xor`: the same task, drawn in another
+way than the fixed set), so an epoch is ``n_train`` new samples, a run
 resumed at epoch ``e`` sees exactly the samples it would have seen, and every run with the same
 ``data_seed`` sees the same stream (the run seed still sets the batch order). The trainer tells the
 dataset the epoch through ``set_epoch`` before it builds the epoch's loader. The test set stays a
@@ -42,15 +43,17 @@ fixed held-out set of ``n_test`` samples (DH-SNN reports training accuracy only)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from . import DataBundle
 from .encoders import SequenceEncoder
 
-__all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor", "fresh_sample_seed"]
+__all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor",
+           "make_fresh_delayed_xor"]
 
 
 class SpikeSequenceEncoder(SequenceEncoder):
@@ -95,26 +98,56 @@ def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10
     return spikes.to(dtype), (first ^ second).long()
 
 
-def fresh_sample_seed(data_seed: int, epoch: int, index: int) -> int:
-    """The generator seed of training sample ``index`` in epoch ``epoch`` (0-based): distinct for
-    every ``(epoch, index)`` with ``index < 2**31`` and ``epoch < 2**20`` under one ``data_seed``."""
-    if min(int(epoch), int(index)) < 0:
-        raise ValueError(f"epoch={epoch} and index={index} must be >= 0")
-    return ((int(data_seed) * (1 << 20) + int(epoch)) * (1 << 31) + int(index)) % (1 << 63)
+def make_fresh_delayed_xor(keys: Sequence[int | Sequence[int]], channels: int = 16, pattern_steps: int = 10,
+                           delay_steps: int = 10, low_rate: float = 0.05, high_rate: float = 0.6,
+                           noise_rate: float = 0.05, noise_over_patterns: bool = False
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sample per key, each from its own generator: spikes ``[n, T, channels]`` (uint8), labels ``[n]``.
+
+    The same task as :func:`make_delayed_xor`, drawn differently (fast enough to draw every step):
+    a key (an int or a tuple of ints >= 0, e.g. ``(data_seed, epoch, index)``) seeds numpy's PCG64
+    through a ``SeedSequence``, which mixes every bit of every entry (torch's CPU generator keeps
+    only the low 32 bits of a seed, so distinct keys could draw the same sample). Each sample takes
+    one uniform vector: ``T * channels`` values for the noise, ``2 * pattern_steps * channels`` for
+    the two patterns, two for the pattern levels; the thresholds are applied to the batch at once.
+    A sample depends on its key alone, never on the other samples of its batch.
+    """
+    make_delayed_xor(1, channels, pattern_steps, delay_steps, low_rate, high_rate, noise_rate)  # checks the values
+    steps = 2 * pattern_steps + delay_steps
+    n_noise, n_pattern = steps * channels, pattern_steps * channels
+    drawn = np.empty((len(keys), n_noise + 2 * n_pattern + 2), dtype=np.float32)
+    for row, key in enumerate(keys):
+        np.random.Generator(np.random.PCG64(np.random.SeedSequence(key))).random(
+            drawn.shape[1], dtype=np.float32, out=drawn[row])
+    uniforms = torch.from_numpy(drawn)
+    high = uniforms[:, -2:] < 0.5  # pattern A, pattern B: high with probability 1/2
+    rates = torch.where(high, float(high_rate), float(low_rate)).view(-1, 2, 1, 1)
+    spikes = uniforms[:, :n_noise].view(-1, steps, channels) < float(noise_rate)
+    patterns = uniforms[:, n_noise:n_noise + 2 * n_pattern].view(-1, 2, pattern_steps, channels) < rates
+    if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
+        spikes[:, :pattern_steps] |= patterns[:, 0]
+        spikes[:, steps - pattern_steps:] |= patterns[:, 1]
+    else:
+        spikes[:, :pattern_steps] = patterns[:, 0]
+        spikes[:, steps - pattern_steps:] = patterns[:, 1]
+    return spikes.to(torch.uint8), (high[:, 0] ^ high[:, 1]).long()
 
 
 class FreshDelayedXor(Dataset):
     """``n_samples`` delayed XOR samples per epoch, new every epoch: sample ``i`` of epoch ``e`` is
-    :func:`make_delayed_xor` of one sample with the seed :func:`fresh_sample_seed` ``(data_seed, e, i)``.
+    :func:`make_fresh_delayed_xor` of the key ``(data_seed, e, i)``.
 
     ``set_epoch(e)`` selects the epoch (the trainer calls it before each epoch's loader is built; a
-    loader's worker processes get the dataset as it is then). Picklable; nothing is stored.
+    loader's worker processes get the dataset as it is then). ``__getitems__`` draws a whole batch
+    at once (the DataLoader uses it). Picklable; nothing is stored.
     """
 
     def __init__(self, n_samples: int, data_seed: int = 0, **params: Any):
         if int(n_samples) < 1:
             raise ValueError(f"dataset.n_train={n_samples} must be >= 1")
-        make_delayed_xor(1, seed=0, **params)  # the parameters are checked once, here
+        make_fresh_delayed_xor([(0,)], **params)  # the parameters are checked once, here
+        if int(data_seed) < 0:
+            raise ValueError(f"dataset.data_seed={data_seed} must be >= 0 for fresh samples")
         self.n_samples = int(n_samples)
         self.data_seed = int(data_seed)
         self.params = dict(params)
@@ -128,12 +161,15 @@ class FreshDelayedXor(Dataset):
     def __len__(self) -> int:
         return self.n_samples
 
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        for index in indices:
+            if not 0 <= int(index) < self.n_samples:
+                raise IndexError(f"sample {index} out of range for {self.n_samples} samples per epoch")
+        x, y = make_fresh_delayed_xor([(self.data_seed, self.epoch, int(index)) for index in indices], **self.params)
+        return list(zip(x.unbind(0), y.unbind(0)))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        if not 0 <= int(index) < self.n_samples:
-            raise IndexError(f"sample {index} out of range for {self.n_samples} samples per epoch")
-        x, y = make_delayed_xor(1, seed=fresh_sample_seed(self.data_seed, self.epoch, int(index)),
-                                dtype=torch.uint8, **self.params)
-        return x[0], y[0]
+        return self.__getitems__([index])[0]
 
     def __repr__(self) -> str:
         return f"FreshDelayedXor(n_samples={self.n_samples}, data_seed={self.data_seed}, epoch={self.epoch})"
