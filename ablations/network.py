@@ -300,6 +300,7 @@ class Readout(nn.Module):
     """Output layer: stateless ops, then a decoding of ``I_L[t]`` into ``[B, classes]``."""
 
     LEAK_INIT = (0.0, 4.0)  # DH-SNN readout_integrator_test defaults low_m = 0, high_m = 4 (spike_dense.py line 13)
+    CLOSED_FORM_MAX = 1 << 16  # integrator_softmax: window x T up to which the membrane is one product (delayed XOR: 9 x 200)
 
     def __init__(self, ops: Sequence[nn.Module], kind: str, beta: float, spiking: nn.Module | None,
                  unscaled_leak_gradient: bool = False, window: int | None = None):
@@ -333,13 +334,11 @@ class Readout(nn.Module):
         steps = current.shape[0]
         first = 0 if self.window is None else max(steps - self.window, 0)
         if self.kind == "integrator_softmax":
-            alpha = torch.sigmoid(self.leak_parameter)
-            mem = torch.zeros_like(current[0])
-            trace = []
-            for t in range(steps):
-                mem = alpha * mem + (1 - alpha) * current[t]
-                trace.append(mem)
-            membrane = torch.stack(trace)
+            if record is None and (steps - first) * steps <= self.CLOSED_FORM_MAX:
+                membrane = self._leaky_window(current, first)  # rows first..T-1 only
+                first = 0
+            else:
+                membrane = self._leaky_integrate(current)
             probabilities = torch.softmax(membrane[first:], dim=-1)
             self.window_predictions = probabilities.detach().argmax(-1)
             out = torch.log_softmax(probabilities, dim=-1).sum(0)
@@ -362,6 +361,30 @@ class Readout(nn.Module):
         if record is not None:
             record["readout"] = {"input": x.detach(), "current": current.detach(), "membrane": membrane.detach()}
         return out
+
+    def _leaky_integrate(self, current: torch.Tensor) -> torch.Tensor:
+        """``integrator_softmax``'s membrane, step by step (the definition):
+        ``U[t] = alpha U[t-1] + (1 - alpha) I[t]``, ``U[-1] = 0``; ``[T, B, C]``."""
+        alpha = torch.sigmoid(self.leak_parameter)
+        mem = torch.zeros_like(current[0])
+        trace = []
+        for t in range(current.shape[0]):
+            mem = alpha * mem + (1 - alpha) * current[t]
+            trace.append(mem)
+        return torch.stack(trace)
+
+    def _leaky_window(self, current: torch.Tensor, first: int) -> torch.Tensor:
+        """Rows ``first..T-1`` of :meth:`_leaky_integrate` in one product (a fast path, pinned to it by
+        a test): ``U[t] = sum_{s <= t} (1 - alpha) alpha^(t - s) I[s]``. Costs ``(T - first) x T`` per
+        class and sample, so it is used for short windows only (:data:`CLOSED_FORM_MAX`)."""
+        alpha = torch.sigmoid(self.leak_parameter)
+        steps = current.shape[0]
+        lag = (torch.arange(first, steps, device=current.device)[:, None]
+               - torch.arange(steps, device=current.device)[None, :])  # [W, T]
+        powers = torch.pow(alpha, lag.clamp(min=0).unsqueeze(-1).to(alpha.dtype))  # [W, T, C]
+        weights = torch.where((lag >= 0).unsqueeze(-1), powers * (1 - alpha), torch.zeros_like(powers))
+        return torch.einsum("wsc,sbc->wbc", weights, current.reshape(steps, -1, current.shape[-1])).reshape(
+            steps - first, *current.shape[1:])
 
     def _integrate(self, current: torch.Tensor) -> torch.Tensor:
         mem = torch.zeros_like(current[0])

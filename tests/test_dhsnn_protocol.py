@@ -115,6 +115,28 @@ def test_integrator_softmax_readout_is_dhsnn_loss_for_loss():
     assert "leak_parameter" in dict(net.readout.named_parameters())
 
 
+def test_integrator_window_product_is_the_step_by_step_integrator():
+    torch.manual_seed(1)
+    head = network.Readout([torch.nn.Linear(4, 3)], "integrator_softmax", 0.0, None, window=5)
+    with torch.no_grad():
+        head.leak_parameter.copy_(torch.tensor([-3.0, 0.5, 6.0]))   # alpha 0.05, 0.62, 0.998
+    current = torch.randn(40, 6, 3)
+    fast = head._leaky_window(current, 35)
+    slow = head._leaky_integrate(current)[35:]
+    assert torch.allclose(fast, slow, atol=1e-5)
+    x = torch.rand(40, 6, 4)
+    fast_out = head(x)
+    head.CLOSED_FORM_MAX = 0                                         # force the step-by-step path
+    assert torch.allclose(fast_out, head(x), atol=1e-5)
+    grads = []
+    for limit in (1 << 16, 0):
+        head.CLOSED_FORM_MAX = limit
+        head.zero_grad()
+        head(x)[:, 0].sum().backward()
+        grads.append(head.leak_parameter.grad.clone())
+    assert torch.allclose(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+
+
 def test_other_readouts_have_no_leak_parameter():
     net = network.build("6-5FC-3", readout="mem_mean")
     assert net.readout.leak_parameter is None and net.readout.alpha is None
