@@ -53,7 +53,7 @@ from . import DataBundle
 from .encoders import SequenceEncoder
 
 __all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor",
-           "make_fresh_delayed_xor"]
+           "make_fresh_delayed_xor", "bernoulli_positions"]
 
 
 class SpikeSequenceEncoder(SequenceEncoder):
@@ -107,30 +107,44 @@ def make_fresh_delayed_xor(keys: Sequence[int | Sequence[int]], channels: int = 
     The same task as :func:`make_delayed_xor`, drawn differently (fast enough to draw every step):
     a key (an int or a tuple of ints >= 0, e.g. ``(data_seed, epoch, index)``) seeds numpy's PCG64
     through a ``SeedSequence``, which mixes every bit of every entry (torch's CPU generator keeps
-    only the low 32 bits of a seed, so distinct keys could draw the same sample). Each sample takes
-    one uniform vector: ``T * channels`` values for the noise, ``2 * pattern_steps * channels`` for
-    the two patterns, two for the pattern levels; the thresholds are applied to the batch at once.
+    only the low 32 bits of a seed, so distinct keys could draw the same sample). Each sample draws
+    ``2 * pattern_steps * channels + 2`` uniforms (the two patterns, then the two pattern levels),
+    then its background noise as the gaps between noise spikes (:func:`bernoulli_positions`).
     A sample depends on its key alone, never on the other samples of its batch.
     """
     make_delayed_xor(1, channels, pattern_steps, delay_steps, low_rate, high_rate, noise_rate)  # checks the values
     steps = 2 * pattern_steps + delay_steps
     n_noise, n_pattern = steps * channels, pattern_steps * channels
-    drawn = np.empty((len(keys), n_noise + 2 * n_pattern + 2), dtype=np.float32)
+    spikes = np.zeros((len(keys), steps * channels), dtype=bool)
+    high = np.empty((len(keys), 2), dtype=bool)
     for row, key in enumerate(keys):
-        np.random.Generator(np.random.PCG64(np.random.SeedSequence(key))).random(
-            drawn.shape[1], dtype=np.float32, out=drawn[row])
-    uniforms = torch.from_numpy(drawn)
-    high = uniforms[:, -2:] < 0.5  # pattern A, pattern B: high with probability 1/2
-    rates = torch.where(high, float(high_rate), float(low_rate)).view(-1, 2, 1, 1)
-    spikes = uniforms[:, :n_noise].view(-1, steps, channels) < float(noise_rate)
-    patterns = uniforms[:, n_noise:n_noise + 2 * n_pattern].view(-1, 2, pattern_steps, channels) < rates
-    if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
-        spikes[:, :pattern_steps] |= patterns[:, 0]
-        spikes[:, steps - pattern_steps:] |= patterns[:, 1]
-    else:
-        spikes[:, :pattern_steps] = patterns[:, 0]
-        spikes[:, steps - pattern_steps:] = patterns[:, 1]
-    return spikes.to(torch.uint8), (high[:, 0] ^ high[:, 1]).long()
+        generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(key)))
+        uniforms = generator.random(2 * n_pattern + 2, dtype=np.float32)
+        np.less(uniforms[-2:], 0.5, out=high[row])  # pattern A, pattern B: high with probability 1/2
+        spikes[row, bernoulli_positions(generator, n_noise, noise_rate)] = True
+        sample = spikes[row].reshape(steps, channels)
+        for which, rows in ((0, slice(0, pattern_steps)), (1, slice(steps - pattern_steps, steps))):
+            pattern = uniforms[which * n_pattern:(which + 1) * n_pattern].reshape(pattern_steps, channels) < (
+                high_rate if high[row, which] else low_rate)
+            if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
+                sample[rows] |= pattern
+            else:
+                sample[rows] = pattern
+    labels = torch.from_numpy(high[:, 0] ^ high[:, 1]).long()
+    return torch.from_numpy(spikes.view(np.uint8).reshape(len(keys), steps, channels)), labels
+
+
+def bernoulli_positions(generator: np.random.Generator, n: int, rate: float) -> np.ndarray:
+    """The indices in ``[0, n)`` of ``n`` independent Bernoulli(``rate``) draws that came out 1, drawn
+    as the gaps between them (geometric): exact, and about ``n * rate`` draws instead of ``n``."""
+    if rate <= 0.0 or n == 0:
+        return np.empty(0, dtype=np.int64)
+    if rate >= 1.0:
+        return np.arange(n)
+    positions = np.cumsum(generator.geometric(rate, size=int(2 * n * rate) + 16)) - 1
+    while positions[-1] < n:  # rare: more ones than the first batch of gaps reached
+        positions = np.concatenate([positions, positions[-1] + np.cumsum(generator.geometric(rate, size=int(n * rate) + 16))])
+    return positions[positions < n]
 
 
 class FreshDelayedXor(Dataset):
