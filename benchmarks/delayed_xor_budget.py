@@ -112,7 +112,26 @@ def report(args: argparse.Namespace) -> str:
     Path(args.runs).mkdir(parents=True, exist_ok=True)
     frame.to_csv(Path(args.runs) / "delayed_xor_budget.csv", index=False)
     (Path(args.runs) / "delayed_xor_budget.md").write_text(text + "\n")
+    leak_figure(args, runs)
     return text
+
+
+def leak_figure(args: argparse.Namespace, runs) -> None:
+    """``learned_leak.png`` and ``learned_leak.csv`` (alpha per neuron) beside the table."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ablations.figures import learned_leak, style
+
+    rows = learned_leak.leak_rows(runs["run_dir"], dict(zip(runs["run_dir"], runs["variant"])))
+    rows.to_csv(Path(args.runs) / "learned_leak.csv", index=False)
+    if rows.empty:
+        return
+    summary = rows.groupby(["variant", "layer"])["alpha"].describe()[["count", "mean", "min", "50%", "max"]]
+    print(summary.round(3).to_string())
+    with style.theme():
+        figure = learned_leak.learned_leak(runs)
+    figure.savefig(Path(args.runs) / "learned_leak.png", dpi=150)
 
 
 def main(argv: list[str] | None = None) -> int:

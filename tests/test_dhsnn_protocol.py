@@ -15,9 +15,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ablations import faults, network, results
+from ablations import faults, figures, network, results
 from ablations.config import compose
 from ablations.data import build as build_data
+from ablations.figures import learned_leak
 from ablations.data.generated import FreshDelayedXor, bernoulli_positions, make_fresh_delayed_xor
 from ablations.run import run
 from ablations.training import loss_function, make_loader
@@ -162,11 +163,20 @@ def _tiny_xor(tmp_path, epochs):
             "dataset.n_test=20", "dataset.delay_steps=10", "model.readout_window=4", "train.step_size=1"]
 
 
-def test_fresh_xor_run_reports_window_accuracy(tmp_path):
-    history = pd.read_csv(run(_tiny_xor(tmp_path, 2)) / results.METRICS_FILE)
+def test_fresh_xor_run_reports_window_accuracy_and_its_learned_leak(tmp_path):
+    run_dir = run(_tiny_xor(tmp_path, 2))
+    history = pd.read_csv(run_dir / results.METRICS_FILE)
     assert list(history["epoch"]) == [1, 2]
     for column in ["train_window_accuracy", "train_accuracy", "test_accuracy"]:
         assert history[column].between(0, 1).all()
+    rows = learned_leak.leak_rows([run_dir])
+    readout, hidden = rows[rows["layer"] == "readout"], rows[rows["layer"] == "hidden"]
+    assert len(readout) == 2 and readout["alpha"].between(0, 1).all() and set(rows["variant"]) == {"vanilla"}
+    state = torch.load(run_dir / results.CHECKPOINT_FILE, weights_only=False)["model"]
+    assert np.allclose(sorted(readout["alpha"]), sorted(torch.sigmoid(state["readout.leak_parameter"]).tolist()))
+    assert hidden["alpha"].tolist() == pytest.approx([float(state["layers.0.neuron.beta"])])
+    figure = learned_leak.learned_leak(figures.load(tmp_path))
+    assert [axis.get_title().split(" (")[0] for axis in figure.axes] == ["hidden neurons", "readout neurons"]
 
 
 @pytest.mark.slow
