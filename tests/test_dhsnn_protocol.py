@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ablations import faults, figures, network, results
-from ablations.config import compose
+from ablations.config import UserError, compose
 from ablations.data import build as build_data
 from ablations.figures import learned_leak
 from ablations.data.generated import FreshDelayedXor, bernoulli_positions, make_fresh_delayed_xor
@@ -207,3 +207,9 @@ def test_shd_at_1ms_on_the_native_file(tmp_path):
     run_dir = run(overrides)
     history = pd.read_csv(run_dir / results.METRICS_FILE)
     assert history["train_window_accuracy"].between(0, 1).all() and history["test_accuracy"].between(0, 1).all()
+
+
+def test_nll_steps_needs_the_integrator_softmax_readout(tmp_path):
+    with pytest.raises(UserError, match="nll_steps needs model.readout=integrator_softmax"):
+        run(["dataset=delayed_xor", "train.loss=nll_steps", f"paths.runs={tmp_path}", "progress=false"])
+    assert not any(tmp_path.iterdir())                                        # nothing written
