@@ -137,7 +137,7 @@ def _kind(cfg: DictConfig) -> str:
         from . import data as datasets
 
         try:
-            kind = datasets.build(cfg.dataset, cfg.paths.data).kind
+            kind = datasets.build_dataset(cfg.dataset, cfg.paths.data).kind
         except ValueError as error:
             raise UserError(str(error)) from None
     return str(kind)

@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from . import DataBundle
+from .bundle import DataBundle
 from .encoders import SequenceEncoder
 
 __all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor",

@@ -17,7 +17,7 @@ mask and then pools them::
 (the same string where no pooling follows a layer). A dropout token already in ``model.layers``
 is kept and gets no second one. Dropout draws one
 mask per sample, shared by all time steps (:class:`ablations.network.TimeDropout`), acting on the
-spikes of the layer before. The string is then built by :func:`ablations.network.build`.
+spikes of the layer before. The string is then built by :func:`ablations.network.build_network`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 from .. import network
 from ..errors import UserError
 
-__all__ = ["with_dropout", "model_layers", "build", "DROPOUT_POSITIONS"]
+__all__ = ["with_dropout", "model_layers", "build_layered_network", "DROPOUT_POSITIONS"]
 
 _WEIGHTED = re.compile(r"^(\d+C\d+|\d+FC|\d+)$")
 _LAYER = re.compile(r"^(\d+C\d+|\d+FC)$")
@@ -74,11 +74,11 @@ def model_layers(cfg: Any) -> str:
     return str(layers)
 
 
-def build(cfg: Any, spec, input_shape: tuple[int, ...]):
+def build_layered_network(cfg: Any, spec, input_shape: tuple[int, ...]):
     """Builder ``layered`` (``model.builder: layered``)."""
     model = cfg.model
     layers = with_dropout(model_layers(cfg), model.get("dropout"), str(model.get("dropout_position", "after_pool")))
-    return network.build(
+    return network.build_network(
         layers,
         variant=spec,
         input_shape=input_shape,

@@ -39,7 +39,7 @@ from torch import nn
 from .. import neurons
 from ..network import Readout, SpikingLayer, SpikingNetwork, TimeDropout, _apply_ops
 
-__all__ = ["ResidualSpikingLayer", "BasicBlock", "SpikingResNet", "resnet", "build"]
+__all__ = ["ResidualSpikingLayer", "BasicBlock", "SpikingResNet", "resnet", "build_resnet"]
 
 
 class ResidualSpikingLayer(SpikingLayer):
@@ -119,7 +119,7 @@ def resnet(spec, input_shape: Sequence[int], n_classes: int = 10, blocks: Sequen
     if dropout:
         head.append(TimeDropout(float(dropout)))
     head.append(nn.Linear(in_channels, int(n_classes), bias=bias))
-    if readout_beta is None:  # as network.build: the hidden neurons' beta, 1 where the leak has none
+    if readout_beta is None:  # as network.build_network: the hidden neurons' beta, 1 where the leak has none
         readout_beta = spec.beta_value if spec.beta_value is not None else 1.0
     spiking = neurons.build(dataclasses.replace(spec, recurrent=False)) if readout == "spike_count" else None
     depth = 2 + 2 * sum(int(b) for b in blocks)
@@ -127,7 +127,7 @@ def resnet(spec, input_shape: Sequence[int], n_classes: int = 10, blocks: Sequen
                          tuple(int(s) for s in input_shape))
 
 
-def build(cfg: Any, spec, input_shape: tuple[int, ...]) -> SpikingResNet:
+def build_resnet(cfg: Any, spec, input_shape: tuple[int, ...]) -> SpikingResNet:
     """Builder ``resnet`` (``model.builder: resnet``); classes from the dataset's layer string."""
     model = cfg.model
     classes = model.get("n_classes") or _classes_of(cfg)

@@ -10,9 +10,9 @@ from omegaconf import DictConfig
 from ..errors import UserError
 from ..config import compose, validate
 from .definition import Param, StudyDefinition
-from .objectives import EPOCH_METRICS, RUN_METRICS, _prune_metric, known_suites
-from .trials import DEFAULT_RUN_OVERRIDES, _when_holds, merge_overrides, override_key, trial_overrides
-from .values import _same
+from .objectives import EPOCH_METRICS, RUN_METRICS, prune_metric_of, known_suites
+from .trials import DEFAULT_RUN_OVERRIDES, when_holds, merge_overrides, override_key, trial_overrides
+from .values import same_value
 
 
 def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] = ()) -> DictConfig:
@@ -28,7 +28,7 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
     if clash:
         raise UserError(f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} searched by study "
                         f"{definition.name!r}; remove {'it' if len(clash) == 1 else 'them'} from the command line")
-    suites = _trial_suites(definition, run_overrides)
+    suites = trial_suites(definition, run_overrides)
     try:
         base = compose(trial_overrides(definition, run_overrides, {}, number=0, suites=suites))
     except UserError as error:
@@ -54,7 +54,7 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
         if objective.suite is not None and registered is not None and objective.suite not in registered:
             raise UserError(f"{where}: objective {objective.name!r}: no evaluation suite {objective.suite!r}; "
                             f"suites: {', '.join(sorted(registered))}")
-    prune = _prune_metric(definition)
+    prune = prune_metric_of(definition)
     if definition.pruner_name != "none" and not definition.multi_objective:
         if prune is None:
             raise UserError(f"{where}: objective {definition.objectives[0].name!r} has no per-epoch value to "
@@ -78,12 +78,12 @@ def check_rows(space: Sequence[Param]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {}
         for param in space:
             values = param.check_values()
-            if _when_holds(param, row):
+            if when_holds(param, row):
                 row[param.key] = values[min(index, len(values) - 1)]
         rows.append(row)
     for param in space:
         for value in param.check_values():
-            if not any(param.key in row and _same(row[param.key], value) and type(row[param.key]) is type(value)
+            if not any(param.key in row and same_value(row[param.key], value) and type(row[param.key]) is type(value)
                        for row in rows):
                 context = {k: (v[0] if isinstance(v, tuple) else v) for k, v in param.when}
                 rows.append({**context, param.key: value})
@@ -126,7 +126,7 @@ def _validate_run(cfg: DictConfig, what: str) -> None:
         raise UserError(f"{what}: {error}" if what else str(error)) from None
 
 
-def _trial_suites(definition: StudyDefinition, run_overrides: Sequence[str]) -> list[str]:
+def trial_suites(definition: StudyDefinition, run_overrides: Sequence[str]) -> list[str]:
     """``eval.suites`` of the trials: those the base config asks for plus those the objectives need."""
     if not definition.suites:
         return []
