@@ -93,7 +93,10 @@ def test_temporal_presets_are_dhsnn_shd_script(name):
     assert (old.dataset.frame.time_window_ms, old.model.readout, old.train.batch_size) == (10, "spike_count", 512)
 
 
-@pytest.mark.parametrize("name", ROLES)
+DHSNN_PRESETS = ["roles_delayed_xor", "roles_shd", "roles_ssc"]
+
+
+@pytest.mark.parametrize("name", [name for name in ROLES if name not in DHSNN_PRESETS])
 def test_every_roles_preset_states_tau_and_surrogate_form(name):
     cfg = compose([f"experiment={name}"])
     assert float(cfg.neuron.tau) == 10.0 and cfg.neuron.surrogate.name == "rectangular"
@@ -102,6 +105,22 @@ def test_every_roles_preset_states_tau_and_surrogate_form(name):
         assert other.neuron.tau is None
         neuron_spec(other)
     assert float(compose([f"experiment={name}", "neuron.tau=30"]).neuron.tau) == 30.0
+
+
+@pytest.mark.parametrize("name", DHSNN_PRESETS)
+def test_dhsnn_presets_run_dhsnn_neuron_where_the_variant_has_its_leak(name):
+    for variant in ["vanilla", "no_reset", "recurrent"]:
+        spec = neuron_spec(compose([f"experiment={name}", f"variant={variant}"]))
+        assert (spec.input_scale, spec.leak_shape, spec.leak_init, spec.learn_beta) == (
+            "one_minus_beta", "per_neuron", "uniform(0,4)", True)
+        assert spec.surrogate == "multi_gaussian" and spec.threshold == 1.0 and spec.tau is None
+    for variant, leak in [("no_leak", "none"), ("complete_leak", "complete"), ("linear_leak", "linear")]:
+        spec = neuron_spec(compose([f"experiment={name}", f"variant={variant}"]))   # fixed leaks stay fixed
+        assert (spec.leak, spec.leak_init, spec.learn_beta, spec.input_scale) == (leak, None, False, "none")
+        assert spec.surrogate == "multi_gaussian"
+    old = neuron_spec(compose([f"experiment={name}", "neuron.input_scale=none", "neuron.leak_shape=scalar",
+                               "neuron.leak_init=null", "neuron.learn_beta=false", "neuron.tau=10"]))
+    assert (old.input_scale, old.leak_init, old.beta_value) == ("none", None, pytest.approx(0.9048, abs=1e-4))
 
 
 @pytest.mark.parametrize("path", sorted((CONF_DIR / "experiment" / "roles_base").glob("*.yaml")), ids=lambda p: p.stem)
