@@ -73,6 +73,16 @@ def run_one(variant: str, seed: int, args: argparse.Namespace) -> tuple[str, int
     return variant, seed, done.returncode, time.perf_counter() - start
 
 
+def asked_variant(run_dir: str, recorded: str) -> str:
+    """The ``variant=`` of the run's command line (its status.json), else the recorded variant."""
+    from ablations.results import read_status
+
+    for override in (read_status(Path(run_dir)) or {}).get("overrides") or []:
+        if str(override).startswith("variant="):
+            return str(override).split("=", 1)[1]
+    return recorded
+
+
 def report(args: argparse.Namespace) -> str:
     import pandas as pd
 
@@ -81,7 +91,10 @@ def report(args: argparse.Namespace) -> str:
     table = load_results(args.runs, kinds=("run", "epoch"), config_columns=["dataset.n_train", "train.batch_size",
                                                                             "train.epochs", "neuron.threshold"],
                          on_skip=None)
-    runs = table[(table["kind"] == "run") & (table["status"] == "finished")]
+    runs = table[(table["kind"] == "run") & (table["status"] == "finished")].copy()
+    # a variant run with DH-SNN's neuron keys is filed under the label of its physics (e.g. vanilla with
+    # input_scale=one_minus_beta as exponential_zero_input_one_minus_beta): name it as it was asked for
+    runs["variant"] = [asked_variant(run_dir, variant) for run_dir, variant in zip(runs["run_dir"], runs["variant"])]
     epochs = table[table["kind"] == "epoch"]
     rows = []
     for variant in args.variants:
