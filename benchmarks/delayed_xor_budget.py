@@ -73,19 +73,10 @@ def run_one(variant: str, seed: int, args: argparse.Namespace) -> tuple[str, int
     return variant, seed, done.returncode, time.perf_counter() - start
 
 
-def asked_variant(run_dir: str, recorded: str) -> str:
-    """The ``variant=`` of the run's command line (its status.json), else the recorded variant."""
-    from ablations.results import read_status
-
-    for override in (read_status(Path(run_dir)) or {}).get("overrides") or []:
-        if str(override).startswith("variant="):
-            return str(override).split("=", 1)[1]
-    return recorded
-
-
 def report(args: argparse.Namespace) -> str:
     import pandas as pd
 
+    from ablations.figures import learned_leak
     from ablations.results import load_results
 
     table = load_results(args.runs, kinds=("run", "epoch"), config_columns=["dataset.n_train", "train.batch_size",
@@ -94,7 +85,8 @@ def report(args: argparse.Namespace) -> str:
     runs = table[(table["kind"] == "run") & (table["status"] == "finished")].copy()
     # a variant run with DH-SNN's neuron keys is filed under the label of its physics (e.g. vanilla with
     # input_scale=one_minus_beta as exponential_zero_input_one_minus_beta): name it as it was asked for
-    runs["variant"] = [asked_variant(run_dir, variant) for run_dir, variant in zip(runs["run_dir"], runs["variant"])]
+    runs["variant"] = [learned_leak.asked_variant(run_dir, variant)
+                       for run_dir, variant in zip(runs["run_dir"], runs["variant"])]
     epochs = table[table["kind"] == "epoch"]
     rows = []
     for variant in args.variants:

@@ -169,12 +169,14 @@ def test_fresh_xor_run_reports_window_accuracy_and_its_learned_leak(tmp_path):
     assert list(history["epoch"]) == [1, 2]
     for column in ["train_window_accuracy", "train_accuracy", "test_accuracy"]:
         assert history[column].between(0, 1).all()
-    rows = learned_leak.leak_rows([run_dir])
+    rows = learned_leak.leak_rows([run_dir], {str(run_dir): "vanilla"})
     readout, hidden = rows[rows["layer"] == "readout"], rows[rows["layer"] == "hidden"]
     assert len(readout) == 2 and readout["alpha"].between(0, 1).all() and set(rows["variant"]) == {"vanilla"}
     state = torch.load(run_dir / results.CHECKPOINT_FILE, weights_only=False)["model"]
     assert np.allclose(sorted(readout["alpha"]), sorted(torch.sigmoid(state["readout.leak_parameter"]).tolist()))
-    assert hidden["alpha"].tolist() == pytest.approx([float(state["layers.0.neuron.beta"])])
+    # DH-SNN's hidden neuron: one learned beta = sigmoid(p) per neuron (the scalar beta buffer is not read)
+    assert np.allclose(hidden["alpha"], torch.sigmoid(state["layers.0.neuron.leak_logit"]).numpy()) and len(hidden) == 16
+    assert learned_leak.asked_variant(run_dir, "recorded") == "recorded"           # no variant= on its command line
     figure = learned_leak.learned_leak(figures.load(tmp_path))
     assert [axis.get_title().split(" (")[0] for axis in figure.axes] == ["hidden neurons", "readout neurons"]
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from . import missing, style
 
-__all__ = ["leak_rows", "learned_leak", "HIDDEN_LEAK_LOGITS", "INIT_BAND"]
+__all__ = ["leak_rows", "learned_leak", "asked_variant", "HIDDEN_LEAK_LOGITS", "INIT_BAND"]
 
 # names of per-neuron leak logits p (alpha = sigmoid(p)) a hidden neuron may carry
 HIDDEN_LEAK_LOGITS = ("leak_parameter", "leak_logit", "beta_logit")
@@ -75,6 +75,18 @@ def leak_rows(run_dirs: Iterable[str | Path], variants: dict[str, str] | None = 
     return pd.DataFrame(rows, columns=["run_dir", "variant", "layer", "name", "neuron", "alpha"])
 
 
+def asked_variant(run_dir: str | Path, recorded: str) -> str:
+    """The ``variant=`` of the run's command line (its status.json), else the recorded variant: a
+    variant run with extra neuron keys (DH-SNN's ``input_scale=one_minus_beta``) is filed under the
+    label of its physics (``exponential_zero_input_one_minus_beta`` for vanilla)."""
+    from ..results import read_status
+
+    for override in (read_status(Path(run_dir)) or {}).get("overrides") or []:
+        if str(override).startswith("variant="):
+            return str(override).split("=", 1)[1]
+    return recorded
+
+
 def learned_leak(results: pd.DataFrame):
     """Issue 21: alpha per variant after training (hidden neurons and readout), every seed pooled;
     the band is DH-SNN's initial range sigmoid(U(0, 4))."""
@@ -82,7 +94,8 @@ def learned_leak(results: pd.DataFrame):
     import seaborn as sns
 
     runs = results[results["kind"] == "run"] if "kind" in results else results.iloc[0:0]
-    variants = dict(zip(runs["run_dir"].astype(str), runs["variant"].astype(str))) if not runs.empty else {}
+    variants = {run_dir: asked_variant(run_dir, variant)
+                for run_dir, variant in zip(runs["run_dir"].astype(str), runs["variant"].astype(str))}
     rows = leak_rows(variants, variants)
     if rows.empty:
         raise missing.MissingResults(
