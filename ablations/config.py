@@ -42,15 +42,34 @@ def _exponential_only(value: Any, *, _parent_: Any) -> Any:
     A paper preset states its tau once; the variants without an exponential leak (no_leak,
     complete_leak, linear_leak) have a fixed leak and take no tau.
     """
-    leak = _parent_.get("leak")
-    if leak is None:  # the variant's own leak (its registration is the one source)
-        variant = neurons.VARIANTS.get(str(_parent_.get("variant") or "vanilla"))
-        leak = variant.leak
-    return value if str(leak) == "exponential" else None
+    return value if _choice(_parent_, "leak") == "exponential" else None
 
 
-if not OmegaConf.has_resolver("exponential_only"):
-    OmegaConf.register_new_resolver("exponential_only", _exponential_only)
+def _beta_leak_only(value: Any, *, _parent_: Any) -> Any:
+    """``${beta_leak_only:one_minus_beta}``: the value for a beta leak (exponential, none, complete),
+    else null. A preset gives every variant DH-SNN's ``(1 - beta)`` input; a linear leak has no beta."""
+    return value if _choice(_parent_, "leak") in ("exponential", "none", "complete") else None
+
+
+def _resetting_only(value: Any, *, _parent_: Any) -> Any:
+    """``${resetting_only:subtract}``: the value for a variant that resets (its kind of reset), else
+    null, so no_reset keeps no reset. A preset states its reset once (DH-SNN's soft reset)."""
+    # the variant's own reset (the key this resolver sits on cannot be read while it resolves)
+    return value if neurons.VARIANTS.get(str(_parent_.get("variant") or "vanilla")).reset != "none" else None
+
+
+def _choice(node: Any, key: str) -> str:
+    """A slot's choice in a ``neuron`` node: the key when set, else the variant's registration."""
+    value = node.get(key)
+    if value is None:  # the variant's own choice (its registration is the one source)
+        value = getattr(neurons.VARIANTS.get(str(node.get("variant") or "vanilla")), key)
+    return str(value)
+
+
+for _name, _resolver in (("exponential_only", _exponential_only), ("beta_leak_only", _beta_leak_only),
+                         ("resetting_only", _resetting_only)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _resolver)
 
 
 def group_options(group: str, folder: Path = CONF_DIR) -> list[str]:
@@ -138,7 +157,7 @@ def load(overrides: Iterable[str] = (), cfg: DictConfig | None = None) -> DictCo
         if any(o.add for o in parsed):
             override_checks.check_known(parsed, set(RUN_NODES) | set(override_checks.RUN_GROUPS), _schema(parsed))
         override_checks.check_read(parsed, cfg)
-        spec = validate(cfg, search_path=search_path(overrides))
+        spec = validate(cfg, group_folders(parsed)[1:])
         resolve_neuron_defaults(cfg, spec)
         seed = int(cfg.seed)
         if not 0 <= seed < 2**31:  # numpy and the per-epoch data-order seeds need a non-negative 32-bit int
@@ -166,8 +185,9 @@ def check_paths(cfg: DictConfig) -> None:
         raise UserError(f"paths.runs={value}: {existing} is not a folder, so no run folder can be made under it; "
                         "set paths.runs to a folder you can write to")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"paths.runs={value}: {existing} is not writable by this user; "
-                        "set paths.runs to a folder you can write to")
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        why = "is on a read-only file system" if read_only else "is not writable by this user"
+        raise UserError(f"paths.runs={value}: {existing} {why}; set paths.runs to a folder you can write to")
 
 
 def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
@@ -198,19 +218,9 @@ def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
         raise UserError(str(error)) from None
 
 
-def search_path(overrides: Iterable[str]) -> list[str]:
-    """The config folders ``hydra.searchpath=[...]`` adds (a plugin's own YAML lives there)."""
-    folders: list[str] = []
-    for override in overrides:
-        key, _, value = str(override).lstrip("+~").partition("=")
-        if key == "hydra.searchpath":
-            folders += [part.strip().strip("'\"") for part in value.strip("[]").split(",") if part.strip()]
-    return folders
-
-
 def validate(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
     """Check a run config before any work; return its resolved NeuronSpec (``search_path``: the
-    config folders beside the package's, where a plugin's variant YAML may live)."""
+    config folders a plugin adds, whose variant files are checked too)."""
     spec = neuron_spec(cfg, search_path)
     models.check_keys(cfg.model)
     train = cfg.train
@@ -264,3 +274,8 @@ def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
         for key in neurons.PHYSICS_KEYS:  # every slot's choice, as the record shows it
             if key in cfg.neuron:
                 cfg.neuron[key] = getattr(resolved, key)
+        for slot in neurons.SLOTS.values():  # a plugin's slots: where chosen (other runs' identities stay)
+            if slot.key not in neurons.PHYSICS_KEYS:
+                choice = dict(resolved.extra).get(slot.name, slot.default)
+                if choice != slot.default or slot.key in cfg.neuron:
+                    cfg.neuron[slot.key] = choice

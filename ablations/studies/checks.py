@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from omegaconf import DictConfig
 
 from ..errors import UserError
-from ..config import compose, validate
+from ..config import compose, load
 from .definition import Param, StudyDefinition
 from .objectives import EPOCH_METRICS, RUN_METRICS, prune_metric_of, known_suites
 from .trials import DEFAULT_RUN_OVERRIDES, when_holds, merge_overrides, override_key, trial_overrides
@@ -29,18 +29,19 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
         raise UserError(f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} searched by study "
                         f"{definition.name!r}; remove {'it' if len(clash) == 1 else 'them'} from the command line")
     suites = trial_suites(definition, run_overrides)
+    base_overrides = trial_overrides(definition, run_overrides, {}, number=0, suites=suites)
     try:
-        base = compose(trial_overrides(definition, run_overrides, {}, number=0, suites=suites))
+        base = compose(base_overrides)
     except UserError as error:
         raise UserError(f"{where}: the study's run overrides (with the command line's) do not compose:\n{error}") \
             from None
-    _validate_run(base, f"{where}: base run config")
+    _validate_run(base, f"{where}: base run config", base_overrides)
     if suites:
         _check_suites(base, where)
     for row in check_rows(definition.space):
         try:
-            cfg = compose(trial_overrides(definition, run_overrides, row, 0, suites))
-            _validate_run(cfg, "")
+            overrides = trial_overrides(definition, run_overrides, row, 0, suites)
+            _validate_run(compose(overrides), "", overrides)
         except UserError:
             _find_bad_value(definition, run_overrides, suites, row, where)
             raise
@@ -104,7 +105,7 @@ def _find_bad_value(definition: StudyDefinition, run_overrides: Sequence[str], s
             raise UserError(f"{where}: search-space key {key!r} (value {value!r}) does not work in the "
                             f"run config: {first}\nUse a key of the run config (`python -m ablations.run "
                             f"--cfg job` prints it) or a config group (variant, dataset, model, ...).") from None
-        _validate_run(cfg, f"{where}: search-space value {key}={value!r}")
+        _validate_run(cfg, f"{where}: search-space value {key}={value!r}", overrides)
 
 
 def _check_suites(cfg: DictConfig, where: str) -> None:
@@ -119,9 +120,10 @@ def _check_suites(cfg: DictConfig, where: str) -> None:
         raise UserError(f"{where}: the evaluation suites the objectives need do not fit the runs: {error}") from None
 
 
-def _validate_run(cfg: DictConfig, what: str) -> None:
+def _validate_run(cfg: DictConfig, what: str, overrides: Sequence[str] = ()) -> None:
+    """The checks of a run (:func:`ablations.config.load`: values, and overrides that would change nothing)."""
     try:
-        validate(cfg)
+        load(overrides, cfg)
     except UserError as error:
         raise UserError(f"{what}: {error}" if what else str(error)) from None
 

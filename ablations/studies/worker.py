@@ -157,7 +157,7 @@ class Worker:
         self.log(f"trial {trial.number}{f' (re-run of trial {retried})' if retried is not None else ''}: "
                  f"{shown}", flush=True)
         # Trials with the same parameters train the same run: one trains it, the others wait and reuse it.
-        prepared = prepare(cfg)  # resolved: the lock and the run directory share one identity
+        prepared = prepare(cfg, overrides)  # resolved: the lock and the run directory share one identity
         with _run_lock(_lock_path(prepared.cfg), self.log):
             try:
                 run_dir = run_cfg(prepared, on_epoch=self._reporter(trial, prepared.cfg) if self.prune_metric else None,
