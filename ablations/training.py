@@ -18,6 +18,9 @@ Losses, on the network output ``y_hat [B, classes]`` (the readout's prediction) 
 * ``ce_rate`` (seed 001, rate decoding): cross-entropy on the output spike counts
   (``y_hat * T`` for the ``spike_count`` readout).
 * ``ce_mem`` (seed 001, membrane decoding): cross-entropy on ``y_hat`` as logits.
+* ``nll_steps`` (DH-SNN's delayed XOR): ``-y_hat_y``, batch mean; on the ``integrator_softmax``
+  readout, whose ``y_hat`` sums per-step log-probabilities, it is the sum over the readout window
+  of the per-step cross-entropies (:class:`ablations.network.Readout`).
 
 Every epoch records train loss/accuracy/SSE (running, over the training batches) and test
 loss/accuracy/SSE, where SSE is the per-sample sum of squared errors between ``y_hat`` and the
@@ -126,6 +129,10 @@ def ce_mem(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tens
     return F.cross_entropy(output, labels)
 
 
+def nll_steps(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
+    return F.nll_loss(output, labels)
+
+
 @dataclass(frozen=True)
 class TrainingChoice:
     """A named choice of ``train.loss``, ``train.optimizer`` or ``train.schedule``: its function and the
@@ -140,6 +147,7 @@ LOSSES: Registry[TrainingChoice] = Registry("train.loss", "losses")
 LOSSES.add("mse_onehot", TrainingChoice(mse_onehot, ("loss_reduction",)))
 LOSSES.add("ce_rate", TrainingChoice(ce_rate))
 LOSSES.add("ce_mem", TrainingChoice(ce_mem))
+LOSSES.add("nll_steps", TrainingChoice(nll_steps))
 
 
 # train.loss_reduction -> what it does; only mse_onehot has a choice (the cross-entropies are batch means)
@@ -187,6 +195,25 @@ class _Tally:
     def means(self) -> dict[str, float]:
         count = max(self.total, 1)
         return {"loss": self.loss / count, "accuracy": self.correct / count, "sse": self.sse / count}
+
+
+class _WindowTally:
+    """Training accuracy over the readout window, per step (DH-SNN delayed_xor_snn.py lines 114-119:
+    every step of the window is one prediction): reads ``model.readout.window_predictions``
+    (``[W, B]``, set by the ``integrator_softmax`` readout); ``{}`` for any other readout."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.readout = getattr(model, "readout", None)
+        self.correct, self.total = 0, 0
+
+    def add(self, labels: torch.Tensor) -> None:
+        predictions = getattr(self.readout, "window_predictions", None)
+        if predictions is not None:
+            self.correct += int((predictions == labels).sum())
+            self.total += predictions.numel()
+
+    def means(self) -> dict[str, float]:
+        return {"window_accuracy": self.correct / self.total} if self.total else {}
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
@@ -499,6 +526,7 @@ def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: Data
     model, optimizer, scaler = trainer.model, trainer.optimizer, trainer.scaler
     model.train()
     tally = _Tally()
+    window = _WindowTally(model)  # per-step accuracy over a readout window, where the readout has one
     data_time = 0.0
     fetch_start = time.perf_counter()
     batch_bar = tqdm(loader, total=n_batches, desc=bar_desc, leave=False, disable=not progress)
@@ -523,13 +551,14 @@ def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: Data
         faults.point("train.batch")  # fault-injection tests: killed mid-epoch
         with torch.no_grad():
             tally.add(output.detach(), y, trainer.record_loss(output.detach(), y, data.steps))
+            window.add(y)
         running = tally.means()
         batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
         if announce is not None and index + 1 == min(ETA_BATCHES, n_batches):
             announce(index + 1, time.perf_counter() - epoch_start)
         fetch_start = time.perf_counter()
     batch_bar.close()
-    return tally.means(), data_time
+    return {**tally.means(), **window.means()}, data_time
 
 
 def final_metrics(history: list[dict], train_time_s: float) -> dict[str, Any]:
@@ -566,6 +595,8 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                      initial=trainer.start_epoch, total=epochs, disable=not progress)
     first_epoch = trainer.start_epoch
     for epoch in epoch_bar:
+        if hasattr(data.train, "set_epoch"):  # generated data drawn fresh each epoch (data/generated.py)
+            data.train.set_epoch(epoch)
         loader = make_loader(data.train, int(train.batch_size), shuffle=True, seed=seed * 100_003 + epoch,
                              num_workers=int(train.num_workers))
         n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
