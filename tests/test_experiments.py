@@ -14,8 +14,9 @@ INPUT_SHAPES = {"cifar10": (3, 32, 32), "svhn": (3, 32, 32), "mnist": (1, 28, 28
                 "dvs_gesture": (2, 32, 32), "shd": (700,), "delayed_xor": (16,), "digits": (1, 8, 8),
                 "digits_events": (2, 12, 12), "delayed_xor_dhsnn": (20,), "ssc": (700,)}
 
-EXPERIMENTS = ["leak_cifar10", "leak_svhn", "roles_cifar10", "roles_delayed_xor", "roles_dvs_gesture",
-               "roles_mnist", "roles_nmnist", "roles_shd", "roles_ssc"]
+EXPERIMENTS = ["leak_cifar10", "leak_svhn", "roles_cifar10", "roles_delayed_xor", "roles_delayed_xor_table5",
+               "roles_dvs_gesture", "roles_mnist", "roles_nmnist", "roles_shd", "roles_shd_table5", "roles_ssc",
+               "roles_ssc_table5"]
 
 
 def test_every_experiment_and_dataset_is_covered():
@@ -53,7 +54,8 @@ def test_every_experiment_value_names_its_source(name):
     assert text.startswith("# @package _global_") and "defaults:" in text
     for line in _value_lines(text):
         comment = line.split("#", 1)[1] if "#" in line else ""
-        assert re.search(r"seed 00[13]|Lee et al|silent|states none|neither source|as the other", comment), \
+        assert re.search(r"seed 00[13]|Lee et al|DH-SNN .*line|assumption|silent|states none|neither source|as the other",
+                         comment), \
             f"{name}: no source or reason for {line.strip()!r}"
 
 
@@ -72,7 +74,8 @@ def test_leak_presets_follow_seed003():
 
 
 @pytest.mark.parametrize("name, column", [
-    ("roles_shd", "temporal"), ("roles_ssc", "temporal"), ("roles_delayed_xor", "temporal"), ("roles_nmnist", "spatio-temporal"),
+    ("roles_shd_table5", "temporal"), ("roles_ssc_table5", "temporal"), ("roles_delayed_xor_table5", "temporal"),
+    ("roles_nmnist", "spatio-temporal"),
     ("roles_dvs_gesture", "spatio-temporal"), ("roles_mnist", "spatial"), ("roles_cifar10", "spatial")])
 def test_roles_presets_follow_seed001_table5(name, column):
     expected = {  # seed 001 Table 5: batch, lr, StepLR(step, gamma), threshold, surrogate width
