@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from ablations import data
+from ablations.errors import UserError
 from ablations.config import compose
 from ablations.data.encoders import DirectEncoder, PoissonEncoder, SequenceEncoder
 from ablations.data.generated import make_delayed_xor
@@ -69,5 +70,5 @@ def test_delayed_xor_bundle_and_bad_rates(tmp_path):
 
 
 def test_unknown_dataset_lists_choices():
-    with pytest.raises(ValueError, match="valid datasets: .*digits"):
+    with pytest.raises(UserError, match="valid datasets: .*digits"):
         data.build_dataset({"name": "imagenet"})

@@ -36,7 +36,8 @@ def test_event_linear_picks_the_path_by_the_measured_crossover():
     assert 0.0 < crossover <= 0.5
     x = torch.zeros(32, 64)
     x[0, 0] = 1.0
-    assert sparse.event_linear(x, linear).grad_fn.name() != "AddmmBackward0"  # gathered
+    if float(x.mean()) < crossover:  # a crossover measured on a loaded machine can sit below 1/2048
+        assert sparse.event_linear(x, linear).grad_fn.name() != "AddmmBackward0"  # gathered
     assert sparse.event_linear(torch.ones(32, 64), linear).grad_fn.name() == "AddmmBackward0"  # dense
     with sparse.dense_only():
         assert sparse.event_linear(x, linear).grad_fn.name() == "AddmmBackward0"

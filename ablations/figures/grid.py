@@ -205,8 +205,8 @@ def variant_heatmap(results: pd.DataFrame):
     keys = swept_keys(runs)
     if len(keys) < 2:
         raise missing.MissingResults(
-            f"the heat map needs two swept keys; this grid sweeps {keys or 'none'} (sweep e.g. "
-            "variant=vanilla,no_reset neuron.tau=5,20,80)")
+            f"the heat map needs two swept keys; this grid sweeps {keys or 'none'}",
+            ["python -m ablations.run -m variant=vanilla,no_reset neuron.tau=5,20,80 seed=0,1,2"])
     first, second = keys[0], keys[1]
     if len(keys) > 2:
         left.append(f"left out: keys {keys[2:]} (averaged over in each cell)")
@@ -255,7 +255,8 @@ def variant_learning_curves(results: pd.DataFrame):
     epochs = select.epoch_rows(results)
     epochs = epochs[epochs["run_dir"].isin(set(runs["run_dir"]))] if not epochs.empty else epochs
     if epochs.empty or "test_accuracy" not in epochs.columns:
-        raise missing.MissingResults("no per-epoch metrics (metrics.csv) in the finished runs")
+        raise missing.MissingResults("no per-epoch metrics (metrics.csv) in the finished runs",
+                                     ["python -m ablations.run -m variant=vanilla,no_leak,no_reset seed=0,1,2"])
     columns = [(c, label) for c, label in (("test_accuracy", "test accuracy"), ("test_loss", "test loss"),
                                            ("train_loss", "train loss")) if c in epochs.columns]
     figure, axes = layout.grid(1, len(columns), full_width=True, aspect=0.8)
