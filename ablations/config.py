@@ -42,15 +42,34 @@ def _exponential_only(value: Any, *, _parent_: Any) -> Any:
     A paper preset states its tau once; the variants without an exponential leak (no_leak,
     complete_leak, linear_leak) have a fixed leak and take no tau.
     """
-    leak = _parent_.get("leak")
-    if leak is None:  # the variant's own leak (its registration is the one source)
-        variant = neurons.VARIANTS.get(str(_parent_.get("variant") or "vanilla"))
-        leak = variant.leak
-    return value if str(leak) == "exponential" else None
+    return value if _choice(_parent_, "leak") == "exponential" else None
 
 
-if not OmegaConf.has_resolver("exponential_only"):
-    OmegaConf.register_new_resolver("exponential_only", _exponential_only)
+def _beta_leak_only(value: Any, *, _parent_: Any) -> Any:
+    """``${beta_leak_only:one_minus_beta}``: the value for a beta leak (exponential, none, complete),
+    else null. A preset gives every variant DH-SNN's ``(1 - beta)`` input; a linear leak has no beta."""
+    return value if _choice(_parent_, "leak") in ("exponential", "none", "complete") else None
+
+
+def _resetting_only(value: Any, *, _parent_: Any) -> Any:
+    """``${resetting_only:subtract}``: the value for a variant that resets (its kind of reset), else
+    null, so no_reset keeps no reset. A preset states its reset once (DH-SNN's soft reset)."""
+    # the variant's own reset (the key this resolver sits on cannot be read while it resolves)
+    return value if neurons.VARIANTS.get(str(_parent_.get("variant") or "vanilla")).reset != "none" else None
+
+
+def _choice(node: Any, key: str) -> str:
+    """A slot's choice in a ``neuron`` node: the key when set, else the variant's registration."""
+    value = node.get(key)
+    if value is None:  # the variant's own choice (its registration is the one source)
+        value = getattr(neurons.VARIANTS.get(str(node.get("variant") or "vanilla")), key)
+    return str(value)
+
+
+for _name, _resolver in (("exponential_only", _exponential_only), ("beta_leak_only", _beta_leak_only),
+                         ("resetting_only", _resetting_only)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _resolver)
 
 
 def group_options(group: str, folder: Path = CONF_DIR) -> list[str]:
@@ -58,7 +77,7 @@ def group_options(group: str, folder: Path = CONF_DIR) -> list[str]:
     return sorted(p.stem for p in (Path(folder) / group).glob("*.yaml"))
 
 
-def _hydra_compose(overrides: list[str], config_name: str = "config", hydra_node: bool = False) -> DictConfig:
+def _hydra_compose(overrides: list[str], config_name: str = "config") -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -66,7 +85,7 @@ def _hydra_compose(overrides: list[str], config_name: str = "config", hydra_node
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra_node)
+            return hydra_compose(config_name=config_name, overrides=overrides)
     finally:
         GlobalHydra.instance().clear()
 

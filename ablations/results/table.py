@@ -47,6 +47,9 @@ _IDENTITY_COLUMNS = {
     "lam": "neuron.lam",
     "reset": "neuron.reset",
     "recurrent": "neuron.recurrent",
+    "input_scale": "neuron.input_scale",
+    "synapse": "neuron.synapse",
+    "adaptation": "neuron.adaptation",
     "threshold": "neuron.threshold",
     "steps": "dataset.steps",
     "seed": "seed",
@@ -75,6 +78,8 @@ def _run_identity(run_dir: Path, status: dict) -> dict:
         if value is None and column in ("dataset", "model", "variant", "seed"):
             value = status.get(column)  # records of earlier versions named these in status.json only
         row[column] = value
+    for column in ("input_scale", "synapse", "adaptation"):  # records made before these slots existed
+        row[column] = "none" if row[column] is None else row[column]
     row["beta_value"] = status.get("beta_value")
     recorded = status.get("overrides")  # the command-line overrides the run was made with
     row["overrides"] = tuple(recorded) if isinstance(recorded, list) else None
