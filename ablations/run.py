@@ -82,7 +82,8 @@ def cli(argv: Iterable[str] | None = None) -> None:
         if code:
             sys.exit(code)
         return
-    plain = [a for a in argv if not a.startswith("-") and "," not in a.partition("=")[2]]  # sweeps: Hydra's
+    # the overrides among Hydra's flags and their values (--cfg job); sweeps (a,b) are Hydra's to expand
+    plain = [a for a in argv if not a.startswith("-") and "=" in a and "," not in a.partition("=")[2]]
     code = exit_code(lambda: compose_run(plain), wants_debug(argv))  # a bad key: one message, exit code 2
     if code:
         sys.exit(code)
