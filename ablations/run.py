@@ -5,6 +5,7 @@ Examples::
     python -m ablations.run                                  # vanilla LIF on digits
     python -m ablations.run variant=no_reset neuron.tau=30
     python -m ablations.run -m variant=vanilla,no_leak seed=0,1   # Hydra multirun grid
+    python -m ablations.run -m variant=vanilla,no_leak jobs=2     # two grid points at once (joblib)
 
 From Python, ``run(["variant=no_reset"])`` does the same and returns the run directory. The work
 is :mod:`ablations.pipeline`; this module parses and prints.
@@ -28,6 +29,7 @@ from typing import Callable, Iterable
 import hydra
 from omegaconf import DictConfig
 
+from . import parallel
 from .config import group_folders, group_options
 from .errors import exit_code, wants_debug
 from .overrides import RUN_GROUPS
@@ -53,6 +55,7 @@ def main(cfg: DictConfig) -> None:
     # the config search path is kept too, so the recorded command finds a plugin's configs again
     overrides = [str(o) for o in OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)]
     overrides += [str(o) for o in hydra_cfg.overrides.hydra if str(o).lstrip("+").startswith("hydra.searchpath")]
+    parallel.set_threads_for_hydra_job()
     report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
 
 
@@ -82,6 +85,11 @@ def cli(argv: Iterable[str] | None = None) -> None:
         if code:
             sys.exit(code)
         return
+    if any(a in ("-m", "--multirun") for a in argv):  # jobs=N: Hydra's joblib launcher (ablations.parallel)
+        def rewrite() -> None:
+            sys.argv[1:] = parallel.multirun_arguments(argv)
+        report_errors(rewrite, wants_debug(argv))
+        argv = [a for a in argv if not a.startswith("jobs=")]
     # the overrides among Hydra's flags and their values (--cfg job); sweeps (a,b) are Hydra's to expand
     plain = [a for a in argv if not a.startswith("-") and "=" in a and "," not in a.partition("=")[2]]
     code = exit_code(lambda: compose_run(plain), wants_debug(argv))  # a bad key: one message, exit code 2

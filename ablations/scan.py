@@ -29,18 +29,36 @@ and then ``dL/dI[t] = a[t]``, ``dL/dbeta = sum_t a[t] P[t]`` (through the clamp)
 ``dL/dV = sum_t a[t]^T S[t-1]``. Only the membrane ``U`` is saved (in the compute dtype): the
 spikes are ``U > theta`` again, so they cost nothing to keep.
 
+Two implementations of the same node: :class:`NeuronScan` (torch operations, any device) and
+:class:`ablations.kernel.KernelScan` (a compiled one-pass loop for CPU tensors, numba).
+:func:`fused_scan` picks one from the cell's ``backend`` (:func:`implementation`): ``fused`` the
+torch scan, ``kernel`` the compiled loop, ``auto`` the compiled loop on a CPU where numba is
+installed (measured faster on every shape of ``benchmarks/bench_scan.py``), else the torch scan.
+``ABLATIONS_KERNEL=0`` in the environment keeps ``auto`` on the torch scan.
+
 Precision: the scan always runs in at least float32, also under ``torch.autocast`` (state is
 accumulated in float32; the spikes it returns are exact in any dtype the next layer casts to).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Callable
 
 import torch
 from torch import nn
 
-__all__ = ["NeuronScan", "autograd_derivative", "fused_scan", "supports", "surrogate_derivative"]
+from . import kernel
+
+__all__ = ["NeuronScan", "SCAN_BACKENDS", "autograd_derivative", "fused_scan", "implementation", "supports",
+           "surrogate_derivative"]
+
+log = logging.getLogger(__name__)
+
+# the neuron backends that run one of the two scan implementations (the others: auto, snntorch)
+SCAN_BACKENDS = ("fused", "kernel")
+_told_missing = False
 
 
 def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -280,17 +298,38 @@ def supports(cell: nn.Module, recurrent: nn.Linear | None = None) -> bool:
     return plain and cell.spec.reset in ("zero", "subtract", "none")
 
 
+def implementation(backend: str, current: torch.Tensor, surrogate: Callable) -> type[torch.autograd.Function]:
+    """The scan that runs ``backend`` on ``current``: :class:`~ablations.kernel.KernelScan` or
+    :class:`NeuronScan` (module docstring). ``kernel`` where the compiled loop cannot run (numba
+    missing, a CUDA tensor, a surrogate without ``derivative_``) runs the torch scan and logs why, once."""
+    global _told_missing
+    fits = (current.device.type == "cpu" and current.dtype in (torch.float32, torch.float64)
+            and callable(getattr(surrogate, "derivative_", None)))
+    if backend == "kernel" or (backend == "auto" and os.environ.get("ABLATIONS_KERNEL", "1") != "0"):
+        if fits and kernel.available():
+            return kernel.KernelScan
+        if backend == "kernel" and not _told_missing:
+            _told_missing = True
+            reason = kernel.missing_reason() or "it runs CPU float32/float64 tensors with a surrogate object only"
+            log.warning("neuron.backend=kernel runs the torch scan instead: %s", reason)
+        elif backend == "auto" and fits and not kernel.available() and not _told_missing:
+            _told_missing = True  # the default: said once, quietly
+            log.info("the torch scan runs: %s for the compiled CPU kernel", kernel.missing_reason())
+    return NeuronScan
+
+
 def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tensor,
                state: tuple[torch.Tensor, torch.Tensor] | None = None, beta: torch.Tensor | None = None,
-               weight: torch.Tensor | None = None, adaptation: tuple[float, float] | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+               weight: torch.Tensor | None = None, adaptation: tuple[float, float] | None = None,
+               backend: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``[T, B, ...]`` of ``cell`` (plus ``recurrent``) over ``current``.
 
     ``state`` = ``(U, S)`` of the step before the first (``[B, ...]`` each) continues a sequence
     (a time block after the first); None starts from rest. ``beta`` and ``weight`` replace the
     cell's ``beta`` and the recurrent matrix when given (a sigmoid-parameterised leak, a matrix
     scaled by the input factor: ``ablations.neurons.fused_sequence``); ``adaptation`` = ``(rho, b)``
-    scans the adaptive threshold (:class:`NeuronScan`).
+    scans the adaptive threshold (:class:`NeuronScan` only). ``backend`` (default: the cell's)
+    chooses the implementation (:func:`implementation`).
     """
     spec = cell.spec
     if beta is None:
@@ -304,7 +343,9 @@ def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tens
     if current.dtype in (torch.float16, torch.bfloat16):
         current = current.float()  # the state is accumulated in float32 (module docstring)
     membrane0, spikes0 = (None, None) if state is None else (s.reshape(current.shape[1:]) for s in state)
-    spikes, membrane = NeuronScan.apply(
+    scan = NeuronScan if adaptation is not None else \
+        implementation(backend or getattr(cell, "backend", "auto"), current, cell.spike_grad)
+    spikes, membrane = scan.apply(
         current, membrane0, spikes0, beta, weight, lam, float(cell.threshold), spec.reset, cell.spike_grad, adaptation
     )
     if spikes.shape != shape:
