@@ -77,7 +77,7 @@ def group_options(group: str, folder: Path = CONF_DIR) -> list[str]:
     return sorted(p.stem for p in (Path(folder) / group).glob("*.yaml"))
 
 
-def _hydra_compose(overrides: list[str], config_name: str = "config", hydra_node: bool = False) -> DictConfig:
+def _hydra_compose(overrides: list[str], config_name: str = "config") -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -85,7 +85,7 @@ def _hydra_compose(overrides: list[str], config_name: str = "config", hydra_node
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra_node)
+            return hydra_compose(config_name=config_name, overrides=overrides)
     finally:
         GlobalHydra.instance().clear()
 

@@ -90,7 +90,8 @@ def cli(argv: Iterable[str] | None = None) -> None:
             sys.argv[1:] = parallel.multirun_arguments(argv)
         report_errors(rewrite, wants_debug(argv))
         argv = [a for a in argv if not a.startswith("jobs=")]
-    plain = [a for a in argv if not a.startswith("-") and "," not in a.partition("=")[2]]  # sweeps: Hydra's
+    # the overrides among Hydra's flags and their values (--cfg job); sweeps (a,b) are Hydra's to expand
+    plain = [a for a in argv if not a.startswith("-") and "=" in a and "," not in a.partition("=")[2]]
     code = exit_code(lambda: compose_run(plain), wants_debug(argv))  # a bad key: one message, exit code 2
     if code:
         sys.exit(code)

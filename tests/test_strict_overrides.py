@@ -123,3 +123,13 @@ def test_run_help_lists_only_the_groups_run_accepts(tmp_path):
     groups = [line.split()[0] for line in done.stdout.split("Config groups")[1].splitlines()[1:] if line.startswith("  ")]
     assert groups == ["variant", "dataset", "model", "train", "eval", "experiment"]
     assert "study" not in done.stdout.split("Config groups")[1] and "reproduce" not in done.stdout
+
+
+@pytest.mark.slow
+def test_hydra_flags_still_reach_hydra_and_their_overrides_are_checked(tmp_path):
+    shown = subprocess.run([sys.executable, "-m", "ablations.run", "--cfg", "job", "train.epochs=3"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0 and "epochs: 3" in shown.stdout, shown.stderr
+    typo = subprocess.run([sys.executable, "-m", "ablations.run", "--cfg", "job", "train.epoch=3"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert typo.returncode == USER_ERROR_EXIT and "did you mean train.epochs" in typo.stderr, typo.stderr
