@@ -45,13 +45,15 @@ def _stronger(model: nn.Module, seed: int = 1) -> nn.Module:
 
 
 def _reference(ablated: nn.Module, groups: list[tuple[list[nn.Module], str]], x: torch.Tensor) -> dict:
-    """The same layers run by the package: ops folded over time, then the package's neuron scanned."""
+    """The same layers run by the package: ops folded over time, then the package's neuron scanned by its
+    per-step definition (the user's loop is per step too; the fast paths are pinned to that definition by
+    tests/test_components.py and tests/test_kernel.py, to float32 rounding, which may flip a spike)."""
     record: dict = {}
     adapters = ablated_neurons(ablated)
     for ops, path in groups:
         adapter = adapters[path]
         width = adapter.recurrent.in_features if adapter.recurrent is not None else None
-        neuron = neurons.build_neuron(adapter.spec, n_neurons=width)
+        neuron = neurons.set_backend(neurons.build_neuron(adapter.spec, n_neurons=width), "step")
         if width is not None:
             neuron.recurrent = copy.deepcopy(adapter.recurrent)
         layer = SpikingLayer(path, ops, neuron)
