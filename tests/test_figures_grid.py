@@ -73,6 +73,9 @@ def test_a_swept_key_becomes_the_x_axis_and_two_keys_a_heat_map():
     assert grid.swept_keys(grid.select.run_rows(table)) == ["variant", "tau"]
     comparison = figures.build("variant_comparison", table)
     assert comparison.axes[0].get_xlabel() == "tau"
+    mixed = pd.concat([table, _table(variants=("no_leak",))])  # no_leak has no tau: a dashed line at its mean
+    figure = figures.build("variant_comparison", mixed)
+    assert "dashed lines: the mean of no_leak, which has no tau" in " ".join(layout.notes(figure))
     heat = figures.build("variant_heatmap", table)
     cells = [t.get_text() for t in heat.axes[0].texts]
     assert len(cells) == 6 and all(text.endswith("n=3") for text in cells)

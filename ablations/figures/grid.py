@@ -157,7 +157,8 @@ def variant_comparison(results: pd.DataFrame):
     ncols = min(4, len(panels))
     nrows = int(np.ceil(len(panels) / ncols))
     figure, axes = layout.grid(nrows, ncols, full_width=True, aspect=0.8)
-    counts_all = []
+    counts_all: list[int] = []
+    flat: set[str] = set()
     for index, panel in enumerate(panels):
         ax = axes.flat[index]
         rows = merged[merged["panel"] == panel]
@@ -178,6 +179,13 @@ def variant_comparison(results: pd.DataFrame):
         else:
             for variant, group in rows.groupby("variant"):
                 color = style.variant_color(variant)
+                if group[x_key].isna().all():  # a variant without the key (no_leak has no tau): its mean, dashed
+                    mean, _ = _interval(group["value"].to_numpy(dtype=float))
+                    ax.axhline(mean, color=color, lw=1, ls="--", label=f"{style.variant_label(variant)} (no {x_key})")
+                    flat.add(str(variant))
+                    counts_all.append(int(group["value"].notna().sum()))
+                    continue
+                group = group[group[x_key].notna()]
                 stats = group.groupby(x_key)["value"].agg(list)
                 xs = np.array(stats.index, dtype=float)
                 means, halves = zip(*(_interval(np.asarray(v, dtype=float)) for v in stats.values))
@@ -193,6 +201,8 @@ def variant_comparison(results: pd.DataFrame):
         style.legend_outside(figure, axes, ncol=min(len(order), 4))
     figure.suptitle(f"{runs.attrs.get('grid', '')}: points = seeds, bars = mean with 95 % t-interval; "
                     f"{_seed_note(pd.Series(counts_all or [0]))}", fontsize=7)
+    if flat:
+        notes.append(f"dashed lines: the mean of {', '.join(sorted(flat))}, which has no {x_key}")
     for text in notes + left:
         layout.note(figure, text)
     return figure
