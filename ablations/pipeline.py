@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from . import data as datasets
-from . import faults, neurons, results
+from . import faults, neurons, results, streams
 from .config import build_model, compose, resolve_neuron_defaults, validate
 from .errors import UserError, parse_bool
 from .registry import load_plugins
@@ -74,6 +74,7 @@ def prepare(cfg: DictConfig) -> Prepared:
 
         evaluation.check(cfg, bundle.kind)  # a misspelled suite fails now, not after training
     model = build_model(cfg, bundle.input_shape)
+    streams.prepare_model(cfg, model)  # train.rng=paired: weights drawn per module name (ablations/streams.py)
     if model.n_classes != bundle.n_classes:
         raise UserError(f"model {cfg.model.name!r} has {model.n_classes} outputs but dataset {bundle.name!r} "
                         f"has {bundle.n_classes} classes; end the layer string with -{bundle.n_classes}")

@@ -62,7 +62,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import faults, network, results, tracking
+from . import faults, network, results, streams, tracking
 from .errors import UserError
 from .data import DataBundle
 
@@ -412,8 +412,9 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                 break
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             data_time += time.perf_counter() - fetch_start
+            generator = streams.training_batch(cfg, epoch, index, device)  # None under train.rng=global
             with precision.autocast(device):
-                output = model(data.encoder(x))
+                output = model(data.encoder(x, generator=generator))
             output = output.float()
             loss = loss_fn(output, y, data.steps)
             if not torch.isfinite(loss):
@@ -442,8 +443,9 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             "data_time_s": data_time,
         }
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
-            test = evaluate(model, test_loader, data, device, str(train.loss), progress=progress,
-                            precision=precision)
+            with streams.evaluation_draws(cfg):  # train.rng=paired: the suites' encoded test set
+                test = evaluate(model, test_loader, data, device, str(train.loss), progress=progress,
+                                precision=precision)
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
         history.append(row)
         epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")

@@ -82,7 +82,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from .encoders import DirectEncoder, Encoder, PoissonEncoder
+from .encoders import DirectEncoder, Encoder, PoissonEncoder, uniform_draws
 
 __all__ = [
     "Noise", "GaussianNoise", "ImpulseNoise", "NoiseDraws", "NoisyEncoder", "NOISES", "SCENARIOS",
@@ -271,7 +271,7 @@ def apply_noise(encoder: Encoder, x: torch.Tensor, noise: Noise | None, scenario
     shape = (encoder.steps, *x.shape)
     uniform = None
     if isinstance(encoder, PoissonEncoder):
-        uniform = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
+        uniform = uniform_draws(encoder.steps, x, generator)  # keyed per sample inside encoders.keyed_draws
     if noise is None:
         return _clean(encoder, x, uniform)
     draws = NoiseDraws.draw(shape, generator, x.device, x.dtype)
@@ -309,7 +309,7 @@ def draw_batch(encoder: Encoder, x: torch.Tensor,
     shape = (encoder.steps, *x.shape)
     uniform = None
     if isinstance(encoder, PoissonEncoder):
-        uniform = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
+        uniform = uniform_draws(encoder.steps, x, generator)  # keyed per sample inside encoders.keyed_draws
     return uniform, NoiseDraws.draw(shape, generator, x.device, x.dtype)
 
 
