@@ -64,10 +64,11 @@ def test_combine():
 
 
 # --------------------------------------------------------------------------- synthetic results tables
-def _run(run_dir, dataset, variant, seed, accuracy, leak="exponential", tau=None, lam=None, kind="static"):
+def _run(run_dir, dataset, variant, seed, accuracy, leak="exponential", tau=None, lam=None, kind="static",
+         epochs_done=None):
     return {"kind": "run", "run_dir": run_dir, "status": "finished", "dataset": dataset, "data_kind": kind,
             "variant": variant, "leak": leak, "tau": tau, "lam": lam, "seed": seed, "accuracy": accuracy,
-            "reset": "zero", "recurrent": False}
+            "reset": "zero", "recurrent": False, "epochs_done": epochs_done}
 
 
 def _noise_rows(run_dir, clean, drop_per_level):
@@ -145,7 +146,7 @@ def test_roles_xor_claims(dataset):
     rows = []
     accuracy = {"vanilla": 0.75, "no_reset": 0.95, "recurrent": 0.97, "no_leak": 0.50, "complete_leak": 0.51}
     for variant, value in accuracy.items():
-        for seed in range(3):
+        for seed in range(5):  # Fisher's exact test needs 4 successes against 0 (p = 1/70); 3 vs 0 gives p = 0.05
             rows.append(_run(f"r/{variant}/{seed}", dataset, variant, seed, value + 0.005 * seed,
                              kind="temporal"))
     verdicts = claims.evaluate("roles", pd.DataFrame(rows))
@@ -154,6 +155,23 @@ def test_roles_xor_claims(dataset):
         assert _verdict(verdicts, claim) == stats.HOLDS, claim
     assert _verdict(verdicts, "roles.speech_complete_leak_fails") == stats.NOT_MEASURED
     assert "scale=full" in verdicts[verdicts["claim"] == "roles.speech_complete_leak_fails"].iloc[0]["evidence"]
+
+
+def test_xor_claims_below_the_papers_budget_say_the_regime_is_not_reached():
+    rows = [_run(f"r/{v}/{s}", "delayed_xor_dhsnn", v, s, 0.5 + 0.01 * s, kind="temporal", epochs_done=20)
+            for v in ("vanilla", "no_reset", "recurrent", "no_leak", "complete_leak") for s in range(3)]
+    verdicts = claims.evaluate("roles", pd.DataFrame(rows))
+    for claim in ("roles.xor_no_reset_beats_vanilla", "roles.xor_no_leak_near_chance"):
+        row = verdicts[verdicts["claim"] == claim].iloc[0]
+        assert row["verdict"] == stats.NOT_REACHED and "20 of seed 001's 100 epochs" in row["evidence"], row["evidence"]
+
+
+def test_fisher_success_counts_and_the_seeds_it_needs():
+    held = stats.success_counts([95, 96, 97, 98], [70, 75, 72, 71], 90.0)
+    assert held.verdict == stats.HOLDS and held.p == pytest.approx(1 / 70) and held.method == "Fisher"
+    three = stats.success_counts([95, 96, 97], [70, 75, 72], 90.0)
+    assert three.verdict == stats.INCONCLUSIVE and three.p == pytest.approx(0.05)
+    assert three.seeds_needed >= 4 and "seeds per side would decide it" in three.evidence
 
 
 def test_linear_rate_trend_claim():
