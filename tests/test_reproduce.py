@@ -290,3 +290,63 @@ def test_a_claim_over_every_variant_is_not_judged_on_one_variant():
     verdicts = claims.evaluate("roles", pd.DataFrame(rows))
     row = verdicts[(verdicts["claim"] == "roles.spatial_variants_similar")].iloc[0]
     assert row["verdict"] == stats.INCONCLUSIVE and "no finished recurrent runs" in row["evidence"]
+
+
+def test_paired_seeds_decide_what_welch_cannot():
+    """The same numbers: a shared seed effect (common random numbers) hides the difference from
+    Welch's bounds but not from the paired differences."""
+    a = {0: 10.0, 1: 14.0, 2: 18.0}
+    b = {0: 9.0, 1: 13.1, 2: 16.8}
+    welch = stats.difference(stats.by_seed(a, False), stats.by_seed(b, False), "greater", 0.0)
+    paired = stats.difference(stats.by_seed(a, True), stats.by_seed(b, True), "greater", 0.0)
+    assert welch.verdict == stats.INCONCLUSIVE and welch.method == "Welch" and welch.seeds_needed > 3
+    assert "seeds per side would decide it" in welch.evidence
+    assert paired.verdict == stats.HOLDS and paired.method == "paired t" and "paired by seed" in paired.evidence
+    # only the seeds both sides have are paired; one side unpaired falls back to Welch
+    assert stats.difference(stats.by_seed(a, True), stats.by_seed(b, False), "greater", 0.0).method == "Welch"
+
+
+def test_seeds_needed_matches_the_power_formula():
+    # two independent samples: n ~ 2 (z_.95 + z_.80)^2 (sigma / Delta)^2 = 12.4 (sigma / Delta)^2 for large n
+    assert stats.seeds_needed(1.0, 0.1, paired=False) == pytest.approx(1237, rel=0.02)
+    assert stats.seeds_needed(1.0, 0.1, paired=True) == pytest.approx(620, rel=0.02)
+    assert stats.seeds_needed(1.0, 1.0, paired=True) == 8  # small n: the t quantiles at n - 1 df
+    assert stats.seeds_needed(1.0, 0.0, paired=True) == math.inf
+
+
+def test_holm_adjusts_and_demotes_a_hold_that_only_holds_alone():
+    assert stats.holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
+    rows = [{"p": p, "verdict": stats.HOLDS, "evidence": ""} for p in (0.001, 0.03, 0.04)]
+    claims._holm(rows)
+    assert [r["verdict"] for r in rows] == [stats.HOLDS, stats.INCONCLUSIVE, stats.INCONCLUSIVE]
+    assert "not after Holm's correction over 3 claims" in rows[1]["evidence"]
+    verdicts = claims.evaluate("leak", _leak_table())
+    assert {"p", "p_holm", "seeds_needed"} <= set(verdicts.columns)
+    judged = verdicts[verdicts["p"].notna()]
+    assert (judged["p_holm"] >= judged["p"] - 1e-12).all()
+
+
+def _spectral_rows(run_dir, clean, noisy):
+    return [{"kind": "eval", "run_dir": run_dir, "suite": "spectral", "metric": "critical_frequency",
+             "trace": "current", "condition": condition, "noise": noise, "scenario": scenario, "severity": severity,
+             "value": value} for condition, noise, scenario, severity, value in
+            (("clean", "none", 0, 0, clean), ("noisy", "gaussian", 1, 5, noisy))]
+
+
+@pytest.mark.parametrize("if_clean, expected", [(0.41, stats.NOT_COMPARABLE), (0.345, stats.HOLDS)])
+def test_critical_frequency_is_judged_only_where_the_clean_if_is_white(if_clean, expected):
+    table = _leak_table()
+    extra = []
+    for run_dir in table.loc[table["kind"] == "run", "run_dir"]:
+        seed = int(run_dir[-1])
+        clean = (if_clean if "inf" in run_dir else if_clean - 0.06) + 0.001 * seed
+        extra += _spectral_rows(run_dir, clean, clean + 0.02)
+    table = pd.concat([table, pd.DataFrame(extra)], ignore_index=True)
+    table["steps"] = 20
+    identity = table[table["kind"] == "run"].set_index("run_dir")
+    for column in ("dataset", "variant", "leak", "tau", "seed"):
+        table[column] = [identity.loc[r, column] for r in table["run_dir"]]
+    row = claims.evaluate("leak", table).set_index("claim").loc["leak.critical_frequency_lower_with_leak"]
+    assert row["verdict"] == expected, row["evidence"]
+    if expected == stats.NOT_COMPARABLE:
+        assert "0.063 above the white-noise value 0.348 at T = 20" in row["evidence"]
