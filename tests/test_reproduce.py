@@ -251,8 +251,9 @@ def test_bad_input_is_a_user_error():
 def test_list_prints_the_run_commands(capsys):
     assert reproduce_main(["paper=leak", "scale=quick", "list=true"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 9 and all(line.startswith("python -m ablations.run ") for line in lines)
+    assert len(lines) == 15 and all(line.startswith("python -m ablations.run ") for line in lines)  # 3 taus x 5 seeds
     assert any("neuron.tau=inf" in line for line in lines)
+    assert all("train.rng=paired" in line for line in lines)
 
 
 def test_measures_ignore_unfinished_runs():

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .grid import Grid
-from .stats import INCONCLUSIVE, VERDICTS, multiplicity_note
+from .stats import INCONCLUSIVE, NOT_COMPARABLE, NOT_REACHED, VERDICTS, multiplicity_note
 
 __all__ = ["SCALE_NOTE", "STATISTICS_NOTE", "markdown", "read_all", "write"]
 
@@ -96,13 +96,26 @@ def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] 
                  + (f"; the grid's runs recorded {runs_s:.0f} s of training and evaluation in all (status.json "
                     "`wall_time_s`, summed; a re-run that trains nothing keeps this number)." if runs_s else "."), ""]
     body = ["## Claims", "", *_claims_markdown(verdicts), ""]
+    regimes = _regimes(verdicts)
     if tables or skipped_tables:
         body += ["## The paper's tables, published beside ours", ""]
+        if regimes:
+            body += ["**Regime.** Numbers below that belong to these claims were measured outside the paper's regime "
+                     "and compare with the published ones in neither value nor ordering:", "", *regimes, ""]
         for table in tables:
             body += [markdown_table(table), ""]
         for reason in skipped_tables:
             body += [f"- not built: {reason}"]
     return "\n".join(head + body).rstrip() + "\n"
+
+
+def _regimes(verdicts: pd.DataFrame) -> list[str]:
+    """One line per claim measured outside the paper's regime (not comparable / regime not reached)."""
+    if verdicts.empty:
+        return []
+    rows = verdicts[verdicts["verdict"].isin([NOT_COMPARABLE, NOT_REACHED]) & (verdicts["dataset"] != "(its parts)")]
+    return [f"- `{row['claim']}` ({row['dataset']}, {row['verdict']}): {_escape(str(row['evidence']).split('. Measured')[0])}"
+            for row in rows.to_dict("records")]
 
 
 def _multiplicity(verdicts: pd.DataFrame) -> str:
