@@ -29,7 +29,11 @@ def _exponential_only(value: Any, *, _parent_: Any) -> Any:
     A paper preset states its tau once; the variants without an exponential leak (no_leak,
     complete_leak, linear_leak) have a fixed leak and take no tau.
     """
-    return value if str(_parent_.get("leak")) == "exponential" else None
+    leak = _parent_.get("leak")
+    if leak is None:  # the variant's own leak (its registration is the one source)
+        variant = neurons.VARIANTS.get(str(_parent_.get("variant") or "vanilla"))
+        leak = variant.leak
+    return value if str(leak) == "exponential" else None
 
 
 if not OmegaConf.has_resolver("exponential_only"):
@@ -59,10 +63,22 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictC
     return cfg
 
 
-def neuron_spec(cfg: DictConfig) -> neurons.NeuronSpec:
-    """The validated NeuronSpec of ``cfg.neuron`` (raises UserError with the reason)."""
+def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
+    """The validated NeuronSpec of ``cfg.neuron`` (raises UserError with the reason). A variant YAML
+    found in the package's config folder or ``search_path`` (a plugin's) that sets a physics key the
+    registered variant disagrees with is refused: the registration is the one source of physics."""
+    node = OmegaConf.to_container(cfg.neuron, resolve=True)
+    name = str(node.get("variant") or "vanilla")
+    for folder in [CONF_DIR, *search_path]:
+        path = Path(str(folder).removeprefix("file://")) / "variant" / f"{name}.yaml"
+        if path.is_file():
+            conflicts = neurons.variant_file_conflicts(name, OmegaConf.to_container(OmegaConf.load(path)) or {})
+            if conflicts:
+                raise UserError(f"variant file {path} sets {'; '.join(conflicts)}: a variant's physics live in its "
+                                "registration (neurons.register_variant); remove these keys from the YAML, or register "
+                                "a variant of its own for the other physics")
     try:
-        return neurons.spec_from_config(OmegaConf.to_container(cfg.neuron, resolve=True))
+        return neurons.spec_from_config(node)
     except ValueError as error:
         raise UserError(str(error)) from None
 
@@ -117,3 +133,6 @@ def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
         cfg.neuron.tau = resolved.tau
         cfg.neuron.lam = resolved.lam
         cfg.neuron.variant = resolved.variant
+        for key in neurons.PHYSICS_KEYS:  # every slot's choice, as the record shows it
+            if key in cfg.neuron:
+                cfg.neuron[key] = getattr(resolved, key)

@@ -183,8 +183,18 @@ def _equation(spec) -> str:
     if spec.leak == "complete":
         update = "0"
     current = "I[t] + V S[t-1]" if spec.recurrent else "I[t]"
+    if spec.synapse == "current":
+        current = "Y[t]" if not spec.recurrent else "Y[t]"
+    if spec.input_scale == "one_minus_beta":
+        current = f"(1 - beta) {current}" if " " not in current else f"(1 - beta) ({current})"
     extra = " - theta S[t-1]" if spec.reset == "subtract" else ""
-    return f"U[t] = {update} + {current}{extra}" if update != "0" else f"U[t] = {current}{extra}"
+    equation = f"U[t] = {update} + {current}{extra}" if update != "0" else f"U[t] = {current}{extra}"
+    if spec.synapse == "current":
+        recurrent = " + V S[t-1]" if spec.recurrent else ""
+        equation += f", Y[t] = a Y[t-1] + I[t]{recurrent}"
+    if spec.adaptation == "alif":
+        equation += ", S[t] = H(U[t] - theta - b A[t]), A[t] = rho A[t-1] + S[t-1]"
+    return equation
 
 
 def _variants() -> list[str]:
@@ -192,12 +202,16 @@ def _variants() -> list[str]:
 
     lines = ["### Neuron variants", "",
              "`I[t] = W x[t] + b` (the layer's input current), `S[t] = H(U[t] - theta)`, `beta = exp(-1/tau)`, "
-             "`L(u) = sign(u) max(|u| - lam, 0)`; equations and sources in `ablations/neurons.py`.", "",
-             "| variant | leak | reset | recurrent | update |", "|---|---|---|---|---|"]
+             "`L(u) = sign(u) max(|u| - lam, 0)`; equations and sources in `ablations/neurons/` (components: "
+             "`ablations/neurons/components.py`). Every slot can be changed by its key on any variant "
+             "(`neuron.reset=subtract`, `neuron.input_scale=one_minus_beta`, `neuron.adaptation=alif`, ...).", "",
+             "| variant | leak | reset | recurrent | other components | update |", "|---|---|---|---|---|---|"]
     for name in neurons.VARIANTS:
         spec = neurons.VARIANTS[name]
+        others = [f"{neurons.SLOTS[slot].key}={component.name}" for slot, component in spec.components().items()
+                  if slot not in ("leak", "reset", "recurrence") and component.name != neurons.SLOTS[slot].default]
         lines.append(f"| `{name}` | {spec.leak} | {spec.reset} | {'yes' if spec.recurrent else 'no'} | "
-                     f"`{_cell(_equation(spec))}` |")
+                     f"{', '.join(others) or '-'} | `{_cell(_equation(spec))}` |")
     return lines
 
 

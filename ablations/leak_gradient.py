@@ -68,6 +68,11 @@ def check(spec) -> None:
     if spec.recurrent:
         raise ValueError("neuron.gradient=leak_corrected is defined for non-recurrent neurons only "
                          "(ref [21] has no recurrence); use neuron.gradient=exact")
+    others = {"input_scale": "none", "synapse": "none", "adaptation": "none", "leak_shape": "scalar", "leak_init": None}
+    changed = [f"{key}={getattr(spec, key)}" for key, default in others.items() if getattr(spec, key, default) != default]
+    if changed or getattr(spec, "extra", None):
+        raise ValueError(f"neuron.gradient=leak_corrected is ref [21]'s gradient for its plain LIF neuron; this one "
+                         f"also has {', '.join(changed) or 'plugin components'}: use neuron.gradient=exact")
 
 
 def unscaled_leak(beta: torch.Tensor | float, membrane: torch.Tensor) -> torch.Tensor:

@@ -244,7 +244,7 @@ class SpikingLayer(nn.Module):
     def _forward_in_time_blocks(self, x: torch.Tensor, block: int) -> torch.Tensor:
         recurrent = getattr(self.neuron, "recurrent", None)
         cell = self.neuron.cell if recurrent is not None else self.neuron
-        if cell.backend == "snntorch" or not scan.supports(cell):
+        if cell.backend == "snntorch" or not scan.supports(cell) or not cell.spec.fused:
             raise ValueError(f"train.checkpoint_time_steps needs the fused neuron scan, but layer {self.name} "
                              f"runs neuron.backend={cell.backend}; use neuron.backend=auto")
         state = None
@@ -257,7 +257,7 @@ class SpikingLayer(nn.Module):
         return torch.cat(outputs)
 
     def _block(self, x, state, cell, recurrent):
-        spikes, membrane = scan.fused_scan(cell, recurrent, _apply_ops(self.ops, x, self.binary_input), state)
+        spikes, membrane = neurons.fused_sequence(cell, recurrent, _apply_ops(self.ops, x, self.binary_input), state)
         return spikes, membrane[-1].clone()  # a view would keep the block's whole membrane alive
 
 
@@ -383,7 +383,7 @@ def _flat(shape: tuple[int, ...]) -> int:
     return size
 
 
-def build(
+def build_network(
     layers: str,
     variant: str | NeuronSpec = "vanilla",
     input_shape: Sequence[int] | None = None,
@@ -449,7 +449,7 @@ def build(
                     f"connected layers only (seed 001 Eq. 4); layer {token.text!r} is a convolution. "
                     "Use an FC model, or a non-recurrent variant"
                 )
-            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build(spec)))
+            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build_neuron(spec)))
             pending = []
         elif token.kind == "pool":
             if len(shape) != 3:
@@ -459,7 +459,7 @@ def build(
             shape = (shape[0], shape[1] // size, shape[2] // size)
             if pool == "spiking":
                 n_pools = sum(layer.name.startswith("pool") for layer in hidden)
-                hidden.append(SpikingLayer(f"pool{n_pools + 1}", pending, neurons.build(_pooling_spec(pool_threshold))))
+                hidden.append(SpikingLayer(f"pool{n_pools + 1}", pending, neurons.build_neuron(_pooling_spec(pool_threshold))))
                 pending = []
             if min(shape[1:]) < 1:
                 raise ValueError(f"pool layer {token.text!r} shrinks the feature map below 1x1")
@@ -471,7 +471,7 @@ def build(
             ops = pending + [nn.Linear(shape[0], width, bias=bias)]
             if batch_norm:
                 ops.append(nn.BatchNorm1d(width))
-            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build(spec, n_neurons=width)))
+            hidden.append(SpikingLayer(_layer_name(hidden), ops, neurons.build_neuron(spec, n_neurons=width)))
             shape = (width,)
             pending = []
         else:  # pragma: no cover - parse_layers guarantees the kinds
@@ -483,13 +483,16 @@ def build(
         readout_beta = spec.beta_value if spec.beta_value is not None else 1.0
     spiking = None
     if readout == "spike_count":
-        spiking = neurons.build(dataclasses.replace(spec, recurrent=False))
+        spiking = neurons.build_neuron(dataclasses.replace(spec, recurrent=False), n_neurons=n_classes)
     head = Readout(out_ops, readout, readout_beta, spiking,
                    unscaled_leak_gradient=spec.gradient == "leak_corrected", window=readout_window)
     net = SpikingNetwork(hidden, head, spec, layers, tuple(int(s) for s in input_shape))
     if init == "he_normal":
         he_normal_(net)
     return net
+
+
+build = build_network  # the name the README's first examples use
 
 
 def _layer_name(hidden: list[SpikingLayer]) -> str:

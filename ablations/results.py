@@ -108,6 +108,19 @@ IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
     "train.precision": (None, lambda identity: True),
     # paired seeds (ablations/streams.py): global is the one random stream every earlier run drew from
     "train.rng": ("global", lambda identity: True),
+    # neuron components: at these values a neuron is what it was before they existed
+    "neuron.input_scale": ("none", lambda identity: True),
+    "neuron.leak_shape": ("scalar", lambda identity: True),
+    "neuron.leak_init": (None, lambda identity: True),
+    "neuron.synapse": ("none", lambda identity: True),
+    "neuron.syn_alpha": (None, lambda identity: True),
+    "neuron.adaptation": ("none", lambda identity: True),
+    "neuron.adapt_tau": (None, lambda identity: True),
+    "neuron.adapt_scale": (None, lambda identity: True),
+    "neuron.surrogate.sigma": (0.5, lambda identity: True),
+    "neuron.surrogate.scale": (6.0, lambda identity: True),
+    "neuron.surrogate.height": (0.15, lambda identity: True),
+    "neuron.surrogate.gamma": (0.5, lambda identity: True),
 }
 _BUILDER_SPELLING = {name: path for path, name in LEGACY_BUILDERS.items()}
 
@@ -131,6 +144,7 @@ def identity(cfg: DictConfig | dict) -> dict:
             data.pop(node, None)
         elif isinstance(data.get(node), dict):
             data[node].pop(rest[0], None)
+    _fill_variant_physics(data.get("neuron"))
     model = data.get("model")
     if isinstance(model, dict) and model.get("builder") in _BUILDER_SPELLING:
         # identities keep the spelling runs were first recorded with (an import path)
@@ -145,6 +159,19 @@ def identity(cfg: DictConfig | dict) -> dict:
         if isinstance(node, dict) and leaf in node and node[leaf] == neutral:
             del node[leaf]
     return data
+
+
+def _fill_variant_physics(node: Any) -> None:
+    """A slot key left null takes the variant's choice (conf/config.yaml): the identity holds the choice,
+    so a composed config and the resolved record of the same run hash alike."""
+    from . import neurons
+
+    if not isinstance(node, dict) or str(node.get("variant")) not in neurons.VARIANTS:
+        return
+    preset = neurons.VARIANTS[str(node["variant"])]
+    for key in neurons.PHYSICS_KEYS:
+        if key in node and node[key] is None:
+            node[key] = getattr(preset, key)
 
 
 def config_hash(cfg: DictConfig | dict, length: int = 10) -> str:

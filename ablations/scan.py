@@ -230,16 +230,21 @@ def supports(cell: nn.Module, recurrent: nn.Linear | None = None) -> bool:
 
 
 def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tensor,
-               state: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               state: tuple[torch.Tensor, torch.Tensor] | None = None, beta: torch.Tensor | None = None,
+               weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``[T, B, ...]`` of ``cell`` (plus ``recurrent``) over ``current``.
 
     ``state`` = ``(U, S)`` of the step before the first (``[B, ...]`` each) continues a sequence
-    (a time block after the first); None starts from rest.
+    (a time block after the first); None starts from rest. ``beta`` and ``weight`` replace the
+    cell's ``beta`` and the recurrent matrix when given (a sigmoid-parameterised leak, a matrix
+    scaled by the input factor: ``ablations.neurons.fused_sequence``).
     """
     spec = cell.spec
-    beta = None if spec.leak == "linear" else cell.beta
+    if beta is None:
+        beta = None if spec.leak == "linear" else cell.beta
     lam = float(cell.lam) if spec.leak == "linear" else None
-    weight = None if recurrent is None else recurrent.weight
+    if weight is None:
+        weight = None if recurrent is None else recurrent.weight
     shape = current.shape
     if recurrent is not None:
         current = current.reshape(shape[0], shape[1], -1)

@@ -24,7 +24,7 @@ import pytest  # noqa: E402
 
 from figure_grid import DIGITS_GRID, EVENT_VARIANTS  # noqa: E402
 
-from ablations import figures, results  # noqa: E402
+from ablations import figures, neurons, results  # noqa: E402
 from ablations.config import UserError, compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
 from ablations.figures import missing, select, style  # noqa: E402
 from ablations.figures.__main__ import main as figures_main  # noqa: E402
@@ -70,7 +70,7 @@ def test_registry_names_docstrings_and_errors():
 def test_palette_covers_every_variant_preset_with_distinct_colours():
     assert set(style.VARIANTS) == set(group_options("variant"))
     colours = [style.variant_color(v) for v in style.VARIANTS]
-    assert len(set(colours)) == len(colours) == 8
+    assert len(set(colours)) == len(colours) == len(neurons.VARIANTS)
     assert set(style.VARIANT_MARKERS) == set(style.VARIANTS) == set(style.VARIANT_LABELS)
     assert style.tau_color(math.inf) == style.VARIANT_COLORS["no_leak"]
     assert style.tau_color(0.0) == style.VARIANT_COLORS["complete_leak"]

@@ -18,6 +18,7 @@ SURROGATES = {
     "fast_sigmoid": {"slope": 5.0},
     "rectangular": {"width": 1.0},
     "straight_through": {"epsilon": 0.5},
+    "multi_gaussian": {"sigma": 0.5},
 }
 CASES = list(itertools.product(LEAKS, ("zero", "subtract", "none"), (False, True), SURROGATES))
 # float32 (snnTorch's surrogates return float32 spikes): the two backends add the same terms in

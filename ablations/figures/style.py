@@ -50,7 +50,7 @@ DPI = 200      # PNG resolution
 
 #: The variant presets of ``conf/variant/``, in the order figures list them.
 VARIANTS = ("vanilla", "no_leak", "complete_leak", "no_reset", "recurrent", "linear_leak",
-            "no_leak_recurrent", "no_leak_no_reset_recurrent")
+            "no_leak_recurrent", "no_leak_no_reset_recurrent", "alif", "synaptic")
 
 #: One colour per variant, the same in every figure (Okabe-Ito palette + two dark tones).
 VARIANT_COLORS: dict[str, str] = {
@@ -62,12 +62,14 @@ VARIANT_COLORS: dict[str, str] = {
     "linear_leak": "#56B4E9",                 # sky blue (a leak variant, kin of vanilla)
     "no_leak_recurrent": "#882255",           # wine
     "no_leak_no_reset_recurrent": "#404040",  # dark grey
+    "alif": "#F0E442",                        # yellow
+    "synaptic": "#117733",                    # dark green
 }
 UNKNOWN_COLOR = "#999999"
 
 VARIANT_MARKERS: dict[str, str] = {
     "vanilla": "o", "no_leak": "s", "complete_leak": "v", "no_reset": "D", "recurrent": "^",
-    "linear_leak": "P", "no_leak_recurrent": "X", "no_leak_no_reset_recurrent": "*",
+    "linear_leak": "P", "no_leak_recurrent": "X", "no_leak_no_reset_recurrent": "*", "alif": "h", "synaptic": "p",
 }
 
 #: Legend names (seed 001's V1-V6 naming where it has one).
@@ -80,6 +82,8 @@ VARIANT_LABELS: dict[str, str] = {
     "linear_leak": "linear leak",
     "no_leak_recurrent": "no leak + recurrent",
     "no_leak_no_reset_recurrent": "no leak, no reset, recurrent",
+    "alif": "adaptive threshold (ALIF)",
+    "synaptic": "synaptic current",
 }
 
 #: Axis labels with units, shared by all figures.

@@ -17,7 +17,7 @@ mask and then pools them::
 (the same string where no pooling follows a layer). A dropout token already in ``model.layers``
 is kept and gets no second one. Dropout draws one
 mask per sample, shared by all time steps (:class:`ablations.network.TimeDropout`), acting on the
-spikes of the layer before. The string is then built by :func:`ablations.network.build`.
+spikes of the layer before. The string is then built by :func:`ablations.network.build_network`.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def build(cfg: Any, spec, input_shape: tuple[int, ...]):
     """Builder ``layered`` (``model.builder: layered``)."""
     model = cfg.model
     layers = with_dropout(model_layers(cfg), model.get("dropout"), str(model.get("dropout_position", "after_pool")))
-    return network.build(
+    return network.build_network(
         layers,
         variant=spec,
         input_shape=input_shape,

@@ -119,7 +119,7 @@ def resnet(spec, input_shape: Sequence[int], n_classes: int = 10, blocks: Sequen
     if dropout:
         head.append(TimeDropout(float(dropout)))
     head.append(nn.Linear(in_channels, int(n_classes), bias=bias))
-    if readout_beta is None:  # as network.build: the hidden neurons' beta, 1 where the leak has none
+    if readout_beta is None:  # as network.build_network: the hidden neurons' beta, 1 where the leak has none
         readout_beta = spec.beta_value if spec.beta_value is not None else 1.0
     spiking = neurons.build(dataclasses.replace(spec, recurrent=False)) if readout == "spike_count" else None
     depth = 2 + 2 * sum(int(b) for b in blocks)
