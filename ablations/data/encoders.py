@@ -43,9 +43,9 @@ def keyed_draws(seed: int) -> Iterator[None]:
         _KEY.pop()
 
 
-def _sample_seed(seed: int, sample: torch.Tensor) -> int:
-    digest = hashlib.blake2b(sample.detach().to("cpu", torch.float32).contiguous().numpy().tobytes(),
-                             digest_size=8, key=int(seed).to_bytes(8, "little"))
+def _sample_seed(seed: int, sample) -> int:
+    """A 63-bit seed from ``seed`` and a sample's float32 bytes (a NumPy array on the host)."""
+    digest = hashlib.blake2b(sample.tobytes(), digest_size=8, key=int(seed).to_bytes(8, "little"))
     return int.from_bytes(digest.digest(), "little") & (2**63 - 1)
 
 
@@ -57,9 +57,10 @@ def uniform_draws(steps: int, x: torch.Tensor, generator: torch.Generator | None
     if not _KEY:
         return torch.rand((steps, *shape), generator=generator, device=x.device, dtype=x.dtype)
     out = torch.empty((steps, *shape), device=x.device, dtype=x.dtype)
+    host = x.detach().to("cpu", torch.float32).contiguous().numpy()  # one transfer per batch
     for i in range(shape[0]):
         local = torch.Generator(device=x.device)
-        local.manual_seed(_sample_seed(_KEY[-1], x[i]))
+        local.manual_seed(_sample_seed(_KEY[-1], host[i]))
         out[:, i] = torch.rand((steps, *shape[1:]), generator=local, device=x.device, dtype=x.dtype)
     return out
 
