@@ -623,7 +623,7 @@ def _linear_noise(noise: str, other: str) -> Callable[[pd.DataFrame], Test]:
     def check(rows: pd.DataFrame) -> Test:
         drop = m.noise_drop(rows, noise, 1)
         linear, lam = _linear_runs(rows)
-        ours = _need(m.values(drop, linear), "noise rows of linear_leak", "eval suite `noise`")
+        ours = _need(m.seed_values(drop, linear), "noise rows of linear_leak", "eval suite `noise`")
         return stats.difference(_variant(rows, drop, other, "eval suite `noise`"), ours, "greater", 1.0,
                                 names=(f"accuracy loss {other}", f"linear_leak (lam={lam:g})"), unit=" pp")
     return check
