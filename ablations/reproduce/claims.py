@@ -13,7 +13,15 @@ sentences, seed 001's optimisation suggestions) takes the verdicts of its parts
 (:func:`~ablations.reproduce.stats.combine`).
 
 :func:`evaluate` judges every claim of a paper over a results table and returns one row per
-claim and dataset: ``paper, claim, source, sentence, dataset, verdict, evidence, published``.
+claim and dataset: ``paper, claim, source, sentence, dataset, verdict, evidence, published, p,
+p_holm, seeds_needed, method``. Values of runs trained with ``train.rng=paired`` are compared as
+paired differences by seed; Holm's correction runs over every claim of the paper that carries a p.
+
+Regimes: the critical-frequency claims are judged only where the clean IF lies within
+:data:`WHITE_TOLERANCE` of the white-noise value (else "not comparable" with the distance); the
+delayed-XOR claims count runs above :data:`XOR_SUCCESS` with Fisher's exact test and say "regime
+not reached" below seed 001's budget when no run of any variant learns the task; the noise claims
+read the accuracy loss at severities :data:`READ_LEVELS` (the mean over 1-8 as a secondary figure).
 """
 
 from __future__ import annotations
