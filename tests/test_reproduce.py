@@ -351,3 +351,13 @@ def test_critical_frequency_is_judged_only_where_the_clean_if_is_white(if_clean,
     assert row["verdict"] == expected, row["evidence"]
     if expected == stats.NOT_COMPARABLE:
         assert "0.063 above the white-noise value 0.348 at T = 20" in row["evidence"]
+
+
+def test_the_critical_frequency_standin_grid_composes():
+    from ablations.config import compose
+
+    path = grid.CONF_DIR / "standins" / "leak_critical_frequency.yaml"
+    loaded = grid.load_grid("leak", "quick", path=path)
+    assert len(loaded.points) == 9
+    cfg = compose(loaded.points[0].all_overrides())
+    assert float(cfg.neuron.threshold) == 6.0 and str(cfg.train.rng) == "paired"
