@@ -317,10 +317,11 @@ def test_seeds_needed_matches_the_power_formula():
 
 def test_holm_adjusts_and_demotes_a_hold_that_only_holds_alone():
     assert stats.holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
-    rows = [{"p": p, "verdict": stats.HOLDS, "evidence": ""} for p in (0.001, 0.03, 0.04)]
+    rows = [{"p": p, "verdict": stats.HOLDS, "evidence": "", "n": 3} for p in (0.001, 0.03, 0.04)]
     claims._holm(rows)
     assert [r["verdict"] for r in rows] == [stats.HOLDS, stats.INCONCLUSIVE, stats.INCONCLUSIVE]
     assert "not after Holm's correction over 3 claims" in rows[1]["evidence"]
+    assert rows[1]["seeds_needed"] > 3 and "seeds per side would pass it" in rows[1]["evidence"]
     verdicts = claims.evaluate("leak", _leak_table())
     assert {"p", "p_holm", "seeds_needed"} <= set(verdicts.columns)
     judged = verdicts[verdicts["p"].notna()]

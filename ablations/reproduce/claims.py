@@ -95,7 +95,8 @@ def _joined(tests: Sequence[Test], labels: Sequence[str] = ()) -> Test:
     needed = [t.seeds_needed for t in tests if t.verdict == INCONCLUSIVE and not math.isnan(t.seeds_needed)]
     methods = sorted({t.method for t in tests if t.method})
     return Test(stats.combine([t.verdict for t in tests]), evidence, p=p,
-                seeds_needed=max(needed) if needed else math.nan, method=", ".join(methods))
+                seeds_needed=max(needed) if needed else math.nan, method=", ".join(methods),
+                n=min((t.n for t in tests if t.n), default=0))
 
 
 def _leak_taus(rows: pd.DataFrame) -> tuple[float, float | None, float]:
@@ -682,7 +683,7 @@ def claims_of(paper: str) -> tuple[Claim, ...]:
 
 
 COLUMNS = ["paper", "claim", "source", "sentence", "dataset", "verdict", "evidence", "published", "p", "p_holm",
-           "seeds_needed", "method"]
+           "seeds_needed", "method", "n"]
 
 
 def evaluate(paper: str, results: pd.DataFrame) -> pd.DataFrame:
@@ -697,7 +698,7 @@ def evaluate(paper: str, results: pd.DataFrame) -> pd.DataFrame:
     for claim in claims_of(paper):
         base = {"paper": paper, "claim": claim.id, "source": claim.source, "sentence": claim.sentence,
                 "published": claim.published, "p": math.nan, "p_holm": math.nan, "seeds_needed": math.nan,
-                "method": ""}
+                "method": "", "n": 0}
         if claim.parts:
             rows.append(dict(base, dataset="(its parts)", verdict=NOT_MEASURED, evidence=""))
             continue
@@ -713,7 +714,7 @@ def evaluate(paper: str, results: pd.DataFrame) -> pd.DataFrame:
             except NotMeasured as missing:
                 test = Test(NOT_MEASURED, str(missing))
             rows.append(dict(base, dataset=dataset, verdict=test.verdict, evidence=test.evidence, p=test.p,
-                             seeds_needed=test.seeds_needed, method=test.method))
+                             seeds_needed=test.seeds_needed, method=test.method, n=test.n))
     _holm(rows)
     by_id: dict[str, list[str]] = {}
     for row, claim in zip(rows, _claim_of_rows(paper, rows)):
@@ -736,13 +737,19 @@ def _holm(rows: list[dict]) -> None:
     judged = [i for i, row in enumerate(rows) if math.isfinite(row["p"])
               and row["verdict"] in (HOLDS, FAILS, INCONCLUSIVE)]
     adjusted = stats.holm([rows[i]["p"] for i in judged])
+    order = sorted(range(len(judged)), key=lambda k: rows[judged[k]]["p"])
+    rank = {judged[k]: position for position, k in enumerate(order)}
     for i, p in zip(judged, adjusted):
         row = rows[i]
         row["p_holm"] = p
         if row["verdict"] == HOLDS and not p < stats.ALPHA:
             row["verdict"] = INCONCLUSIVE
+            level = stats.ALPHA / (len(judged) - rank[i])  # Holm's threshold at this claim's rank
+            row["seeds_needed"] = stats.seeds_after_correction(row["p"], int(row.get("n") or 0), level)
+            needed = (f"; about {row['seeds_needed']:.0f} seeds per side would pass it (80 % power at the "
+                      f"corrected level {level:.2g})" if math.isfinite(row["seeds_needed"]) else "")
             row["evidence"] += (f"; holds at 95 % alone (p = {row['p']:.2g}) but not after Holm's correction over "
-                                f"{len(judged)} claims (adjusted p = {p:.2g})")
+                                f"{len(judged)} claims (adjusted p = {p:.2g}){needed}")
 
 
 _ = (FAILS, INCONCLUSIVE, field)  # re-exported names used by tests and the table

@@ -70,6 +70,7 @@ __all__ = [
     "holm",
     "mean_sd",
     "multiplicity_note",
+    "seeds_after_correction",
     "seeds_needed",
     "success_counts",
     "trend",
@@ -95,6 +96,7 @@ class Test:
     p: float = math.nan  # one-sided p-value of "holds" (H0: no effect in the claimed direction)
     seeds_needed: float = math.nan  # seeds per side that would decide an inconclusive one (80 % power)
     method: str = ""  # paired t | Welch | one-sample t | slope | Fisher | TOST ...
+    n: int = 0  # seeds per side the test rests on (0: not a per-seed test)
 
 
 def by_seed(values: dict[int, float] | Sequence[tuple[int, float]], paired: bool):
@@ -185,6 +187,7 @@ class _Interval:
     method: str = ""
     sd: float = math.nan  # s.d. of the paired differences, or the pooled s.d. of the two sides
     paired: bool = False
+    n: int = 0
 
     def half(self, confidence: float = CONFIDENCE) -> float:
         return _t(confidence, self.df) * self.se
@@ -201,7 +204,8 @@ def _interval(a, b, names: tuple[str, str], unit: str) -> _Interval:
                 f"(difference {mean_sd(d)}{unit})")
         sd = float(np.std(d, ddof=1))
         se = sd / math.sqrt(d.size)
-        return _Interval(head, None, float(d.mean()), se, d.size - 1 if se > 0 else math.inf, "paired t", sd, True)
+        return _Interval(head, None, float(d.mean()), se, d.size - 1 if se > 0 else math.inf, "paired t", sd, True,
+                         int(d.size))
     x, y = _values(a), _values(b)
     head = f"{names[0]} {mean_sd(x)} vs {names[1]} {mean_sd(y)}{unit}"
     few = _too_few(x, y, names)
@@ -209,7 +213,7 @@ def _interval(a, b, names: tuple[str, str], unit: str) -> _Interval:
         return _Interval(head, Test(few.verdict, f"{head}; {few.evidence}"))
     diff, se, df = _welch(x, y)
     pooled = math.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / 2)
-    return _Interval(head, None, diff, se, df, "Welch", pooled, False)
+    return _Interval(head, None, diff, se, df, "Welch", pooled, False, int(min(x.size, y.size)))
 
 
 def seeds_needed(sd: float, delta: float, paired: bool, one_sample: bool = False) -> float:
@@ -262,11 +266,11 @@ def difference(a, b, direction: str, margin: float, names: tuple[str, str] = ("A
     evidence = (f"{interval.head}; {names[0]} {word} by {_fmt(effect)}{unit} (one-sided 95% bounds "
                 f"[{_fmt(low)}, {_fmt(high)}], {interval.method}, margin {_fmt(margin)}{unit}, {_p(p)})")
     if effect > margin and low > 0:
-        return Test(HOLDS, evidence, effect, p, method=interval.method)
+        return Test(HOLDS, evidence, effect, p, method=interval.method, n=interval.n)
     if high < margin:
-        return Test(FAILS, evidence, effect, p, method=interval.method)
+        return Test(FAILS, evidence, effect, p, method=interval.method, n=interval.n)
     test = Test(INCONCLUSIVE, evidence + "; inside the noise", effect, p, _undecided(interval, effect, margin),
-                interval.method)
+                interval.method, interval.n)
     return replace(test, evidence=test.evidence + _needed_text(test))
 
 
@@ -284,7 +288,7 @@ def equivalence(a, b, margin: float, names: tuple[str, str] = ("A", "B"), unit: 
     evidence = (f"{interval.head}; difference {_fmt(diff)}{unit}, 90% interval [{_fmt(low)}, {_fmt(high)}] "
                 f"against the equivalence margin ±{_fmt(margin)}{unit} (TOST, {interval.method}, {_p(p)})")
     if -margin < low and high < margin:
-        return Test(HOLDS, evidence, diff, p, method="TOST " + interval.method)
+        return Test(HOLDS, evidence, diff, p, method="TOST " + interval.method, n=interval.n)
     if low >= margin or high <= -margin:
         return Test(FAILS, evidence, diff, p, method="TOST " + interval.method)
     distance = margin - abs(diff)
@@ -315,7 +319,7 @@ def _one_sample(a: Sequence[float], level: float, direction: str, name: str, uni
     else:
         verdict = HOLDS if low > level else FAILS if high < level else INCONCLUSIVE
     needed = seeds_needed(sd, abs(effect), paired=False, one_sample=True) if verdict == INCONCLUSIVE else math.nan
-    test = Test(verdict, evidence, mean, p, needed, "one-sample t")
+    test = Test(verdict, evidence, mean, p, needed, "one-sample t", int(a.size))
     return replace(test, evidence=test.evidence + _needed_text(test))
 
 
@@ -406,6 +410,19 @@ def _fisher_seeds(rate_a: float, rate_b: float) -> float:
         if n >= 30:
             break
     return math.inf
+
+
+def seeds_after_correction(p: float, n: int, level: float) -> float:
+    """Seeds per side at which a t-based claim with one-sided ``p`` at ``n`` seeds would reach
+    ``level`` (Holm's threshold for its rank) with 80 % power, its effect and spread as observed:
+    the t statistic grows as sqrt(n), so n x ((z_(1-level) + z_0.80) / z_(1-p))^2."""
+    from scipy import stats
+
+    if not (n >= 2 and 0 < p < 0.5 and level > 0):
+        return math.nan
+    now = float(stats.norm.isf(p))
+    need = float(stats.norm.isf(level) + stats.norm.isf(1 - POWER))
+    return float(max(n + 1, math.ceil(n * (need / now) ** 2)))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
