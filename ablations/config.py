@@ -1,22 +1,35 @@
-"""Config helpers shared by every entry point: composing, validating, building from a config.
+"""From the command line to the config a run uses: compose, check, resolve; build from a config.
 
 The configs live in ``ablations/conf`` (shipped inside the package): one group per component
-(``variant``, ``dataset``, ``model``, ``train``, ``eval``, ``experiment``, ``study``). Entry points
-compose them with Hydra; :func:`compose` does the same from Python (tests, studies, notebooks).
+(``variant``, ``dataset``, ``model``, ``train``, ``eval``, ``experiment``; ``study`` and
+``reproduce`` belong to their own commands). :func:`load` is the one way from overrides to a
+validated, resolved run config, before anything is written:
+
+1. compose the overrides with Hydra (:func:`compose`; a key Hydra refuses is answered with "did you
+   mean ...");
+2. import the plugins the config lists (``plugins``), their paths made absolute for the record;
+3. refuse what would change nothing (:mod:`ablations.overrides`): a key the config schema does not
+   have, a ``train.*`` key the chosen loss / optimizer / schedule / precision does not read, an
+   ``eval.<suite>`` parameter of a suite not evaluated or not read on this kind of data;
+4. validate every value (:func:`validate`) and the folders (``paths.runs``);
+5. write the defaults the neuron spec filled in (tau, lam, the variant label) into the config.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
-from . import models, neurons, training
+from . import evaluation, models, neurons, overrides as override_checks, results, training
 from .errors import UserError, exit_code, wants_debug  # re-exported: older callers import them from here
+from .registry import load_plugins
 
-__all__ = ["UserError", "exit_code", "wants_debug", "compose", "neuron_spec", "build_model", "validate", "CONF_DIR", "group_options",
-           "model_layers", "resolve_neuron_defaults"]
+__all__ = ["UserError", "exit_code", "wants_debug", "compose", "load", "neuron_spec", "build_model", "validate", "CONF_DIR",
+           "group_options", "group_folders", "model_layers", "resolve_neuron_defaults", "check_paths", "RUN_NODES"]
 
 model_layers = models.layered.model_layers  # older callers import it from here
 
@@ -29,38 +42,152 @@ def _exponential_only(value: Any, *, _parent_: Any) -> Any:
     A paper preset states its tau once; the variants without an exponential leak (no_leak,
     complete_leak, linear_leak) have a fixed leak and take no tau.
     """
-    leak = _parent_.get("leak")
-    if leak is None:  # the variant's own leak (its registration is the one source)
-        variant = neurons.VARIANTS.get(str(_parent_.get("variant") or "vanilla"))
-        leak = variant.leak
-    return value if str(leak) == "exponential" else None
+    return value if _choice(_parent_, "leak") == "exponential" else None
 
 
-if not OmegaConf.has_resolver("exponential_only"):
-    OmegaConf.register_new_resolver("exponential_only", _exponential_only)
+def _beta_leak_only(value: Any, *, _parent_: Any) -> Any:
+    """``${beta_leak_only:one_minus_beta}``: the value for a beta leak (exponential, none, complete),
+    else null. A preset gives every variant DH-SNN's ``(1 - beta)`` input; a linear leak has no beta."""
+    return value if _choice(_parent_, "leak") in ("exponential", "none", "complete") else None
 
 
-def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+def _resetting_only(value: Any, *, _parent_: Any) -> Any:
+    """``${resetting_only:subtract}``: the value for a variant that resets (its kind of reset), else
+    null, so no_reset keeps no reset. A preset states its reset once (DH-SNN's soft reset)."""
+    # the variant's own reset (the key this resolver sits on cannot be read while it resolves)
+    return value if neurons.VARIANTS.get(str(_parent_.get("variant") or "vanilla")).reset != "none" else None
 
 
-def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictConfig:
-    """The resolved run config for Hydra-style ``overrides`` (``["variant=no_reset"]``)."""
+def _choice(node: Any, key: str) -> str:
+    """A slot's choice in a ``neuron`` node: the key when set, else the variant's registration."""
+    value = node.get(key)
+    if value is None:  # the variant's own choice (its registration is the one source)
+        value = getattr(neurons.VARIANTS.get(str(node.get("variant") or "vanilla")), key)
+    return str(value)
+
+
+for _name, _resolver in (("exponential_only", _exponential_only), ("beta_leak_only", _beta_leak_only),
+                         ("resetting_only", _resetting_only)):
+    if not OmegaConf.has_resolver(_name):
+        OmegaConf.register_new_resolver(_name, _resolver)
+
+
+def group_options(group: str, folder: Path = CONF_DIR) -> list[str]:
+    """The options of a config group in one config folder (the package's by default)."""
+    return sorted(p.stem for p in (Path(folder) / group).glob("*.yaml"))
+
+
+def _hydra_compose(overrides: list[str], config_name: str = "config", hydra_node: bool = False) -> DictConfig:
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
-    except (HydraException, OmegaConfBaseException) as error:
-        raise UserError(f"{error}\nSee `python -m ablations.run --help` for the groups and their options.") from error
+            return hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=hydra_node)
     finally:
         GlobalHydra.instance().clear()
+
+
+def group_folders(overrides: Iterable[str | override_checks.Override]) -> list[Path]:
+    """The config folders of a command line: the package's and those ``hydra.searchpath`` adds."""
+    folders = [CONF_DIR]
+    parsed = [o if isinstance(o, override_checks.Override) else override_checks.parse([o])[0] for o in overrides]
+    for override in parsed:
+        if override.key == "hydra.searchpath" and override.value:
+            for item in override.value.strip("[]").split(","):
+                item = item.strip().strip("'\"")
+                if item.startswith("file://"):
+                    folders.append(Path(item[len("file://"):]).expanduser())
+    return folders
+
+
+def _schema(parsed: list[override_checks.Override], config_name: str = "config") -> DictConfig:
+    """The config composed from the group options (and hydra.* settings) of ``parsed`` alone: the keys
+    the shipped configs define for this choice of options."""
+    folders = group_folders(parsed)
+    groups_only = [o.text for o in parsed if o.is_hydra or (
+        "." not in o.key and not o.delete and any((folder / o.key).is_dir() for folder in folders))]
+    return _hydra_compose(groups_only, config_name)
+
+
+def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictConfig:
+    """The composed run config for Hydra-style ``overrides`` (``["variant=no_reset"]``); a malformed
+    override is a UserError, and a key the config does not have says which one was meant."""
+    from hydra.errors import HydraException
+
+    overrides = list(overrides)
+    try:
+        return _hydra_compose(overrides, config_name)
+    except (HydraException, OmegaConfBaseException, ValueError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if first.startswith("Could not override '") and "No match in the defaults list" not in str(error):
+            key = first.split("'")[1]
+            try:
+                known = override_checks.flat_keys(_schema(override_checks.parse(overrides), config_name))
+            except Exception:  # noqa: BLE001 - the schema itself does not compose: Hydra's message stays
+                known = []
+            typed = next((o for o in overrides if o.partition("=")[0].lstrip("+~") == key), key)
+            raise UserError(f"{typed}: {override_checks.unknown_key_message(key, known)}") from None
+        raise UserError(f"{error}\nSee `python -m ablations.run --help` for the groups and their options.") from error
+
+
+# the nodes of a run config that hold keys (a value in their place replaces all of them)
+RUN_NODES = ("neuron", "train", "dataset", "model", "eval", "paths")
+
+
+def load(overrides: Iterable[str] = (), cfg: DictConfig | None = None) -> DictConfig:
+    """The validated, resolved run config of command-line ``overrides`` (the module docstring's steps),
+    before anything is written. ``cfg`` is the config already composed from them (Hydra's own
+    ``main``, a study, a test), else it is composed here. Works on a copy."""
+    overrides = [str(o) for o in overrides]
+    parsed = override_checks.parse(overrides)
+    override_checks.check_groups(parsed)
+    cfg = compose(overrides) if cfg is None else cfg.copy()
+    plugins = list(cfg.get("plugins") or [])
+    load_plugins(plugins)
+    with open_dict(cfg):
+        cfg.plugins = [str(Path(p).expanduser().resolve()) if str(p).endswith(".py") else str(p) for p in plugins]
+    for node in RUN_NODES:
+        if not isinstance(cfg.get(node), DictConfig):
+            raise UserError(f"{node}={cfg.get(node)!r} replaces the whole {node} settings with a value; set one "
+                            f"of its keys instead ({node}.<key>=VALUE; `python -m ablations.run --cfg job` lists them)")
+    try:
+        if any(o.add for o in parsed):
+            override_checks.check_known(parsed, set(RUN_NODES) | set(override_checks.RUN_GROUPS), _schema(parsed))
+        override_checks.check_read(parsed, cfg)
+        spec = validate(cfg, group_folders(parsed)[1:])
+        resolve_neuron_defaults(cfg, spec)
+        seed = int(cfg.seed)
+        if not 0 <= seed < 2**31:  # numpy and the per-epoch data-order seeds need a non-negative 32-bit int
+            raise UserError(f"seed={cfg.seed} must be an integer from 0 to {2**31 - 1}")
+        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
+        check_paths(cfg)
+    except OmegaConfBaseException as error:  # e.g. an interpolation ${...} that resolves to nothing
+        raise UserError(f"the config cannot be resolved: {str(error).splitlines()[0]}") from None
+    except (TypeError, ValueError, OverflowError) as error:  # int('abc'), int(1e400) in the checks
+        raise UserError(f"an override has a value of the wrong type or range ({error}); see "
+                        "`python -m ablations.run --help` for the keys and their defaults") from None
     return cfg
+
+
+def check_paths(cfg: DictConfig) -> None:
+    """``paths.runs`` must be a folder this process can make and write: its nearest existing part
+    is a folder with write access (the run folder itself is made later, under the run lock, which
+    answers for what only trying can tell, e.g. ``/proc``)."""
+    value = str(cfg.paths.runs)
+    path = Path(value).expanduser()
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"paths.runs={value}: {existing} is not a folder, so no run folder can be made under it; "
+                        "set paths.runs to a folder you can write to")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        why = "is on a read-only file system" if read_only else "is not writable by this user"
+        raise UserError(f"paths.runs={value}: {existing} {why}; set paths.runs to a folder you can write to")
 
 
 def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
@@ -85,17 +212,16 @@ def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neur
 
 def build_model(cfg: DictConfig, input_shape: tuple[int, ...]):
     """The SpikingNetwork a config describes, for inputs of ``input_shape`` per time step."""
-    spec = neuron_spec(cfg)
     try:
-        model = models.build(cfg, spec, tuple(input_shape))
-        return neurons.set_backend(model, str(cfg.neuron.get("backend") or "auto"))
+        return models.build_model(cfg, tuple(input_shape), neuron_spec(cfg))
     except ValueError as error:
         raise UserError(str(error)) from None
 
 
-def validate(cfg: DictConfig) -> neurons.NeuronSpec:
-    """Check a run config before any work; return its resolved NeuronSpec."""
-    spec = neuron_spec(cfg)
+def validate(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons.NeuronSpec:
+    """Check a run config before any work; return its resolved NeuronSpec (``search_path``: the
+    config folders a plugin adds, whose variant files are checked too)."""
+    spec = neuron_spec(cfg, search_path)
     models.check_keys(cfg.model)
     train = cfg.train
     checks = [
@@ -113,10 +239,19 @@ def validate(cfg: DictConfig) -> neurons.NeuronSpec:
          f"device={cfg.device!r} is not one of ['auto', 'cpu', 'cuda', 'cuda:N']"),
         (int(cfg.dataset.steps) >= 1 if cfg.dataset.get("steps") is not None else True,
          f"dataset.steps={cfg.dataset.get('steps')} must be >= 1"),
+        (train.get("max_batches") is None or int(train.max_batches) >= 1,
+         f"train.max_batches={train.get('max_batches')} must be >= 1 (or null for every batch); "
+         "0 batches would train nothing and record a run at chance"),
+        (train.get("precision") is None or str(train.precision) in training.PRECISIONS,
+         f"train.precision={train.get('precision')!r} is not one of {list(training.PRECISIONS)} (or null)"),
     ]
     for ok, message in checks:
         if not ok:
             raise UserError(message)
+    training.keys_read(train)  # an unknown loss, optimizer or schedule names the valid ones
+    training.training_loss(str(train.loss), str(train.get("loss_reduction", "half_mean")))
+    if cfg.eval.get("suites") and cfg.dataset.get("kind") is not None:
+        evaluation.check(cfg, str(cfg.dataset.kind))  # a misspelled or inapplicable suite fails now
     if str(cfg.device).startswith("cuda"):
         import torch
 
@@ -136,3 +271,8 @@ def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
         for key in neurons.PHYSICS_KEYS:  # every slot's choice, as the record shows it
             if key in cfg.neuron:
                 cfg.neuron[key] = getattr(resolved, key)
+        for slot in neurons.SLOTS.values():  # a plugin's slots: where chosen (other runs' identities stay)
+            if slot.key not in neurons.PHYSICS_KEYS:
+                choice = dict(resolved.extra).get(slot.name, slot.default)
+                if choice != slot.default or slot.key in cfg.neuron:
+                    cfg.neuron[slot.key] = choice

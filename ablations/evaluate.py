@@ -110,7 +110,6 @@ def _run_config(run_dir: Path, options: dict) -> DictConfig:
     if not isinstance(cfg, DictConfig) or "dataset" not in cfg or "paths" not in cfg:
         raise results.CorruptRecord(f"{config_path} is not a run config of this package (no dataset or paths); "
                                     f"{results.RESTART_HINT}")
-    load_plugins(cfg.get("plugins") or [])  # the run's own variants, datasets and suites
     with open_dict(cfg):
         if options.get("eval"):
             cfg.eval = compose([f"eval={options['eval']}"]).eval
@@ -137,7 +136,7 @@ def _kind(cfg: DictConfig) -> str:
         from . import data as datasets
 
         try:
-            kind = datasets.build(cfg.dataset, cfg.paths.data).kind
+            kind = datasets.build_dataset(cfg.dataset, cfg.paths.data).kind
         except ValueError as error:
             raise UserError(str(error)) from None
     return str(kind)
@@ -146,13 +145,22 @@ def _kind(cfg: DictConfig) -> str:
 def evaluate(argv: Sequence[str]) -> dict[Path, dict[str, Path]]:
     """Same as the command line; returns ``{run_dir: {suite: parquet path}}`` of what was written."""
     options = parse(argv)
-    load_plugins(name.strip() for name in options.get("plugins", "").strip("[]").split(",") if name.strip())
+    given = [name.strip() for name in options.get("plugins", "").strip("[]").split(",") if name.strip()]
+    load_plugins(given)
     runs = _finished_runs(options["run"])
     for run_dir in runs:  # the variants, datasets and suites the runs were made with
         try:
-            load_plugins(OmegaConf.load(run_dir / results.CONFIG_FILE).get("plugins") or [])
+            plugins = OmegaConf.load(run_dir / results.CONFIG_FILE).get("plugins") or []
         except Exception:  # noqa: BLE001 - a damaged record is reported below, run by run
-            pass
+            continue
+        try:
+            load_plugins(plugins)
+        except UserError as error:  # shown, never swallowed: without it the run's suites are unknown
+            if not given:
+                raise UserError(f"{run_dir}: {error}. Its config.yaml names the plugins the run was made with; "
+                                "pass them with plugins=[/path/to/plugin.py] if they have moved") from None
+            print(f"warning: {run_dir}: {error}; using plugins={options['plugins']} from the command line",
+                  file=sys.stderr, flush=True)
     _check_overrides(options["overrides"])
     evaluation.resolve(options["suite"])  # unknown names fail before anything is evaluated
     plans = []

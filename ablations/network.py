@@ -244,9 +244,12 @@ class SpikingLayer(nn.Module):
     def _forward_in_time_blocks(self, x: torch.Tensor, block: int) -> torch.Tensor:
         recurrent = getattr(self.neuron, "recurrent", None)
         cell = self.neuron.cell if recurrent is not None else self.neuron
-        if cell.backend == "snntorch" or not scan.supports(cell) or not cell.spec.fused:
+        if cell.backend in ("snntorch", "step") or not scan.supports(cell) or not cell.spec.fused:
             raise ValueError(f"train.checkpoint_time_steps needs the fused neuron scan, but layer {self.name} "
                              f"runs neuron.backend={cell.backend}; use neuron.backend=auto")
+        if cell.spec.synapse != "none" or cell.spec.adaptation != "none":
+            raise ValueError(f"train.checkpoint_time_steps continues the membrane between time blocks, not the state of "
+                             f"neuron.synapse / neuron.adaptation (layer {self.name}); leave checkpoint_time_steps null")
         state = None
         outputs = []
         for start in range(0, x.shape[0], block):

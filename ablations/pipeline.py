@@ -1,6 +1,7 @@
-"""A run from config to record: validate, build the data and the model, train (or resume, or skip),
-evaluate, and record every step under the run directory. :func:`run_cfg` is the pure function the
-``python -m ablations.run`` command, the studies and the tests call; :func:`run` takes overrides.
+"""A run from command line to record: load the config (:func:`ablations.config.load`: composed,
+checked, resolved), build the data and the model, train (or resume, or skip), evaluate, and record
+every step under the run directory. :func:`run` takes overrides (what ``python -m ablations.run``
+calls); :func:`run_cfg` takes a composed config (Hydra's multirun, the studies, the tests).
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
-from omegaconf.errors import OmegaConfBaseException
 
-from . import data as datasets
-from . import faults, neurons, results, streams
-from .config import build_model, compose, resolve_neuron_defaults, validate
+from . import config, faults, models, neurons, results, streams
+from .data import build_dataset
 from .errors import UserError, parse_bool
-from .registry import load_plugins
+from .overrides import replayable
 from .training import Diverged, StopRun, fit, seed_everything, select_device
 
 __all__ = ["Prepared", "prepare", "run", "run_cfg", "compose_run"]
@@ -38,33 +37,22 @@ class Prepared:
         return iter((self.spec, self.bundle, self.model))
 
 
-def prepare(cfg: DictConfig) -> Prepared:
-    """Validate the config and build the data and the model, before anything is written.
+def prepare(cfg: DictConfig | Iterable[str], overrides: Iterable[str] | None = None) -> Prepared:
+    """Load the config and build the data and the model, before anything is written.
 
-    Works on a copy: the returned ``Prepared.cfg`` holds the resolved values (tau, the variant label
-    its physics give, the dataset's steps) that the run directory and the record are derived from.
+    ``cfg`` is a list of command-line overrides, or a config already composed from ``overrides``;
+    either way it goes through :func:`ablations.config.load` (every check, the resolved values: tau,
+    the variant label its physics give), then the dataset's steps are recorded. Works on a copy: the
+    returned ``Prepared.cfg`` is what the run directory and the record are derived from.
     """
-    cfg = cfg.copy()
-    load_plugins(cfg.get("plugins") or [])
-    for node in ("neuron", "train", "dataset", "model", "eval", "paths"):
-        if not isinstance(cfg.get(node), DictConfig):
-            raise UserError(f"{node}={cfg.get(node)!r} replaces the whole {node} settings with a value; set one "
-                            f"of its keys instead ({node}.<key>=VALUE; `python -m ablations.run --cfg job` lists them)")
+    if isinstance(cfg, DictConfig):
+        cfg = config.load(overrides or (), cfg)
+    else:
+        cfg = config.load(list(cfg))
+    spec = config.neuron_spec(cfg)
+    seed_everything(int(cfg.seed))  # weights are drawn when the model is built
     try:
-        spec = validate(cfg)
-        resolve_neuron_defaults(cfg, spec)
-        seed = int(cfg.seed)
-        if not 0 <= seed < 2**31:  # numpy and the per-epoch data-order seeds need a non-negative 32-bit int
-            raise UserError(f"seed={cfg.seed} must be an integer from 0 to {2**31 - 1}")
-        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
-    except OmegaConfBaseException as error:  # e.g. an interpolation ${...} that resolves to nothing
-        raise UserError(f"the config cannot be resolved: {str(error).splitlines()[0]}") from None
-    except (TypeError, ValueError, OverflowError) as error:  # int('abc'), int(1e400) in the checks
-        raise UserError(f"an override has a value of the wrong type or range ({error}); see "
-                        "`python -m ablations.run --help` for the keys and their defaults") from None
-    seed_everything(seed)  # weights are drawn when the model is built
-    try:
-        bundle = datasets.build(cfg.dataset, cfg.paths.data)
+        bundle = build_dataset(cfg.dataset, cfg.paths.data)
     except ValueError as error:
         raise UserError(str(error)) from None
     with open_dict(cfg):
@@ -73,7 +61,10 @@ def prepare(cfg: DictConfig) -> Prepared:
         from . import evaluation
 
         evaluation.check(cfg, bundle.kind)  # a misspelled suite fails now, not after training
-    model = build_model(cfg, bundle.input_shape)
+    try:
+        model = models.build_model(cfg, bundle.input_shape, spec)
+    except ValueError as error:
+        raise UserError(str(error)) from None
     streams.prepare_model(cfg, model)  # train.rng=paired: weights drawn per module name (ablations/streams.py)
     if model.n_classes != bundle.n_classes:
         raise UserError(f"model {cfg.model.name!r} has {model.n_classes} outputs but dataset {bundle.name!r} "
@@ -85,14 +76,17 @@ def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | 
             overrides: Iterable[str] | None = None) -> Path:
     """Train, resume or skip the run ``cfg`` describes (or that :func:`prepare` made ready); return its
     directory. A :class:`StopRun` from ``on_epoch`` propagates with the run directory attached.
-    ``overrides`` (the command line the config was composed from) is kept in the record, so the
-    figures can say which command reproduces a run.
+    ``overrides`` (the command line the config was composed from) is checked with it and kept in
+    the record, its files made absolute (:func:`ablations.overrides.replayable`), so the same
+    command reproduces the run from any folder and the figures can say which command that is.
 
     The run folder is locked (:class:`ablations.results.RunLock`) while this process works on it:
     a second process on the same run exits at once with a message naming the first.
     ``train.restart=true`` deletes the run's record first and trains it from scratch.
     """
-    prepared = cfg if isinstance(cfg, Prepared) else prepare(cfg)
+    prepared = cfg if isinstance(cfg, Prepared) else prepare(cfg, overrides)
+    if overrides is not None:
+        overrides = replayable(overrides)
     run_dir = results.run_dir_for(prepared.cfg)
     restart = parse_bool(prepared.cfg.train.get("restart", False), "train.restart")
     with results.RunLock(run_dir, purpose="restart" if restart else "training"):
@@ -188,15 +182,11 @@ def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> Non
 
 
 def compose_run(overrides: Iterable[str]) -> DictConfig:
-    """The run config of ``overrides``; every malformed override is a UserError (Hydra raises a
-    plain ValueError for some, e.g. a config group given a number: ``train=0``)."""
-    try:
-        return compose(list(overrides))
-    except ValueError as error:
-        raise UserError(f"{error}\nSee `python -m ablations.run --help` for the groups and their options.") from None
+    """The composed run config of ``overrides`` (:func:`ablations.config.compose`), not yet checked."""
+    return config.compose(list(overrides))
 
 
 def run(overrides: Iterable[str] = (), on_epoch: Callable[[int, dict], None] | None = None) -> Path:
     """Same as the command line: ``run(["variant=no_reset", "train.epochs=1"])`` -> run directory."""
-    overrides = list(overrides)
-    return run_cfg(compose_run(overrides), on_epoch=on_epoch, overrides=overrides)
+    overrides = [str(o) for o in overrides]
+    return run_cfg(prepare(overrides), on_epoch=on_epoch, overrides=overrides)

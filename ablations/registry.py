@@ -6,6 +6,10 @@ one lookup, :meth:`Registry.get`, that raises :class:`~ablations.errors.UserErro
 valid names on a miss. Plugins outside the package register the same way; a module named in the
 config key ``plugins`` (a list of importable modules or ``.py`` files) is imported before the
 config is validated, so its names are valid on the command line (:func:`load_plugins`).
+
+An entry may be given lazily as a ``"package.module:function"`` string, imported on first use (so
+that an optional dependency of one entry never breaks another): :func:`resolve_target` is the one
+place such strings are resolved (data sources, evaluation suites, figures, download functions).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from .errors import UserError
 
-__all__ = ["Registry", "load_plugins"]
+__all__ = ["Registry", "load_plugins", "resolve_target"]
 
 T = TypeVar("T")
 
@@ -74,6 +78,27 @@ class Registry(Mapping, Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}: {', '.join(self._entries)})"
+
+
+def resolve_target(target: str | Callable[..., Any], package: str | None = None) -> Callable[..., Any]:
+    """The object a lazy ``"package.module:name"`` target names (a callable is returned as it is).
+
+    ``package`` completes a module name without dots (``"leak:noise_panels"`` inside
+    ``ablations.figures``). A malformed string or a missing name is a UserError naming the target;
+    an ImportError of the module (e.g. an optional dependency that is not installed) propagates.
+    """
+    if callable(target):
+        return target
+    module_name, colon, name = str(target).partition(":")
+    if not colon or not module_name or not name:
+        raise UserError(f"{target!r} is not a 'package.module:function' target")
+    if package is not None and "." not in module_name:
+        module_name = f"{package}.{module_name}"
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise UserError(f"{target!r}: module {module_name} has no {name!r}") from None
 
 
 def load_plugins(modules: Iterable[str]) -> list[Any]:

@@ -198,7 +198,7 @@ def _runs_section(results: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def _reproductions_section(out_dir: Path) -> str:
+def reproductions_section(out_dir: Path) -> str:
     """One part per reproduction under ``<out_dir>/reproduce/`` (``python -m ablations.reproduce``):
     its scale and every claim with its verdict and evidence."""
     from .reproduce.table import SCALE_NOTE, read_all
@@ -294,7 +294,7 @@ def build_report(results: pd.DataFrame, out_dir: str | Path, which: Sequence[str
             + "".join(f"<br><code>{_esc(c)}</code>" for c in missing.commands) + "</li>"
             for name, missing in outcome.skipped.items())
         body.append(f"<h2>Not drawn: missing results</h2><ul class='skipped'>{items}</ul>")
-    body.append(_reproductions_section(Path(out_dir)))
+    body.append(reproductions_section(Path(out_dir)))
     skipped_records = results.attrs.get("skipped") or []
     if skipped_records:
         items = "".join(f"<li><code>{_esc(p.get('path'))}</code>: {_esc(p.get('reason'))}</li>" for p in skipped_records)

@@ -5,6 +5,7 @@ Examples::
     python -m ablations.run                                  # vanilla LIF on digits
     python -m ablations.run variant=no_reset neuron.tau=30
     python -m ablations.run -m variant=vanilla,no_leak seed=0,1   # Hydra multirun grid
+    python -m ablations.run -m variant=vanilla,no_leak jobs=2     # two grid points at once (joblib)
 
 From Python, ``run(["variant=no_reset"])`` does the same and returns the run directory. The work
 is :mod:`ablations.pipeline`; this module parses and prints.
@@ -13,6 +14,11 @@ One process at a time works on a run: a second one on the same run exits at once
 the first (:class:`ablations.results.RunLock`; a lock whose holder died is taken over).
 ``train.restart=true`` deletes the run's record (a corrupt checkpoint or status, an old config)
 and trains it from scratch.
+
+A single run's command line goes straight to :func:`ablations.pipeline.run` (one composition,
+every check before anything is written, exit code 2 with one message for bad input); Hydra's own
+flags (``--cfg job``, ``-m`` sweeps, ``--hydra-help``) go to Hydra. ``--help`` lists what ``run``
+accepts: its config groups and their options.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ from typing import Callable, Iterable
 import hydra
 from omegaconf import DictConfig
 
+from . import parallel
+from .config import group_folders, group_options
 from .errors import exit_code, wants_debug
+from .overrides import RUN_GROUPS
 from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
 __all__ = ["run", "run_cfg", "compose_run", "main", "cli"]
@@ -41,20 +50,50 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    # as typed: an override may hold an interpolation (${...}) that only the run resolves (or refuses)
-    overrides = [str(o) for o in OmegaConf.to_container(HydraConfig.get().overrides.task, resolve=False)]
+    hydra_cfg = HydraConfig.get()
+    # as typed: an override may hold an interpolation (${...}) that only the run resolves (or refuses);
+    # the config search path is kept too, so the recorded command finds a plugin's configs again
+    overrides = [str(o) for o in OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)]
+    overrides += [str(o) for o in hydra_cfg.overrides.hydra if str(o).lstrip("+").startswith("hydra.searchpath")]
+    parallel.set_threads_for_hydra_job()
     report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
 
 
+def usage(argv: Iterable[str] = ()) -> str:
+    """``--help``: the groups ``run`` composes and their options (a plugin's too, with its search path)."""
+    lines = [__doc__.split("Examples::")[0].strip(), "", "Usage: python -m ablations.run [GROUP=OPTION ...] [KEY=VALUE ...]",
+             "", "Config groups (GROUP=OPTION):"]
+    folders = group_folders(argv)
+    for group in RUN_GROUPS:
+        options = sorted({option for folder in folders for option in group_options(group, folder)})
+        lines.append(f"  {group:<11} {', '.join(options)}")
+    lines += ["", "Keys: `python -m ablations.run --cfg job` prints the whole config with its values;",
+              "an unknown key or one the chosen options do not read exits with code 2 and says why.",
+              "Hydra's own flags: --cfg job|hydra|all, -m (sweeps), --hydra-help."]
+    return "\n".join(lines)
+
+
 def cli(argv: Iterable[str] | None = None) -> None:
-    """``python -m ablations.run``: a single run's overrides are composed first, so a bad key or
-    value is one message and exit code 2 (Hydra alone answers exit code 1); multirun sweeps and
-    Hydra's own flags go to Hydra as they are."""
+    """``python -m ablations.run``: a single run goes to :func:`ablations.pipeline.run` (bad input: one
+    message, exit code 2, nothing written); Hydra's own flags and multirun sweeps go to Hydra."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and not any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in argv):
-        code = exit_code(lambda: compose_run(argv), wants_debug(argv))
+    if any(a in ("-h", "--help") for a in argv):
+        print(usage(argv))
+        return
+    if not any(a.startswith("-") for a in argv):
+        code = exit_code(lambda: run(argv), wants_debug(argv))
         if code:
             sys.exit(code)
+        return
+    if any(a in ("-m", "--multirun") for a in argv):  # jobs=N: Hydra's joblib launcher (ablations.parallel)
+        def rewrite() -> None:
+            sys.argv[1:] = parallel.multirun_arguments(argv)
+        report_errors(rewrite, wants_debug(argv))
+        argv = [a for a in argv if not a.startswith("jobs=")]
+    plain = [a for a in argv if not a.startswith("-") and "," not in a.partition("=")[2]]  # sweeps: Hydra's
+    code = exit_code(lambda: compose_run(plain), wants_debug(argv))  # a bad key: one message, exit code 2
+    if code:
+        sys.exit(code)
     main()
 
 

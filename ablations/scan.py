@@ -4,8 +4,9 @@ r"""A fused scan of one neuron layer over all time steps: one autograd node per 
 every ``t = 1..T`` in one call, without building a per-step graph, and differentiates it with a
 hand-written backward pass through time (BPTT). It covers every axis of :class:`NeuronSpec`:
 leak exponential / none / complete (a ``beta``, learnable or not) and linear (``lam``), reset
-zero / subtract / none, recurrence ``V S[t-1]`` (matrix product inside the scan) and every
-surrogate (its derivative is taken from the surrogate object itself, so a new surrogate needs no
+zero / subtract / none, recurrence ``V S[t-1]`` (matrix product inside the scan), the adaptive threshold of the
+``alif`` component (``theta + b A[t]``, ``A[t] = rho A[t-1] + S[t-1]``, its gradient through ``A``
+included: ``_adaptive_backward``) and every surrogate (its derivative is taken from the surrogate object itself, so a new surrogate needs no
 code here).
 
 Forward, from ``U[0] = 0``, ``S[0] = 0``, with ``keep[t-1] = 1 - S[t-1]`` for reset zero:
@@ -28,18 +29,36 @@ and then ``dL/dI[t] = a[t]``, ``dL/dbeta = sum_t a[t] P[t]`` (through the clamp)
 ``dL/dV = sum_t a[t]^T S[t-1]``. Only the membrane ``U`` is saved (in the compute dtype): the
 spikes are ``U > theta`` again, so they cost nothing to keep.
 
+Two implementations of the same node: :class:`NeuronScan` (torch operations, any device) and
+:class:`ablations.kernel.KernelScan` (a compiled one-pass loop for CPU tensors, numba).
+:func:`fused_scan` picks one from the cell's ``backend`` (:func:`implementation`): ``fused`` the
+torch scan, ``kernel`` the compiled loop, ``auto`` the compiled loop on a CPU where numba is
+installed (measured faster on every shape of ``benchmarks/bench_scan.py``), else the torch scan.
+``ABLATIONS_KERNEL=0`` in the environment keeps ``auto`` on the torch scan.
+
 Precision: the scan always runs in at least float32, also under ``torch.autocast`` (state is
 accumulated in float32; the spikes it returns are exact in any dtype the next layer casts to).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Callable
 
 import torch
 from torch import nn
 
-__all__ = ["NeuronScan", "autograd_derivative", "fused_scan", "supports", "surrogate_derivative"]
+from . import kernel
+
+__all__ = ["NeuronScan", "SCAN_BACKENDS", "autograd_derivative", "fused_scan", "implementation", "supports",
+           "surrogate_derivative"]
+
+log = logging.getLogger(__name__)
+
+# the neuron backends that run one of the two scan implementations (the others: auto, snntorch)
+SCAN_BACKENDS = ("fused", "kernel")
+_told_missing = False
 
 
 def surrogate_derivative(surrogate: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
@@ -78,11 +97,13 @@ class NeuronScan(torch.autograd.Function):
     ``beta`` is a tensor (scalar or per neuron) for beta leaks and None for a linear leak, which
     takes ``lam`` (float) instead. ``weight`` is the recurrent matrix ``V [N, N]`` or None
     (then ``current`` may have any trailing shape). ``threshold`` is a float, ``reset`` one of
-    ``zero``, ``subtract``, ``none``, ``surrogate`` a callable on ``z``.
+    ``zero``, ``subtract``, ``none``, ``surrogate`` a callable on ``z``. ``adaptation`` is None or
+    ``(rho, b)``: the adaptive threshold ``theta + b A[t]``, ``A[t] = rho A[t-1] + S[t-1]``
+    (component ``alif``; from rest only).
     """
 
     @staticmethod
-    def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate):
+    def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate, adaptation=None):
         with torch.autocast(current.device.type, enabled=False):
             # every buffer allocated once (a fresh tensor per step costs more than the step's
             # arithmetic), spikes as 0/1 numbers (on a CPU a comparison into bool is many times slower)
@@ -94,6 +115,12 @@ class NeuronScan(torch.autograd.Function):
             if membrane0 is not None:
                 previous_membrane = membrane0.to(current.dtype)
                 previous_spikes = (spikes0 > 0.5).to(current.dtype)
+            # alif: the trace A, and U - b A, the membrane the base threshold is compared with
+            trace = firing = None
+            if adaptation is not None:
+                if membrane0 is not None:
+                    raise ValueError("the adaptive threshold is scanned from rest only")
+                trace, firing = torch.zeros_like(current), torch.empty_like(current)
             for t in range(current.shape[0]):
                 if t == 0 and membrane0 is None:
                     membrane[0].copy_(current[0])  # from U[0] = 0, S[0] = 0
@@ -112,29 +139,40 @@ class NeuronScan(torch.autograd.Function):
                         membrane[t].sub_(previous_spikes, alpha=threshold)
                     if weight is not None:
                         membrane[t].addmm_(previous_spikes, weight.t())
-                torch.gt(membrane[t], threshold, out=spikes[t])
+                if trace is None:
+                    torch.gt(membrane[t], threshold, out=spikes[t])
+                else:
+                    if t > 0:
+                        torch.add(previous_spikes, trace[t - 1], alpha=adaptation[0], out=trace[t])
+                    torch.add(membrane[t], trace[t], alpha=-adaptation[1], out=firing[t])
+                    torch.gt(firing[t], threshold, out=spikes[t])
                 previous_membrane, previous_spikes = membrane[t], spikes[t]
-        ctx.save_for_backward(membrane, membrane0, spikes0, beta, weight)
+        ctx.save_for_backward(membrane, membrane0, spikes0, beta, weight, firing)
         ctx.set_materialize_grads(False)  # an output the loss does not use (often the membrane) stays None
         ctx.lam, ctx.threshold, ctx.reset, ctx.surrogate = lam, threshold, reset, surrogate
+        ctx.adaptation = adaptation
         return spikes, membrane
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_spikes, grad_membrane):
-        membrane, membrane0, spikes0, beta, weight = ctx.saved_tensors
+        membrane, membrane0, spikes0, beta, weight, firing = ctx.saved_tensors
         lam, threshold, reset = ctx.lam, ctx.threshold, ctx.reset
         steps = membrane.shape[0]
+        if firing is None:
+            firing = membrane  # without adaptation the spike compares U itself with theta
         with torch.autocast(membrane.device.type, enabled=False):
             dtype = membrane.dtype
             # masks as 0/1 numbers, not bool: on a CPU bool tensors and masked_fill are many times
             # slower than the float arithmetic they stand for (measured)
             # S[t], needed for the reset's mask and the recurrent weight's gradient only
+            adaptation = ctx.adaptation
             fired = None if reset != "zero" and weight is None else \
-                torch.gt(membrane, threshold, out=torch.empty_like(membrane))
-            slope = surrogate_derivative(ctx.surrogate, membrane - threshold, overwrite=True).to(dtype)
-            # c[t]: the part of a[t] known without the recursion (recurrent: a[t+1] V added per step)
-            if grad_spikes is None:
+                torch.gt(firing, threshold, out=torch.empty_like(membrane))
+            slope = surrogate_derivative(ctx.surrogate, firing - threshold, overwrite=True).to(dtype)
+            # c[t]: the part of a[t] known without the recursion (recurrent: a[t+1] V added per step;
+            # adaptation: the whole dL/dS[t] term, added per step)
+            if grad_spikes is None or adaptation is not None:
                 local = torch.zeros_like(membrane)
             elif weight is None:
                 local = slope.mul_(grad_spikes.to(dtype))  # the slope is not needed again
@@ -174,10 +212,14 @@ class NeuronScan(torch.autograd.Function):
                 else:
                     carry = keep.mul_(beta_value)  # keep is not needed after this
             total = torch.empty_like(membrane)  # a[t] = dL/dU[t] = dL/dI[t]
-            total[-1].copy_(local[-1])
-            if weight is not None:
+            if adaptation is not None:
+                _adaptive_backward(total, local, slope, grad_spikes, weight, adaptation,
+                                   lambda t: scalar_beta if carry is None else carry[t + 1 - first])
+            else:
+                total[-1].copy_(local[-1])
+            if weight is not None and adaptation is None:
                 through_weight = torch.empty_like(membrane[0])
-            for t in range(steps - 2, -1, -1):
+            for t in range(steps - 2 if adaptation is None else -1, -1, -1):
                 later = total[t + 1]
                 if weight is not None:
                     # (gS[t] + a[t+1] V) g[t]: gS[t] g[t] is in c[t] already
@@ -203,7 +245,34 @@ class NeuronScan(torch.autograd.Function):
                 previous_spikes = previous_fired.reshape(-1, width)
                 grad_weight = total[first:].reshape(-1, weight.shape[0]).t() @ previous_spikes
                 grad_weight = grad_weight.to(weight.dtype)
-        return total, grad_membrane0, grad_spikes0, grad_beta, grad_weight, None, None, None, None
+        return total, grad_membrane0, grad_spikes0, grad_beta, grad_weight, None, None, None, None, None
+
+
+def _adaptive_backward(total, local, slope, grad_spikes, weight, adaptation, carry_at) -> None:
+    """BPTT with the adaptive threshold, into ``total`` (``a[t] = dL/dU[t]``), for t = T..1:
+
+        e[t] = gS[t] + a[t+1] V + c[t+1]          dL/dS[t]: its own loss, the recurrence, A[t+1]
+        a[t] = gU[t] + g[t] e[t] + d[t+1] a[t+1]
+        c[t] = rho c[t+1] - b g[t] e[t]           dL/dA[t]; c[T+1] = a[T+1] = 0
+    """
+    rho, scale = adaptation
+    steps = total.shape[0]
+    trace_gradient = torch.zeros_like(total[0])
+    spike_gradient = torch.empty_like(total[0])
+    for t in range(steps - 1, -1, -1):
+        spike_gradient.copy_(trace_gradient)
+        if grad_spikes is not None:
+            spike_gradient.add_(grad_spikes[t].to(total.dtype))
+        if weight is not None and t < steps - 1:
+            spike_gradient.addmm_(total[t + 1], weight)
+        torch.addcmul(local[t], slope[t], spike_gradient, out=total[t])
+        if t < steps - 1:
+            carry = carry_at(t)
+            if isinstance(carry, float):
+                total[t].add_(total[t + 1], alpha=carry)
+            else:
+                total[t].addcmul_(carry, total[t + 1])
+        trace_gradient.mul_(rho).addcmul_(slope[t], spike_gradient, value=-scale)
 
 
 def supports(cell: nn.Module, recurrent: nn.Linear | None = None) -> bool:
@@ -229,15 +298,35 @@ def supports(cell: nn.Module, recurrent: nn.Linear | None = None) -> bool:
     return plain and cell.spec.reset in ("zero", "subtract", "none")
 
 
+def implementation(backend: str, current: torch.Tensor, surrogate: Callable) -> type[torch.autograd.Function]:
+    """The scan that runs ``backend`` on ``current``: :class:`~ablations.kernel.KernelScan` or
+    :class:`NeuronScan` (module docstring). ``kernel`` where the compiled loop cannot run (numba
+    missing, a CUDA tensor, a surrogate without ``derivative_``) runs the torch scan and logs why, once."""
+    global _told_missing
+    fits = (current.device.type == "cpu" and current.dtype in (torch.float32, torch.float64)
+            and callable(getattr(surrogate, "derivative_", None)))
+    if backend == "kernel" or (backend == "auto" and os.environ.get("ABLATIONS_KERNEL", "1") != "0"):
+        if fits and kernel.available():
+            return kernel.KernelScan
+        if backend == "kernel" and not _told_missing:
+            _told_missing = True
+            reason = kernel.missing_reason() or "it runs CPU float32/float64 tensors with a surrogate object only"
+            log.warning("neuron.backend=kernel runs the torch scan instead: %s", reason)
+    return NeuronScan
+
+
 def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tensor,
                state: tuple[torch.Tensor, torch.Tensor] | None = None, beta: torch.Tensor | None = None,
-               weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               weight: torch.Tensor | None = None, adaptation: tuple[float, float] | None = None,
+               backend: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and membrane ``[T, B, ...]`` of ``cell`` (plus ``recurrent``) over ``current``.
 
     ``state`` = ``(U, S)`` of the step before the first (``[B, ...]`` each) continues a sequence
     (a time block after the first); None starts from rest. ``beta`` and ``weight`` replace the
     cell's ``beta`` and the recurrent matrix when given (a sigmoid-parameterised leak, a matrix
-    scaled by the input factor: ``ablations.neurons.fused_sequence``).
+    scaled by the input factor: ``ablations.neurons.fused_sequence``); ``adaptation`` = ``(rho, b)``
+    scans the adaptive threshold (:class:`NeuronScan` only). ``backend`` (default: the cell's)
+    chooses the implementation (:func:`implementation`).
     """
     spec = cell.spec
     if beta is None:
@@ -251,8 +340,10 @@ def fused_scan(cell: nn.Module, recurrent: nn.Linear | None, current: torch.Tens
     if current.dtype in (torch.float16, torch.bfloat16):
         current = current.float()  # the state is accumulated in float32 (module docstring)
     membrane0, spikes0 = (None, None) if state is None else (s.reshape(current.shape[1:]) for s in state)
-    spikes, membrane = NeuronScan.apply(
-        current, membrane0, spikes0, beta, weight, lam, float(cell.threshold), spec.reset, cell.spike_grad
+    scan = NeuronScan if adaptation is not None else \
+        implementation(backend or getattr(cell, "backend", "auto"), current, cell.spike_grad)
+    spikes, membrane = scan.apply(
+        current, membrane0, spikes0, beta, weight, lam, float(cell.threshold), spec.reset, cell.spike_grad, adaptation
     )
     if spikes.shape != shape:
         spikes, membrane = spikes.reshape(shape), membrane.reshape(shape)

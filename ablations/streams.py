@@ -25,7 +25,7 @@ something (common random numbers; the claims then compare paired differences):
   accuracy in ``status.json``, the ``clean`` suite, severity 0 of the ``noise`` suite and the
   ``neurobench`` suite see one encoded test set and agree on the clean accuracy.
 
-``train.rng`` is part of a run's identity only at ``paired`` (``results.IDENTITY_NEUTRAL``): every
+``train.rng`` is part of a run's identity only at ``paired`` (``results.run_identity.IDENTITY_NEUTRAL``): every
 run recorded before the key existed keeps its hash and its directory.
 """
 

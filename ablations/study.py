@@ -96,7 +96,7 @@ from typing import Any, Sequence
 from .cli import entry
 from .errors import UserError, parse_bool
 from .config import compose
-from .studies.checks import _trial_suites, check_definition, check_rows
+from .studies.checks import trial_suites, check_definition, check_rows
 from .studies.definition import (REDUCERS, Objective, Param, StudyDefinition, available_studies, load_definition,
                                  parse_definition)
 from .studies.objectives import EPOCH_METRICS, RUN_METRICS, objective_value
@@ -225,7 +225,7 @@ def run_study(inv: Invocation, log=print):
             f"  sampler {definition.sampler_name}, pruner {definition.pruner_name}, "
             f"heartbeat {definition.heartbeat_interval}s, grace {definition.grace_period}s", flush=True)
     if not inv.summary:
-        suites = _trial_suites(definition, inv.run_overrides)
+        suites = trial_suites(definition, inv.run_overrides)
         deadline = None if definition.timeout is None else started + definition.timeout
         worker = Worker(study, storage, retry, definition, inv.run_overrides, suites, deadline, log=log)
         _set_threads(inv.n_jobs)

@@ -36,6 +36,12 @@ product measured on this machine runs at least :data:`BF16_MIN_SPEEDUP` times th
 (measured once, cached on disk), else fp32. ``null`` keeps the older switch ``train.amp``
 (fp16 autocast on CUDA, fp32 on a CPU).
 
+Losses (:data:`LOSSES`), optimizers (:data:`OPTIMIZERS`) and learning-rate schedules
+(:data:`SCHEDULES`) are registries of :class:`TrainingChoice` entries: a function and the
+``train.*`` keys it reads, as the model builders declare their ``model.*`` keys.
+:func:`keys_read` is the set of ``train.*`` keys a training config reads; an override of any other
+``train.*`` key changes nothing and is refused before the run starts (:mod:`ablations.config`).
+
 ``train.checkpoint_time_steps=K`` runs the hidden layers in checkpointed blocks of K time steps
 (:func:`ablations.network.set_time_checkpointing`): same gradients, less memory for long T.
 """
@@ -63,12 +69,13 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import faults, network, results, streams, tracking
+from .data.bundle import DataBundle
 from .errors import UserError
-from .data import DataBundle
+from .registry import Registry
 
 __all__ = ["Diverged", "StopRun", "select_device", "seed_everything", "loss_function", "training_loss", "evaluate",
-           "fit", "LOSSES", "REDUCTIONS", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "Precision", "resolve_precision",
-           "bf16_matmul_speedup"]
+           "fit", "TrainingChoice", "LOSSES", "REDUCTIONS", "OPTIMIZERS", "SCHEDULES", "PRECISIONS", "Precision",
+           "resolve_precision", "precision_of", "bf16_matmul_speedup", "COMMON_KEYS", "keys_read", "readers_of"]
 
 
 class Diverged(RuntimeError):
@@ -119,9 +126,20 @@ def ce_mem(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tens
     return F.cross_entropy(output, labels)
 
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]] = {
-    "mse_onehot": mse_onehot, "ce_rate": ce_rate, "ce_mem": ce_mem,
-}
+@dataclass(frozen=True)
+class TrainingChoice:
+    """A named choice of ``train.loss``, ``train.optimizer`` or ``train.schedule``: its function and the
+    ``train.*`` keys it reads (besides :data:`COMMON_KEYS`, which every run reads)."""
+
+    function: Callable[..., Any]
+    keys: tuple[str, ...] = ()
+
+
+# train.loss -> (output, labels, steps) -> per-sample loss (the value every record uses)
+LOSSES: Registry[TrainingChoice] = Registry("train.loss", "losses")
+LOSSES.add("mse_onehot", TrainingChoice(mse_onehot, ("loss_reduction",)))
+LOSSES.add("ce_rate", TrainingChoice(ce_rate))
+LOSSES.add("ce_mem", TrainingChoice(ce_mem))
 
 
 # train.loss_reduction -> what it does; only mse_onehot has a choice (the cross-entropies are batch means)
@@ -133,9 +151,7 @@ REDUCTIONS = {
 
 def loss_function(name: str):
     """The per-sample loss ``(output, labels, steps) -> scalar`` every record uses."""
-    if name not in LOSSES:
-        raise ValueError(f"train.loss={name!r} is not one of {sorted(LOSSES)}")
-    return LOSSES[name]
+    return LOSSES.get(str(name)).function
 
 
 def training_loss(name: str, reduction: str = "half_mean"):
@@ -272,7 +288,8 @@ def resolve_precision(name: str | None, device: torch.device, amp: bool = False)
                      f"auto: a bf16 matmul ran only {speedup:.2f}x the fp32 rate on this CPU (< {BF16_MIN_SPEEDUP})")
 
 
-def _precision(train: DictConfig, device: torch.device) -> Precision:
+def precision_of(train: DictConfig, device: torch.device) -> Precision:
+    """The :class:`Precision` of a training config: ``train.precision``, or ``train.amp`` while it is null."""
     return resolve_precision(train.get("precision"), device, bool(train.get("amp", False)))
 
 
@@ -300,35 +317,72 @@ def evaluate(model: nn.Module, loader: DataLoader, data: DataBundle, device: tor
     return tally.means()
 
 
-def _adam(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
+def adam(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
     return torch.optim.Adam(model.parameters(), lr=float(train.lr), weight_decay=float(train.weight_decay))
 
 
-def _sgd(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
+def sgd(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(model.parameters(), lr=float(train.lr), momentum=float(train.momentum),
                            weight_decay=float(train.weight_decay))
 
 
 # train.optimizer -> (model, train cfg) -> optimizer
-OPTIMIZERS: dict[str, Callable[[nn.Module, DictConfig], torch.optim.Optimizer]] = {"adam": _adam, "sgd": _sgd}
-
-# train.schedule -> (optimizer, train cfg) -> scheduler or None
-SCHEDULES: dict[str, Callable[[torch.optim.Optimizer, DictConfig], Any]] = {
-    "none": lambda optimizer, train: None,
-    "step": lambda optimizer, train: torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=int(train.step_size), gamma=float(train.gamma)),
-    "multistep": lambda optimizer, train: torch.optim.lr_scheduler.MultiStepLR(
-        optimizer, milestones=[int(m) for m in (train.milestones or [])], gamma=float(train.gamma)),
-    "cosine": lambda optimizer, train: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(train.epochs)),
-}
+OPTIMIZERS: Registry[TrainingChoice] = Registry("train.optimizer", "optimizers")
+OPTIMIZERS.add("adam", TrainingChoice(adam, ("lr", "weight_decay")))
+OPTIMIZERS.add("sgd", TrainingChoice(sgd, ("lr", "momentum", "weight_decay")))
 
 
-def _optimizer(model: nn.Module, train: DictConfig) -> torch.optim.Optimizer:
-    return OPTIMIZERS[str(train.optimizer)](model, train)
+def no_schedule(optimizer: torch.optim.Optimizer, train: DictConfig) -> None:
+    return None
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, train: DictConfig):
-    return SCHEDULES[str(train.schedule)](optimizer, train)
+def step_schedule(optimizer: torch.optim.Optimizer, train: DictConfig):
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(train.step_size), gamma=float(train.gamma))
+
+
+def multistep_schedule(optimizer: torch.optim.Optimizer, train: DictConfig):
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[int(m) for m in (train.milestones or [])],
+                                                gamma=float(train.gamma))
+
+
+def cosine_schedule(optimizer: torch.optim.Optimizer, train: DictConfig):
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(train.epochs))
+
+
+# train.schedule -> (optimizer, train cfg) -> scheduler or None (stepped once per epoch)
+SCHEDULES: Registry[TrainingChoice] = Registry("train.schedule", "schedules")
+SCHEDULES.add("none", TrainingChoice(no_schedule))
+SCHEDULES.add("step", TrainingChoice(step_schedule, ("step_size", "gamma")))
+SCHEDULES.add("multistep", TrainingChoice(multistep_schedule, ("milestones", "gamma")))
+SCHEDULES.add("cosine", TrainingChoice(cosine_schedule))
+
+# train.* keys every run reads, whatever its loss, optimizer and schedule (train.amp only while
+# train.precision is null: :func:`keys_read`)
+COMMON_KEYS = ("epochs", "batch_size", "eval_batch_size", "optimizer", "schedule", "loss", "precision",
+               "checkpoint_time_steps", "grad_clip", "eval_every", "max_batches", "restart", "num_workers", "progress")
+# which registry each choosing key picks from
+CHOICES = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+
+
+def keys_read(train: Any) -> dict[str, str]:
+    """The ``train.*`` keys a training config reads, each with what reads it (``"train.optimizer=sgd"``)."""
+    read = {key: "every run" for key in COMMON_KEYS}
+    for choosing, registry in CHOICES.items():
+        name = str(train.get(choosing))
+        for key in registry.get(name).keys:
+            read.setdefault(key, f"train.{choosing}={name}")
+    if train.get("precision") is None:
+        read["amp"] = "train.precision=null"
+    return read
+
+
+def readers_of(key: str) -> list[str]:
+    """The settings under which ``train.<key>`` is read (``["train.optimizer=sgd"]``), for error messages."""
+    readers = [f"train.{choosing}={name}" for choosing, registry in CHOICES.items()
+               for name, choice in registry.items() if key in choice.keys]
+    if key == "amp":
+        readers.append("train.precision=null")
+    return readers
 
 
 def _rng_state() -> dict[str, Any]:
@@ -346,6 +400,123 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@dataclass
+class Trainer:
+    """What one run trains with, and what its checkpoint saves and restores: the model, optimizer,
+    scheduler and gradient scaler, the precision, the losses, and the epochs done so far."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    precision: Precision
+    loss_fn: Callable[..., torch.Tensor]      # what the optimizer steps on (train.loss_reduction)
+    record_loss: Callable[..., torch.Tensor]  # per sample, whatever the reduction: what records hold
+    history: list[dict]
+    start_epoch: int = 0
+    elapsed_before: float = 0.0  # training seconds of earlier processes (resumed runs)
+
+
+def make_trainer(train: DictConfig, model: nn.Module, device: torch.device) -> Trainer:
+    """A fresh :class:`Trainer` for ``model`` as ``train`` says (the model moved to ``device``)."""
+    precision = precision_of(train, device)
+    model.to(device)
+    try:
+        network.set_time_checkpointing(model, train.get("checkpoint_time_steps"))
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    optimizer = OPTIMIZERS.get(str(train.optimizer)).function(model, train)
+    return Trainer(
+        model=model, optimizer=optimizer, scheduler=SCHEDULES.get(str(train.schedule)).function(optimizer, train),
+        scaler=torch.amp.GradScaler(device.type, enabled=precision.dtype == torch.float16), precision=precision,
+        loss_fn=training_loss(str(train.loss), str(train.get("loss_reduction", "half_mean"))),
+        record_loss=loss_function(str(train.loss)), history=[])
+
+
+def save_checkpoint(path: Path, trainer: Trainer, data: DataBundle, train_time_s: float) -> None:
+    """Everything a resumed run needs to continue exactly as it would have, written atomically."""
+    results.atomic_save_torch(path, {
+        "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scheduler": trainer.scheduler.state_dict() if trainer.scheduler is not None else None,
+        "scaler": trainer.scaler.state_dict() if trainer.scaler.is_enabled() else None,
+        "rng": _rng_state(),
+        "history": trainer.history,
+        "epoch": len(trainer.history),
+        "input_shape": list(data.input_shape),
+        "train_time_s": train_time_s,
+    })
+
+
+def resume(path: Path, trainer: Trainer, device: torch.device) -> None:
+    """Restore ``trainer`` (and the random number generators) from the checkpoint at ``path``."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:
+        raise UserError(f"checkpoint {path} cannot be read ({type(error).__name__}: {error}); "
+                        "run the same command with train.restart=true to train this run from scratch") from None
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    if trainer.scheduler is not None and state.get("scheduler") is not None:
+        trainer.scheduler.load_state_dict(state["scheduler"])
+    if state.get("scaler") is not None:
+        trainer.scaler.load_state_dict(state["scaler"])
+    _set_rng_state(state["rng"])
+    trainer.history = list(state["history"])
+    trainer.start_epoch = int(state["epoch"])
+    trainer.elapsed_before = float(state.get("train_time_s", 0.0))
+
+
+def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: DataBundle, device: torch.device,
+                grad_clip: float | None, epoch: int, bar_desc: str, progress: bool,
+                draws: Callable[[int, int], torch.Generator | None] | None = None) -> tuple[dict[str, float], float]:
+    """One epoch of BPTT over the first ``n_batches`` batches of ``loader``: the running train
+    metrics (per sample) and the seconds spent waiting for data. Raises :class:`Diverged`.
+    ``draws(epoch, index)``: the encoder's generator of a batch (``streams.training_batch``; None = global)."""
+    model, optimizer, scaler = trainer.model, trainer.optimizer, trainer.scaler
+    model.train()
+    tally = _Tally()
+    data_time = 0.0
+    fetch_start = time.perf_counter()
+    batch_bar = tqdm(loader, total=n_batches, desc=bar_desc, leave=False, disable=not progress)
+    for index, (x, y) in enumerate(batch_bar):
+        if index >= n_batches:
+            break
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        data_time += time.perf_counter() - fetch_start
+        generator = draws(epoch, index) if draws is not None else None
+        with trainer.precision.autocast(device):
+            output = model(data.encoder(x, generator=generator))
+        output = output.float()
+        loss = trainer.loss_fn(output, y, data.steps)
+        if not torch.isfinite(loss):
+            raise Diverged(f"loss became {float(loss.detach())} at epoch {epoch + 1}, batch {index + 1}")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(model.parameters(), float(grad_clip))
+        scaler.step(optimizer)
+        scaler.update()
+        faults.point("train.batch")  # fault-injection tests: killed mid-epoch
+        with torch.no_grad():
+            tally.add(output.detach(), y, trainer.record_loss(output.detach(), y, data.steps))
+        running = tally.means()
+        batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
+        fetch_start = time.perf_counter()
+    batch_bar.close()
+    return tally.means(), data_time
+
+
+def final_metrics(history: list[dict], train_time_s: float) -> dict[str, Any]:
+    """The last epoch's finite numbers, ``accuracy`` (the test accuracy) and the training time."""
+    final = dict(history[-1]) if history else {}
+    final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+    final["accuracy"] = final.get("test_accuracy")
+    final["train_time_s"] = train_time_s
+    return final
+
+
 def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, device: torch.device,
         on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
     """Train ``model`` as ``cfg.train`` says, checkpointing into ``run_dir``; resume if a checkpoint exists.
@@ -354,124 +525,55 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     and prune). Returns the final metrics. Raises :class:`Diverged` on a non-finite loss.
     """
     train = cfg.train
-    seed = int(cfg.seed)
+    seed, epochs = int(cfg.seed), int(train.epochs)
     progress = bool(cfg.get("progress", True)) and bool(train.get("progress", True))
-    precision = _precision(train, device)
-    model.to(device)
-    try:
-        network.set_time_checkpointing(model, train.get("checkpoint_time_steps"))
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    optimizer = _optimizer(model, train)
-    scheduler = _scheduler(optimizer, train)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision.dtype == torch.float16)
-    loss_fn = training_loss(str(train.loss), str(train.get("loss_reduction", "half_mean")))
-    record_loss = loss_function(str(train.loss))  # per sample, whatever the reduction
+    trainer = make_trainer(train, model, device)
     checkpoint_path = run_dir / results.CHECKPOINT_FILE
-    history: list[dict] = []
-    start_epoch = 0
-    elapsed_before = 0.0
     if checkpoint_path.exists():
-        try:
-            state = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        except Exception as error:
-            raise UserError(f"checkpoint {checkpoint_path} cannot be read ({type(error).__name__}: {error}); "
-                            "run the same command with train.restart=true to train this run from scratch") from None
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        if state.get("scaler") is not None:
-            scaler.load_state_dict(state["scaler"])
-        _set_rng_state(state["rng"])
-        history = list(state["history"])
-        start_epoch = int(state["epoch"])
-        elapsed_before = float(state.get("train_time_s", 0.0))
-        print(f"resuming {run_dir} from epoch {start_epoch}/{int(train.epochs)}", flush=True)
+        resume(checkpoint_path, trainer, device)
+        print(f"resuming {run_dir} from epoch {trainer.start_epoch}/{epochs}", flush=True)
     test_loader = make_loader(data.test, int(train.get("eval_batch_size") or train.batch_size), shuffle=False,
                               num_workers=int(train.num_workers))
     max_batches = train.get("max_batches")
-    epochs = int(train.epochs)
     eval_every = max(1, int(train.get("eval_every", 1)))
     started = time.perf_counter()
     tracker = tracking.start(cfg, run_dir)  # logger=none|csv|tensorboard mirrors each epoch's row
-    epoch_bar = tqdm(range(start_epoch, epochs), desc=f"{cfg.neuron.variant} epochs", initial=start_epoch,
-                     total=epochs, disable=not progress)
+    epoch_bar = tqdm(range(trainer.start_epoch, epochs), desc=f"{cfg.neuron.variant} epochs",
+                     initial=trainer.start_epoch, total=epochs, disable=not progress)
     for epoch in epoch_bar:
-        model.train()
         loader = make_loader(data.train, int(train.batch_size), shuffle=True, seed=seed * 100_003 + epoch,
                              num_workers=int(train.num_workers))
         n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
-        tally = _Tally()
-        data_time, epoch_start = 0.0, time.perf_counter()
-        fetch_start = time.perf_counter()
-        batch_bar = tqdm(loader, total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                         disable=not progress)
-        for index, (x, y) in enumerate(batch_bar):
-            if index >= n_batches:
-                break
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            data_time += time.perf_counter() - fetch_start
-            generator = streams.training_batch(cfg, epoch, index, device)  # None under train.rng=global
-            with precision.autocast(device):
-                output = model(data.encoder(x, generator=generator))
-            output = output.float()
-            loss = loss_fn(output, y, data.steps)
-            if not torch.isfinite(loss):
-                raise Diverged(f"loss became {float(loss.detach())} at epoch {epoch + 1}, batch {index + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if train.get("grad_clip"):
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), float(train.grad_clip))
-            scaler.step(optimizer)
-            scaler.update()
-            faults.point("train.batch")  # fault-injection tests: killed mid-epoch
-            with torch.no_grad():
-                tally.add(output.detach(), y, record_loss(output.detach(), y, data.steps))
-            running = tally.means()
-            batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
-            fetch_start = time.perf_counter()
-        batch_bar.close()
-        if scheduler is not None:
-            scheduler.step()
+        epoch_start = time.perf_counter()
+        means, data_time = train_epoch(trainer, loader, n_batches, data, device, train.get("grad_clip"), epoch,
+                                       f"epoch {epoch + 1}/{epochs}", progress,
+                                       draws=lambda e, i: streams.training_batch(cfg, e, i, device))  # train.rng
+        if trainer.scheduler is not None:
+            trainer.scheduler.step()
         row: dict[str, Any] = {
             "epoch": epoch + 1,
-            "lr": optimizer.param_groups[0]["lr"],
-            **{f"train_{key}": value for key, value in tally.means().items()},
+            "lr": trainer.optimizer.param_groups[0]["lr"],
+            **{f"train_{key}": value for key, value in means.items()},
             "epoch_time_s": time.perf_counter() - epoch_start,
             "data_time_s": data_time,
         }
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
             with streams.evaluation_draws(cfg):  # train.rng=paired: the suites' encoded test set
                 test = evaluate(model, test_loader, data, device, str(train.loss), progress=progress,
-                                precision=precision)
+                                precision=trainer.precision)
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
-        history.append(row)
+        trainer.history.append(row)
         epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
-        results.atomic_save_torch(checkpoint_path, {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict() if scheduler is not None else None,
-            "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-            "rng": _rng_state(),
-            "history": history,
-            "epoch": epoch + 1,
-            "input_shape": list(data.input_shape),
-            "train_time_s": elapsed_before + time.perf_counter() - started,
-        })
-        results.write_metrics(run_dir, history)
+        save_checkpoint(checkpoint_path, trainer, data, trainer.elapsed_before + time.perf_counter() - started)
+        results.write_metrics(run_dir, trainer.history)
         results.update_status(run_dir, epochs_done=epoch + 1)
         tracker.log_epoch(epoch + 1, row)
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
     epoch_bar.close()
-    if history and start_epoch >= epochs:  # killed after the last checkpoint, before its metrics were written
-        results.write_metrics(run_dir, history)
-        results.update_status(run_dir, epochs_done=len(history))
-    final = dict(history[-1]) if history else {}
-    final = {k: v for k, v in final.items() if isinstance(v, (int, float)) and math.isfinite(v)}
-    final["accuracy"] = final.get("test_accuracy")
-    final["train_time_s"] = elapsed_before + time.perf_counter() - started
+    if trainer.history and trainer.start_epoch >= epochs:  # killed after the last checkpoint, before its metrics
+        results.write_metrics(run_dir, trainer.history)
+        results.update_status(run_dir, epochs_done=len(trainer.history))
+    final = final_metrics(trainer.history, trainer.elapsed_before + time.perf_counter() - started)
     tracker.close(final)
     return final

@@ -10,8 +10,9 @@ forward + backward + Adam step on an MSE-to-one-hot loss of the readout ``U_L[T]
 
 * ``plain loop``: the textbook snnTorch loop, one Python step per time step with every layer
   called per step (``snn.Leaky`` with reset zero, ATan surrogate), as snnTorch's tutorials write it;
-* ``package <backend> <precision>``: ``ablations.network`` with ``neuron.backend`` = ``fused`` (the
-  default ``auto`` picks it) or ``snntorch``, fp32 or bf16 autocast;
+* ``package <backend> <precision>``: ``ablations.network`` with ``neuron.backend`` = ``snntorch``,
+  ``fused`` (the torch scan) or ``auto`` (the default: the compiled kernel on a CPU where numba is
+  installed, ablations/kernel.py; the torch scan elsewhere), fp32 or bf16 autocast;
 * ``spikingjelly``: its multi-step ``LIFNode`` (``step_mode='m'``) behind ``SeqToANNContainer``
   layers; ``norse``: its time-major ``LIF`` module (where installed, optional extra ``bench``);
 * ``dense floor``: the dense matrix products of the first layer alone (forward + weight gradient,
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import platform
 import statistics
 import time
@@ -55,6 +57,10 @@ CASES = {
                  input_shape=(3, 32, 32), steps=2, batch=8, density=0.5),
     # the package's default run: digits, 64-128FC-10, T = 16, batch 64
     "digits": dict(layers="64-128FC-10", variant="vanilla", input_shape=(64,), steps=16, batch=64, density=0.3),
+    # the delayed XOR net (dataset=delayed_xor_dhsnn model=fc_delayed_xor): 20-16FC-2, T = 200, batch 500,
+    # background noise 1 % with two 10-step patterns (~4 % of inputs active); the package's default readout
+    "delayed_xor": dict(layers="20-16FC-2", variant="vanilla", input_shape=(20,), steps=200, batch=500,
+                        density=0.04),
     # seed 001's FC net on real N-MNIST frames (3 ms windows over 300 ms: T = 100), sparse vs dense input
     "nmnist_real": dict(layers="2312-512-10", variant="vanilla", input_shape=(2, 34, 34), steps=100, batch=32,
                         density=None),
@@ -316,7 +322,7 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
         spec = dict(spec, density=float((x != 0).float().mean()))
     else:
         x = (torch.rand(steps, batch, *spec["input_shape"], device=device) < spec["density"]).float()
-        labels = torch.randint(0, 10, (batch,), device=device)
+        labels = torch.randint(0, int(spec["layers"].split("-")[-1]), (batch,), device=device)  # the classes
     first = net.layers[0].ops[-1]
     if isinstance(first, nn.Linear):
         crossover = sparse.crossover_density(first.in_features, first.out_features, str(device))
@@ -325,7 +331,8 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
     contenders = [
         Contender("plain loop (snnTorch tutorial)", plain_loop_step(net, x, labels, device)),
         Contender("package snntorch fp32", package_step(net, x, labels, "snntorch", None, device)),
-        Contender("package fused fp32 (default)", package_step(net, x, labels, "auto", None, device)),
+        Contender("package fused fp32 (torch scan)", package_step(net, x, labels, "fused", None, device)),
+        Contender("package auto fp32 (default; kernel on CPU)", package_step(net, x, labels, "auto", None, device)),
     ]
     if name == "nmnist_real":
         contenders.append(Contender("package fused fp32, dense input", package_step(
@@ -353,10 +360,10 @@ def run_case(name: str, spec: dict, steps: int, args, device: torch.device, bf16
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             _sync(device)
-            start = time.perf_counter()
+            start = args.clock()
             contender.step()
             _sync(device)
-            contender.times.append(time.perf_counter() - start)
+            contender.times.append(args.clock() - start)
             if device.type == "cuda":
                 contender.cuda_peak = max(contender.cuda_peak, torch.cuda.max_memory_allocated(device))
     plain = statistics.median(contenders[0].times)
@@ -433,7 +440,11 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=20, help="timed iterations per contender (>= 20)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: the process's CPU time (steadier on a shared machine; use with --threads 1)")
     args = parser.parse_args()
+    clock_name = args.clock
+    args.clock = time.perf_counter if args.clock == "wall" else time.process_time
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -441,7 +452,7 @@ def main() -> None:
     bf16 = torch.bfloat16 if precision.dtype == torch.bfloat16 else None
     print(f"# train_step benchmark: torch {torch.__version__}, device {device}"
           f" ({torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine()}),"
-          f" {torch.get_num_threads()} threads")
+          f" {torch.get_num_threads()} threads, {clock_name} clock, load {os.getloadavg()[0]:.1f}")
     print(f"# precision auto -> {precision.name}: {precision.reason}")
     print(f"# plain fp32 matmul 1024^3 in this run: {matmul_flops(device) / 1e9:.1f} GFLOP/s")
     for name in args.cases:

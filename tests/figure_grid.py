@@ -24,6 +24,13 @@ DIGITS_GRID = {"vanilla": (0, 1), "no_leak": (0, 1), "no_reset": (0,), "linear_l
 EVENT_VARIANTS = ("vanilla", "no_leak")
 
 
+def _small(suites: str) -> list[str]:
+    """The small-sample parameters of the suites a run evaluates (a parameter of another suite would
+    change nothing and is refused)."""
+    chosen = suites.split("[", 1)[1].rstrip("]").split(",")
+    return [o for o in SMALL_SUITES if o.split(".")[1] in chosen]
+
+
 def build_grid(folder: Path) -> Path:
     """Train and evaluate the figure grid's runs under ``folder``; returns the runs root."""
     from ablations.run import run
@@ -37,9 +44,10 @@ def build_grid(folder: Path) -> Path:
                 suites = suites.replace("]", PER_MODEL_SUITES + "]")
             if variant == "vanilla" and seed == 0:
                 suites = suites.replace("]", ",coherence]")
-            run([*BASE, *paths, *SMALL_SUITES, f"variant={variant}", f"seed={seed}", suites])
+            run([*BASE, *paths, *_small(suites), f"variant={variant}", f"seed={seed}", suites])
     # a second vanilla configuration: a line of its own over tau, left out of the per-variant figures
-    run([*BASE, *paths, *SMALL_SUITES, "variant=vanilla", "neuron.tau=3", "seed=0", "eval.suites=[noise,activity]"])
+    run([*BASE, *paths, *_small("eval.suites=[noise,activity]"), "variant=vanilla", "neuron.tau=3", "seed=0",
+         "eval.suites=[noise,activity]"])
     for number, threshold in enumerate((0.9, 0.8)):
         run(["dataset.steps=4", "train.epochs=1", "progress=false", *paths,
              f"variant={'vanilla' if number == 0 else 'no_leak'}", f"neuron.threshold={threshold}",

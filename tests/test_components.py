@@ -49,8 +49,6 @@ def test_alif_gradient_flows_through_the_trace():
     spikes, _ = neuron(x)
     spikes.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="does not cover adaptation=alif"):
-        neurons.set_backend(neuron, "fused")
 
 
 @pytest.mark.parametrize("reset", ["subtract", "none"])
@@ -116,6 +114,11 @@ FUSED_CASES = [
     ("vanilla", dict(leak_shape="per_neuron", learn_beta=True, tau=4.0)),
     ("synaptic", dict(syn_alpha=0.6)),
     ("synaptic", dict(syn_alpha=0.6, input_scale="one_minus_beta", reset="subtract", threshold=0.4)),
+    ("alif", dict(adapt_tau=4.0, adapt_scale=0.3, threshold=0.5)),
+    ("alif", dict(adapt_tau=4.0, adapt_scale=0.3, threshold=0.5, reset="zero", recurrent=True)),
+    ("alif", dict(adapt_tau=4.0, adapt_scale=0.3, threshold=0.5, reset="none", leak_shape="per_neuron",
+                  leak_init="uniform(0,4)", learn_beta=True, input_scale="one_minus_beta", recurrent=True)),
+    ("alif", dict(adapt_tau=3.0, adapt_scale=0.2, threshold=0.5, leak="linear", lam=0.05)),
 ]
 
 
@@ -139,6 +142,12 @@ def test_fused_path_matches_the_component_step(variant, options):
         torch.testing.assert_close(got[key], expected[key], **tolerance, msg=lambda m: f"{key}: {m}")
     if options.get("leak_init"):
         assert expected["leak_logit"].abs().sum() > 0  # the learned leak gets a gradient
+
+
+def test_input_scaling_is_a_form_knob_that_keeps_the_variant_name():
+    for name in ("vanilla", "no_leak", "no_reset", "recurrent"):
+        assert neurons.spec_for(name, input_scale="one_minus_beta").variant == name
+    assert neurons.spec_for("vanilla", adaptation="alif", reset="subtract").variant == "alif"
 
 
 def test_one_minus_beta_normalises_the_input():
@@ -250,3 +259,15 @@ def test_a_plugin_slot_runs_through_the_per_step_path(refractory_slot, caplog):
     assert sum("per-step path" in record.message for record in caplog.records) == 1
     plain, _ = neurons.build_neuron("no_leak")(torch.full((8, 1, 1), 0.6))
     assert plain.sum() > spikes.sum()
+
+
+@pytest.mark.parametrize("variant,reset,input_scale", [
+    ("vanilla", "subtract", "one_minus_beta"), ("no_reset", "none", "one_minus_beta"),
+    ("no_leak", "subtract", "one_minus_beta"), ("linear_leak", "subtract", "none"),
+])
+def test_preset_resolvers_apply_a_form_to_the_variants_that_have_the_part(variant, reset, input_scale):
+    """A preset states DH-SNN's soft reset and (1 - beta) input once; no_reset keeps no reset and a
+    linear leak, which has no beta, keeps its input."""
+    spec = neuron_spec(compose([f"variant={variant}", "neuron.reset=${resetting_only:subtract}",
+                                "neuron.input_scale=${beta_leak_only:one_minus_beta}"]))
+    assert (spec.reset, spec.input_scale) == (reset, input_scale)

@@ -81,7 +81,7 @@ def test_download_goes_through_torchvision_download_code(tmp_path, monkeypatch, 
     assert data_main(["download", "dataset=cifar10", f"paths.data={tmp_path}"]) == 0
     assert calls == [(cifar.CIFAR10.url, cifar.CIFAR10.filename, cifar.CIFAR10.tgz_md5)]
     assert files.missing("cifar10", tmp_path) == []
-    assert len(data.build(compose(["dataset=cifar10"]).dataset, tmp_path).train) == 10
+    assert len(data.build_dataset(compose(["dataset=cifar10"]).dataset, tmp_path).train) == 10
 
 
 def test_download_goes_through_tonic_download_code(tmp_path, monkeypatch):

@@ -9,8 +9,8 @@ from ablations.data.generated import make_delayed_xor
 
 def test_digits_split_is_fixed_and_stratified(tmp_path):
     cfg = compose(["dataset=digits"])
-    a = data.build(cfg.dataset, tmp_path)
-    b = data.build(compose(["dataset=digits", "seed=7"]).dataset, tmp_path)
+    a = data.build_dataset(cfg.dataset, tmp_path)
+    b = data.build_dataset(compose(["dataset=digits", "seed=7"]).dataset, tmp_path)
     assert len(a.train) == 1347 and len(a.test) == 450
     assert torch.equal(a.test.tensors[0], b.test.tensors[0])  # the run seed does not move the split
     labels = a.test.tensors[1]
@@ -21,7 +21,7 @@ def test_digits_split_is_fixed_and_stratified(tmp_path):
 
 
 def test_zero_mean_normalisation():
-    bundle = data.build(compose(["dataset.normalize=zero_mean", "dataset.signed=true"]).dataset)
+    bundle = data.build_dataset(compose(["dataset.normalize=zero_mean", "dataset.signed=true"]).dataset)
     x = bundle.test.tensors[0]
     assert torch.allclose(x.mean(dim=(1, 2, 3)), torch.zeros(len(x)), atol=1e-5)
     assert x.abs().amax(dim=(1, 2, 3)).allclose(torch.ones(len(x)))
@@ -58,7 +58,7 @@ def test_delayed_xor_structure():
 
 def test_delayed_xor_bundle_and_bad_rates(tmp_path):
     cfg = compose(["dataset=delayed_xor"])
-    bundle = data.build(cfg.dataset, tmp_path)
+    bundle = data.build_dataset(cfg.dataset, tmp_path)
     assert bundle.kind == "temporal" and bundle.n_classes == 2
     assert bundle.steps == 2 * cfg.dataset.pattern_steps + cfg.dataset.delay_steps
     assert bundle.encoder(bundle.train.tensors[0][:3]).shape == (bundle.steps, 3, cfg.dataset.channels)
@@ -70,4 +70,4 @@ def test_delayed_xor_bundle_and_bad_rates(tmp_path):
 
 def test_unknown_dataset_lists_choices():
     with pytest.raises(ValueError, match="valid datasets: .*digits"):
-        data.build({"name": "imagenet"})
+        data.build_dataset({"name": "imagenet"})

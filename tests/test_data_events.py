@@ -37,7 +37,7 @@ def nmnist_root(tmp_path):
 
 def test_nmnist_bins_events_into_frames_with_fixed_T(nmnist_root):
     cfg = dataset_cfg("nmnist", "dataset.frame.time_window_ms=1", "dataset.frame.duration_ms=20")
-    bundle = data.build(cfg, nmnist_root)
+    bundle = data.build_dataset(cfg, nmnist_root)
     assert (bundle.kind, bundle.input_shape, bundle.n_classes, bundle.steps) == ("event", (2, 34, 34), 10, 20)
     assert isinstance(bundle.encoder, SequenceEncoder)
     labels = sorted(bundle.train[i][1] for i in range(len(bundle.train)))
@@ -54,7 +54,7 @@ def test_nmnist_bins_events_into_frames_with_fixed_T(nmnist_root):
 
 
 def test_frames_are_cropped_to_duration(nmnist_root):
-    bundle = data.build(dataset_cfg("nmnist", "dataset.frame.time_window_ms=1", "dataset.frame.duration_ms=5"),
+    bundle = data.build_dataset(dataset_cfg("nmnist", "dataset.frame.time_window_ms=1", "dataset.frame.duration_ms=5"),
                         nmnist_root)
     index = [bundle.train[i][1] for i in range(2)].index(7)
     frames, _ = bundle.train[index]
@@ -64,10 +64,10 @@ def test_frames_are_cropped_to_duration(nmnist_root):
 
 def test_time_window_rebuild_changes_T_and_cache_key(nmnist_root):
     cfg = dataset_cfg("nmnist")
-    assert cfg.frame.time_window_ms == 3 and data.build(cfg, nmnist_root).steps == 100  # seed 001: 3 ms, 300 ms
+    assert cfg.frame.time_window_ms == 3 and data.build_dataset(cfg, nmnist_root).steps == 100  # seed 001: 3 ms, 300 ms
     for window, steps in [(1, 300), (2, 150), (5, 60), (10, 30)]:  # seed 001's test windows
         cfg.frame.time_window_ms = window
-        bundle = data.build(cfg, nmnist_root)
+        bundle = data.build_dataset(cfg, nmnist_root)
         assert bundle.steps == steps and bundle.test[0][0].shape[0] == steps
     caches = sorted(p.name for p in (nmnist_root / "nmnist" / "frames").iterdir())
     assert [c.split("-")[0] for c in caches] == ["tw10ms", "tw1ms", "tw2ms", "tw3ms", "tw5ms"]
@@ -76,7 +76,7 @@ def test_time_window_rebuild_changes_T_and_cache_key(nmnist_root):
 
 
 def test_n_bins_gives_T_bins_per_sample(nmnist_root):
-    bundle = data.build(dataset_cfg("nmnist", "dataset.frame.time_window_ms=null", "dataset.frame.n_bins=3"),
+    bundle = data.build_dataset(dataset_cfg("nmnist", "dataset.frame.time_window_ms=null", "dataset.frame.n_bins=3"),
                         nmnist_root)
     frames, _ = bundle.test[0]  # events at 2.5 ms and 9 ms: the span is cut into 3 bins
     assert bundle.steps == 3 and frames.shape == (3, 2, 34, 34)
@@ -89,17 +89,17 @@ def test_n_bins_gives_T_bins_per_sample(nmnist_root):
                                    ["dataset.frame.clip=0"]])
 def test_bad_frame_settings_are_user_errors(nmnist_root, frame):
     with pytest.raises(UserError, match="frame"):
-        data.build(dataset_cfg("nmnist", *frame), nmnist_root)
+        data.build_dataset(dataset_cfg("nmnist", *frame), nmnist_root)
 
 
 def test_steps_is_derived_for_event_data(nmnist_root):
     with pytest.warns(UserWarning, match="T = 100"):
-        bundle = data.build(dataset_cfg("nmnist", "dataset.steps=7"), nmnist_root)
+        bundle = data.build_dataset(dataset_cfg("nmnist", "dataset.steps=7"), nmnist_root)
     assert bundle.steps == 100
 
 
 def test_frame_cache_is_read_on_the_second_pass(nmnist_root, monkeypatch):
-    bundle = data.build(dataset_cfg("nmnist", "dataset.frame.clip=1"), nmnist_root)
+    bundle = data.build_dataset(dataset_cfg("nmnist", "dataset.frame.clip=1"), nmnist_root)
     first = [bundle.train[i] for i in range(len(bundle.train))]
     cache = bundle.train.cache_dir
     assert sorted(p.name for p in cache.iterdir()) == ["0.i32", "1.i32"]
@@ -109,14 +109,14 @@ def test_frame_cache_is_read_on_the_second_pass(nmnist_root, monkeypatch):
         raise AssertionError("events were binned again")
 
     monkeypatch.setattr(frames_module.FrameDataset, "bin", no_binning)
-    rebuilt = data.build(dataset_cfg("nmnist", "dataset.frame.clip=1"), nmnist_root)  # a new process would do this
+    rebuilt = data.build_dataset(dataset_cfg("nmnist", "dataset.frame.clip=1"), nmnist_root)  # a new process would do this
     for (x1, y1), (x2, y2) in zip(first, (rebuilt.train[i] for i in range(len(rebuilt.train)))):
         assert torch.equal(x1, x2) and y1 == y2
     assert max(float(x.max()) for x, _ in first) == 1.0  # clip=1: binary frames (applied after the cache)
 
 
 def test_corrupt_cache_file_is_rebuilt(nmnist_root):
-    bundle = data.build(dataset_cfg("nmnist"), nmnist_root)
+    bundle = data.build_dataset(dataset_cfg("nmnist"), nmnist_root)
     expected = bundle.test[0][0]
     path = bundle.test.cache_dir / "0.i32"
     path.write_bytes(path.read_bytes()[:10])  # cut short, as by a crash without the atomic rename
@@ -129,7 +129,7 @@ def test_dvs_gesture_downsamples_128_to_32_by_integer_division(tmp_path):
     events = np.array([[0, 0, 1, 0], [3, 3, 1, 1], [2, 1, 1, 2], [3, 0, 0, 3], [127, 64, 0, 500]])
     write_dvs_gesture(tmp_path, {"Train": [("user01_fluorescent", 4, events), ("user02_led", 10, events[:2])],
                                  "Test": [("user24_led", 0, events)]})
-    bundle = data.build(dataset_cfg("dvs_gesture"), tmp_path)
+    bundle = data.build_dataset(dataset_cfg("dvs_gesture"), tmp_path)
     assert (bundle.input_shape, bundle.n_classes, bundle.steps) == ((2, 32, 32), 11, 20)  # 6000 ms / 300 ms
     assert sorted(bundle.train[i][1] for i in range(2)) == [4, 10]
     frames, label = bundle.test[0]
@@ -142,7 +142,7 @@ def test_dvs_gesture_downsamples_128_to_32_by_integer_division(tmp_path):
 def test_shd_reads_hdf5_spike_trains(tmp_path):
     write_shd(tmp_path, {"train": [(3, [0.0, 0.0005, 0.0123], [5, 5, 699]), (19, [0.1], [0])],
                          "test": [(7, [0.5, 1.2, 1.6], [10, 20, 30])]})
-    bundle = data.build(dataset_cfg("shd"), tmp_path)
+    bundle = data.build_dataset(dataset_cfg("shd"), tmp_path)
     assert (bundle.input_shape, bundle.n_classes, bundle.steps) == ((700,), 20, 100)
     frames, label = bundle.train[0]
     assert label == 3 and frames.shape == (100, 700)
@@ -158,7 +158,7 @@ def test_shd_reads_hdf5_spike_trains(tmp_path):
                                            ("shd", "SHD/shd_train.h5")])
 def test_missing_event_files_name_folder_files_and_command(tmp_path, name, pattern):
     with pytest.raises(UserError) as info:
-        data.build(dataset_cfg(name), tmp_path)
+        data.build_dataset(dataset_cfg(name), tmp_path)
     message = str(info.value)
     assert pattern in message and str(tmp_path / name) in message
     assert f"python -m ablations.data download dataset={name}" in message
@@ -193,7 +193,7 @@ def test_simulated_events_follow_brightness_changes():
 
 def test_digits_events_generates_once_and_bins_like_nmnist(tmp_path):
     cfg = dataset_cfg("digits_events")
-    bundle = data.build(cfg, tmp_path)
+    bundle = data.build_dataset(cfg, tmp_path)
     assert (bundle.kind, bundle.input_shape, bundle.n_classes) == ("event", (2, 12, 12), 10)
     assert bundle.steps == math.ceil(3 * cfg.saccade_ms / cfg.frame.time_window_ms) == 30
     assert (len(bundle.train), len(bundle.test)) == (1347, 450)
@@ -204,10 +204,10 @@ def test_digits_events_generates_once_and_bins_like_nmnist(tmp_path):
     assert frames.shape == (30, 2, 12, 12) and 0 <= label < 10 and frames.sum() > 100
     events, _ = bundle.train.events[0]
     assert frames.sum() == len(events)  # every event lands in one of the 30 frames of 3 ms
-    again = data.build(cfg, tmp_path)
+    again = data.build_dataset(cfg, tmp_path)
     assert [p.stat().st_mtime_ns for p in stored] == mtimes  # loaded, not generated again
     assert torch.equal(again.train[0][0], frames)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cfg.frame.time_window_ms = 10
-        assert data.build(cfg, tmp_path).train[0][0].shape == (9, 2, 12, 12)
+        assert data.build_dataset(cfg, tmp_path).train[0][0].shape == (9, 2, 12, 12)

@@ -84,7 +84,7 @@ def test_paths_cache_places_the_frames_and_keeps_data_roots_apart(tmp_path):
     for root in ("a", "b"):
         cfg = compose(["dataset=nmnist", f"paths.data={tmp_path / root}", f"paths.cache={tmp_path / 'cache'}",
                        "dataset.frame.time_window_ms=1", "dataset.frame.duration_ms=2"])
-        bundle = data.build(cfg.dataset, cfg.paths.data)
+        bundle = data.build_dataset(cfg.dataset, cfg.paths.data)
         frames[root] = bundle.train[0][0]
         assert Path(bundle.meta["frame_cache"]).parent == tmp_path / "cache" / "nmnist" / "frames"
         assert not (tmp_path / root / "nmnist" / "frames").exists()
@@ -102,11 +102,11 @@ def test_a_writable_data_root_keeps_its_frame_cache_inside(tmp_path):
 def test_torchvision_subset_is_rejected_with_both_ways_out_then_read_unverified(tmp_path):
     written = write_cifar10(tmp_path)  # not the official files: torchvision's md5 test fails
     with pytest.raises(UserError) as error:
-        data.build(compose(["dataset=cifar10"]).dataset, tmp_path)
+        data.build_dataset(compose(["dataset=cifar10"]).dataset, tmp_path)
     message = str(error.value)
     assert "dataset.verify=false" in message and "python -m ablations.data download dataset=cifar10" in message
     with pytest.warns(UserWarning, match="without checksum test"):
-        bundle = data.build(compose(["dataset=cifar10", "dataset.verify=false"]).dataset, tmp_path)
+        bundle = data.build_dataset(compose(["dataset=cifar10", "dataset.verify=false"]).dataset, tmp_path)
     assert isinstance(bundle.train, torchvision.datasets.CIFAR10)  # torchvision's own reader, md5 test skipped
     assert len(bundle.train) == 10 and len(bundle.test) == 3 and bundle.meta["verified"] is False
     image, label = bundle.test[0]
@@ -116,16 +116,16 @@ def test_torchvision_subset_is_rejected_with_both_ways_out_then_read_unverified(
 def test_svhn_subset_reads_unverified(tmp_path):
     write_svhn(tmp_path)
     with pytest.raises(UserError, match="dataset.verify=false"):
-        data.build(compose(["dataset=svhn"]).dataset, tmp_path)
+        data.build_dataset(compose(["dataset=svhn"]).dataset, tmp_path)
     with pytest.warns(UserWarning):
-        bundle = data.build(compose(["dataset=svhn", "dataset.verify=no"]).dataset, tmp_path)
+        bundle = data.build_dataset(compose(["dataset=svhn", "dataset.verify=no"]).dataset, tmp_path)
     assert (len(bundle.train), len(bundle.test)) == (5, 3)
 
 
 def test_verify_takes_booleans_only(tmp_path):
     write_cifar10(tmp_path)
     with pytest.raises(UserError, match="dataset.verify"):
-        data.build(compose(["dataset=cifar10", "dataset.verify=maybe"]).dataset, tmp_path)
+        data.build_dataset(compose(["dataset=cifar10", "dataset.verify=maybe"]).dataset, tmp_path)
 
 
 def test_run_record_says_the_data_were_not_verified(tmp_path):
@@ -169,9 +169,9 @@ def test_info_reports_unreadable_files_and_goes_on(tmp_path):
 
 
 def files_size(path: Path) -> str:
-    from ablations.data.__main__ import _size
+    from ablations.data.__main__ import human_size
 
-    return _size(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
+    return human_size(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()))
 
 
 def test_disk_size_counts_a_linked_file_once(tmp_path):

@@ -16,7 +16,7 @@ from ablations.config import UserError, build_model, compose
 def test_ssc_reads_hdf5_spike_trains(tmp_path):
     write_ssc(tmp_path, {"train": [(34, [0.0, 0.0004, 0.0251], [3, 3, 699]), (0, [0.2], [1])],
                          "test": [(12, [0.25, 0.75, 1.5], [10, 20, 30])]})
-    bundle = data.build(compose(["dataset=ssc"]).dataset, tmp_path)
+    bundle = data.build_dataset(compose(["dataset=ssc"]).dataset, tmp_path)
     assert (bundle.kind, bundle.input_shape, bundle.n_classes, bundle.steps) == ("event", (700,), 35, 100)
     frames, label = bundle.train[0]
     assert label == 34 and frames.shape == (100, 700)
@@ -29,7 +29,7 @@ def test_ssc_reads_hdf5_spike_trains(tmp_path):
 
 def test_missing_ssc_files_name_folder_and_command(tmp_path):
     with pytest.raises(UserError) as info:
-        data.build(compose(["dataset=ssc"]).dataset, tmp_path)
+        data.build_dataset(compose(["dataset=ssc"]).dataset, tmp_path)
     assert "SSC/ssc_train.h5" in str(info.value)
     assert "python -m ablations.data download dataset=ssc" in str(info.value)
 

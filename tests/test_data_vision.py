@@ -33,7 +33,7 @@ def dataset_cfg(name: str, *overrides: str):
 
 def test_mnist_reads_idx_files(tmp_path):
     written = write_mnist(tmp_path)
-    bundle = data.build(dataset_cfg("mnist"), tmp_path)
+    bundle = data.build_dataset(dataset_cfg("mnist"), tmp_path)
     assert (bundle.kind, bundle.input_shape, bundle.n_classes, bundle.steps) == ("static", (1, 28, 28), 10, 25)
     assert len(bundle.train) == 6 and len(bundle.test) == 4
     image, label = bundle.test[3]
@@ -46,7 +46,7 @@ def test_mnist_reads_idx_files(tmp_path):
 
 def test_cifar10_reads_pickled_batches_with_seed003_preprocessing(tmp_path, no_md5):
     written = write_cifar10(tmp_path)
-    bundle = data.build(dataset_cfg("cifar10"), tmp_path)
+    bundle = data.build_dataset(dataset_cfg("cifar10"), tmp_path)
     assert (bundle.input_shape, bundle.steps, len(bundle.train), len(bundle.test)) == ((3, 32, 32), 100, 10, 3)
     assert isinstance(bundle.encoder, PoissonEncoder) and bundle.encoder.signed
     image, label = bundle.train[3]  # batch 2, row 1
@@ -63,8 +63,8 @@ def test_cifar10_reads_pickled_batches_with_seed003_preprocessing(tmp_path, no_m
 
 def test_augmentation_is_a_switch_for_training_only(tmp_path, no_md5):
     write_cifar10(tmp_path)
-    plain = data.build(dataset_cfg("cifar10", "dataset.augment=false"), tmp_path)
-    augmented = data.build(dataset_cfg("cifar10", "dataset.augment=true"), tmp_path)
+    plain = data.build_dataset(dataset_cfg("cifar10", "dataset.augment=false"), tmp_path)
+    augmented = data.build_dataset(dataset_cfg("cifar10", "dataset.augment=true"), tmp_path)
     torch.manual_seed(0)
     draws = [augmented.train[0][0] for _ in range(8)]
     assert any(not torch.equal(draw, plain.train[0][0]) for draw in draws)  # random crop / flip
@@ -76,7 +76,7 @@ def test_augmentation_is_a_switch_for_training_only(tmp_path, no_md5):
 
 def test_svhn_reads_mat_files_and_maps_label_10_to_0(tmp_path, no_md5):
     written = write_svhn(tmp_path)
-    bundle = data.build(dataset_cfg("svhn", "dataset.augment=true"), tmp_path)
+    bundle = data.build_dataset(dataset_cfg("svhn", "dataset.augment=true"), tmp_path)
     assert (len(bundle.train), len(bundle.test), bundle.input_shape) == (5, 3, (3, 32, 32))
     images, labels = written["test"]
     image, label = bundle.test[0]
@@ -90,7 +90,7 @@ def test_svhn_reads_mat_files_and_maps_label_10_to_0(tmp_path, no_md5):
 @pytest.mark.parametrize("name", ["mnist", "cifar10", "svhn"])
 def test_missing_files_name_folder_files_and_command(tmp_path, name):
     with pytest.raises(UserError) as info:
-        data.build(dataset_cfg(name), tmp_path / "data")
+        data.build_dataset(dataset_cfg(name), tmp_path / "data")
     message = str(info.value)
     assert str(tmp_path / "data" / name) in message
     assert f"python -m ablations.data download dataset={name} paths.data={tmp_path / 'data'}" in message
@@ -103,13 +103,13 @@ def test_partly_present_files_are_listed(tmp_path):
     write_mnist(tmp_path)
     (tmp_path / "mnist" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(UserError, match="t10k-labels-idx1-ubyte"):
-        data.build(dataset_cfg("mnist"), tmp_path)
+        data.build_dataset(dataset_cfg("mnist"), tmp_path)
 
 
 def test_checksum_mismatch_is_a_user_error(tmp_path):
     write_cifar10(tmp_path)  # present but not the real files: torchvision's md5 check rejects them
     with pytest.raises(UserError, match="corrupted"):
-        data.build(dataset_cfg("cifar10"), tmp_path)
+        data.build_dataset(dataset_cfg("cifar10"), tmp_path)
 
 
 def test_image_normalize_rejects_unknown_mode():

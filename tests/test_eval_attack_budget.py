@@ -26,7 +26,7 @@ def event_run(tmp_path_factory):
 def test_budgeted_attack_reaches_full_success_and_reports_both_l2(event_run):
     model, cfg = results.load_model(event_run)
     cfg.eval = OmegaConf.create({"adversarial": {"n_samples": 40, "max_iterations": 400}})
-    data = datasets.build(cfg.dataset, cfg.paths.data)
+    data = datasets.build_dataset(cfg.dataset, cfg.paths.data)
     frame = evaluation.run_suite("adversarial", model, data, cfg)
     g2s = frame[frame["attack"] == "g2s"].set_index("metric")
     assert set(g2s["budget"]) == {400}
@@ -41,7 +41,7 @@ def test_budgeted_attack_reaches_full_success_and_reports_both_l2(event_run):
 
 def test_a_small_budget_is_stated_and_can_leave_samples_unbroken(event_run):
     model, cfg = results.load_model(event_run)
-    data = datasets.build(cfg.dataset, cfg.paths.data)
+    data = datasets.build_dataset(cfg.dataset, cfg.paths.data)
     x, y = next(iter(torch.utils.data.DataLoader(data.test, batch_size=40)))
     out = spike_attack(model, data.encoder(x), y, str(cfg.train.loss), max_iterations=1, flip_rate=0.0,
                        generator=torch.Generator().manual_seed(0))

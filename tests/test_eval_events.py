@@ -23,7 +23,7 @@ def event_run(tmp_path_factory):
 def _load(run_dir, **eval_params):
     model, cfg = results.load_model(run_dir)
     cfg.eval = OmegaConf.create({name: dict(values) for name, values in eval_params.items()})
-    return model, datasets.build(cfg.dataset, cfg.paths.data), cfg
+    return model, datasets.build_dataset(cfg.dataset, cfg.paths.data), cfg
 
 
 def test_spike_attack_keeps_binary_spikes_and_fools_the_network(event_run):

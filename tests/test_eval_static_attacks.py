@@ -35,7 +35,7 @@ def test_worst_case_is_at_most_every_attack_and_steps_are_reported(digits_run):
     model, cfg = results.load_model(digits_run)
     cfg.eval = OmegaConf.create({"adversarial": {"n_samples": 60, "batch_size": 60, "epsilons": [0.0, 0.1],
                                                  "eot_samples": 1, "pgd_steps": [2, 6]}})
-    frame = evaluation.run_suite("adversarial", model, datasets.build(cfg.dataset, cfg.paths.data), cfg)
+    frame = evaluation.run_suite("adversarial", model, datasets.build_dataset(cfg.dataset, cfg.paths.data), cfg)
     at = frame[frame["epsilon"] == 0.1]
     pgd = at[at["attack"] == "pgd"].set_index("steps")["value"]
     assert sorted(pgd.index) == [2, 6]

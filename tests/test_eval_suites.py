@@ -39,7 +39,7 @@ def integrate_and_fire(root):
 def _load(run_dir, **eval_params):
     model, cfg = results.load_model(run_dir)
     cfg.eval = OmegaConf.create({name: dict(values) for name, values in eval_params.items()})
-    return model, datasets.build(cfg.dataset, cfg.paths.data), cfg
+    return model, datasets.build_dataset(cfg.dataset, cfg.paths.data), cfg
 
 
 def _suite(run_dir, name, **eval_params):

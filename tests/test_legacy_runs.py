@@ -32,7 +32,7 @@ def legacy_root(tmp_path) -> Path:
 @pytest.mark.parametrize("relative", list(RUNS))
 def test_a_legacy_run_loads_and_evaluates_to_its_recorded_numbers(legacy_root, relative, tmp_path):
     model, cfg = results.load_model(legacy_root / relative)
-    bundle = data.build(cfg.dataset, tmp_path / "data")
+    bundle = data.build_dataset(cfg.dataset, tmp_path / "data")
     recorded = pd.read_parquet(legacy_root / relative / "eval" / "clean.parquet")
     again = evaluation.run_suite("clean", model, bundle, cfg)
     merged = recorded.merge(again, on=[c for c in recorded.columns if c != "value"], suffixes=("_then", "_now"))

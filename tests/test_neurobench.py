@@ -37,7 +37,7 @@ def both(request, tmp_path_factory):
     model, cfg = results.load_model(path)
     cfg.eval = OmegaConf.create({"activity": {"n_samples": N_SAMPLES, "batch_size": 32},
                                  "neurobench": {"n_samples": N_SAMPLES, "batch_size": 32}})
-    data = datasets.build(cfg.dataset, cfg.paths.data)
+    data = datasets.build_dataset(cfg.dataset, cfg.paths.data)
     ours = evaluation.run_suite("activity", model, data, cfg)
     theirs = evaluation.run_suite("neurobench", model, data, cfg)
     return request.param, ours, theirs

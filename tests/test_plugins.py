@@ -1,5 +1,6 @@
-"""Extending the package from outside: a plugin file registers a variant, a dataset, an evaluation
-suite and a figure, with its YAML in its own folder; the commands run them. No package file is touched."""
+"""Extending the package from outside: a plugin file registers a neuron component (a new part of
+the dynamics), a variant that uses it, a dataset, an evaluation suite and a figure, with its YAML in
+its own folder; the commands run them. No package file is touched."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 
 PLUGIN = '''
-"""A plugin of its own: subtractive-reset LIF, a tiny parity dataset, a weight-norm suite and its figure."""
+"""A plugin of its own: a refractory period as a new neuron slot, a subtractive-reset LIF with it, a
+tiny parity dataset, a weight-norm suite and its figure."""
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
@@ -21,7 +23,31 @@ from ablations import data, evaluation, figures, neurons
 from ablations.data.encoders import make_encoder
 from ablations.evaluation.common import tidy
 
-neurons.register_variant("leaky_subtract", neurons.NeuronSpec(leak="exponential", reset="subtract"))
+class Refractory(neurons.Component):
+    """For `refractory_steps` steps after a spike the neuron ignores its input current."""
+
+    slot, name, keys = "refractory", "steps", ("refractory_steps",)
+
+    def build(self, cell, spec, n_neurons):
+        cell.register_buffer("refractory_steps", torch.as_tensor(float(spec.option("refractory_steps", 2))))
+
+    def init_state(self, cell, like):
+        return {"refractory": torch.zeros_like(like)}
+
+    def current(self, cell, current, state, fired, recurrent):
+        state["refractory"] = torch.where(fired > 0, cell.refractory_steps, (state["refractory"] - 1).clamp(min=0))
+        return current * (state["refractory"] == 0)
+
+
+class NoRefractory(neurons.Component):
+    slot, name, fused = "refractory", "none", True
+
+
+neurons.register_slot("refractory", key="refractory", default="none")
+neurons.register_component(NoRefractory())
+neurons.register_component(Refractory())
+neurons.register_variant("leaky_refractory", neurons.NeuronSpec(leak="exponential", reset="subtract",
+                                                                 extra={"refractory": "steps"}))
 
 
 def tiny_parity(cfg, data_root):
@@ -59,10 +85,9 @@ figures.register(figures.FigureSpec("weight_norms", weight_norms, "plugin: weigh
 '''
 
 VARIANT_YAML = """# @package neuron
-variant: leaky_subtract
-leak: exponential
-reset: subtract
-recurrent: false
+variant: leaky_refractory
+reset: subtract            # agrees with the registration (a disagreeing key is refused)
+refractory_steps: 1        # the plugin component's parameter, overridable as neuron.refractory_steps
 """
 
 DATASET_YAML = """# @package dataset
@@ -82,7 +107,7 @@ layers: 16-8FC-2
 def _write_plugin(folder: Path) -> tuple[Path, Path]:
     (folder / "conf" / "variant").mkdir(parents=True)
     (folder / "conf" / "dataset").mkdir(parents=True)
-    (folder / "conf" / "variant" / "leaky_subtract.yaml").write_text(VARIANT_YAML)
+    (folder / "conf" / "variant" / "leaky_refractory.yaml").write_text(VARIANT_YAML)
     (folder / "conf" / "dataset" / "tiny_parity.yaml").write_text(DATASET_YAML)
     plugin = folder / "my_plugin.py"
     plugin.write_text(textwrap.dedent(PLUGIN))
@@ -98,12 +123,19 @@ def test_a_plugin_registers_a_variant_dataset_suite_and_figure_and_the_commands_
     plugin, conf = _write_plugin(tmp_path / "plugin")
     runs = tmp_path / "runs"
     common = [f"plugins=[{plugin}]", f"hydra.searchpath=[file://{conf}]", f"paths.runs={runs}"]
-    done = _cli("ablations.run", *common, "variant=leaky_subtract", "dataset=tiny_parity", "train.epochs=1",
+    done = _cli("ablations.run", *common, "variant=leaky_refractory", "dataset=tiny_parity", "train.epochs=1",
                 "progress=false", "eval.suites=[weight_norm]", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    (run_dir,) = list(runs.glob("tiny_parity/default/leaky_subtract/*-seed0"))
-    assert "reset subtract" in done.stdout
+    (run_dir,) = list(runs.glob("tiny_parity/default/leaky_refractory/*-seed0"))
+    assert "reset subtract" in done.stdout and "refractory steps" in done.stdout
+    assert done.stderr.count("run through the per-step path") == 1  # said once: the fused scan does not cover it
     assert (run_dir / "eval" / "weight_norm.parquet").exists()
+    recorded = (run_dir / "config.yaml").read_text()
+    assert "refractory_steps: 1\n" in recorded and "refractory: steps\n" in recorded  # the record names the part
+    other = _cli("ablations.run", *common, "variant=leaky_refractory", "dataset=tiny_parity", "train.epochs=1",
+                 "progress=false", "eval.suites=[weight_norm]", "neuron.refractory_steps=3", cwd=tmp_path)
+    assert other.returncode == 0, other.stderr
+    assert len(list(runs.glob("tiny_parity/default/leaky_refractory/*-seed0"))) == 2  # a parameter: a new run
 
     again = _cli("ablations.evaluate", f"run={runs}", "suite=weight_norm", "overwrite=true",
                  "eval.weight_norm.power=1", cwd=tmp_path)
@@ -119,3 +151,39 @@ def test_a_plugin_registers_a_variant_dataset_suite_and_figure_and_the_commands_
                    "dataset=tiny_parity", "train.epochs=1", cwd=tmp_path)
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
     assert "unknown dataset 'tiny_parity'; valid datasets: " in unknown.stderr
+
+
+@pytest.mark.slow
+def test_a_plugin_run_replays_from_another_folder_and_its_import_errors_are_shown(tmp_path):
+    import json
+
+    folder_a, folder_b = tmp_path / "a", tmp_path / "b"
+    folder_b.mkdir(parents=True)
+    plugin, _ = _write_plugin(folder_a)
+    # relative paths, as typed in the plugin's own folder
+    done = _cli("ablations.run", "plugins=[my_plugin.py]", "hydra.searchpath=[file://conf]", "paths.runs=runs",
+                "variant=leaky_refractory", "dataset=tiny_parity", "train.epochs=1", "progress=false",
+                "eval.suites=[weight_norm]", cwd=folder_a)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = list((folder_a / "runs").glob("tiny_parity/default/leaky_refractory/*-seed0"))
+    status = json.loads((run_dir / "status.json").read_text())
+    recorded = status["overrides"]
+    assert f"plugins=[{plugin}]" in recorded and f"hydra.searchpath=[file://{folder_a / 'conf'}]" in recorded
+    assert f"paths.runs={folder_a / 'runs'}" in recorded
+
+    # the recorded command, from another folder, into another runs folder: the same run again
+    again = _cli("ablations.run", *recorded, f"paths.runs={folder_b / 'runs'}", cwd=folder_b)
+    assert again.returncode == 0, again.stderr
+    (replayed,) = list((folder_b / "runs").glob("tiny_parity/default/leaky_refractory/*-seed0"))
+    assert replayed.name == run_dir.name  # same config hash
+    replayed_status = json.loads((replayed / "status.json").read_text())
+    assert replayed_status["final"]["accuracy"] == status["final"]["accuracy"]
+
+    evaluated = _cli("ablations.evaluate", f"run={run_dir}", "suite=weight_norm", "overwrite=true", cwd=folder_b)
+    assert evaluated.returncode == 0, evaluated.stderr
+
+    plugin.rename(plugin.with_name("moved.py"))  # the plugin's import error is shown, not "unknown suite"
+    broken = _cli("ablations.evaluate", f"run={run_dir}", "suite=weight_norm", "overwrite=true", cwd=folder_b)
+    assert broken.returncode == 2 and "Traceback" not in broken.stderr
+    assert f"plugin '{plugin}' could not be imported (FileNotFoundError" in broken.stderr, broken.stderr
+    assert "unknown evaluation suite" not in broken.stderr

@@ -59,7 +59,7 @@ def cache(tmp_path_factory):
 
 def build(name: str, root: Path, *overrides: str):
     cfg = compose([f"dataset={name}", f"paths.data={root}", *overrides])
-    return data.build(cfg.dataset, cfg.paths.data)
+    return data.build_dataset(cfg.dataset, cfg.paths.data)
 
 
 def read_nmnist_bin(path: str | Path) -> np.ndarray:

@@ -63,7 +63,7 @@ def test_tiny_reproduction_and_its_rerun(tmp_path):
     assert time.perf_counter() - start < 60
     pd.testing.assert_frame_equal(first.verdicts, second.verdicts)
 
-    from ablations.report import _reproductions_section
+    from ablations.report import reproductions_section
 
-    section = _reproductions_section(figures)
+    section = reproductions_section(figures)
     assert "linear_leak (scale quick)" in section and "more_robust_than_no_leak_gaussian" in section

@@ -10,7 +10,7 @@ import torch
 
 from ablations import network
 from ablations.config import CONF_DIR, UserError, build_model, compose, group_options, neuron_spec
-from ablations.data import build as build_data
+from ablations.data import build_dataset as build_data
 from ablations.data.generated import make_delayed_xor
 from ablations.studies.checks import check_definition
 from ablations.studies.definition import load_definition

@@ -85,7 +85,7 @@ def test_half_written_lock_is_judged_by_its_age(tmp_path):
 
 
 def test_heartbeat_refreshes_the_lock(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "LOCK_HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(results.lock, "LOCK_HEARTBEAT_S", 0.05)
     with RunLock(tmp_path):
         old = time.time() - 1000
         os.utime(tmp_path / LOCK_FILE, (old, old))

@@ -15,8 +15,8 @@ from omegaconf import OmegaConf
 from ablations import results, study
 from ablations.config import UserError
 from ablations.studies import checks
-from ablations.studies.definition import _parse_objective
-from ablations.studies.worker import _BudgetReached
+from ablations.studies.definition import parse_objective
+from ablations.studies.worker import BudgetReached
 
 TINY = ["dataset.steps=4", "train.epochs=2", "train.max_batches=3", "progress=false"]
 
@@ -127,7 +127,7 @@ def test_objective_values_from_status_and_eval_tables(tmp_path):
         "value": [0.5, 0.7, 0.1, 0.2, 0.9, 0.6, 3.0],
     })
     results.atomic_write_parquet(run_dir / "eval" / "noise.parquet", rows)
-    make = lambda **kw: _parse_objective({"direction": "maximize", **kw}, "t")  # noqa: E731
+    make = lambda **kw: parse_objective({"direction": "maximize", **kw}, "t")  # noqa: E731
     assert study.objective_value(run_dir, make(metric="accuracy")) == 0.8
     assert study.objective_value(run_dir, make(metric="n_parameters")) == 1234
     noisy = make(suite="noise", metric="accuracy", where={"noise": "gaussian", "scenario": 1, "severity": 5})
@@ -389,7 +389,7 @@ def test_a_trial_asked_for_after_the_budget_was_taken_runs_nothing(tmp_path, cap
     first = opened.ask()  # another worker's trial, running, holding the only slot
     first.set_user_attr("worker", study.worker_id())
     worker = study.Worker(opened, storage, retry, definition, paths(tmp_path), [])
-    opened.optimize(worker.objective, n_trials=1, catch=(_BudgetReached,))
+    opened.optimize(worker.objective, n_trials=1, catch=(BudgetReached,))
     trials = opened.get_trials()
     assert [t.state.name for t in trials] == ["RUNNING", "FAIL"] and trials[1].user_attrs["surplus"]
     assert not (tmp_path / "runs").exists()

@@ -1,7 +1,7 @@
 """Datasets: one registry, one factory, one module per source.
 
-``build(dataset_cfg, data_root) -> DataBundle``. A bundle holds the train and test splits (torch
-``Dataset`` objects yielding ``(x, y)``), the encoder that turns a loaded batch into the
+``build_dataset(dataset_cfg, data_root) -> DataBundle``. A bundle holds the train and test splits
+(torch ``Dataset`` objects yielding ``(x, y)``), the encoder that turns a loaded batch into the
 time-major network input ``[T, B, ...]``, the per-step input shape and the number of classes.
 
 Kinds of data:
@@ -12,36 +12,20 @@ Kinds of data:
   ``ssc`` via tonic; ``digits_events`` generated) and moved to time-major.
 * ``temporal``: generated spike trains ``[T, N]`` (``delayed_xor``, ``delayed_xor_dhsnn``) moved to time-major.
 
-Sources are registered by name as ``"module:function"`` and imported on first use, so a
-missing optional dependency of one source never breaks another.
+Sources are registered by name as ``"module:function"`` and imported on first use
+(:func:`ablations.registry.resolve_target`), so a missing optional dependency of one source never
+breaks another. :class:`DataBundle` lives in :mod:`.bundle`, which the sources import.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from torch.utils.data import Dataset
+from ..registry import Registry, resolve_target
+from .bundle import DataBundle
 
-from ..registry import Registry
-from .encoders import Encoder
-
-__all__ = ["DataBundle", "SOURCES", "build", "register", "available"]
-
-
-@dataclass
-class DataBundle:
-    name: str
-    kind: str  # static | event | temporal
-    train: Dataset
-    test: Dataset
-    encoder: Encoder
-    input_shape: tuple[int, ...]  # one time step of one sample, as the network sees it
-    n_classes: int
-    steps: int
-    meta: dict[str, Any] | None = None
+__all__ = ["DataBundle", "SOURCES", "build_dataset", "register", "available", "source"]
 
 
 # name -> the source function, or "module:function" imported on first use (so that a run on digits
@@ -73,16 +57,11 @@ def available() -> list[str]:
     return sorted(SOURCES)
 
 
-def _resolve(name: str) -> Callable[..., DataBundle]:
-    if name not in SOURCES:
-        raise ValueError(f"unknown dataset {name!r}; valid datasets: {', '.join(available())}")
-    target = SOURCES[name]
-    if callable(target):
-        return target
-    module_name, function = target.split(":")
-    return getattr(importlib.import_module(module_name), function)
+def source(name: str) -> Callable[..., DataBundle]:
+    """The source function registered as ``name``; an unknown name is a UserError listing the valid ones."""
+    return resolve_target(SOURCES.get(name))
 
 
-def build(dataset_cfg: Any, data_root: str | Path = "datasets") -> DataBundle:
+def build_dataset(dataset_cfg: Any, data_root: str | Path = "datasets") -> DataBundle:
     """The data bundle for ``dataset_cfg`` (a mapping with at least ``name``)."""
-    return _resolve(str(dataset_cfg["name"]))(dataset_cfg, Path(data_root))
+    return source(str(dataset_cfg["name"]))(dataset_cfg, Path(data_root))

@@ -27,7 +27,7 @@ USAGE = """usage: python -m ablations.data {info,download} [overrides]
 overrides: paths.data=DIR (data root), debug=true (tracebacks)"""
 
 
-def _size(n_bytes: int) -> str:
+def human_size(n_bytes: int) -> str:
     size = float(n_bytes)
     for unit in ("B", "kB", "MB", "GB"):
         if size < 1000 or unit == "GB":
@@ -92,7 +92,7 @@ def info_rows(data_root: str | Path) -> list[dict[str, str]]:
         else:
             status = "generated" if name in GENERATED else "?"
             source = GENERATED.get(name, "registered source")
-        rows.append({"dataset": name, "status": status, "size": _size(size) if size else "-",
+        rows.append({"dataset": name, "status": status, "size": human_size(size) if size else "-",
                      "folder": str(base) if name in REMOTES or size else "-", "source": source})
     return rows
 

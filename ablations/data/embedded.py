@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from . import DataBundle
+from .bundle import DataBundle
 from .encoders import make_encoder
 
 __all__ = ["digits", "digits_arrays"]

@@ -31,7 +31,7 @@ from typing import Any
 
 import tonic
 
-from . import DataBundle
+from .bundle import DataBundle
 from .files import require
 from .frames import event_bundle, fingerprint_names
 from ..errors import UserError

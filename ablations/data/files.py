@@ -20,12 +20,12 @@ folder read-only for every user.
 
 from __future__ import annotations
 
-import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from ..registry import resolve_target
 
 __all__ = ["Remote", "REMOTES", "GENERATED", "folder", "missing", "require", "disk_size", "fetch",
            "download_command", "writable"]
@@ -172,8 +172,7 @@ def fetch(name: str, data_root: str | Path) -> Path:
                         f"downloadable datasets: {', '.join(sorted(REMOTES))}")
     base = folder(name, data_root)
     base.mkdir(parents=True, exist_ok=True)
-    module_name, function = REMOTES[name].fetch.split(":")
-    getattr(importlib.import_module(module_name), function)(base)
+    resolve_target(REMOTES[name].fetch)(base)
     absent = missing(name, data_root)
     if absent:
         raise UserError(f"download of {name!r} finished but {base}/ still lacks {', '.join(absent)}; "

@@ -66,7 +66,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from . import DataBundle
+from .bundle import DataBundle
 from .encoders import SequenceEncoder
 from .files import writable
 from ..errors import UserError

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch.utils.data import TensorDataset
 
-from . import DataBundle
+from .bundle import DataBundle
 from .encoders import SequenceEncoder
 
 __all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder"]

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from . import DataBundle
+from .bundle import DataBundle
 from .embedded import digits_arrays
 from .frames import event_bundle
 from ..errors import UserError

@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from . import DataBundle
+from .bundle import DataBundle
 from .encoders import make_encoder
 from .files import require
 from ..errors import UserError, parse_bool

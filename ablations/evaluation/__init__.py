@@ -35,7 +35,6 @@ suite              metrics
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import time
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 
 from ..errors import UserError
-from ..registry import Registry
+from ..registry import Registry, resolve_target
 
 __all__ = ["Suite", "SUITES", "register", "KINDS", "available", "get", "resolve", "check", "run_suite", "run_suites", "suite_path"]
 
@@ -64,10 +63,7 @@ class Suite:
     defaults: Any = None  # parameters of a suite registered from outside (the shipped ones: conf/eval/default.yaml)
 
     def function(self) -> Callable[..., pd.DataFrame]:
-        if callable(self.target):
-            return self.target
-        module_name, function = self.target.split(":")
-        return getattr(importlib.import_module(module_name), function)
+        return resolve_target(self.target)
 
 
 SUITES: Registry[Suite] = Registry("evaluation suite")
@@ -213,7 +209,7 @@ def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data:
         return {}
     if data is None and any(SUITES[n].needs_model for n in todo):
         try:
-            data = datasets.build(cfg.dataset, cfg.paths.data)
+            data = datasets.build_dataset(cfg.dataset, cfg.paths.data)
         except ValueError as error:
             raise UserError(str(error)) from None
         names = resolve(todo, data.kind)

@@ -71,7 +71,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from ..network import SpikingLayer, TimeDropout
 from ..neurons import RecurrentNeuron
 from .common import batch_generator, device_of, forward_records, hidden_layers, params, test_loader, tidy

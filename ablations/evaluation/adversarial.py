@@ -66,7 +66,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from ..data.encoders import DirectEncoder, Encoder, PoissonEncoder
 from ..training import loss_function
 from .common import batch_generator, device_of, loss_name, params, test_loader, tidy

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from ..training import loss_function, per_sample_sse
 from .common import batch_generator, device_of, loss_name, params, test_loader, tidy
 

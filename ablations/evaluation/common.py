@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from ..errors import UserError
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 
 __all__ = [
     "DEFAULTS_FILE", "suite_defaults", "params", "device_of", "subset_indices", "test_indices", "test_loader",

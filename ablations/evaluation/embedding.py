@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from ..errors import UserError
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from .common import batch_generator, device_of, forward_records, hidden_layers, params, test_loader, tidy
 
 __all__ = ["embedding", "spike_counts"]

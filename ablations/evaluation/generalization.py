@@ -10,7 +10,7 @@ Rows:
   evaluation (``train.eval_every`` > 1) have no test rows.
 * event data only (seed 001 Table 7: trained on 3 ms frames, tested on 1, 2, 3, 5 and 10 ms):
   ``accuracy``, ``loss`` and ``sse`` per ``time_window_ms`` in ``time_windows_ms``, the test split
-  re-binned by :func:`ablations.data.build` with ``dataset.frame.time_window_ms`` changed; the
+  re-binned by :func:`ablations.data.build_dataset` with ``dataset.frame.time_window_ms`` changed; the
   window the network was trained on is in ``trained_time_window_ms``, the number of frames at
   the tested window in ``window_steps``. Event data binned by a
   fixed number of bins (no ``frame.time_window_ms``) gets no such rows.
@@ -27,8 +27,8 @@ from omegaconf import OmegaConf, open_dict
 
 from .. import results
 from ..errors import UserError
-from ..data import DataBundle
-from ..data import build as build_data
+from ..data.bundle import DataBundle
+from ..data import build_dataset as build_data
 from .clean import evaluate_split
 from .common import loss_name, params, test_loader, tidy
 

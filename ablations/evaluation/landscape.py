@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from ..training import loss_function
 from .common import batch_generator, device_of, loss_name, params, test_loader, tidy
 

@@ -51,7 +51,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from ..errors import UserError
 from ..network import SpikingLayer
 from ..neurons import Leaky, RecurrentNeuron, set_backend

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from ..errors import UserError
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from ..data import noise as noise_lib
 from ..training import loss_function, per_sample_sse
 from .common import batch_generator, device_of, loss_name, params, test_loader, tidy

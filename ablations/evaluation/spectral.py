@@ -52,7 +52,7 @@ import pandas as pd
 import torch
 
 from ..errors import UserError
-from ..data import DataBundle
+from ..data.bundle import DataBundle
 from ..data import noise as noise_lib
 from .common import batch_generator, device_of, forward_records, params, test_loader, tidy
 

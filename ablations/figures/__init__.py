@@ -42,7 +42,6 @@ study_history            studies: objective per trial and best so far, one per s
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import time
@@ -53,7 +52,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..registry import Registry
+from ..registry import Registry, resolve_target
 from .missing import MissingResults
 
 __all__ = [
@@ -61,6 +60,7 @@ __all__ = [
     "FigureSpec",
     "MissingResults",
     "Outcome",
+    "build_figure",
     "build",
     "get",
     "register",
@@ -85,10 +85,7 @@ class FigureSpec:
     needs_runs: bool = True
 
     def function(self) -> Callable[[pd.DataFrame], Any]:
-        if callable(self.target):
-            return self.target
-        module, function = self.target.split(":")
-        return getattr(importlib.import_module(module if "." in module else f"{__name__}.{module}"), function)
+        return resolve_target(self.target, package=__name__)
 
 
 FIGURES: Registry[FigureSpec] = Registry("figure")
@@ -147,13 +144,16 @@ def load(runs: str | Path = "runs") -> pd.DataFrame:
     return frame
 
 
-def build(name: str, results: pd.DataFrame) -> Any:
+def build_figure(name: str, results: pd.DataFrame) -> Any:
     """The figure (or table) ``name`` drawn from ``results``; raises :class:`MissingResults`."""
     from . import style
 
     spec = get(name)
     with style.theme():
         return spec.function()(results)
+
+
+build = build_figure  # the spelling of the quickstart notebook (examples/quickstart.ipynb)
 
 
 # --------------------------------------------------------------------------- tables on disk

@@ -167,7 +167,7 @@ def coherence(results: pd.DataFrame):
     return figure
 
 
-def _noise_accuracy(results: pd.DataFrame, variants=None) -> pd.DataFrame:
+def noise_accuracy_rows(results: pd.DataFrame, variants=None) -> pd.DataFrame:
     rows = select.eval_rows(results, "noise", "accuracy")
     if rows.empty:
         return rows
@@ -209,7 +209,7 @@ def noise_robustness(results: pd.DataFrame):
     """Seed 003 Fig. 3: test accuracy at each noise severity, one line per membrane time constant
     tau (IF = tau inf), mean +- s.d. over seeds; panels scenario {1, 2} x noise {Gaussian, impulse}
     x dataset (scenario 1: noise on the pixels before Poisson coding; 2: on the spikes)."""
-    rows, note = _tau_rows(_noise_accuracy(results))
+    rows, note = _tau_rows(noise_accuracy_rows(results))
     missing.require(rows, results, "noise-suite accuracy of leak-ablation runs (vanilla / no_leak)",
                    suites=["noise"], variants=["vanilla", "no_leak"])
     figure = noise_panels(results, rows, "tau_label", select.tau_order(rows), style.tau_palette(rows["tau_eff"].unique()))

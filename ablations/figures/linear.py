@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import layout, missing, select, style
-from .leak import _noise_accuracy, noise_panels
+from .leak import noise_accuracy_rows, noise_panels
 
 __all__ = ["linear_leak_noise", "linear_leak_rate", "single_neuron_rates", "period", "tau_m_of", "predicted_rate"]
 
@@ -40,7 +40,7 @@ def linear_leak_noise(results: pd.DataFrame):
     """Seed 002 (noise robustness): test accuracy against input-noise severity for the linear
     leak, the exponential leak (vanilla LIF) and no leak (IF), mean +- s.d. over seeds; panels
     scenario {1, 2} x noise {Gaussian, impulse} x dataset as in seed 003 Fig. 3."""
-    rows = _noise_accuracy(results, LINEAR_VARIANTS)
+    rows = noise_accuracy_rows(results, LINEAR_VARIANTS)
     missing.require(rows if not rows.empty and "linear_leak" in set(rows["variant"]) else rows.iloc[0:0], results,
                    "noise-suite accuracy of linear_leak (and vanilla, no_leak) runs", suites=["noise"],
                    variants=LINEAR_VARIANTS)

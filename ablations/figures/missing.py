@@ -64,7 +64,7 @@ def _default_flat(dataset: str, model: str) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     from ..config import compose
-    from ..results import _flatten
+    from ..results import flatten
 
     overrides = [f"dataset={dataset}"] + ([f"model={model}"] if model and model != "default" else [])
     try:
@@ -72,7 +72,7 @@ def _default_flat(dataset: str, model: str) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - a dataset that no longer composes just gets no shared overrides
         return {}
     flat: dict[str, Any] = {}
-    _flatten("", OmegaConf.to_container(cfg, resolve=True), flat)
+    flatten("", OmegaConf.to_container(cfg, resolve=True), flat)
     return flat
 
 

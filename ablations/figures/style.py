@@ -3,7 +3,9 @@
 * :func:`theme` is the single seaborn theme (``ticks`` style, ``paper`` context, 7-8 pt fonts)
   as a context manager; the registry draws every figure inside it, so importing this module
   changes no global matplotlib state.
-* :data:`VARIANT_COLORS` gives each of the 8 variant presets (``conf/variant/``) one colour
+* :data:`VARIANTS` lists the registered variants (:data:`ablations.neurons.VARIANTS`, a plugin's
+  too) in the order figures list them: the registry's.
+* :data:`VARIANT_COLORS` gives each of the 8 shipped variant presets (``conf/variant/``) one colour
   (Okabe-Ito based, colour-blind safe) and :data:`VARIANT_MARKERS` one marker, used by every
   figure that shows variants. Figures over the membrane time constant (seed 003) colour by
   :func:`tau_color`: IF (``tau = inf``) takes the ``no_leak`` colour, complete leak
@@ -16,12 +18,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import matplotlib as mpl
 import numpy as np
 import seaborn as sns
+
+from .. import neurons
 
 __all__ = [
     "COLUMN",
@@ -48,9 +52,25 @@ COLUMN = 3.5   # in: one column of a two-column paper (IEEE 3.5 in, NeurIPS sing
 TEXT = 7.16    # in: full text width of a two-column paper
 DPI = 200      # PNG resolution
 
-#: The variant presets of ``conf/variant/``, in the order figures list them.
-VARIANTS = ("vanilla", "no_leak", "complete_leak", "no_reset", "recurrent", "linear_leak",
-            "no_leak_recurrent", "no_leak_no_reset_recurrent", "alif", "synaptic")
+class RegisteredVariants(Sequence):
+    """The names in the variant registry (:data:`ablations.neurons.VARIANTS`), in registration order,
+    read at each use: a variant a plugin registers later is listed too."""
+
+    def __getitem__(self, index):
+        return tuple(neurons.VARIANTS)[index]
+
+    def __len__(self) -> int:
+        return len(neurons.VARIANTS)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(neurons.VARIANTS))
+
+    def __repr__(self) -> str:
+        return f"RegisteredVariants({', '.join(neurons.VARIANTS)})"
+
+
+#: The registered variants, in the order figures list them (the shipped presets first).
+VARIANTS = RegisteredVariants()
 
 #: One colour per variant, the same in every figure (Okabe-Ito palette + two dark tones).
 VARIANT_COLORS: dict[str, str] = {

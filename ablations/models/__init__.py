@@ -1,8 +1,11 @@
 """The papers' networks as named models (``model=NAME``, ``conf/model/NAME.yaml``).
 
-A model config names a registered ``builder`` (default ``layered``) that :func:`build` calls as
-``builder(cfg, spec, input_shape)``; it returns a network whose ``forward`` takes ``[T, B, ...]``
+A model config names a registered ``builder`` (default ``layered``) that :func:`build_model` calls
+as ``builder(cfg, spec, input_shape)``; it returns a network whose ``forward`` takes ``[T, B, ...]``
 and returns ``[B, classes]`` and that has ``n_classes``, ``probes`` and ``records``.
+:func:`build_model` is the one path from a run config to its network: the config layer
+(:func:`ablations.config.build_model`) and a recorded run (:func:`ablations.results.load_model`)
+both build through it.
 
 * ``layered`` (:mod:`ablations.models.layered`): any layer-string network (seed 003's VGG nets
   ``vgg9``, ``vgg6``; seed 001's FC nets ``fc_nmnist``, ``fc_dvs_gesture``, ``fc_mnist``,
@@ -23,11 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from omegaconf import DictConfig, OmegaConf
+
+from .. import neurons
 from ..errors import UserError
 from ..registry import Registry
 from . import layered, resnet, rnn
 
-__all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build"]
+__all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build_model"]
 
 # keys every model config has, whatever its builder
 COMMON_KEYS = ("name", "builder")
@@ -46,14 +52,15 @@ class Builder:
 
 
 MODELS: Registry[Builder] = Registry("model builder")
-MODELS.add("layered", Builder(layered.build, ("layers", "readout", "readout_beta", "readout_window", "pool",
+MODELS.add("layered", Builder(layered.build_layered_network, ("layers", "readout", "readout_beta", "readout_window", "pool",
                                               "batch_norm", "bias", "dropout", "dropout_position", "init",
                                               "pool_threshold")))
-MODELS.add("resnet", Builder(resnet.build, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
+MODELS.add("resnet", Builder(resnet.build_resnet, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
                                             "blocks", "widths", "n_classes")))
-MODELS.add("recurrent_baseline", Builder(rnn.build, ("cell", "layers", "readout", "readout_window")))
+MODELS.add("recurrent_baseline", Builder(rnn.build_recurrent_baseline, ("cell", "layers", "readout", "readout_window")))
 
-# how configs recorded before builders had names spelled them
+# how configs recorded before builders had names spelled them (the functions have been renamed since;
+# these spellings are only read from old records, never imported)
 LEGACY_BUILDERS = {
     "ablations.models.layered:build": "layered",
     "ablations.models.resnet:build": "resnet",
@@ -78,6 +85,13 @@ def check_keys(model_cfg: Any) -> Builder:
     return builder
 
 
-def build(cfg: Any, spec, input_shape: tuple[int, ...]):
-    """The network ``cfg.model`` describes, with neurons of ``spec``, for inputs of ``input_shape``."""
-    return check_keys(cfg.model).function(cfg, spec, tuple(input_shape))
+def build_model(cfg: Any, input_shape: tuple[int, ...], spec: "neurons.NeuronSpec | None" = None):
+    """The network a run config describes, for inputs of ``input_shape`` per time step: neurons of
+    ``spec`` (by default the spec of ``cfg.neuron``), the builder ``cfg.model`` names, and the neuron
+    backend ``cfg.neuron.backend``. A config it cannot build is a ValueError or UserError saying why."""
+    if spec is None:
+        neuron = cfg.neuron
+        spec = neurons.spec_from_config(OmegaConf.to_container(neuron, resolve=True)
+                                        if isinstance(neuron, DictConfig) else dict(neuron))
+    network = check_keys(cfg.model).function(cfg, spec, tuple(input_shape))
+    return neurons.set_backend(network, str(cfg.neuron.get("backend") or "auto"))

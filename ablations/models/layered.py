@@ -28,7 +28,7 @@ from typing import Any
 from .. import network
 from ..errors import UserError
 
-__all__ = ["with_dropout", "model_layers", "build", "DROPOUT_POSITIONS"]
+__all__ = ["with_dropout", "model_layers", "build_layered_network", "DROPOUT_POSITIONS"]
 
 _WEIGHTED = re.compile(r"^(\d+C\d+|\d+FC|\d+)$")
 _LAYER = re.compile(r"^(\d+C\d+|\d+FC)$")
@@ -74,7 +74,7 @@ def model_layers(cfg: Any) -> str:
     return str(layers)
 
 
-def build(cfg: Any, spec, input_shape: tuple[int, ...]):
+def build_layered_network(cfg: Any, spec, input_shape: tuple[int, ...]):
     """Builder ``layered`` (``model.builder: layered``)."""
     model = cfg.model
     layers = with_dropout(model_layers(cfg), model.get("dropout"), str(model.get("dropout_position", "after_pool")))

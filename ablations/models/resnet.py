@@ -39,7 +39,7 @@ from torch import nn
 from .. import neurons
 from ..network import Readout, SpikingLayer, SpikingNetwork, TimeDropout, _apply_ops
 
-__all__ = ["ResidualSpikingLayer", "BasicBlock", "SpikingResNet", "resnet", "build"]
+__all__ = ["ResidualSpikingLayer", "BasicBlock", "SpikingResNet", "resnet", "build_resnet"]
 
 
 class ResidualSpikingLayer(SpikingLayer):
@@ -127,7 +127,7 @@ def resnet(spec, input_shape: Sequence[int], n_classes: int = 10, blocks: Sequen
                          tuple(int(s) for s in input_shape))
 
 
-def build(cfg: Any, spec, input_shape: tuple[int, ...]) -> SpikingResNet:
+def build_resnet(cfg: Any, spec, input_shape: tuple[int, ...]) -> SpikingResNet:
     """Builder ``resnet`` (``model.builder: resnet``); classes from the dataset's layer string."""
     model = cfg.model
     classes = model.get("n_classes") or _classes_of(cfg)

@@ -27,7 +27,7 @@ from torch import nn
 from .. import network
 from .layered import model_layers
 
-__all__ = ["RecurrentBaseline", "CELLS", "build"]
+__all__ = ["RecurrentBaseline", "CELLS", "build_recurrent_baseline"]
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 READOUTS = ("last", "mean")
@@ -79,7 +79,7 @@ class RecurrentBaseline(nn.Module):
         return self.head(hidden[first:]).mean(0)
 
 
-def build(cfg: Any, spec, input_shape: tuple[int, ...]):
+def build_recurrent_baseline(cfg: Any, spec, input_shape: tuple[int, ...]):
     """Builder ``recurrent_baseline`` (``model.builder: recurrent_baseline``); ``spec`` is not used."""
     model = cfg.model
     cell = str(model.cell)

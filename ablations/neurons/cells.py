@@ -365,12 +365,18 @@ def fused_sequence(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tens
             raise ValueError("train.checkpoint_time_steps does not cover neuron.synapse=current (its current "
                              "carries over between time blocks); leave checkpoint_time_steps null")
         current = SynapticFilter.apply(current, float(cell.syn_alpha))
+    adaptation = None
+    if spec.adaptation == "alif":
+        if state is not None:
+            raise ValueError("train.checkpoint_time_steps does not cover neuron.adaptation=alif (its threshold "
+                             "trace carries over between time blocks); leave checkpoint_time_steps null")
+        adaptation = (float(cell.adapt_decay), float(cell.adapt_scale))
     if spec.input_scale == "one_minus_beta":
         factor = cell.input_factor()
         current = current * factor
         if weight is not None:
             weight = weight * (factor.reshape(-1, 1) if isinstance(factor, torch.Tensor) else factor)
-    return scan.fused_scan(cell, recurrent, current, state, beta=beta, weight=weight)
+    return scan.fused_scan(cell, recurrent, current, state, beta=beta, weight=weight, adaptation=adaptation)
 
 
 def simulate(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

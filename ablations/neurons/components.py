@@ -396,7 +396,7 @@ class AdaptiveThreshold(Component):
     ``rho = exp(-1/adapt_tau)``, ``b = adapt_scale``. ``S[t-1]`` carries its gradient into
     ``A`` (as in Bellec's BPTT); the subtractive reset removes the base threshold ``theta``."""
 
-    slot, name = "adaptation", "alif"
+    slot, name, fused = "adaptation", "alif", True
     keys = ("adapt_tau", "adapt_scale")
 
     def check(self, spec: Any) -> None:

@@ -222,9 +222,15 @@ def _component_names() -> list[str]:
     return list(COMPONENTS)
 
 
+# slots whose choice is a knob of the neuron's form, not an ablation axis: like tau, the input
+# scaling of DH-SNN's normalised update is applied to every variant of a preset and keeps its name
+FORM_SLOTS = ("input",)
+
+
 def physics(spec: NeuronSpec) -> tuple:
-    """What makes a variant: the component of every slot (parameters such as tau are knobs)."""
-    return tuple((slot, slot_value(spec, slot)) for slot in SLOTS)
+    """What makes a variant: the component of every slot but the form knobs (``input_scale``, and
+    parameters such as tau)."""
+    return tuple((slot, slot_value(spec, slot)) for slot in SLOTS if slot not in FORM_SLOTS)
 
 
 # the config keys of the slots' choices: a variant sets them, an override changes them

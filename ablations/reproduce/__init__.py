@@ -78,7 +78,8 @@ def _fingerprint(run_dirs: Sequence[Path], grid: Grid) -> str:
 def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extra: Sequence[str] = (),
               seeds: Sequence[int] | None = None, figures_root: str | Path = "figures", grid_path: str | Path | None = None,
               draw: bool = True, log: Callable[..., None] = print, progress: bool = True,
-              train: bool = True, groups: Sequence[str] | None = None) -> Reproduction:
+              train: bool = True, groups: Sequence[str] | None = None, jobs: int = 1,
+              launcher: str | None = None) -> Reproduction:
     """Run the reproduction of ``paper`` at ``scale`` (see the module docstring).
 
     ``common``: overrides for every run that do not change what is trained (``paths.runs=...``,
@@ -86,6 +87,8 @@ def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extr
     change the runs, e.g. ``train.epochs=1``); ``seeds`` replaces the grid's seeds. ``train=False``
     trains nothing and judges the grid points already complete (the table says how many are missing).
     ``groups`` runs only the named groups of the scale (the other groups' claims: "not measured").
+    ``jobs``: grid points trained at once in parallel processes; ``launcher``: send them through one
+    of Hydra's launcher plugins instead (:mod:`ablations.reproduce.launch`).
     """
     from . import claims, table
     from .launch import launch
@@ -94,7 +97,7 @@ def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extr
     grid = load_grid(paper, scale, extra=extra, seeds=seeds, path=grid_path, groups=groups)
     claims.claims_of(grid.paper)  # an unknown paper fails before any work
     log(f"reproduce {grid.paper} ({grid.title}) at scale {scale}: {len(grid.points)} grid point(s)", flush=True)
-    outcome = launch(grid, common=common, log=log, progress=progress, train=train)
+    outcome = launch(grid, common=common, log=log, progress=progress, train=train, jobs=jobs, launcher=launcher)
     log(f"grid: {outcome.trained} run(s) trained or evaluated now, {outcome.skipped} already complete, "
         f"{outcome.missing} not run yet, {len(outcome.failed)} failed, in {outcome.seconds:.0f} s", flush=True)
     runs_root = next((o.split("=", 1)[1] for o in common if o.startswith("paths.runs=")), "runs")

@@ -17,6 +17,11 @@ Keys::
     grid=PATH                      a grid file of one's own instead of the shipped one
     figures=false                  do not draw the figures
     train=false                    train nothing: judge the grid points already complete
+    jobs=N|auto                    grid points trained at once, in parallel processes (default auto:
+                                   one per core, each with the threads its share of the cores gives)
+    launcher=NAME                  send the grid points through Hydra's launcher plugin NAME:
+                                   submitit_local | submitit_slurm | joblib (extra [cluster]); its
+                                   settings as hydra.launcher.KEY=VALUE (hydra.launcher.partition=gpu)
     progress=false                 no progress bar
     list=true                      print the grid's run commands and exit
     debug=true                     tracebacks for errors
@@ -31,20 +36,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from .. import parallel
 from ..cli import entry, parse as parse_arguments
 from ..errors import UserError, parse_bool
 
 USAGE = __doc__
 
 KEYS = ("paper", "scale", "paths.runs", "paths.figures", "paths.data", "device", "seeds", "groups", "grid", "figures",
-        "train", "progress", "list", "debug")
+        "train", "progress", "list", "debug", "jobs", "launcher")
 
 
 def parse(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """``key=value`` arguments -> (options, extra run overrides); UserError on a bad argument."""
     defaults = {"paper": "", "scale": "quick", "paths.runs": "runs", "paths.figures": "figures", "paths.data": "",
                 "device": "", "seeds": "", "groups": "", "grid": "", "figures": "true", "train": "true", "progress": "true",
-                "list": "false", "debug": "false"}
+                "list": "false", "debug": "false", "jobs": "auto", "launcher": ""}
     # a dotted key that is not one of ours is a run override (train.epochs=1), appended to every grid point
     options, extra = parse_arguments(argv, {key: key for key in KEYS}, defaults,
                                      passthrough=lambda key: "." in key or key.startswith(("+", "~")),
@@ -76,6 +82,9 @@ def _main(argv: Sequence[str]) -> int:
         common.append(f"paths.data={options['paths.data']}")
     if options["device"]:
         common.append(f"device={options['device']}")
+    common += [o for o in extra if o.startswith("hydra.")]  # the launcher's settings, not the runs'
+    extra = [o for o in extra if not o.startswith("hydra.")]
+    jobs = parallel.parse_jobs(options["jobs"])
     if parse_bool(options["list"], "list"):
         grid = load_grid(options["paper"], options["scale"], extra=extra, seeds=seeds, path=options["grid"] or None,
                          groups=groups)
@@ -86,7 +95,8 @@ def _main(argv: Sequence[str]) -> int:
                        figures_root=options["paths.figures"], grid_path=options["grid"] or None,
                        draw=parse_bool(options["figures"], "figures"),
                        progress=parse_bool(options["progress"], "progress"),
-                       train=parse_bool(options["train"], "train"), groups=groups)
+                       train=parse_bool(options["train"], "train"), groups=groups, jobs=jobs,
+                       launcher=options["launcher"] or None)
     print()
     for row in result.verdicts.itertuples(index=False):
         print(f"[{row.verdict}] {row.claim} ({row.dataset}): {row.sentence}\n    {row.evidence}")

@@ -8,11 +8,11 @@ from typing import Any, Mapping, Sequence
 from omegaconf import DictConfig
 
 from ..errors import UserError
-from ..config import compose, validate
+from ..config import compose, load
 from .definition import Param, StudyDefinition
-from .objectives import EPOCH_METRICS, RUN_METRICS, _prune_metric, known_suites
-from .trials import DEFAULT_RUN_OVERRIDES, _when_holds, merge_overrides, override_key, trial_overrides
-from .values import _same
+from .objectives import EPOCH_METRICS, RUN_METRICS, prune_metric_of, known_suites
+from .trials import DEFAULT_RUN_OVERRIDES, when_holds, merge_overrides, override_key, trial_overrides
+from .values import same_value
 
 
 def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] = ()) -> DictConfig:
@@ -28,19 +28,20 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
     if clash:
         raise UserError(f"{', '.join(clash)} {'is' if len(clash) == 1 else 'are'} searched by study "
                         f"{definition.name!r}; remove {'it' if len(clash) == 1 else 'them'} from the command line")
-    suites = _trial_suites(definition, run_overrides)
+    suites = trial_suites(definition, run_overrides)
+    base_overrides = trial_overrides(definition, run_overrides, {}, number=0, suites=suites)
     try:
-        base = compose(trial_overrides(definition, run_overrides, {}, number=0, suites=suites))
+        base = compose(base_overrides)
     except UserError as error:
         raise UserError(f"{where}: the study's run overrides (with the command line's) do not compose:\n{error}") \
             from None
-    _validate_run(base, f"{where}: base run config")
+    _validate_run(base, f"{where}: base run config", base_overrides)
     if suites:
         _check_suites(base, where)
     for row in check_rows(definition.space):
         try:
-            cfg = compose(trial_overrides(definition, run_overrides, row, 0, suites))
-            _validate_run(cfg, "")
+            overrides = trial_overrides(definition, run_overrides, row, 0, suites)
+            _validate_run(compose(overrides), "", overrides)
         except UserError:
             _find_bad_value(definition, run_overrides, suites, row, where)
             raise
@@ -54,7 +55,7 @@ def check_definition(definition: StudyDefinition, run_overrides: Sequence[str] =
         if objective.suite is not None and registered is not None and objective.suite not in registered:
             raise UserError(f"{where}: objective {objective.name!r}: no evaluation suite {objective.suite!r}; "
                             f"suites: {', '.join(sorted(registered))}")
-    prune = _prune_metric(definition)
+    prune = prune_metric_of(definition)
     if definition.pruner_name != "none" and not definition.multi_objective:
         if prune is None:
             raise UserError(f"{where}: objective {definition.objectives[0].name!r} has no per-epoch value to "
@@ -78,12 +79,12 @@ def check_rows(space: Sequence[Param]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {}
         for param in space:
             values = param.check_values()
-            if _when_holds(param, row):
+            if when_holds(param, row):
                 row[param.key] = values[min(index, len(values) - 1)]
         rows.append(row)
     for param in space:
         for value in param.check_values():
-            if not any(param.key in row and _same(row[param.key], value) and type(row[param.key]) is type(value)
+            if not any(param.key in row and same_value(row[param.key], value) and type(row[param.key]) is type(value)
                        for row in rows):
                 context = {k: (v[0] if isinstance(v, tuple) else v) for k, v in param.when}
                 rows.append({**context, param.key: value})
@@ -104,7 +105,7 @@ def _find_bad_value(definition: StudyDefinition, run_overrides: Sequence[str], s
             raise UserError(f"{where}: search-space key {key!r} (value {value!r}) does not work in the "
                             f"run config: {first}\nUse a key of the run config (`python -m ablations.run "
                             f"--cfg job` prints it) or a config group (variant, dataset, model, ...).") from None
-        _validate_run(cfg, f"{where}: search-space value {key}={value!r}")
+        _validate_run(cfg, f"{where}: search-space value {key}={value!r}", overrides)
 
 
 def _check_suites(cfg: DictConfig, where: str) -> None:
@@ -119,14 +120,15 @@ def _check_suites(cfg: DictConfig, where: str) -> None:
         raise UserError(f"{where}: the evaluation suites the objectives need do not fit the runs: {error}") from None
 
 
-def _validate_run(cfg: DictConfig, what: str) -> None:
+def _validate_run(cfg: DictConfig, what: str, overrides: Sequence[str] = ()) -> None:
+    """The checks of a run (:func:`ablations.config.load`: values, and overrides that would change nothing)."""
     try:
-        validate(cfg)
+        load(overrides, cfg)
     except UserError as error:
         raise UserError(f"{what}: {error}" if what else str(error)) from None
 
 
-def _trial_suites(definition: StudyDefinition, run_overrides: Sequence[str]) -> list[str]:
+def trial_suites(definition: StudyDefinition, run_overrides: Sequence[str]) -> list[str]:
     """``eval.suites`` of the trials: those the base config asks for plus those the objectives need."""
     if not definition.suites:
         return []

@@ -236,7 +236,7 @@ def _strategy(value: Any, key: str, where: str) -> dict:
     raise UserError(f"{where}: `{key}` must be a name or a mapping such as {{name: ..., ...}}, not {value!r}")
 
 
-def _parse_objective(spec: Any, where: str) -> Objective:
+def parse_objective(spec: Any, where: str) -> Objective:
     if isinstance(spec, str):
         raise UserError(f"{where}: objective {spec!r} must be a mapping, e.g. {{metric: {spec}, direction: maximize}}")
     if not isinstance(spec, Mapping):
@@ -302,7 +302,7 @@ def parse_definition(node: Mapping[str, Any], default_name: str = "study", sourc
         objectives_node = [objectives_node]
     if not objectives_node:
         raise UserError(f"{where}: a study needs `objectives`, e.g. [{{metric: accuracy, direction: maximize}}]")
-    objectives = tuple(_parse_objective(o, where) for o in objectives_node)
+    objectives = tuple(parse_objective(o, where) for o in objectives_node)
     names = [o.name for o in objectives]
     if len(set(names)) != len(names):
         raise UserError(f"{where}: objective names must differ, got {names}; give each a `name`")

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from .. import results
 from ..errors import UserError
 from .definition import Objective, StudyDefinition
-from .values import _same
+from .values import same_value
 
 
 # Numbers a finished run records in status.json "final" (training.fit) and at its top level.
@@ -45,7 +45,7 @@ def objective_value(run_dir: str | Path, objective: Objective, status: Mapping[s
     rows = pd.read_parquet(path)
     if "metric" not in rows.columns or "value" not in rows.columns:
         raise UserError(f"objective {objective.name!r}: {path} lacks the columns 'metric' and 'value'")
-    kept = rows[[_same(m, objective.metric) for m in rows["metric"]]]
+    kept = rows[[same_value(m, objective.metric) for m in rows["metric"]]]
     if kept.empty:
         raise UserError(f"objective {objective.name!r}: {path} has no metric {objective.metric!r}; "
                         f"it has {', '.join(sorted(map(str, rows['metric'].unique())))}")
@@ -55,7 +55,7 @@ def objective_value(run_dir: str | Path, objective: Objective, status: Mapping[s
             raise UserError(f"objective {objective.name!r}: {path} has no condition column {column!r}; "
                             f"it has {', '.join(conditions) or 'none'}")
         options = expected if isinstance(expected, tuple) else (expected,)
-        mask = [any(_same(v, o) for o in options) for v in kept[column]]
+        mask = [any(same_value(v, o) for o in options) for v in kept[column]]
         if not any(mask):
             raise UserError(f"objective {objective.name!r}: {path} has no rows with {column}={expected!r} for "
                             f"metric {objective.metric!r}; values there: "
@@ -87,7 +87,7 @@ def known_suites() -> set[str] | None:
     return None
 
 
-def _prune_metric(definition: StudyDefinition) -> str | None:
+def prune_metric_of(definition: StudyDefinition) -> str | None:
     if definition.multi_objective or definition.pruner_name == "none":
         return None
     if definition.prune_metric:

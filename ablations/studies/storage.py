@@ -76,7 +76,7 @@ def open_storage(url: str, definition: StudyDefinition, attempts: int = 5):
         engine_kwargs = {"connect_args": {"connect_timeout": 10}, "pool_pre_ping": True}
     elif url.startswith("mysql"):
         engine_kwargs = {"pool_pre_ping": True}
-    with _quiet():
+    with quiet_warnings():
         callback = _retry_callback(definition.max_retry)
     import inspect
 
@@ -85,7 +85,7 @@ def open_storage(url: str, definition: StudyDefinition, attempts: int = 5):
                     else "failed_trial_callback")
     for attempt in range(attempts):
         try:
-            with _quiet():
+            with quiet_warnings():
                 storage = optuna.storages.RDBStorage(
                     url, engine_kwargs=engine_kwargs, heartbeat_interval=definition.heartbeat_interval,
                     grace_period=definition.grace_period, **{callback_key: callback})
@@ -165,26 +165,26 @@ def open_study(storage, definition: StudyDefinition, create: bool = True, worker
                         f"{definition.directions}; give the changed study a new name (study.name=...)")
     names = [o.name for o in definition.objectives]
     if getattr(study, "metric_names", None) != names:
-        with _quiet():
+        with quiet_warnings():
             study.set_metric_names(names)
     return study
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
 
 
-def _states():
+def trial_states():
     from optuna.trial import TrialState
 
     return TrialState
 
 
 def state_counts(study) -> dict[str, int]:
-    TrialState = _states()
+    TrialState = trial_states()
     counts = {s.name.lower(): 0 for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING,
                                           TrialState.WAITING, TrialState.FAIL)}
     counts["surplus"] = 0

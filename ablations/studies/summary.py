@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import results
 from .definition import StudyDefinition
-from .storage import _quiet, _states
+from .storage import quiet_warnings, trial_states
 from .values import format_value
 
 
@@ -31,7 +31,7 @@ def summary_table(study, definition: StudyDefinition, top: int = 10) -> str:
     """The best trial (single objective) or the Pareto front (several), as text."""
     import pandas as pd
 
-    TrialState = _states()
+    TrialState = trial_states()
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         return "no complete trial yet"
@@ -72,14 +72,14 @@ def write_figures(study, definition: StudyDefinition, out_dir: str | Path, log=p
     matplotlib.use("Agg")
     from optuna.visualization import matplotlib as plots
 
-    TrialState = _states()
+    TrialState = trial_states()
     out_dir = Path(out_dir)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     written: list[Path] = []
     if not complete:
         return written
     names = [o.name for o in definition.objectives]
-    with _quiet():
+    with quiet_warnings():
         def attempt(what: str, make, path: Path) -> None:
             try:
                 written.append(_save(make(), path))

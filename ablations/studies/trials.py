@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from .definition import Param, StudyDefinition
-from .values import _same, format_value
+from .values import same_value, format_value
 
 
 DEFAULT_RUN_OVERRIDES = ("progress=false",)  # no progress bars from workers; a run override can change it
@@ -39,11 +39,11 @@ def trial_overrides(definition: StudyDefinition, run_overrides: Sequence[str], p
     return merge_overrides(DEFAULT_RUN_OVERRIDES, definition.overrides, run_overrides, extra, bookkeeping)
 
 
-def _when_holds(param: Param, params: Mapping[str, Any]) -> bool:
+def when_holds(param: Param, params: Mapping[str, Any]) -> bool:
     for key, expected in param.when:
         value = params.get(key)
         options = expected if isinstance(expected, tuple) else (expected,)
-        if not any(_same(value, option) for option in options):
+        if not any(same_value(value, option) for option in options):
             return False
     return True
 
@@ -52,7 +52,7 @@ def suggest(trial, space: Sequence[Param]) -> dict[str, Any]:
     """Sample the search space on an Optuna trial (define-by-run; ``when`` makes parameters conditional)."""
     params: dict[str, Any] = {}
     for param in space:
-        if not _when_holds(param, params):
+        if not when_holds(param, params):
             continue
         if param.type == "categorical":
             params[param.key] = trial.suggest_categorical(param.key, list(param.choices))

@@ -33,7 +33,7 @@ def format_value(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_value(a: Any, b: Any) -> bool:
     """Equality across the types YAML and parquet give (5 == 5.0 == '5'; 'gaussian' == 'gaussian')."""
     try:
         return float(a) == float(b)

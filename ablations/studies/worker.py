@@ -19,8 +19,8 @@ from .. import faults, results
 from ..errors import UserError
 from ..config import compose
 from .definition import StudyDefinition
-from .objectives import _prune_metric, objective_value
-from .storage import _quiet, _states, state_counts
+from .objectives import prune_metric_of, objective_value
+from .storage import quiet_warnings, trial_states, state_counts
 from .trials import suggest, trial_overrides
 from .values import format_value
 
@@ -36,7 +36,7 @@ def worker_id() -> str:
     return f"{socket.gethostname()}/{_boot_id()}/{os.getpid()}"
 
 
-class _BudgetReached(Exception):
+class BudgetReached(Exception):
     """Raised inside a trial asked for after other workers had taken the whole budget."""
 
 
@@ -51,7 +51,7 @@ class Worker:
         self.suites = list(suites)
         self.deadline = deadline
         self.budget = definition.budget
-        self.prune_metric = _prune_metric(definition)
+        self.prune_metric = prune_metric_of(definition)
         self.log = log
         self.me = worker_id()
         self.interrupted_trial_id: int | None = None
@@ -62,12 +62,12 @@ class Worker:
         """Fail (and re-queue) trials of dead workers: stale heartbeats, and gone local processes."""
         import optuna
 
-        with _quiet():
+        with quiet_warnings():
             optuna.storages.fail_stale_trials(self.study)
         if not self.definition.reclaim_local:
             return
         host, boot, _ = self.me.split("/")
-        TrialState = _states()
+        TrialState = trial_states()
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             owner = str(trial.user_attrs.get("worker", ""))
             parts = owner.split("/")
@@ -80,7 +80,7 @@ class Worker:
     def _fail_and_retry(self, trial_id: int, why: str) -> None:
         import optuna
 
-        TrialState = _states()
+        TrialState = trial_states()
         try:
             if self.storage.get_trial(trial_id).state == TrialState.RUNNING:
                 if not self.storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
@@ -89,7 +89,7 @@ class Worker:
             return  # another worker got there first
         frozen = copy.deepcopy(self.storage.get_trial(trial_id))
         self.log(f"trial {frozen.number} failed: {why}; re-queued with the same parameters", flush=True)
-        with _quiet():
+        with quiet_warnings():
             self.retry(self.study, frozen)
 
     # ---- budget
@@ -117,7 +117,7 @@ class Worker:
             study.stop()
 
     def _check_budget(self, trial) -> None:
-        TrialState = _states()
+        TrialState = trial_states()
         ahead = 0
         for other in self.study.get_trials(deepcopy=False):
             if other.state in (TrialState.COMPLETE, TrialState.PRUNED):
@@ -129,7 +129,7 @@ class Worker:
             self.surplus.add(trial.number)
             self.log(f"trial {trial.number}: other workers took the rest of the budget at the same moment; "
                      "it runs nothing (recorded as failed, user_attrs.surplus)", flush=True)
-            raise _BudgetReached(f"trial {trial.number} started after other workers had taken the whole budget "
+            raise BudgetReached(f"trial {trial.number} started after other workers had taken the whole budget "
                                  f"of {self.budget}; it runs nothing")
 
     # ---- the objective
@@ -157,7 +157,7 @@ class Worker:
         self.log(f"trial {trial.number}{f' (re-run of trial {retried})' if retried is not None else ''}: "
                  f"{shown}", flush=True)
         # Trials with the same parameters train the same run: one trains it, the others wait and reuse it.
-        prepared = prepare(cfg)  # resolved: the lock and the run directory share one identity
+        prepared = prepare(cfg, overrides)  # resolved: the lock and the run directory share one identity
         with _run_lock(_lock_path(prepared.cfg), self.log):
             try:
                 run_dir = run_cfg(prepared, on_epoch=self._reporter(trial, prepared.cfg) if self.prune_metric else None,
@@ -216,7 +216,7 @@ class Worker:
         """Run trials with ``study.optimize`` until the budget is finished (or the deadline passes)."""
         from optuna.study import MaxTrialsCallback
 
-        TrialState = _states()
+        TrialState = trial_states()
         if not self.room():
             return
         timeout = None if self.deadline is None else max(1e-3, self.deadline - time.time())
@@ -226,7 +226,7 @@ class Worker:
             handler.addFilter(quiet)
         try:
             self.study.optimize(
-                self.objective, timeout=timeout, catch=(_BudgetReached,),
+                self.objective, timeout=timeout, catch=(BudgetReached,),
                 callbacks=[MaxTrialsCallback(self.budget, states=(TrialState.COMPLETE, TrialState.PRUNED)),
                            self.after_trial])
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: re-queue the trial that was running, at once
@@ -234,7 +234,7 @@ class Worker:
                 trial = self.storage.get_trial(self.interrupted_trial_id)
                 if trial.state == TrialState.FAIL:
                     self.log(f"trial {trial.number} interrupted; re-queued with the same parameters", flush=True)
-                    with _quiet():
+                    with quiet_warnings():
                         self.retry(self.study, copy.deepcopy(trial))
                 elif trial.state == TrialState.RUNNING:
                     self._fail_and_retry(trial._trial_id, "interrupted")
