@@ -235,6 +235,9 @@ def validate(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons
         (str(train.schedule) in training.SCHEDULES,
          f"train.schedule={train.schedule!r} is not one of {list(training.SCHEDULES)}"),
         (str(train.loss) in training.LOSSES, f"train.loss={train.loss!r} is not one of {list(training.LOSSES)}"),
+        (str(train.loss) != "nll_steps" or cfg.model.get("readout") == "integrator_softmax",
+         f"train.loss=nll_steps needs model.readout=integrator_softmax (per-step log-probabilities), not "
+         f"{cfg.model.get('readout')!r}; use train.loss=ce_mem or ce_rate with this readout"),
         (str(cfg.device) in ("auto", "cpu", "cuda") or str(cfg.device).startswith("cuda:"),
          f"device={cfg.device!r} is not one of ['auto', 'cpu', 'cuda', 'cuda:N']"),
         (int(cfg.dataset.steps) >= 1 if cfg.dataset.get("steps") is not None else True,

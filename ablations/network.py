@@ -48,8 +48,25 @@ Readouts (``readout=``), on the output layer's current ``I_L[t] = W_L s[t] + b_L
 * ``spike_count`` (seed 001, rate decoding): a spiking output layer of the same variant (without
   recurrence); prediction = spike count / T.
 
-``readout_window=K`` takes ``mem_mean`` / ``mem_max`` / ``spike_count`` over the last K steps only
-(the integrator still runs over all T): the delayed XOR answer is read during pattern B alone.
+* ``integrator_softmax`` (DH-SNN, the code base of seed 001's group: repository eva1801/DH-SNN):
+  a non-spiking leaky integrator ``U_L[t] = alpha U_L[t-1] + (1 - alpha) I_L[t]`` with
+  ``alpha = sigmoid(p)``, ``p`` one learned value per output neuron drawn from U(0, 4)
+  (``SNN_layers/spike_neuron.py`` ``output_Neuron_pra``, lines 108-118; ``spike_dense.py``
+  ``readout_integrator_test``, lines 11-44), read through a softmax at every step of the window:
+  ``y_hat_c = sum_t log softmax(softmax(U_L[t]))_c``. Up to a per-sample constant (the same for
+  every class) this is ``sum_t softmax(U_L[t])_c``, DH-SNN's SHD output (``SHD/main_dense_origin.py``
+  lines 86-87), so ``train.loss=ce_mem`` on it is that script's cross-entropy on the summed softmax
+  (line 146) and the prediction is its argmax; ``train.loss=nll_steps`` is ``-y_hat_y``, the sum over
+  the window of the per-step cross-entropies on the softmax, DH-SNN's delayed XOR loss
+  (``delayed_xor/delayed_xor_snn.py`` lines 109-113). The per-step predictions of the window are
+  kept in ``window_predictions`` (``[W, B]``, detached) for the training accuracy over the window
+  (that script's printed accuracy, lines 114-119). ``readout_beta`` is not used: the leak is learned.
+  assumption: the integrator starts at 0 (DH-SNN draws U(0, 1) at the start of every batch,
+  ``spike_dense.py`` line 37); a sequence starts from fresh state here as everywhere.
+
+``readout_window=K`` takes ``mem_mean`` / ``mem_max`` / ``spike_count`` / ``integrator_softmax``
+over the last K steps only (the integrator still runs over all T): the delayed XOR answer is read
+during pattern B alone.
 
 Probes (``net.probes = True``, off by default and free when off) keep, per spiking layer, its
 input, its current ``I[t]``, its spikes and membrane, and the readout membrane, in ``net.records``.
@@ -78,7 +95,7 @@ from .neurons import NeuronSpec
 __all__ = ["READOUTS", "POOLS", "INITS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "he_normal_",
            "set_time_checkpointing"]
 
-READOUTS = ("mem_last", "mem_mean", "mem_max", "spike_count")
+READOUTS = ("mem_last", "mem_mean", "mem_max", "spike_count", "integrator_softmax")
 POOLS = ("avg", "max", "spiking")
 INITS = ("default", "he_normal")
 
@@ -285,14 +302,17 @@ def set_time_checkpointing(model: nn.Module, steps: int | None) -> nn.Module:
 class Readout(nn.Module):
     """Output layer: stateless ops, then a decoding of ``I_L[t]`` into ``[B, classes]``."""
 
+    LEAK_INIT = (0.0, 4.0)  # DH-SNN readout_integrator_test defaults low_m = 0, high_m = 4 (spike_dense.py line 13)
+    CLOSED_FORM_MAX = 1 << 16  # integrator_softmax: window x T up to which the membrane is one product (delayed XOR: 9 x 200)
+
     def __init__(self, ops: Sequence[nn.Module], kind: str, beta: float, spiking: nn.Module | None,
                  unscaled_leak_gradient: bool = False, window: int | None = None):
         super().__init__()
         if kind not in READOUTS:
             raise ValueError(f"readout {kind!r} is not one of {list(READOUTS)}")
         if window is not None and (int(window) < 1 or kind == "mem_last"):
-            raise ValueError(f"model.readout_window={window} must be >= 1 and needs readout mem_mean, mem_max or "
-                             "spike_count (or null for all steps)")
+            raise ValueError(f"model.readout_window={window} must be >= 1 and needs readout mem_mean, mem_max, "
+                             "spike_count or integrator_softmax (or null for all steps)")
         self.ops = nn.ModuleList(ops)
         self.kind = kind
         self.beta = float(beta)
@@ -300,12 +320,32 @@ class Readout(nn.Module):
         self.unscaled_leak_gradient = bool(unscaled_leak_gradient)
         self.window = None if window is None else int(window)
         self.binary_input = False  # the input is a spiking layer's 0/1 spikes (set by SpikingNetwork)
+        self.leak_parameter: nn.Parameter | None = None  # p of alpha = sigmoid(p), integrator_softmax only
+        self.window_predictions: torch.Tensor | None = None  # integrator_softmax: [W, B] of the last forward
+        if kind == "integrator_softmax":
+            n_out = ops[-1].out_features
+            # DH-SNN spike_dense.py lines 13, 28-31: tau_m per readout neuron, nn.init.uniform_(tau_m, 0, 4)
+            self.leak_parameter = nn.Parameter(torch.empty(n_out).uniform_(*self.LEAK_INIT))
+
+    @property
+    def alpha(self) -> torch.Tensor | None:
+        """The learned leak ``sigmoid(p)`` per output neuron (``integrator_softmax``), else None."""
+        return None if self.leak_parameter is None else torch.sigmoid(self.leak_parameter)
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
         current = _apply_ops(self.ops, x, self.binary_input).float()  # the integrator runs in float32 under autocast
         steps = current.shape[0]
         first = 0 if self.window is None else max(steps - self.window, 0)
-        if self.kind == "spike_count":
+        if self.kind == "integrator_softmax":
+            if record is None and (steps - first) * steps <= self.CLOSED_FORM_MAX:
+                membrane = self._leaky_window(current, first)  # rows first..T-1 only
+                first = 0
+            else:
+                membrane = self._leaky_integrate(current)
+            probabilities = torch.softmax(membrane[first:], dim=-1)
+            self.window_predictions = probabilities.detach().argmax(-1)
+            out = torch.log_softmax(probabilities, dim=-1).sum(0)
+        elif self.kind == "spike_count":
             spikes, membrane = neurons.run_sequence(self.spiking, current, record_membrane=True)
             out = spikes[first:].sum(0) / steps
         elif self.kind == "mem_last" and record is None and not self.unscaled_leak_gradient:
@@ -325,6 +365,30 @@ class Readout(nn.Module):
             record["readout"] = {"input": x.detach(), "current": current.detach(), "membrane": membrane.detach()}
         return out
 
+    def _leaky_integrate(self, current: torch.Tensor) -> torch.Tensor:
+        """``integrator_softmax``'s membrane, step by step (the definition):
+        ``U[t] = alpha U[t-1] + (1 - alpha) I[t]``, ``U[-1] = 0``; ``[T, B, C]``."""
+        alpha = torch.sigmoid(self.leak_parameter)
+        mem = torch.zeros_like(current[0])
+        trace = []
+        for t in range(current.shape[0]):
+            mem = alpha * mem + (1 - alpha) * current[t]
+            trace.append(mem)
+        return torch.stack(trace)
+
+    def _leaky_window(self, current: torch.Tensor, first: int) -> torch.Tensor:
+        """Rows ``first..T-1`` of :meth:`_leaky_integrate` in one product (a fast path, pinned to it by
+        a test): ``U[t] = sum_{s <= t} (1 - alpha) alpha^(t - s) I[s]``. Costs ``(T - first) x T`` per
+        class and sample, so it is used for short windows only (:data:`CLOSED_FORM_MAX`)."""
+        alpha = torch.sigmoid(self.leak_parameter)
+        steps = current.shape[0]
+        lag = (torch.arange(first, steps, device=current.device)[:, None]
+               - torch.arange(steps, device=current.device)[None, :])  # [W, T]
+        powers = torch.pow(alpha, lag.clamp(min=0).unsqueeze(-1).to(alpha.dtype))  # [W, T, C]
+        weights = torch.where((lag >= 0).unsqueeze(-1), powers * (1 - alpha), torch.zeros_like(powers))
+        return torch.einsum("wsc,sbc->wbc", weights, current.reshape(steps, -1, current.shape[-1])).reshape(
+            steps - first, *current.shape[1:])
+
     def _integrate(self, current: torch.Tensor) -> torch.Tensor:
         mem = torch.zeros_like(current[0])
         trace = []
@@ -338,6 +402,8 @@ class Readout(nn.Module):
 
     def extra_repr(self) -> str:
         window = "" if self.window is None else f", window={self.window}"
+        if self.kind == "integrator_softmax":
+            return f"kind={self.kind}, alpha=sigmoid(p), p~U{self.LEAK_INIT} learned{window}"
         return f"kind={self.kind}, beta={self.beta:.4g}{window}"
 
 

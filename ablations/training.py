@@ -18,6 +18,9 @@ Losses, on the network output ``y_hat [B, classes]`` (the readout's prediction) 
 * ``ce_rate`` (seed 001, rate decoding): cross-entropy on the output spike counts
   (``y_hat * T`` for the ``spike_count`` readout).
 * ``ce_mem`` (seed 001, membrane decoding): cross-entropy on ``y_hat`` as logits.
+* ``nll_steps`` (DH-SNN's delayed XOR): ``-y_hat_y``, batch mean; on the ``integrator_softmax``
+  readout, whose ``y_hat`` sums per-step log-probabilities, it is the sum over the readout window
+  of the per-step cross-entropies (:class:`ablations.network.Readout`).
 
 Every epoch records train loss/accuracy/SSE (running, over the training batches) and test
 loss/accuracy/SSE, where SSE is the per-sample sum of squared errors between ``y_hat`` and the
@@ -126,6 +129,10 @@ def ce_mem(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tens
     return F.cross_entropy(output, labels)
 
 
+def nll_steps(output: torch.Tensor, labels: torch.Tensor, steps: int) -> torch.Tensor:
+    return F.nll_loss(output, labels)
+
+
 @dataclass(frozen=True)
 class TrainingChoice:
     """A named choice of ``train.loss``, ``train.optimizer`` or ``train.schedule``: its function and the
@@ -140,6 +147,7 @@ LOSSES: Registry[TrainingChoice] = Registry("train.loss", "losses")
 LOSSES.add("mse_onehot", TrainingChoice(mse_onehot, ("loss_reduction",)))
 LOSSES.add("ce_rate", TrainingChoice(ce_rate))
 LOSSES.add("ce_mem", TrainingChoice(ce_mem))
+LOSSES.add("nll_steps", TrainingChoice(nll_steps))
 
 
 # train.loss_reduction -> what it does; only mse_onehot has a choice (the cross-entropies are batch means)
@@ -187,6 +195,25 @@ class _Tally:
     def means(self) -> dict[str, float]:
         count = max(self.total, 1)
         return {"loss": self.loss / count, "accuracy": self.correct / count, "sse": self.sse / count}
+
+
+class _WindowTally:
+    """Training accuracy over the readout window, per step (DH-SNN delayed_xor_snn.py lines 114-119:
+    every step of the window is one prediction): reads ``model.readout.window_predictions``
+    (``[W, B]``, set by the ``integrator_softmax`` readout); ``{}`` for any other readout."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.readout = getattr(model, "readout", None)
+        self.correct, self.total = 0, 0
+
+    def add(self, labels: torch.Tensor) -> None:
+        predictions = getattr(self.readout, "window_predictions", None)
+        if predictions is not None:
+            self.correct += int((predictions == labels).sum())
+            self.total += predictions.numel()
+
+    def means(self) -> dict[str, float]:
+        return {"window_accuracy": self.correct / self.total} if self.total else {}
 
 
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
@@ -467,15 +494,41 @@ def resume(path: Path, trainer: Trainer, device: torch.device) -> None:
     trainer.elapsed_before = float(state.get("train_time_s", 0.0))
 
 
+#: batches after which a run states its expected duration
+ETA_BATCHES = 3
+#: an expected training time beyond this on a CPU gets the advice to use a CPU-sized setting
+CPU_PATIENCE_S = 2 * 3600.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def expected_duration(elapsed_s: float, batches: int, batches_per_epoch: int, epochs: int, device: Any) -> str:
+    """``expected: ...`` from the first batches' wall time (the test pass and evaluation suites not
+    counted); on a CPU, past :data:`CPU_PATIENCE_S`, the advice of a CPU-sized setting (README)."""
+    per_epoch = elapsed_s / max(batches, 1) * batches_per_epoch
+    line = (f"  expected: about {_duration(per_epoch)} per epoch, {_duration(per_epoch * epochs)} for {epochs} "
+            f"epoch(s) (from the first {batches} batch(es); test passes not counted)")
+    if str(device).startswith("cpu") and per_epoch * epochs > CPU_PATIENCE_S:
+        line += ("\n  this will not fit a CPU in reasonable time: use a GPU (device=cuda), or a CPU-sized setting such "
+                 "as dataset.steps=20 train.max_batches=50 model=vgg6 (README: Datasets)")
+    return line
+
+
 def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: DataBundle, device: torch.device,
                 grad_clip: float | None, epoch: int, bar_desc: str, progress: bool,
+                announce: Callable[[int, float], None] | None = None,
                 draws: Callable[[int, int], torch.Generator | None] | None = None) -> tuple[dict[str, float], float]:
     """One epoch of BPTT over the first ``n_batches`` batches of ``loader``: the running train
     metrics (per sample) and the seconds spent waiting for data. Raises :class:`Diverged`.
+    ``announce(batches, seconds)`` is called once after the first :data:`ETA_BATCHES` batches.
     ``draws(epoch, index)``: the encoder's generator of a batch (``streams.training_batch``; None = global)."""
+    epoch_start = time.perf_counter()
     model, optimizer, scaler = trainer.model, trainer.optimizer, trainer.scaler
     model.train()
     tally = _Tally()
+    window = _WindowTally(model)  # per-step accuracy over a readout window, where the readout has one
     data_time = 0.0
     fetch_start = time.perf_counter()
     batch_bar = tqdm(loader, total=n_batches, desc=bar_desc, leave=False, disable=not progress)
@@ -501,11 +554,14 @@ def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: Data
         faults.point("train.batch")  # fault-injection tests: killed mid-epoch
         with torch.no_grad():
             tally.add(output.detach(), y, trainer.record_loss(output.detach(), y, data.steps))
+            window.add(y)
         running = tally.means()
         batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
+        if announce is not None and index + 1 == min(ETA_BATCHES, n_batches):
+            announce(index + 1, time.perf_counter() - epoch_start)
         fetch_start = time.perf_counter()
     batch_bar.close()
-    return tally.means(), data_time
+    return {**tally.means(), **window.means()}, data_time
 
 
 def final_metrics(history: list[dict], train_time_s: float) -> dict[str, Any]:
@@ -540,13 +596,20 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     tracker = tracking.start(cfg, run_dir)  # logger=none|csv|tensorboard mirrors each epoch's row
     epoch_bar = tqdm(range(trainer.start_epoch, epochs), desc=f"{cfg.neuron.variant} epochs",
                      initial=trainer.start_epoch, total=epochs, disable=not progress)
+    first_epoch = trainer.start_epoch
     for epoch in epoch_bar:
+        if hasattr(data.train, "set_epoch"):  # generated data drawn fresh each epoch (data/generated.py)
+            data.train.set_epoch(epoch)
         loader = make_loader(data.train, int(train.batch_size), shuffle=True, seed=seed * 100_003 + epoch,
                              num_workers=int(train.num_workers))
         n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
         epoch_start = time.perf_counter()
+        announce = None
+        if epoch == first_epoch:  # the run states its expected duration after its first batches
+            def announce(batches: int, seconds: float, n_batches=n_batches) -> None:
+                tqdm.write(expected_duration(seconds, batches, n_batches, epochs - first_epoch, device))
         means, data_time = train_epoch(trainer, loader, n_batches, data, device, train.get("grad_clip"), epoch,
-                                       f"epoch {epoch + 1}/{epochs}", progress,
+                                       f"epoch {epoch + 1}/{epochs}", progress, announce,
                                        draws=lambda e, i: streams.training_batch(cfg, e, i, device))  # train.rng
         if trainer.scheduler is not None:
             trainer.scheduler.step()
@@ -564,6 +627,11 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
         trainer.history.append(row)
         epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
+        if not progress:  # without bars, one line per epoch
+            left = (time.perf_counter() - started) / (epoch + 1 - first_epoch) * (epochs - epoch - 1)
+            test_part = f", test accuracy {row['test_accuracy']:.3f}" if "test_accuracy" in row else ""
+            print(f"  epoch {epoch + 1}/{epochs}: train loss {row['train_loss']:.4f}, accuracy {row['train_accuracy']:.3f}"
+                  f"{test_part}, {row['epoch_time_s']:.0f} s; about {_duration(left)} left", flush=True)
         save_checkpoint(checkpoint_path, trainer, data, trainer.elapsed_before + time.perf_counter() - started)
         results.write_metrics(run_dir, trainer.history)
         results.update_status(run_dir, epochs_done=epoch + 1)

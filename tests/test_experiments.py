@@ -8,14 +8,15 @@ import re
 import pytest
 import torch
 
-from ablations.config import CONF_DIR, build_model, compose, group_options
+from ablations.config import CONF_DIR, build_model, compose, group_options, neuron_spec
 
 INPUT_SHAPES = {"cifar10": (3, 32, 32), "svhn": (3, 32, 32), "mnist": (1, 28, 28), "nmnist": (2, 34, 34),
                 "dvs_gesture": (2, 32, 32), "shd": (700,), "delayed_xor": (16,), "digits": (1, 8, 8),
                 "digits_events": (2, 12, 12), "delayed_xor_dhsnn": (20,), "ssc": (700,)}
 
-EXPERIMENTS = ["leak_cifar10", "leak_svhn", "roles_cifar10", "roles_delayed_xor", "roles_dvs_gesture",
-               "roles_mnist", "roles_nmnist", "roles_shd", "roles_ssc"]
+EXPERIMENTS = ["leak_cifar10", "leak_svhn", "roles_cifar10", "roles_delayed_xor", "roles_delayed_xor_table5",
+               "roles_dvs_gesture", "roles_mnist", "roles_nmnist", "roles_shd", "roles_shd_table5", "roles_ssc",
+               "roles_ssc_table5"]
 
 
 def test_every_experiment_and_dataset_is_covered():
@@ -53,7 +54,8 @@ def test_every_experiment_value_names_its_source(name):
     assert text.startswith("# @package _global_") and "defaults:" in text
     for line in _value_lines(text):
         comment = line.split("#", 1)[1] if "#" in line else ""
-        assert re.search(r"seed 00[13]|Lee et al|silent|states none|neither source|as the other", comment), \
+        assert re.search(r"seed 00[13]|Lee et al|DH-SNN .*line|assumption|silent|states none|neither source|as the other",
+                         comment), \
             f"{name}: no source or reason for {line.strip()!r}"
 
 
@@ -65,14 +67,15 @@ def test_leak_presets_follow_seed003():
         assert cfg.train.schedule == "multistep" and cfg.train.loss == "mse_onehot"
         assert cfg.model.readout == "mem_last" and cfg.model.pool == "spiking"  # ref [21] pooling neurons (issue 11)
         assert (cfg.dataset.steps, cfg.dataset.signed, cfg.dataset.normalize) == (100, True, "zero_mean")
-        assert cfg.neuron.leak == "exponential" and float(cfg.neuron.tau) in (30.0, 100.0)
+        assert neuron_spec(cfg).leak == "exponential" and float(cfg.neuron.tau) in (30.0, 100.0)
         assert cfg.model.dropout == 0.2
     swept = compose(["experiment=leak_cifar10", "neuron.tau=inf"])
     assert str(swept.neuron.tau) == "inf"
 
 
 @pytest.mark.parametrize("name, column", [
-    ("roles_shd", "temporal"), ("roles_ssc", "temporal"), ("roles_delayed_xor", "temporal"), ("roles_nmnist", "spatio-temporal"),
+    ("roles_shd_table5", "temporal"), ("roles_ssc_table5", "temporal"), ("roles_delayed_xor_table5", "temporal"),
+    ("roles_nmnist", "spatio-temporal"),
     ("roles_dvs_gesture", "spatio-temporal"), ("roles_mnist", "spatial"), ("roles_cifar10", "spatial")])
 def test_roles_presets_follow_seed001_table5(name, column):
     expected = {  # seed 001 Table 5: batch, lr, StepLR(step, gamma), threshold, surrogate width

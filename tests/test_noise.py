@@ -124,12 +124,12 @@ def test_bad_noise_parameters_are_refused():
 def test_severity_five_keeps_the_mean_input_spectrum_as_seed_003_describes():
     """Seed 003 section 4.3: at level 5 the mean spectrum stays roughly the same (DC and total power
     within 10 % here) while the non-DC bins rise; the levels step by 1.5x."""
-    from ablations import data as datasets
+    from ablations.data import build_dataset
     from ablations.evaluation.spectral import single_sided_power
     from ablations.pipeline import compose_run
 
     cfg = compose_run(["dataset=digits", "dataset.normalize=zero_mean", "dataset.signed=true", "dataset.steps=20"])
-    bundle = datasets.build(cfg.dataset, cfg.paths.data)
+    bundle = build_dataset(cfg.dataset, cfg.paths.data)
     x = torch.stack([bundle.test[i][0] for i in range(200)])
     draws = N.draw_batch(bundle.encoder, x, _gen(0))
 

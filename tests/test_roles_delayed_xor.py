@@ -19,7 +19,7 @@ ROLES = [name for name in group_options("experiment") if name.startswith("roles_
 
 
 def test_dhsnn_regime_matches_the_public_generator():
-    cfg = compose(["experiment=roles_delayed_xor", "dataset.n_train=4000", "dataset.n_test=10"])
+    cfg = compose(["experiment=roles_delayed_xor_table5", "dataset.n_train=4000", "dataset.n_test=10"])
     d = cfg.dataset
     assert (d.channels, d.pattern_steps, 2 * d.pattern_steps + d.delay_steps) == (20, 10, 200)
     assert (d.low_rate, d.high_rate, d.noise_rate, d.noise_over_patterns) == (0.2, 0.6, 0.01, True)
@@ -62,17 +62,41 @@ def test_window_readout_sees_only_the_last_steps():
 
 
 def test_roles_delayed_xor_net_is_dhsnn_size_and_same_readout_for_every_variant():
-    betas = set()
     for variant in ["vanilla", "no_leak", "complete_leak", "no_reset", "recurrent", "linear_leak"]:
         cfg = compose(["experiment=roles_delayed_xor", f"variant={variant}"])
         model = build_model(cfg, (20,))
         assert [layer.ops[-1].out_features for layer in model.layers] == [16] and model.n_classes == 2
-        assert (model.readout.kind, model.readout.window) == ("mem_mean", 10)
-        betas.add(model.readout.beta)
-    assert betas == {0.8808}
+        assert (model.readout.kind, model.readout.window) == ("integrator_softmax", 9)   # steps 191..199
+        assert model.readout.leak_parameter.requires_grad
+        old = build_model(compose(["experiment=roles_delayed_xor_table5", f"variant={variant}"]), (20,))
+        assert (old.readout.kind, old.readout.window, old.readout.beta) == ("mem_mean", 10, 0.8808)
 
 
-@pytest.mark.parametrize("name", ROLES)
+def test_roles_delayed_xor_is_dhsnn_script():
+    cfg = compose(["experiment=roles_delayed_xor"])
+    d, t = cfg.dataset, cfg.train
+    assert (d.name, d.fresh, d.n_train) == ("delayed_xor_dhsnn", True, 50000)
+    assert (t.batch_size, t.lr, t.epochs, t.schedule, t.step_size, t.gamma) == (500, 0.01, 150, "step", 50, 0.1)
+    assert (t.loss, t.optimizer, cfg.neuron.threshold) == ("nll_steps", "adam", 1.0)
+    assert t.epochs * d.n_train // t.batch_size == 15000          # DH-SNN: 150 epochs x 100 steps
+
+
+@pytest.mark.parametrize("name", ["roles_shd", "roles_ssc"])
+def test_temporal_presets_are_dhsnn_shd_script(name):
+    cfg = compose([f"experiment={name}"])
+    frame, t = cfg.dataset.frame, cfg.train
+    assert (frame.time_window_ms, frame.duration_ms, frame.clip) == (1, 1000, 1)     # T = 1000 binary bins
+    assert (cfg.model.readout, cfg.model.readout_window) == ("integrator_softmax", 989)  # softmax summed for t > 10
+    assert (t.batch_size, t.lr, t.epochs, t.step_size, t.gamma, t.loss) == (100, 0.01, 100, 20, 0.5, "ce_mem")
+    assert cfg.neuron.threshold == 1.0
+    old = compose([f"experiment={name}_table5"])
+    assert (old.dataset.frame.time_window_ms, old.model.readout, old.train.batch_size) == (10, "spike_count", 512)
+
+
+DHSNN_PRESETS = ["roles_delayed_xor", "roles_shd", "roles_ssc"]
+
+
+@pytest.mark.parametrize("name", [name for name in ROLES if name not in DHSNN_PRESETS])
 def test_every_roles_preset_states_tau_and_surrogate_form(name):
     cfg = compose([f"experiment={name}"])
     assert float(cfg.neuron.tau) == 10.0 and cfg.neuron.surrogate.name == "rectangular"
@@ -81,6 +105,22 @@ def test_every_roles_preset_states_tau_and_surrogate_form(name):
         assert other.neuron.tau is None
         neuron_spec(other)
     assert float(compose([f"experiment={name}", "neuron.tau=30"]).neuron.tau) == 30.0
+
+
+@pytest.mark.parametrize("name", DHSNN_PRESETS)
+def test_dhsnn_presets_run_dhsnn_neuron_where_the_variant_has_its_leak(name):
+    for variant in ["vanilla", "no_reset", "recurrent"]:
+        spec = neuron_spec(compose([f"experiment={name}", f"variant={variant}"]))
+        assert (spec.input_scale, spec.leak_shape, spec.leak_init, spec.learn_beta) == (
+            "one_minus_beta", "per_neuron", "uniform(0,4)", True)
+        assert spec.surrogate == "multi_gaussian" and spec.threshold == 1.0 and spec.tau is None
+    for variant, leak in [("no_leak", "none"), ("complete_leak", "complete"), ("linear_leak", "linear")]:
+        spec = neuron_spec(compose([f"experiment={name}", f"variant={variant}"]))   # fixed leaks stay fixed
+        assert (spec.leak, spec.leak_init, spec.learn_beta, spec.input_scale) == (leak, None, False, "none")
+        assert spec.surrogate == "multi_gaussian"
+    old = neuron_spec(compose([f"experiment={name}", "neuron.input_scale=none", "neuron.leak_shape=scalar",
+                               "neuron.leak_init=null", "neuron.learn_beta=false", "neuron.tau=10"]))
+    assert (old.input_scale, old.leak_init, old.beta_value) == ("none", None, pytest.approx(0.9048, abs=1e-4))
 
 
 @pytest.mark.parametrize("path", sorted((CONF_DIR / "experiment" / "roles_base").glob("*.yaml")), ids=lambda p: p.stem)
@@ -92,7 +132,8 @@ def test_roles_base_values_name_their_source(path):
         if not code or code.endswith(":") or code.startswith("- override"):
             continue
         comment = line.split("#", 1)[1] if "#" in line else ""
-        assert re.search(r"seed 00[13]|assumption|states none|silent", comment), f"{path.name}: {line.strip()!r}"
+        assert re.search(r"seed 00[13]|DH-SNN .*line|assumption|states none|silent", comment), \
+            f"{path.name}: {line.strip()!r}"
     if path.stem == "common":
         assert "assumption" in text and "k_tau" in text and "rectangular" in text
 

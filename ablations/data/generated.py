@@ -26,20 +26,34 @@ Two dataset options (``conf/dataset/``):
 
 Samples are stored as ``uint8`` (a 50 000-sample T = 200 set is 200 MB, not 800 MB) and turned
 into float spikes by the encoder, on the training device.
+
+Fresh samples every step (``dataset.fresh=true``): DH-SNN never reuses a sample; every training
+step draws a new batch of 500 (``get_batch``, lines 42-65, called at line 189 for each of the
+100 steps of each of 150 epochs: 15 000 steps, 7.5 M samples). ``fresh=true`` does the same,
+reproducibly: training sample ``i`` of epoch ``e`` is drawn from its own generator seeded by
+``(data_seed, e, i)`` (drawn by :func:`make_fresh_delayed_xor`: the same task, drawn in another
+way than the fixed set), so an epoch is ``n_train`` new samples, a run
+resumed at epoch ``e`` sees exactly the samples it would have seen, and every run with the same
+``data_seed`` sees the same stream (the run seed still sets the batch order). The trainer tells the
+dataset the epoch through ``set_epoch`` before it builds the epoch's loader. The test set stays a
+fixed held-out set of ``n_test`` samples (DH-SNN reports training accuracy only). ``fresh=false``
+(the default) keeps the fixed training set of ``n_train`` samples, as every earlier run had.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import torch
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
 from .bundle import DataBundle
 from .encoders import SequenceEncoder
 
-__all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder"]
+__all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor",
+           "make_fresh_delayed_xor", "bernoulli_positions"]
 
 
 class SpikeSequenceEncoder(SequenceEncoder):
@@ -84,6 +98,97 @@ def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10
     return spikes.to(dtype), (first ^ second).long()
 
 
+def make_fresh_delayed_xor(keys: Sequence[int | Sequence[int]], channels: int = 16, pattern_steps: int = 10,
+                           delay_steps: int = 10, low_rate: float = 0.05, high_rate: float = 0.6,
+                           noise_rate: float = 0.05, noise_over_patterns: bool = False
+                           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sample per key, each from its own generator: spikes ``[n, T, channels]`` (uint8), labels ``[n]``.
+
+    The same task as :func:`make_delayed_xor`, drawn differently (fast enough to draw every step):
+    a key (an int or a tuple of ints >= 0, e.g. ``(data_seed, epoch, index)``) seeds numpy's PCG64
+    through a ``SeedSequence``, which mixes every bit of every entry (torch's CPU generator keeps
+    only the low 32 bits of a seed, so distinct keys could draw the same sample). Each sample draws
+    ``2 * pattern_steps * channels + 2`` uniforms (the two patterns, then the two pattern levels),
+    then its background noise as the gaps between noise spikes (:func:`bernoulli_positions`).
+    A sample depends on its key alone, never on the other samples of its batch.
+    """
+    make_delayed_xor(1, channels, pattern_steps, delay_steps, low_rate, high_rate, noise_rate)  # checks the values
+    steps = 2 * pattern_steps + delay_steps
+    n_noise, n_pattern = steps * channels, pattern_steps * channels
+    spikes = np.zeros((len(keys), steps * channels), dtype=bool)
+    high = np.empty((len(keys), 2), dtype=bool)
+    for row, key in enumerate(keys):
+        generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(key)))
+        uniforms = generator.random(2 * n_pattern + 2, dtype=np.float32)
+        np.less(uniforms[-2:], 0.5, out=high[row])  # pattern A, pattern B: high with probability 1/2
+        spikes[row, bernoulli_positions(generator, n_noise, noise_rate)] = True
+        sample = spikes[row].reshape(steps, channels)
+        for which, rows in ((0, slice(0, pattern_steps)), (1, slice(steps - pattern_steps, steps))):
+            pattern = uniforms[which * n_pattern:(which + 1) * n_pattern].reshape(pattern_steps, channels) < (
+                high_rate if high[row, which] else low_rate)
+            if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
+                sample[rows] |= pattern
+            else:
+                sample[rows] = pattern
+    labels = torch.from_numpy(high[:, 0] ^ high[:, 1]).long()
+    return torch.from_numpy(spikes.view(np.uint8).reshape(len(keys), steps, channels)), labels
+
+
+def bernoulli_positions(generator: np.random.Generator, n: int, rate: float) -> np.ndarray:
+    """The indices in ``[0, n)`` of ``n`` independent Bernoulli(``rate``) draws that came out 1, drawn
+    as the gaps between them (geometric): exact, and about ``n * rate`` draws instead of ``n``."""
+    if rate <= 0.0 or n == 0:
+        return np.empty(0, dtype=np.int64)
+    if rate >= 1.0:
+        return np.arange(n)
+    positions = np.cumsum(generator.geometric(rate, size=int(2 * n * rate) + 16)) - 1
+    while positions[-1] < n:  # rare: more ones than the first batch of gaps reached
+        positions = np.concatenate([positions, positions[-1] + np.cumsum(generator.geometric(rate, size=int(n * rate) + 16))])
+    return positions[positions < n]
+
+
+class FreshDelayedXor(Dataset):
+    """``n_samples`` delayed XOR samples per epoch, new every epoch: sample ``i`` of epoch ``e`` is
+    :func:`make_fresh_delayed_xor` of the key ``(data_seed, e, i)``.
+
+    ``set_epoch(e)`` selects the epoch (the trainer calls it before each epoch's loader is built; a
+    loader's worker processes get the dataset as it is then). ``__getitems__`` draws a whole batch
+    at once (the DataLoader uses it). Picklable; nothing is stored.
+    """
+
+    def __init__(self, n_samples: int, data_seed: int = 0, **params: Any):
+        if int(n_samples) < 1:
+            raise ValueError(f"dataset.n_train={n_samples} must be >= 1")
+        make_fresh_delayed_xor([(0,)], **params)  # the parameters are checked once, here
+        if int(data_seed) < 0:
+            raise ValueError(f"dataset.data_seed={data_seed} must be >= 0 for fresh samples")
+        self.n_samples = int(n_samples)
+        self.data_seed = int(data_seed)
+        self.params = dict(params)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        if int(epoch) < 0:
+            raise ValueError(f"epoch={epoch} must be >= 0")
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.n_samples
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        for index in indices:
+            if not 0 <= int(index) < self.n_samples:
+                raise IndexError(f"sample {index} out of range for {self.n_samples} samples per epoch")
+        x, y = make_fresh_delayed_xor([(self.data_seed, self.epoch, int(index)) for index in indices], **self.params)
+        return list(zip(x.unbind(0), y.unbind(0)))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.__getitems__([index])[0]
+
+    def __repr__(self) -> str:
+        return f"FreshDelayedXor(n_samples={self.n_samples}, data_seed={self.data_seed}, epoch={self.epoch})"
+
+
 def delayed_xor(cfg: Any, data_root: Path) -> DataBundle:
     params = dict(
         channels=int(cfg.channels), pattern_steps=int(cfg.pattern_steps), delay_steps=int(cfg.delay_steps),
@@ -91,13 +196,16 @@ def delayed_xor(cfg: Any, data_root: Path) -> DataBundle:
         noise_over_patterns=bool(cfg.get("noise_over_patterns", False)),
     )
     seed = int(cfg.get("data_seed", 0))
-    x_train, y_train = make_delayed_xor(int(cfg.n_train), seed=seed, dtype=torch.uint8, **params)
+    if bool(cfg.get("fresh", False)):  # DH-SNN: a new batch every step (module docstring)
+        train: Dataset = FreshDelayedXor(int(cfg.n_train), data_seed=seed, **params)
+    else:
+        train = TensorDataset(*make_delayed_xor(int(cfg.n_train), seed=seed, dtype=torch.uint8, **params))
     x_test, y_test = make_delayed_xor(int(cfg.n_test), seed=seed + 1, dtype=torch.uint8, **params)
-    steps = x_train.shape[1]
+    steps = x_test.shape[1]
     return DataBundle(
         name=str(cfg.get("name", "delayed_xor")),
         kind="temporal",
-        train=TensorDataset(x_train, y_train),
+        train=train,
         test=TensorDataset(x_test, y_test),
         encoder=SpikeSequenceEncoder(steps),
         input_shape=(params["channels"],),

@@ -42,6 +42,8 @@ IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
     # seed 001 fidelity (DH-SNN's delayed XOR reads out during the second pattern only)
     "model.readout_window": (None, lambda identity: True),
     "dataset.noise_over_patterns": (False, lambda identity: True),
+    # seed 001 protocol (issue 21): generated data drawn fresh each epoch; false = the fixed set runs had
+    "dataset.fresh": (False, lambda identity: True),
     # real-data subsets: reading the official files with their checksums tested is what runs did before
     "dataset.verify": (True, lambda identity: True),
     # speed: train.precision=null is the precision every run had before (train.amp decides)
@@ -85,6 +87,10 @@ def identity(cfg: DictConfig | dict) -> dict:
     if isinstance(model, dict) and model.get("builder") in _BUILDER_SPELLING:
         # identities keep the spelling runs were first recorded with (an import path)
         model["builder"] = _BUILDER_SPELLING[model["builder"]]
+    if isinstance(model, dict) and model.get("builder") == "import" and model.get("target"):
+        from ..models.imported import source_of  # the user's model source: editing it makes a new run
+
+        model["source_sha256"] = source_of(str(model["target"]))["sha256"]
     for key, (neutral, applies) in IDENTITY_NEUTRAL.items():
         if not applies(data):
             continue
