@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from . import config, faults, models, neurons, results, tracking
+from . import config, faults, models, neurons, results, streams, tracking
 from .data import build_dataset
 from .errors import UserError, parse_bool
 from .overrides import replayable
@@ -65,6 +65,7 @@ def prepare(cfg: DictConfig | Iterable[str], overrides: Iterable[str] | None = N
         model = models.build_model(cfg, bundle.input_shape, spec)
     except ValueError as error:
         raise UserError(str(error)) from None
+    streams.prepare_model(cfg, model)  # train.rng=paired: weights drawn per module name (ablations/streams.py)
     if model.n_classes != bundle.n_classes:
         raise UserError(f"model {cfg.model.name!r} has {model.n_classes} outputs but dataset {bundle.name!r} "
                         f"has {bundle.n_classes} classes; end the layer string with -{bundle.n_classes}")

@@ -71,7 +71,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import faults, network, results, tracking
+from . import faults, network, results, streams, tracking
 from .data.bundle import DataBundle
 from .errors import UserError
 from .registry import Registry
@@ -518,10 +518,12 @@ def expected_duration(elapsed_s: float, batches: int, batches_per_epoch: int, ep
 
 def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: DataBundle, device: torch.device,
                 grad_clip: float | None, epoch: int, bar_desc: str, progress: bool,
-                announce: Callable[[int, float], None] | None = None) -> tuple[dict[str, float], float]:
+                announce: Callable[[int, float], None] | None = None,
+                draws: Callable[[int, int], torch.Generator | None] | None = None) -> tuple[dict[str, float], float]:
     """One epoch of BPTT over the first ``n_batches`` batches of ``loader``: the running train
     metrics (per sample) and the seconds spent waiting for data. Raises :class:`Diverged`.
-    ``announce(batches, seconds)`` is called once after the first :data:`ETA_BATCHES` batches."""
+    ``announce(batches, seconds)`` is called once after the first :data:`ETA_BATCHES` batches.
+    ``draws(epoch, index)``: the encoder's generator of a batch (``streams.training_batch``; None = global)."""
     epoch_start = time.perf_counter()
     model, optimizer, scaler = trainer.model, trainer.optimizer, trainer.scaler
     model.train()
@@ -535,8 +537,9 @@ def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: Data
             break
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         data_time += time.perf_counter() - fetch_start
+        generator = draws(epoch, index) if draws is not None else None
         with trainer.precision.autocast(device):
-            output = model(data.encoder(x))
+            output = model(data.encoder(x, generator=generator))
         output = output.float()
         loss = trainer.loss_fn(output, y, data.steps)
         if not torch.isfinite(loss):
@@ -606,7 +609,8 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             def announce(batches: int, seconds: float, n_batches=n_batches) -> None:
                 tqdm.write(expected_duration(seconds, batches, n_batches, epochs - first_epoch, device))
         means, data_time = train_epoch(trainer, loader, n_batches, data, device, train.get("grad_clip"), epoch,
-                                       f"epoch {epoch + 1}/{epochs}", progress, announce)
+                                       f"epoch {epoch + 1}/{epochs}", progress, announce,
+                                       draws=lambda e, i: streams.training_batch(cfg, e, i, device))  # train.rng
         if trainer.scheduler is not None:
             trainer.scheduler.step()
         row: dict[str, Any] = {
@@ -617,8 +621,9 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             "data_time_s": data_time,
         }
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
-            test = evaluate(model, test_loader, data, device, str(train.loss), progress=progress,
-                            precision=trainer.precision)
+            with streams.evaluation_draws(cfg):  # train.rng=paired: the suites' encoded test set
+                test = evaluate(model, test_loader, data, device, str(train.loss), progress=progress,
+                                precision=trainer.precision)
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
         trainer.history.append(row)
         epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")

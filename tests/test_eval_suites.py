@@ -103,12 +103,16 @@ def test_noise_levels_stacked_into_one_pass_give_the_numbers_of_one_pass_each(va
             <= 0.05 * single.loc[~accuracy, "value"].abs() + 1e-6).all()
 
 
-def test_noise_top_level_brings_an_if_network_close_to_chance(integrate_and_fire):
+def test_noise_top_level_lowers_an_if_networks_accuracy_without_saturating(integrate_and_fire):
+    """The calibrated levels (seed 003's spectrum, ablations/data/noise.py): level 8 costs accuracy
+    but leaves the network far from chance (the earlier table brought it to chance)."""
     frame = _suite(integrate_and_fire, "noise", noise={"severities": [0, 8]})
     accuracy = frame[frame.metric == "accuracy"]
     assert (accuracy[accuracy.severity == 0].value > 0.85).all()
-    top = accuracy[accuracy.severity == 8]
-    assert len(top) == 4 and (top.value < 0.25).all(), top
+    top = accuracy[accuracy.severity == 8].set_index(["noise", "scenario"]).value
+    clean = float(accuracy[accuracy.severity == 0].value.iloc[0])
+    assert len(top) == 4 and (top > 0.5).all() and (top <= clean + 0.01).all(), top
+    assert top[("gaussian", 1)] < clean, top
 
 
 def test_fgsm_at_zero_is_clean_and_attacks_lower_accuracy_as_epsilon_grows(vanilla):
@@ -148,7 +152,10 @@ def test_spectral_noise_adds_high_frequencies_and_critical_frequency_per_sample(
     nyquist = power[power.frequency == 0.5]  # frequency as a fraction of the sampling rate (seed 003's unit)
     clean = float(nyquist[nyquist.condition == "clean"].value.iloc[0])
     noisy = float(nyquist[(nyquist.condition == "noisy") & (nyquist.scenario == 2)].value.iloc[0])
-    assert noisy > 2 * clean
+    assert noisy > 1.1 * clean  # level 5 widens the band (ablations/data/noise.py calibration) ...
+    dc = power[power.frequency == 0.0]
+    clean_dc = float(dc[dc.condition == "clean"].value.iloc[0])
+    assert (abs(dc[dc.condition == "noisy"].value / clean_dc - 1) < 0.15).all()  # ... and keeps the mean spectrum
     critical = frame[frame.metric == "critical_frequency"]
     assert len(critical) == 60 * 3 * 2  # samples x (clean, noisy s1, noisy s2) x traces
     assert critical.value.between(0, 0.5).all()

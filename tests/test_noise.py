@@ -119,3 +119,30 @@ def test_bad_noise_parameters_are_refused():
         N.ImpulseNoise(1.5)
     with pytest.raises(ValueError, match="sigma"):
         N.GaussianNoise(-1)
+
+
+def test_severity_five_keeps_the_mean_input_spectrum_as_seed_003_describes():
+    """Seed 003 section 4.3: at level 5 the mean spectrum stays roughly the same (DC and total power
+    within 10 % here) while the non-DC bins rise; the levels step by 1.5x."""
+    from ablations.data import build_dataset
+    from ablations.evaluation.spectral import single_sided_power
+    from ablations.pipeline import compose_run
+
+    cfg = compose_run(["dataset=digits", "dataset.normalize=zero_mean", "dataset.signed=true", "dataset.steps=20"])
+    bundle = build_dataset(cfg.dataset, cfg.paths.data)
+    x = torch.stack([bundle.test[i][0] for i in range(200)])
+    draws = N.draw_batch(bundle.encoder, x, _gen(0))
+
+    def spectrum(noise, scenario):
+        spikes = next(N.noisy_batches(bundle.encoder, x, [noise], scenario, draws=draws))
+        return single_sided_power(spikes.reshape(20, spikes.shape[1], -1)).mean((1, 2))
+
+    clean = spectrum(None, 1)
+    for (name, scenario), levels in N.SEVERITIES.items():
+        assert all(b / a == pytest.approx(1.5, rel=0.05) for a, b in
+                   zip([v if name == "gaussian" else v[0] for v in levels][:-1],
+                       [v if name == "gaussian" else v[0] for v in levels][1:]))
+        noisy = spectrum(N.make_noise(name, scenario, 5), scenario)
+        assert abs(float(noisy[0] / clean[0]) - 1) < 0.12, (name, scenario)
+        assert abs(float(noisy.sum() / clean.sum()) - 1) < 0.12, (name, scenario)
+        assert float(noisy[1:].mean() / clean[1:].mean()) > 1.1, (name, scenario)

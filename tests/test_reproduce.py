@@ -64,10 +64,11 @@ def test_combine():
 
 
 # --------------------------------------------------------------------------- synthetic results tables
-def _run(run_dir, dataset, variant, seed, accuracy, leak="exponential", tau=None, lam=None, kind="static"):
+def _run(run_dir, dataset, variant, seed, accuracy, leak="exponential", tau=None, lam=None, kind="static",
+         epochs_done=None):
     return {"kind": "run", "run_dir": run_dir, "status": "finished", "dataset": dataset, "data_kind": kind,
             "variant": variant, "leak": leak, "tau": tau, "lam": lam, "seed": seed, "accuracy": accuracy,
-            "reset": "zero", "recurrent": False}
+            "reset": "zero", "recurrent": False, "epochs_done": epochs_done}
 
 
 def _noise_rows(run_dir, clean, drop_per_level):
@@ -145,7 +146,7 @@ def test_roles_xor_claims(dataset):
     rows = []
     accuracy = {"vanilla": 0.75, "no_reset": 0.95, "recurrent": 0.97, "no_leak": 0.50, "complete_leak": 0.51}
     for variant, value in accuracy.items():
-        for seed in range(3):
+        for seed in range(5):  # Fisher's exact test needs 4 successes against 0 (p = 1/70); 3 vs 0 gives p = 0.05
             rows.append(_run(f"r/{variant}/{seed}", dataset, variant, seed, value + 0.005 * seed,
                              kind="temporal"))
     verdicts = claims.evaluate("roles", pd.DataFrame(rows))
@@ -154,6 +155,23 @@ def test_roles_xor_claims(dataset):
         assert _verdict(verdicts, claim) == stats.HOLDS, claim
     assert _verdict(verdicts, "roles.speech_complete_leak_fails") == stats.NOT_MEASURED
     assert "scale=full" in verdicts[verdicts["claim"] == "roles.speech_complete_leak_fails"].iloc[0]["evidence"]
+
+
+def test_xor_claims_below_the_papers_budget_say_the_regime_is_not_reached():
+    rows = [_run(f"r/{v}/{s}", "delayed_xor_dhsnn", v, s, 0.5 + 0.01 * s, kind="temporal", epochs_done=20)
+            for v in ("vanilla", "no_reset", "recurrent", "no_leak", "complete_leak") for s in range(3)]
+    verdicts = claims.evaluate("roles", pd.DataFrame(rows))
+    for claim in ("roles.xor_no_reset_beats_vanilla", "roles.xor_no_leak_near_chance"):
+        row = verdicts[verdicts["claim"] == claim].iloc[0]
+        assert row["verdict"] == stats.NOT_REACHED and "20 of seed 001's 100 epochs" in row["evidence"], row["evidence"]
+
+
+def test_fisher_success_counts_and_the_seeds_it_needs():
+    held = stats.success_counts([95, 96, 97, 98], [70, 75, 72, 71], 90.0)
+    assert held.verdict == stats.HOLDS and held.p == pytest.approx(1 / 70) and held.method == "Fisher"
+    three = stats.success_counts([95, 96, 97], [70, 75, 72], 90.0)
+    assert three.verdict == stats.INCONCLUSIVE and three.p == pytest.approx(0.05)
+    assert three.seeds_needed >= 4 and "seeds per side would decide it" in three.evidence
 
 
 def test_linear_rate_trend_claim():
@@ -233,8 +251,9 @@ def test_bad_input_is_a_user_error():
 def test_list_prints_the_run_commands(capsys):
     assert reproduce_main(["paper=leak", "scale=quick", "list=true"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 9 and all(line.startswith("python -m ablations.run ") for line in lines)
+    assert len(lines) == 15 and all(line.startswith("python -m ablations.run ") for line in lines)  # 3 taus x 5 seeds
     assert any("neuron.tau=inf" in line for line in lines)
+    assert all("train.rng=paired" in line for line in lines)
 
 
 def test_measures_ignore_unfinished_runs():
@@ -272,3 +291,74 @@ def test_a_claim_over_every_variant_is_not_judged_on_one_variant():
     verdicts = claims.evaluate("roles", pd.DataFrame(rows))
     row = verdicts[(verdicts["claim"] == "roles.spatial_variants_similar")].iloc[0]
     assert row["verdict"] == stats.INCONCLUSIVE and "no finished recurrent runs" in row["evidence"]
+
+
+def test_paired_seeds_decide_what_welch_cannot():
+    """The same numbers: a shared seed effect (common random numbers) hides the difference from
+    Welch's bounds but not from the paired differences."""
+    a = {0: 10.0, 1: 14.0, 2: 18.0}
+    b = {0: 9.0, 1: 13.1, 2: 16.8}
+    welch = stats.difference(stats.by_seed(a, False), stats.by_seed(b, False), "greater", 0.0)
+    paired = stats.difference(stats.by_seed(a, True), stats.by_seed(b, True), "greater", 0.0)
+    assert welch.verdict == stats.INCONCLUSIVE and welch.method == "Welch" and welch.seeds_needed > 3
+    assert "seeds per side would decide it" in welch.evidence
+    assert paired.verdict == stats.HOLDS and paired.method == "paired t" and "paired by seed" in paired.evidence
+    # only the seeds both sides have are paired; one side unpaired falls back to Welch
+    assert stats.difference(stats.by_seed(a, True), stats.by_seed(b, False), "greater", 0.0).method == "Welch"
+
+
+def test_seeds_needed_matches_the_power_formula():
+    # two independent samples: n ~ 2 (z_.95 + z_.80)^2 (sigma / Delta)^2 = 12.4 (sigma / Delta)^2 for large n
+    assert stats.seeds_needed(1.0, 0.1, paired=False) == pytest.approx(1237, rel=0.02)
+    assert stats.seeds_needed(1.0, 0.1, paired=True) == pytest.approx(620, rel=0.02)
+    assert stats.seeds_needed(1.0, 1.0, paired=True) == 8  # small n: the t quantiles at n - 1 df
+    assert stats.seeds_needed(1.0, 0.0, paired=True) == math.inf
+
+
+def test_holm_adjusts_and_demotes_a_hold_that_only_holds_alone():
+    assert stats.holm([0.01, 0.04, 0.03, math.nan]) == pytest.approx([0.03, 0.06, 0.06, math.nan], nan_ok=True)
+    rows = [{"p": p, "verdict": stats.HOLDS, "evidence": "", "n": 3} for p in (0.001, 0.03, 0.04)]
+    claims._holm(rows)
+    assert [r["verdict"] for r in rows] == [stats.HOLDS, stats.INCONCLUSIVE, stats.INCONCLUSIVE]
+    assert "not after Holm's correction over 3 claims" in rows[1]["evidence"]
+    assert rows[1]["seeds_needed"] > 3 and "seeds per side would pass it" in rows[1]["evidence"]
+    verdicts = claims.evaluate("leak", _leak_table())
+    assert {"p", "p_holm", "seeds_needed"} <= set(verdicts.columns)
+    judged = verdicts[verdicts["p"].notna()]
+    assert (judged["p_holm"] >= judged["p"] - 1e-12).all()
+
+
+def _spectral_rows(run_dir, clean, noisy):
+    return [{"kind": "eval", "run_dir": run_dir, "suite": "spectral", "metric": "critical_frequency",
+             "trace": "current", "condition": condition, "noise": noise, "scenario": scenario, "severity": severity,
+             "value": value} for condition, noise, scenario, severity, value in
+            (("clean", "none", 0, 0, clean), ("noisy", "gaussian", 1, 5, noisy))]
+
+
+@pytest.mark.parametrize("if_clean, expected", [(0.41, stats.NOT_COMPARABLE), (0.345, stats.HOLDS)])
+def test_critical_frequency_is_judged_only_where_the_clean_if_is_white(if_clean, expected):
+    table = _leak_table()
+    extra = []
+    for run_dir in table.loc[table["kind"] == "run", "run_dir"]:
+        seed = int(run_dir[-1])
+        clean = (if_clean if "inf" in run_dir else if_clean - 0.06) + 0.001 * seed
+        extra += _spectral_rows(run_dir, clean, clean + 0.02)
+    table = pd.concat([table, pd.DataFrame(extra)], ignore_index=True)
+    table["steps"] = 20
+    identity = table[table["kind"] == "run"].set_index("run_dir")
+    for column in ("dataset", "variant", "leak", "tau", "seed"):
+        table[column] = [identity.loc[r, column] for r in table["run_dir"]]
+    row = claims.evaluate("leak", table).set_index("claim").loc["leak.critical_frequency_lower_with_leak"]
+    assert row["verdict"] == expected, row["evidence"]
+    if expected == stats.NOT_COMPARABLE:
+        assert "0.063 above the white-noise value 0.348 at T = 20" in row["evidence"]
+
+
+def test_the_critical_frequency_standin_grid_composes():
+    from ablations.config import compose
+
+    path = grid.CONF_DIR / "standins" / "leak_critical_frequency.yaml"
+    loaded = grid.load_grid("leak", "quick", path=path)
+    assert len(loaded.points) == 9
+    cfg = compose(loaded.points[0].all_overrides())
+    assert float(cfg.neuron.threshold) == 6.0 and str(cfg.train.rng) == "paired"

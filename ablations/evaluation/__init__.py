@@ -195,6 +195,7 @@ def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data:
     """
     from .. import data as datasets
     from .. import results
+    from ..streams import evaluation_draws
     from ..training import select_device
 
     run_dir = Path(run_dir)
@@ -222,7 +223,8 @@ def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data:
     try:
         for name in todo:
             start = time.perf_counter()
-            frame = run_suite(name, model, data, cfg, run_dir=run_dir)
+            with evaluation_draws(cfg):  # train.rng=paired: one encoded test set for every suite
+                frame = run_suite(name, model, data, cfg, run_dir=run_dir)
             path = results.atomic_write_parquet(suite_path(run_dir, name), frame)
             written[name] = path
             print(f"  eval {name}: {len(frame)} rows in {time.perf_counter() - start:.1f} s -> {path}", flush=True)

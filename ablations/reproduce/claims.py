@@ -13,11 +13,20 @@ sentences, seed 001's optimisation suggestions) takes the verdicts of its parts
 (:func:`~ablations.reproduce.stats.combine`).
 
 :func:`evaluate` judges every claim of a paper over a results table and returns one row per
-claim and dataset: ``paper, claim, source, sentence, dataset, verdict, evidence, published``.
+claim and dataset: ``paper, claim, source, sentence, dataset, verdict, evidence, published, p,
+p_holm, seeds_needed, method``. Values of runs trained with ``train.rng=paired`` are compared as
+paired differences by seed; Holm's correction runs over every claim of the paper that carries a p.
+
+Regimes: the critical-frequency claims are judged only where the clean IF lies within
+:data:`WHITE_TOLERANCE` of the white-noise value (else "not comparable" with the distance); the
+delayed-XOR claims count runs above :data:`XOR_SUCCESS` with Fisher's exact test and say "regime
+not reached" below seed 001's budget when no run of any variant learns the task; the noise claims
+read the accuracy loss at severities :data:`READ_LEVELS` (the mean over 1-8 as a secondary figure).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,24 +71,32 @@ class Claim:
 
 
 # --------------------------------------------------------------------------- helpers
-def _need(values: Sequence[float], what: str, how: str) -> list[float]:
+def _need(values, what: str, how: str):
+    """``values`` (a list, or a Series by seed as :func:`measures.seed_values` gives), or NotMeasured."""
     if len(values) == 0:
         raise NotMeasured(f"no {what}; {how}")
-    return list(values)
+    return values if isinstance(values, pd.Series) else list(values)
 
 
 def _variant(rows: pd.DataFrame, series: pd.Series, variant: str, how: str, **where) -> list[float]:
     runs = m.runs_of(rows, variant, **where)
     if runs.empty:
         raise NotMeasured(f"no finished {variant} runs" + (f" with {where}" if where else "") + f"; {how}")
-    return _need(m.values(series, runs), f"values for {variant}", how)
+    return _need(m.seed_values(series, runs), f"values for {variant}", how)
 
 
 def _joined(tests: Sequence[Test], labels: Sequence[str] = ()) -> Test:
     """Several comparisons judged as one claim (every part must hold)."""
     labels = list(labels) or [""] * len(tests)
     evidence = " | ".join(f"{label}: {t.evidence}" if label else t.evidence for t, label in zip(tests, labels))
-    return Test(stats.combine([t.verdict for t in tests]), evidence)
+    # every part must hold: the intersection-union test's p is the largest part's
+    ps = [t.p for t in tests]
+    p = max(ps) if ps and all(math.isfinite(v) for v in ps) else math.nan
+    needed = [t.seeds_needed for t in tests if t.verdict == INCONCLUSIVE and not math.isnan(t.seeds_needed)]
+    methods = sorted({t.method for t in tests if t.method})
+    return Test(stats.combine([t.verdict for t in tests]), evidence, p=p,
+                seeds_needed=max(needed) if needed else math.nan, method=", ".join(methods),
+                n=min((t.n for t in tests if t.n), default=0))
 
 
 def _leak_taus(rows: pd.DataFrame) -> tuple[float, float | None, float]:
@@ -101,7 +118,7 @@ def _by_tau(rows: pd.DataFrame, series: pd.Series, tau: float, how: str) -> list
     runs = runs[runs["variant"].isin(["vanilla", "no_leak"])]
     runs = runs[[(m.tau_of(r) == tau) or (math.isfinite(tau) and math.isclose(m.tau_of(r), tau))
                  for _, r in runs.iterrows()]]
-    return _need(m.values(series, runs), f"values at tau={tau:g}", how)
+    return _need(m.seed_values(series, runs), f"values at tau={tau:g}", how)
 
 
 def _tau_name(tau: float) -> str:
@@ -124,10 +141,17 @@ def _leak_baseline(rows: pd.DataFrame) -> Test:
     return _joined(tests, labels)
 
 
+#: The severities seed 003 reads its robustness claims at: "severe accuracy degradation for high noise
+#: severity levels" (section 4.2), the upper half of its eight levels, which starts at level 5, the
+#: level its spectrum analysis (section 4.3) quotes. The mean over levels 1-8 is the secondary figure.
+READ_LEVELS = (5, 6, 7, 8)
+
+
 def _leak_noise(noise: str, scenario: int, pair: str = "most_vs_if") -> Callable[[pd.DataFrame], Test]:
     def check(rows: pd.DataFrame) -> Test:
         most, middle, inf = _leak_taus(rows)
-        drop = m.noise_drop(rows, noise, scenario)
+        drop = m.noise_drop(rows, noise, scenario, READ_LEVELS)
+        mean_drop = m.noise_drop(rows, noise, scenario)
         if pair == "most_vs_if":
             low, high = most, inf
         elif pair == "middle_vs_if":
@@ -138,10 +162,15 @@ def _leak_noise(noise: str, scenario: int, pair: str = "most_vs_if") -> Callable
             if middle is None:
                 raise NotMeasured("needs a second finite tau (seed 003: 30 and 100)")
             low, high = most, middle
-        return stats.difference(_by_tau(rows, drop, high, NOISE_HOW), _by_tau(rows, drop, low, NOISE_HOW),
+        test = stats.difference(_by_tau(rows, drop, high, NOISE_HOW), _by_tau(rows, drop, low, NOISE_HOW),
                                 "greater", margin=1.0, unit=" pp",
-                                names=(f"accuracy loss {_tau_name(high)}", _tau_name(low)))
-    check.__doc__ = f"accuracy loss under {noise} noise, scenario {scenario}, mean over severities 1-8"
+                                names=(f"accuracy loss at severities 5-8 {_tau_name(high)}", _tau_name(low)))
+        secondary = (f"; secondary, mean loss over severities 1-8: {_tau_name(high)} "
+                     f"{stats.mean_sd(_by_tau(rows, mean_drop, high, NOISE_HOW))} pp vs {_tau_name(low)} "
+                     f"{stats.mean_sd(_by_tau(rows, mean_drop, low, NOISE_HOW))} pp")
+        return dataclasses.replace(test, evidence=test.evidence + secondary)
+    check.__doc__ = (f"accuracy loss under {noise} noise, scenario {scenario}, mean over severities 5-8 "
+                     "(the levels seed 003 reads; 1-8 as a secondary figure)")
     return check
 
 
@@ -161,6 +190,46 @@ def _leak_measure(series_of: Callable[[pd.DataFrame], pd.Series], direction: str
             labels.append(_tau_name(tau))
         return _joined(tests, labels if len(tests) > 1 else ())
     return check
+
+
+#: Critical frequencies are compared with seed 003's only where our clean IF lies this close to the
+#: white-noise value, as the paper's does (0.345 against 0.349 at T = 100): outside it, noise (which
+#: whitens the trace) moves the critical frequency towards white whatever the leak does.
+WHITE_TOLERANCE = 0.01
+
+
+def _frequency_gate(rows: pd.DataFrame) -> Test | None:
+    """:data:`~ablations.reproduce.stats.NOT_COMPARABLE` with the distance to white when the clean
+    IF critical frequency is more than :data:`WHITE_TOLERANCE` from the white-noise value at the
+    runs' T; None (judge it) inside."""
+    from ..evaluation.spectral import white_critical_frequency
+
+    how = "eval suite `spectral`"
+    clean_if = _by_tau(rows, m.critical_frequency(rows, "clean"), math.inf, how)
+    steps = pd.to_numeric(m.finished_runs(rows)["steps"], errors="coerce").dropna().unique() \
+        if "steps" in rows.columns else []
+    if len(steps) != 1:
+        return None
+    white = white_critical_frequency(int(steps[0]))
+    distance = float(np.mean(clean_if)) - white
+    if abs(distance) <= WHITE_TOLERANCE:
+        return None
+    side = "above" if distance > 0 else "below"
+    return Test(stats.NOT_COMPARABLE,
+                f"clean IF critical frequency {stats.mean_sd(clean_if)} lies {abs(distance):.3f} {side} the white-noise "
+                f"value {white:.3f} at T = {int(steps[0])} (judged only within {WHITE_TOLERANCE}); seed 003's IF, 0.345, "
+                "sits at white, so its orderings are not comparable with a network whose IF output is not white "
+                "(a stand-in network whose IF output is white is needed: depth, width or T)")
+
+
+def _gated(check: Callable[[pd.DataFrame], Test]) -> Callable[[pd.DataFrame], Test]:
+    def gated(rows: pd.DataFrame) -> Test:
+        gate = _frequency_gate(rows)
+        if gate is None:
+            return check(rows)
+        inner = check(rows)
+        return dataclasses.replace(gate, evidence=f"{gate.evidence}. Measured anyway: {inner.evidence}")
+    return gated
 
 
 def _noisy_vs_clean_frequency(rows: pd.DataFrame) -> Test:
@@ -249,12 +318,12 @@ LEAK: tuple[Claim, ...] = (
           _input_spectrum, IMAGES, "Fig. 4 (histograms, no numbers)"),
     Claim("leak.critical_frequency_lower_with_leak", "leak", "section 4.3, Fig. 5a-c",
           "More leak lowers the critical frequency of the target output neuron (clean inputs).",
-          _leak_measure(lambda r: m.critical_frequency(r, "clean"), "less", 0.0, "critical frequency",
-                        "eval suite `spectral`", middle=True), IMAGES,
+          _gated(_leak_measure(lambda r: m.critical_frequency(r, "clean"), "less", 0.0, "critical frequency",
+                               "eval suite `spectral`", middle=True)), IMAGES,
           "0.255 (tau 30) < 0.317 (tau 100) < 0.345 (inf), fractions of Nyquist"),
     Claim("leak.critical_frequency_higher_under_noise", "leak", "section 4.3",
           "Noisy inputs (Gaussian, severity 5) raise the critical frequency at every tau.",
-          _noisy_vs_clean_frequency, IMAGES, "0.298 / 0.33 / 0.35 noisy vs 0.255 / 0.317 / 0.345 clean"),
+          _gated(_noisy_vs_clean_frequency), IMAGES, "0.298 / 0.33 / 0.35 noisy vs 0.255 / 0.317 / 0.345 clean"),
     Claim("leak.test_sse_lower_with_leak", "leak", "section 4.4, Table 1 row 2",
           "More leak reaches a lower test SSE (mean over the last 14 % of epochs).",
           _leak_measure(lambda r: m.last_epochs(r, "test_sse"), "less", 0.0, "test SSE", "training records"),
@@ -307,10 +376,52 @@ def _accuracy_vs(variant: str, other: str, direction: str, margin: float) -> Cal
     return check
 
 
+#: A delayed-XOR run solves the task when its test accuracy exceeds this: between seed 001's vanilla
+#: (77.5 %) and its no_reset / recurrent (96.1 / 98.9 %) after 100 epochs (Table 6), so the success
+#: counts separate what the paper separates.
+XOR_SUCCESS = 90.0
+#: A run has learned the task at all above this (chance 50 %); below it in every run of every variant,
+#: the regime the claims speak of is not reached at this budget.
+XOR_LEARNED = 70.0
+XOR_PAPER_EPOCHS = 100
+
+
+def _xor_budget(rows: pd.DataFrame) -> tuple[bool, str]:
+    epochs = m.epochs_of(m.finished_runs(rows))
+    short = not (epochs >= XOR_PAPER_EPOCHS)
+    return short, f"{epochs:g} of seed 001's {XOR_PAPER_EPOCHS} epochs"
+
+
+def _xor_reached(rows: pd.DataFrame) -> bool:
+    accuracy = m.accuracy(rows)
+    return bool((accuracy > XOR_LEARNED).any())
+
+
+def _xor_wins(variant: str, other: str) -> Callable[[pd.DataFrame], Test]:
+    """Claim: ``variant`` solves delayed XOR more often than ``other`` (Fisher's exact test on the runs
+    above :data:`XOR_SUCCESS`)."""
+    def check(rows: pd.DataFrame) -> Test:
+        accuracy = m.accuracy(rows)
+        short, budget = _xor_budget(rows)
+        if short and not _xor_reached(rows):
+            return Test(stats.NOT_REACHED, f"no run of any variant exceeds {XOR_LEARNED:g} % at this budget ({budget}; "
+                                           f"{variant} {stats.mean_sd(_variant(rows, accuracy, variant, ACC_HOW))} %, "
+                                           f"{other} {stats.mean_sd(_variant(rows, accuracy, other, ACC_HOW))} %)",
+                        method="Fisher")
+        return stats.success_counts(_variant(rows, accuracy, variant, ACC_HOW), _variant(rows, accuracy, other, ACC_HOW),
+                                    XOR_SUCCESS, names=(variant, other), unit=" %", budget=budget, short_budget=short)
+    return check
+
+
 def _near_chance(variant: str, chance: float, margin: float) -> Callable[[pd.DataFrame], Test]:
     def check(rows: pd.DataFrame) -> Test:
-        return stats.below(_variant(rows, m.accuracy(rows), variant, ACC_HOW), chance + margin,
-                           name=f"{variant} accuracy", unit=" %")
+        values = _variant(rows, m.accuracy(rows), variant, ACC_HOW)
+        short, budget = _xor_budget(rows)
+        if short and not _xor_reached(rows):
+            return Test(stats.NOT_REACHED, f"{variant} accuracy {stats.mean_sd(values)} %, and no run of any variant "
+                                           f"exceeds {XOR_LEARNED:g} % at this budget ({budget}): staying at chance "
+                                           "says nothing about the variant until some variant learns the task")
+        return stats.below(values, chance + margin, name=f"{variant} accuracy", unit=" %")
     return check
 
 
@@ -324,7 +435,7 @@ def _similar_to_vanilla(rows: pd.DataFrame) -> Test:
             tests.append(Test(NOT_MEASURED, f"no finished {variant} runs"))
             labels.append(variant)
             continue
-        tests.append(stats.equivalence(m.values(accuracy, runs), vanilla, margin=3.0, names=(variant, "vanilla"),
+        tests.append(stats.equivalence(m.seed_values(accuracy, runs), vanilla, margin=3.0, names=(variant, "vanilla"),
                                        unit=" %"))
         labels.append(variant)
     if all(t.verdict == NOT_MEASURED for t in tests):
@@ -418,11 +529,11 @@ BASELINES = ("not measured: seed 001's LSTM / GRU / vanilla-RNN baselines have n
 
 ROLES: tuple[Claim, ...] = (
     Claim("roles.xor_no_reset_beats_vanilla", "roles", "Table 6 (delayed XOR)",
-          "Without reset beats vanilla on delayed XOR.", _accuracy_vs("no_reset", "vanilla", "greater", 2.0), XOR,
-          "96.10 vs 77.50 %"),
+          "Without reset solves delayed XOR more often than vanilla (runs above 90 %, Fisher's exact test).",
+          _xor_wins("no_reset", "vanilla"), XOR, "96.10 vs 77.50 %"),
     Claim("roles.xor_recurrent_beats_vanilla", "roles", "Table 6 (delayed XOR)",
-          "Recurrence beats vanilla on delayed XOR.", _accuracy_vs("recurrent", "vanilla", "greater", 2.0), XOR,
-          "98.90 vs 77.50 %"),
+          "Recurrence solves delayed XOR more often than vanilla (runs above 90 %, Fisher's exact test).",
+          _xor_wins("recurrent", "vanilla"), XOR, "98.90 vs 77.50 %"),
     Claim("roles.xor_no_leak_near_chance", "roles", "Table 6 (delayed XOR)",
           "No leak stays near chance (50 %) on delayed XOR (below 55 %).", _near_chance("no_leak", 50.0, 5.0), XOR,
           "50.30 %"),
@@ -521,7 +632,7 @@ def _linear_noise(noise: str, other: str) -> Callable[[pd.DataFrame], Test]:
     def check(rows: pd.DataFrame) -> Test:
         drop = m.noise_drop(rows, noise, 1)
         linear, lam = _linear_runs(rows)
-        ours = _need(m.values(drop, linear), "noise rows of linear_leak", "eval suite `noise`")
+        ours = _need(m.seed_values(drop, linear), "noise rows of linear_leak", "eval suite `noise`")
         return stats.difference(_variant(rows, drop, other, "eval suite `noise`"), ours, "greater", 1.0,
                                 names=(f"accuracy loss {other}", f"linear_leak (lam={lam:g})"), unit=" pp")
     return check
@@ -571,40 +682,74 @@ def claims_of(paper: str) -> tuple[Claim, ...]:
     return PAPERS[paper]
 
 
-COLUMNS = ["paper", "claim", "source", "sentence", "dataset", "verdict", "evidence", "published"]
+COLUMNS = ["paper", "claim", "source", "sentence", "dataset", "verdict", "evidence", "published", "p", "p_holm",
+           "seeds_needed", "method", "n"]
 
 
 def evaluate(paper: str, results: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim of ``paper`` and dataset it was judged on (see the module docstring)."""
+    """One row per claim of ``paper`` and dataset it was judged on (see the module docstring).
+
+    The checked claims are judged first; Holm's correction then runs over every one that carries a
+    p-value (``p`` raw, ``p_holm`` adjusted): one that holds alone but not after the correction
+    becomes inconclusive. The summary claims (``parts``) take the corrected verdicts of their parts.
+    """
     rows: list[dict] = []
     present = set(results["dataset"].dropna().astype(str)) if "dataset" in results.columns else set()
-    by_id: dict[str, list[str]] = {}
     for claim in claims_of(paper):
         base = {"paper": paper, "claim": claim.id, "source": claim.source, "sentence": claim.sentence,
-                "published": claim.published}
+                "published": claim.published, "p": math.nan, "p_holm": math.nan, "seeds_needed": math.nan,
+                "method": "", "n": 0}
         if claim.parts:
-            verdicts = [v for part in claim.parts for v in by_id.get(part, [NOT_MEASURED])]
-            summary = "; ".join(f"{part.split('.', 1)[1]}: {', '.join(by_id.get(part, [NOT_MEASURED]))}"
-                                for part in claim.parts)
-            rows.append(dict(base, dataset="(its parts)", verdict=stats.combine(verdicts), evidence=summary))
-            by_id[claim.id] = [rows[-1]["verdict"]]
+            rows.append(dict(base, dataset="(its parts)", verdict=NOT_MEASURED, evidence=""))
             continue
         datasets = [d for d in claim.datasets if d in present]
         if claim.check is None or not datasets:
             reason = claim.missing or (f"none of its datasets ({', '.join(claim.datasets)}) is in the results")
             rows.append(dict(base, dataset="-", verdict=NOT_MEASURED, evidence=reason))
-            by_id[claim.id] = [NOT_MEASURED]
             continue
         for dataset in datasets:
             subset = results[results["dataset"] == dataset]
             try:
                 test = claim.check(subset)
-                verdict, evidence = test.verdict, test.evidence
             except NotMeasured as missing:
-                verdict, evidence = NOT_MEASURED, str(missing)
-            rows.append(dict(base, dataset=dataset, verdict=verdict, evidence=evidence))
-            by_id.setdefault(claim.id, []).append(verdict)
+                test = Test(NOT_MEASURED, str(missing))
+            rows.append(dict(base, dataset=dataset, verdict=test.verdict, evidence=test.evidence, p=test.p,
+                             seeds_needed=test.seeds_needed, method=test.method, n=test.n))
+    _holm(rows)
+    by_id: dict[str, list[str]] = {}
+    for row, claim in zip(rows, _claim_of_rows(paper, rows)):
+        if claim.parts:
+            verdicts = [v for part in claim.parts for v in by_id.get(part, [NOT_MEASURED])]
+            row["verdict"] = stats.combine(verdicts)
+            row["evidence"] = "; ".join(f"{part.split('.', 1)[1]}: {', '.join(by_id.get(part, [NOT_MEASURED]))}"
+                                        for part in claim.parts)
+        by_id.setdefault(claim.id, []).append(row["verdict"])
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _claim_of_rows(paper: str, rows: list[dict]) -> list[Claim]:
+    claims = {c.id: c for c in claims_of(paper)}
+    return [claims[row["claim"]] for row in rows]
+
+
+def _holm(rows: list[dict]) -> None:
+    """Holm's correction over the rows that carry a p-value (in place; see :func:`evaluate`)."""
+    judged = [i for i, row in enumerate(rows) if math.isfinite(row["p"])
+              and row["verdict"] in (HOLDS, FAILS, INCONCLUSIVE)]
+    adjusted = stats.holm([rows[i]["p"] for i in judged])
+    order = sorted(range(len(judged)), key=lambda k: rows[judged[k]]["p"])
+    rank = {judged[k]: position for position, k in enumerate(order)}
+    for i, p in zip(judged, adjusted):
+        row = rows[i]
+        row["p_holm"] = p
+        if row["verdict"] == HOLDS and not p < stats.ALPHA:
+            row["verdict"] = INCONCLUSIVE
+            level = stats.ALPHA / (len(judged) - rank[i])  # Holm's threshold at this claim's rank
+            row["seeds_needed"] = stats.seeds_after_correction(row["p"], int(row.get("n") or 0), level)
+            needed = (f"; about {row['seeds_needed']:.0f} seeds per side would pass it (80 % power at the "
+                      f"corrected level {level:.2g})" if math.isfinite(row["seeds_needed"]) else "")
+            row["evidence"] += (f"; holds at 95 % alone (p = {row['p']:.2g}) but not after Holm's correction over "
+                                f"{len(judged)} claims (adjusted p = {p:.2g}){needed}")
 
 
 _ = (FAILS, INCONCLUSIVE, field)  # re-exported names used by tests and the table

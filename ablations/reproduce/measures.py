@@ -9,17 +9,21 @@ neuron parameters). A measure whose rows are absent returns an empty Series; the
 
 from __future__ import annotations
 
+import functools
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 __all__ = [
     "accuracy",
     "activity",
     "attack",
     "critical_frequency",
+    "epochs_of",
     "enwsi",
     "eval_rows",
     "finished_runs",
@@ -28,7 +32,9 @@ __all__ = [
     "last_epochs",
     "noise_accuracy",
     "noise_drop",
+    "rng_of",
     "runs_of",
+    "seed_values",
     "tau_of",
     "values",
     "window_accuracy",
@@ -95,6 +101,38 @@ def values(series: pd.Series, runs: pd.DataFrame) -> list[float]:
     return [float(series[r]) for r in runs["run_dir"] if r in series.index and pd.notna(series[r])]
 
 
+@functools.lru_cache(maxsize=4096)
+def rng_of(run_dir: str) -> str:
+    """``train.rng`` of a run (its ``config.yaml``); ``global`` for runs recorded before the key."""
+    try:
+        config = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return "global"
+    return str((config.get("train") or {}).get("rng", "global"))
+
+
+def seed_values(series: pd.Series, runs: pd.DataFrame) -> pd.Series:
+    """The measure's values of ``runs`` indexed by seed, marked ``attrs["paired"]`` when every run
+    was trained with ``train.rng=paired`` and no seed repeats (:mod:`ablations.reproduce.stats`
+    then compares paired differences)."""
+    from .stats import by_seed
+
+    pairs = [(int(seed), float(series[r])) for r, seed in zip(runs["run_dir"], runs["seed"])
+             if r in series.index and pd.notna(series[r])]
+    seeds = [s for s, _ in pairs]
+    paired = bool(pairs) and len(set(seeds)) == len(seeds) and all(rng_of(str(r)) == "paired" for r in runs["run_dir"])
+    if len(set(seeds)) != len(seeds):  # several runs per seed: index by position, never paired
+        pairs = list(enumerate(v for _, v in pairs))
+    return by_seed(pairs, paired)
+
+
+def epochs_of(runs: pd.DataFrame) -> float:
+    """The fewest epochs any of ``runs`` trained (``epochs_done``), NaN when unknown."""
+    if runs.empty or "epochs_done" not in runs.columns:
+        return math.nan
+    return float(pd.to_numeric(runs["epochs_done"], errors="coerce").min())
+
+
 def accuracy(results: pd.DataFrame) -> pd.Series:
     """Final test accuracy in % per run."""
     runs = finished_runs(results)
@@ -125,14 +163,15 @@ def noise_accuracy(results: pd.DataFrame, noise: str, scenario: int) -> pd.DataF
     return out.groupby(["run_dir", "severity"], as_index=False)["value"].mean()
 
 
-def noise_drop(results: pd.DataFrame, noise: str, scenario: int) -> pd.Series:
-    """Per run: clean accuracy minus the mean accuracy over severities 1-8, in percentage points
-    (the area between a curve of seed 003 Fig. 3 and its clean level)."""
+def noise_drop(results: pd.DataFrame, noise: str, scenario: int, levels: tuple[int, ...] | None = None) -> pd.Series:
+    """Per run: clean accuracy minus the mean accuracy over the severities ``levels`` (default every
+    level 1-8: the area between a curve of seed 003 Fig. 3 and its clean level), in percentage points."""
     rows = noise_accuracy(results, noise, scenario)
     out = {}
     for run_dir, group in rows.groupby("run_dir"):
         clean = group[group["severity"] == 0]["value"]
-        noisy = group[group["severity"] > 0]["value"]
+        noisy = group[group["severity"] > 0] if levels is None else group[group["severity"].isin(levels)]
+        noisy = noisy["value"]
         if len(clean) and len(noisy):
             out[run_dir] = float(clean.mean() - noisy.mean())
     return pd.Series(out, dtype=float)

@@ -48,6 +48,8 @@ IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
     "dataset.verify": (True, lambda identity: True),
     # speed: train.precision=null is the precision every run had before (train.amp decides)
     "train.precision": (None, lambda identity: True),
+    # paired seeds (ablations/streams.py): global is the one random stream every earlier run drew from
+    "train.rng": ("global", lambda identity: True),
     # neuron components: at these values a neuron is what it was before they existed
     "neuron.input_scale": ("none", lambda identity: True),
     "neuron.leak_shape": ("scalar", lambda identity: True),
