@@ -70,12 +70,14 @@ def pair_parameters(model: nn.Module, seed: int, init: str = "default") -> nn.Mo
 
     Modules that own parameters directly and have ``reset_parameters`` are re-initialised by it
     (PyTorch's own initialisation, so the distributions are the ones the model had); ``init``
-    ``he_normal`` is applied after, as the network builder does. A parameter no such module owns
-    keeps its value (the neurons' constants are not random). The global generator is left as it was.
+    ``he_normal`` is applied after, as the network builder does. A neuron whose building drew at
+    random (a learned leak from ``leak_init``) is redrawn the same way; a parameter no such module
+    owns keeps its value (the neurons' other constants are not random). The global generator is left as it was.
     """
     with torch.random.fork_rng(devices=[]):
         for name, module in model.named_modules():
-            if not any(True for _ in module.parameters(recurse=False)) or not hasattr(module, "reset_parameters"):
+            owns = any(True for _ in module.parameters(recurse=False)) or getattr(module, "random_state", False)
+            if not owns or not hasattr(module, "reset_parameters"):
                 continue
             torch.manual_seed(derive_seed(int(seed), "weights", name))
             module.reset_parameters()

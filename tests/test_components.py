@@ -271,3 +271,20 @@ def test_preset_resolvers_apply_a_form_to_the_variants_that_have_the_part(varian
     spec = neuron_spec(compose([f"variant={variant}", "neuron.reset=${resetting_only:subtract}",
                                 "neuron.input_scale=${beta_leak_only:one_minus_beta}"]))
     assert (spec.reset, spec.input_scale) == (reset, input_scale)
+
+
+def test_paired_seeds_draw_the_same_learned_leak_for_every_variant():
+    """train.rng=paired redraws a leak_init leak from (seed, module name), like the weights."""
+    from ablations import network, streams
+
+    options = dict(leak_shape="per_neuron", leak_init="uniform(0,4)", learn_beta=True)
+    nets = []
+    for variant in ("vanilla", "no_reset"):
+        torch.manual_seed(len(nets))  # the build itself draws differently
+        net = network.build_network("64-32FC-10", variant=variant, neuron=options)
+        nets.append(streams.pair_parameters(net, seed=3))
+    first, second = (dict(net.named_parameters()) for net in nets)
+    assert torch.equal(first["layers.0.neuron.leak_logit"], second["layers.0.neuron.leak_logit"])
+    assert torch.equal(first["layers.0.ops.0.weight"], second["layers.0.ops.0.weight"])
+    again = streams.pair_parameters(network.build_network("64-32FC-10", variant="vanilla", neuron=options), seed=4)
+    assert not torch.equal(dict(again.named_parameters())["layers.0.neuron.leak_logit"], first["layers.0.neuron.leak_logit"])

@@ -115,6 +115,17 @@ class Leaky(snn.Leaky):
         return self.spec.describe() + ("" if self.backend == "auto" else f", backend {self.backend}")
 
     @property
+    def random_state(self) -> bool:
+        """Whether building drew random values (a ``leak_init`` leak): paired training redraws them."""
+        return getattr(self, "leak_logit", None) is not None
+
+    def reset_parameters(self) -> None:
+        """Redraw what building drew at random (``leak_logit`` from ``leak_init``) from the global
+        generator; the neuron's constants stay."""
+        if self.random_state:
+            self.parts["leak"].build(self, self.spec, int(self.leak_logit.numel()) if self.leak_logit.dim() else None)
+
+    @property
     def plain(self) -> bool:
         """Whether :meth:`step` (snnTorch's ``Leaky``; the linear leak's own step) computes this
         neuron: leak, reset and recurrence only, with a leak of the package's own."""
