@@ -22,8 +22,11 @@ The variant (``vanilla``, ``no_leak``, ``complete_leak``, ``no_reset``, ``recurr
   mem)``, ``spk = lif(cur)`` with ``init_hidden=True`` (reset by ``snntorch.utils.reset(net)`` or
   ``lif.reset_mem()``), ``spk, mem = rlif(cur, spk, mem)``, ``init_leaky()`` / ``init_rleaky()``.
   An ``RLeaky``'s all-to-all recurrent weights (and their bias) carry over to a recurrent variant.
+* ``snn.Synaptic`` keeps its synaptic current (the package's ``synapse=current`` component with the
+  user's ``alpha``) in every variant, and its call ``spk, syn, mem = lif(cur, syn, mem)``.
 * **refused** with the module path and the reason: neurons the package does not define
-  (``Synaptic``, ``RSynaptic``, ``Alpha``, ``Lapicque``, ``SLSTM``, ...), ``reset_delay=False``,
+  (``RSynaptic``, ``Alpha``, ``Lapicque``, ``SLSTM``, ...), a variant with a part whose state the
+  snnTorch call cannot carry (``alif`` on any neuron, ``synaptic`` on a ``Leaky``), ``reset_delay=False``,
   ``inhibition``, ``state_quant``, graded spikes, an unknown surrogate without ``surrogate=``, and a
   recurrent variant where the package has no recurrence (after a convolution, or an ``RLeaky``
   with one-to-one or convolutional recurrence).
@@ -52,7 +55,7 @@ from torch import nn
 from . import neurons
 from .neurons import NeuronSpec, RecurrentNeuron
 
-__all__ = ["ablate", "AblatedNeuron", "AblatedLeaky", "AblatedRLeaky", "Origin", "AblationError", "surrogate_of",
+__all__ = ["ablate", "AblatedNeuron", "AblatedLeaky", "AblatedRLeaky", "AblatedSynaptic", "Origin", "AblationError", "surrogate_of",
            "ablated_neurons", "REFUSED_REASONS"]
 
 
@@ -62,8 +65,8 @@ class AblationError(ValueError):
 
 #: snnTorch neurons the package does not define, and why (checked before the generic refusal).
 REFUSED_REASONS = {
-    "Synaptic": "it has a synaptic current state (alpha) that the package's neurons do not define yet",
-    "RSynaptic": "it has a synaptic current state (alpha) that the package's neurons do not define yet",
+    "RSynaptic": "its recurrent current enters the synaptic current, which the package's synapse component does "
+                 "not define; snn.Synaptic (feed-forward) is supported",
     "Alpha": "its alpha-kernel synapse has no counterpart among the package's neurons",
     "Lapicque": "it is parameterised by R, C and time_step; rewrite it as snn.Leaky(beta=...)",
     "SLSTM": "it is a spiking LSTM cell, not a leaky integrate-and-fire neuron",
@@ -76,7 +79,7 @@ class Origin:
     """The user's neuron an :class:`AblatedNeuron` stands in for: what :func:`ablate` kept from it."""
 
     path: str
-    kind: str  # Leaky | RLeaky
+    kind: str  # Leaky | RLeaky | Synaptic
     init_hidden: bool
     output: bool
     beta: torch.Tensor
@@ -85,6 +88,7 @@ class Origin:
     learn_threshold: bool
     surrogate: neurons.Surrogate | None
     reset: str
+    alpha: float | None = None  # snn.Synaptic's synaptic decay
 
     def describe(self) -> str:
         beta = f"{float(self.beta):g}" if self.beta.numel() == 1 else f"[{self.beta.numel()} values]"
@@ -112,7 +116,7 @@ def surrogate_of(spike_grad: Any) -> neurons.Surrogate | None:
 
 def _origin(path: str, module: nn.Module) -> Origin:
     """What to keep from a user's ``snn.Leaky`` / ``snn.RLeaky``; refuses what the package cannot do."""
-    kind = "RLeaky" if isinstance(module, snn.RLeaky) else "Leaky"
+    kind = "RLeaky" if isinstance(module, snn.RLeaky) else "Synaptic" if isinstance(module, snn.Synaptic) else "Leaky"
     problems = []
     if not getattr(module, "reset_delay", True):
         problems.append("reset_delay=False (the package's neurons reset on the step after the spike, as "
@@ -132,6 +136,7 @@ def _origin(path: str, module: nn.Module) -> Origin:
         beta=module.beta.detach().clone().clamp(0, 1).cpu(), threshold=module.threshold.detach().clone().cpu(),
         learn_beta=isinstance(module.beta, nn.Parameter), learn_threshold=isinstance(module.threshold, nn.Parameter),
         surrogate=surrogate_of(module.spike_grad), reset=str(module.reset_mechanism),
+        alpha=float(module.alpha.detach().clamp(0, 1).mean()) if kind == "Synaptic" else None,
     )
 
 
@@ -146,6 +151,9 @@ def _spec(origin: Origin, variant: str | NeuronSpec, options: Mapping[str, Any])
     if keeps_beta:
         fields["beta"] = float(origin.beta.mean())
     fields.setdefault("threshold", float(origin.threshold.mean()))
+    if origin.kind == "Synaptic":  # the user's synaptic current is part of their network: every variant keeps it
+        fields.setdefault("synapse", "current")
+        fields.setdefault("syn_alpha", origin.alpha)
     if base.leak == "exponential":
         fields.setdefault("learn_beta", origin.learn_beta)
     if "surrogate" not in fields:
@@ -218,22 +226,31 @@ class AblatedNeuron(nn.Module):
     def extra_repr(self) -> str:
         return f"{self.spec.variant}: {self.spec.describe()}; was {self.origin.describe()} at {self.origin.path!r}"
 
-    def advance(self, current: torch.Tensor, mem: torch.Tensor, fired: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step of the package's neuron: ``(S[t], U[t])`` from ``I[t]``, ``U[t-1]`` and (recurrent
-        variants) ``S[t-1]``, which is ``H(U[t-1] - theta)`` with the surrogate when not passed."""
+    def advance(self, current: torch.Tensor, mem: torch.Tensor, fired: torch.Tensor | None = None,
+                synapse: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """One step of the package's neuron (its components' own step): ``(S[t], U[t], Y[t])`` from
+        ``I[t]``, ``U[t-1]``, ``S[t-1]`` (``H(U[t-1] - theta)`` with the surrogate when not passed) and,
+        for a synaptic current, ``Y[t-1]``."""
         if mem.shape != current.shape:
             mem = torch.zeros_like(current)
         cell, recurrent = self.cell, self.recurrent
-        drive = current
-        if recurrent is not None:
-            if fired is None or fired.shape != current.shape:
-                fired = cell.spike_grad(mem - cell.threshold)
-            drive = current + recurrent(fired.flatten(1)).view_as(current)
-        spikes, mem = cell.step(drive, mem)
+        if fired is None or fired.shape != current.shape:
+            fired = cell.spike_grad(mem - cell.threshold)
+        state = cell.initial_state(current)
+        state["mem"], state["spikes"] = mem, fired
+        if synapse is not None and synapse.shape == current.shape:
+            state["synapse"] = synapse
+        shape = current.shape
+        if recurrent is not None:  # the all-to-all matrix acts on the flattened layer
+            state = {key: value.flatten(1) for key, value in state.items()}
+            current = current.flatten(1)
+        spikes, mem = cell.generic_step(current, state, recurrent)
+        synapse = state.get("synapse")
+        spikes, mem = spikes.view(shape), mem.view(shape)
+        synapse = None if synapse is None else synapse.view(shape)
         if self.trace is not None:
-            self.trace.append((drive.detach(), spikes.detach(), mem.detach()))
-        return spikes, mem
+            self.trace.append((current.detach().view(shape), spikes.detach(), mem.detach()))
+        return spikes, mem, synapse
 
     def reset_mem(self):
         self.mem = torch.zeros_like(self.mem)
@@ -268,7 +285,7 @@ class AblatedLeaky(AblatedNeuron, snn.Leaky):
     def forward(self, input_: torch.Tensor, mem: torch.Tensor | None = None):  # type: ignore[override]
         if self.init_hidden and mem is not None:
             raise TypeError(f"{self.origin.path}: `mem` should not be passed as an argument while `init_hidden=True`")
-        spikes, self.mem = self.advance(input_, self.mem if mem is None else mem)
+        spikes, self.mem, _ = self.advance(input_, self.mem if mem is None else mem)
         return self._answer(spikes, self.mem)
 
 
@@ -285,7 +302,7 @@ class AblatedRLeaky(AblatedNeuron, snn.RLeaky):
         if self.init_hidden and (spk is not None or mem is not None):
             raise TypeError(f"{self.origin.path}: when `init_hidden=True`, RLeaky expects 1 input argument")
         fired = self.spk if spk is None else spk
-        spikes, self.mem = self.advance(input_, self.mem if mem is None else mem, fired)
+        spikes, self.mem, _ = self.advance(input_, self.mem if mem is None else mem, fired)
         self.spk = spikes
         return self._answer(spikes, self.mem)
 
@@ -295,6 +312,39 @@ class AblatedRLeaky(AblatedNeuron, snn.RLeaky):
         return self.spk, self.mem
 
     def init_rleaky(self):
+        return self.reset_mem()
+
+
+class AblatedSynaptic(AblatedNeuron, snn.Synaptic):
+    """Stands in for ``snn.Synaptic``: ``spk, syn, mem = lif(cur, syn, mem)``, or ``spk = lif(cur)``
+    with init_hidden. The synaptic current is the package's ``synapse=current`` component with the
+    user's alpha (``Y[t] = alpha Y[t-1] + I[t]``); the variant sets leak, reset and recurrence."""
+
+    def __init__(self, origin: Origin, neuron: nn.Module):
+        super().__init__(origin, neuron)
+        self.register_buffer("syn", torch.zeros(0), persistent=False)
+
+    @property
+    def alpha(self) -> torch.Tensor:  # type: ignore[override]
+        return self.cell.syn_alpha
+
+    def forward(self, input_: torch.Tensor, syn: torch.Tensor | None = None,  # type: ignore[override]
+                mem: torch.Tensor | None = None):
+        if self.init_hidden and (syn is not None or mem is not None):
+            raise TypeError(f"{self.origin.path}: `mem` or `syn` should not be passed as an argument while "
+                            "`init_hidden=True`")
+        spikes, self.mem, self.syn = self.advance(input_, self.mem if mem is None else mem, None,
+                                                  self.syn if syn is None else syn)
+        if self.init_hidden and not self.output:
+            return spikes
+        return spikes, self.syn, self.mem
+
+    def reset_mem(self):
+        self.syn = torch.zeros_like(self.syn)
+        self.mem = torch.zeros_like(self.mem)
+        return self.syn, self.mem
+
+    def init_synaptic(self):
         return self.reset_mem()
 
 
@@ -338,11 +388,14 @@ def _replacement(path: str, module: nn.Module, variant: str | NeuronSpec, option
     width, user_recurrent = _recurrent_source(path, module, spec, before, n_neurons)
     neuron = neurons.build_neuron(spec, n_neurons=width)
     cell = neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
-    if not getattr(cell, "plain", True):
+    carried = {"synapse"} if origin.kind == "Synaptic" else set()
+    stateful = [f"{neurons.SLOTS[slot].key}={component.name}" for slot, component in cell.parts.items()
+                if set(component.init_state(cell, torch.zeros(1))) - carried]
+    if stateful:
         raise AblationError(
-            f"{path} (snn.{origin.kind}): variant {spec.variant!r} ({spec.describe()}) has parts beyond leak, reset and "
-            "recurrence (input scaling, a learned per-neuron leak, a synaptic current, threshold adaptation) whose state "
-            "snnTorch's Leaky call does not carry; ablate() covers the leak, reset and recurrence variants for now")
+            f"{path} (snn.{origin.kind}): variant {spec.variant!r} has {', '.join(stateful)}, whose state snnTorch's "
+            f"{origin.kind} call does not carry between steps (snn.Synaptic carries a synaptic current); choose a "
+            "variant without it for this neuron")
     given = set(options) | ({"beta", "tau", "threshold"} if isinstance(variant, NeuronSpec) else set())
     with torch.no_grad():
         if spec.leak == "exponential" and not given & {"beta", "tau"} and origin.beta.numel() > 1:
@@ -351,7 +404,7 @@ def _replacement(path: str, module: nn.Module, variant: str | NeuronSpec, option
             _set_tensor(cell, "threshold", origin.threshold, learn=origin.learn_threshold)
     if user_recurrent is not None:
         neuron.recurrent = copy.deepcopy(user_recurrent)  # the user's V (and bias, if it has one)
-    kind = AblatedRLeaky if origin.kind == "RLeaky" else AblatedLeaky
+    kind = {"RLeaky": AblatedRLeaky, "Synaptic": AblatedSynaptic}.get(origin.kind, AblatedLeaky)
     return kind(origin, neuron)
 
 
@@ -390,7 +443,7 @@ def ablate(model: nn.Module, variant: str | NeuronSpec = "vanilla", n_neurons: M
         if skip and any(path.startswith(prefix) for prefix in skip):
             continue
         if isinstance(module, AblatedNeuron) or (isinstance(module, (snn.Leaky, snn.RLeaky))
-                                                 and not _is_package_neuron(module)):
+                                                 and not _is_package_neuron(module)) or type(module) is snn.Synaptic:
             targets.append((path, module))
             skip += (path + ".",)
         elif _is_package_neuron(module):

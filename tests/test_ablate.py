@@ -189,7 +189,6 @@ def test_rleaky_keeps_its_call_and_weights():
 
 
 @pytest.mark.parametrize("neuron, message", [
-    (snn.Synaptic(alpha=0.9, beta=0.8), r"^1 \(snn.Synaptic\) cannot be ablated: it has a synaptic current state"),
     (snn.RSynaptic(alpha=0.9, beta=0.8, linear_features=5), r"^1 \(snn.RSynaptic\) cannot be ablated"),
     (snn.Leaky(beta=0.9, reset_delay=False), r"^1 \(snn.Leaky\) cannot be ablated: reset_delay=False"),
     (snn.Leaky(beta=0.9, spike_grad=snn.surrogate.sigmoid()), r"^1 \(snn.Leaky\): its spike_grad .* surrogate=NAME"),
@@ -222,5 +221,44 @@ def test_gradients_flow_through_the_users_forward():
 
 @pytest.mark.parametrize("variant", COMPONENT_VARIANTS)
 def test_variants_with_state_beyond_the_membrane_are_refused_by_path(variant):
-    with pytest.raises(AblationError, match=r"^lif1 \(snn.Leaky\): variant .* parts beyond leak, reset and recurrence"):
+    with pytest.raises(AblationError, match=r"^lif1 \(snn.Leaky\): variant .* whose state snnTorch.s Leaky call does not carry"):
         ablate(tutorial.Net(), variant)
+
+
+class _SynapticNet(nn.Module):
+    """snnTorch tutorial 5's neuron in an explicit loop: ``spk, syn, mem = lif(cur, syn, mem)``."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(20, 8)
+        self.lif1 = snn.Synaptic(alpha=0.8, beta=0.7, spike_grad=snn.surrogate.atan(), reset_mechanism="subtract")
+
+    def forward(self, x):
+        syn, mem = self.lif1.init_synaptic()
+        spikes = []
+        for t in range(x.shape[0]):
+            spk, syn, mem = self.lif1(self.fc1(x[t]), syn, mem)
+            spikes.append(spk)
+        return torch.stack(spikes)
+
+
+@pytest.mark.parametrize("variant", ["vanilla", "no_leak", "complete_leak", "no_reset", "recurrent"])
+def test_synaptic_neurons_keep_their_synaptic_current(variant):
+    model = _stronger(_SynapticNet())
+    x = (torch.rand(T, B, 20, generator=torch.Generator().manual_seed(5)) < 0.3).float()
+    ablated = ablate(model, variant)
+    assert ablated.lif1.spec.synapse == "current" and float(ablated.lif1.alpha) == pytest.approx(0.8)
+    traced = _traced(ablated, lambda: ablated(x))
+    _compare(traced, _reference(ablated, [([ablated.fc1], "lif1")], x))
+    _fires_somewhat(traced)
+
+
+def test_synaptic_vanilla_with_its_own_reset_is_the_users_model():
+    """The package's synaptic current equals snnTorch's Synaptic (reset subtract): the ablated vanilla
+    model with the user's reset gives the user's own spikes."""
+    model = _stronger(_SynapticNet())
+    x = (torch.rand(T, B, 20, generator=torch.Generator().manual_seed(6)) < 0.3).float()
+    with torch.no_grad():
+        assert torch.equal(ablate(model, "vanilla", reset="subtract")(x), model(x))
+    with pytest.raises(AblationError, match="adaptation=alif"):
+        ablate(model, "alif")
