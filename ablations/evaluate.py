@@ -19,6 +19,9 @@ Arguments are ``key=value``:
                        (default: the parameters stored with the run)
 ``eval.<suite>.<key>`` one suite parameter (see ``ablations/conf/eval/default.yaml``)
 ``device``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (default: the run's)
+``progress``           ``true`` / ``false``: progress output of the suites that have it (NeuroBench's
+                       benchmark); accepted as ``python -m ablations.run`` accepts it (default:
+                       the run's)
 ``debug``              ``true`` shows tracebacks for input errors too
 =====================  =====================================================================
 
@@ -46,9 +49,9 @@ from .evaluation.common import params
 
 __all__ = ["evaluate", "parse", "main"]
 
-_KEYS = ("run", "suite", "overwrite", "eval", "device", "debug", "plugins")
+_KEYS = ("run", "suite", "overwrite", "eval", "device", "progress", "debug", "plugins")
 _USAGE = ("usage: python -m ablations.evaluate run=PATH suite=NAME[,NAME...|all] [overwrite=true] "
-          "[eval=PRESET] [eval.<suite>.<key>=VALUE ...] [device=cpu] [debug=true]")
+          "[eval=PRESET] [eval.<suite>.<key>=VALUE ...] [device=cpu] [progress=false] [debug=true]")
 
 
 def parse(argv: Sequence[str]) -> dict:
@@ -61,6 +64,8 @@ def parse(argv: Sequence[str]) -> dict:
             raise UserError(f"{key}= is required\n{_USAGE}")
     options["overwrite"] = parse_bool(options.get("overwrite", "false"), "overwrite")
     options["debug"] = parse_bool(options.get("debug", "false"), "debug")
+    if "progress" in options:
+        options["progress"] = parse_bool(options["progress"], "progress")
     if "eval" in options and options["eval"] not in group_options("eval"):
         raise UserError(f"eval={options['eval']!r} is not a preset; valid presets: {', '.join(group_options('eval'))}")
     return options
@@ -120,6 +125,8 @@ def _run_config(run_dir: Path, options: dict) -> DictConfig:
             OmegaConf.update(cfg, key, OmegaConf.from_dotlist([f"v={value}"]).v, force_add=True)
         if options.get("device"):
             cfg.device = options["device"]
+        if "progress" in options:
+            cfg.progress = options["progress"]
     return cfg
 
 

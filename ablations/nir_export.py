@@ -14,11 +14,22 @@ no leak (IF)           ``IF(r = 1 / dt, v_threshold, v_reset = 0)``: ``v += dt r
 recurrence ``V S``     ``Linear(V)`` from the neuron's output back to its input (a cycle; NIR
                        sums the inputs of a node; the cycle delays by one step: ``V S[t-1]``)
 ``W x + b``            ``Affine`` (FC) or ``Conv2d``; pooling ``AvgPool2d``; ``Flatten``
-readout mem_*          ``LI(tau, r, v_leak = 0)`` with the readout beta, ``I(r = 1 / dt)``
-                       when it does not leak (decoding ``U_L[T]/T``, mean or max stays
-                       outside the graph)
+readout mem_*          a neuron that never fires, ``LIF(tau, r, v_leak = 0, v_threshold = +inf)``
+                       with the readout beta (``IF(r = 1 / dt, v_threshold = +inf)`` when it does
+                       not leak): NIR's ``LI`` with the membrane as its state. The prediction
+                       reads that membrane (metadata ``readout_state``: decoding ``U_L[T]/T``,
+                       mean or max stays outside the graph); the graph's output carries its
+                       (zero) spikes. snnTorch's importer has no ``LI`` node, so this is the
+                       form it loads: a ``snn.Leaky(threshold=inf)`` whose ``mem`` is ``U_L``
 readout spike_count    ``LIF`` / ``IF`` as the hidden neurons (spike counting stays outside)
 =====================  ========================================================================
+
+Time unit: ``dt = 1e-4`` (one network step = 0.1 ms of graph time), the step snnTorch's importer
+(``snntorch.import_nir``, which hard-codes it) assumes, so that a graph written here loads there
+with the same ``beta``: :func:`to_snntorch` (tested by a round trip through snnTorch). What snnTorch
+1.0's importer cannot load right: ``IF`` nodes (no leak: it requires ``r = 1`` and builds a
+``Leaky`` with ``beta = 0.9``), so the no-leak variants load only in NIR simulators that follow
+NIR's ``IF``; :func:`to_snntorch` refuses them with that reason.
 
 Why not snnTorch's exporter (``snntorch.export_nir``): it traces ``snn.Leaky`` modules called
 one step at a time, while our network scans time inside its layers; and it exports
@@ -54,9 +65,9 @@ from .errors import UserError
 from .network import SpikingNetwork, TimeDropout
 from .neurons import NeuronSpec, RecurrentNeuron
 
-__all__ = ["DT", "check_exportable", "to_nir", "write", "export_run", "simulate", "require_nir"]
+__all__ = ["DT", "check_exportable", "to_nir", "write", "export_run", "simulate", "require_nir", "to_snntorch"]
 
-DT = 1.0  # one network time step, in the graph's time unit (assumption: NIR leaves dt to the simulator)
+DT = 1e-4  # one network time step in graph time: snnTorch's importer assumes this dt (NIR leaves dt to the simulator)
 
 
 def require_nir():
@@ -83,9 +94,10 @@ def check_exportable(spec: NeuronSpec) -> None:
             "vanilla, no_leak, complete_leak, recurrent, no_leak_recurrent (all with reset zero)")
 
 
-def _neuron_node(nir, spec: NeuronSpec, beta: float, shape: tuple[int, ...]):
+def _neuron_node(nir, spec: NeuronSpec | None, beta: float, shape: tuple[int, ...]):
+    """LIF / IF of ``beta``; ``spec=None``: a neuron that never fires (threshold +inf), the readout."""
     ones = np.ones(shape, dtype=np.float32)
-    threshold = float(spec.threshold) * ones
+    threshold = (float(spec.threshold) if spec is not None else np.inf) * ones
     if beta >= 1.0:
         return nir.IF(r=ones / DT, v_threshold=threshold, v_reset=0 * ones)
     tau = DT / (1.0 - beta)
@@ -160,18 +172,14 @@ def to_nir(model: SpikingNetwork):
     add_ops("readout", readout.ops)
     if readout.kind == "spike_count":
         nodes["readout.neuron"] = _neuron_node(nir, model.spec, _beta(readout.spiking), shape)
-    else:
-        beta = float(readout.beta)
-        ones = np.ones(shape, dtype=np.float32)
-        if beta >= 1.0:  # no leak: a pure integrator, NIR's I: dv/dt = r I
-            nodes["readout.neuron"] = nir.I(r=ones / DT)
-        else:
-            tau = DT / (1.0 - beta)
-            nodes["readout.neuron"] = nir.LI(tau=tau * ones, r=(tau / DT) * ones, v_leak=0 * ones)
+    else:  # a leaky integrator: LIF / IF that never fires (snnTorch's importer has no LI / I node)
+        nodes["readout.neuron"] = _neuron_node(nir, None, float(readout.beta), shape)
     edges.append((previous, "readout.neuron"))
     nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
     edges.append(("readout.neuron", "output"))
     metadata = {"dt": DT, "readout": readout.kind, "layers": model.layer_string,
+                "readout_state": "spikes of readout.neuron" if readout.kind == "spike_count" else
+                "membrane of readout.neuron (v_threshold = inf: it never fires)",
                 "variant": str(model.spec.variant), "time_major": True}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
 
@@ -216,7 +224,8 @@ def simulate(graph, x: torch.Tensor, dt: float | None = None) -> dict[str, torch
     Every edge carries the source's output of the same step, except edges that close a cycle,
     which carry the previous step's (zero at t = 1). Neurons: ``LIF``/``IF`` update, fire when
     ``v > v_threshold`` and reset to ``v_reset``; ``LI`` integrates; their output is the spike
-    (LIF, IF) or the membrane (LI).
+    (LIF, IF) or the membrane (LI). Every neuron's membrane ``v`` (before its reset) is returned
+    too, under ``"<node>:v"`` (the readout's prediction reads it).
     """
     import nir
 
@@ -267,6 +276,7 @@ def simulate(graph, x: torch.Tensor, dt: float | None = None) -> dict[str, torch
                     else:
                         tau, v_leak = torch.as_tensor(node.tau), torch.as_tensor(node.v_leak)
                         v = v + dt / tau * (v_leak - v + r * total)
+                    traces.setdefault(f"{name}:v", []).append(v)
                     if isinstance(node, (nir.LI, nir.I)):
                         out = v
                     else:
@@ -283,6 +293,34 @@ def simulate(graph, x: torch.Tensor, dt: float | None = None) -> dict[str, torch
                 traces[name].append(out)
         last = now
     return {name: torch.stack(values) for name, values in traces.items() if len(values) == x.shape[0]}
+
+
+def to_snntorch(graph):
+    """The graph as an snnTorch network (``snntorch.import_nir``): ``snn.Leaky(init_hidden=True,
+    reset_delay=False, reset zero)`` per LIF node; call it once per step after
+    ``snntorch.utils.reset``. The membrane readout is the never-firing ``Leaky`` of node
+    ``readout.neuron`` (its ``mem``). Refuses what snnTorch's importer loads wrongly (IF nodes), and
+    corrects its ``Flatten`` (NIR's ``start_dim = 0`` is the first non-batch dimension)."""
+    import nir
+
+    from_if = [name for name, node in graph.nodes.items() if isinstance(node, nir.IF)]
+    if from_if:
+        raise UserError(f"nodes {from_if} are NIR IF neurons (no leak), which snnTorch 1.0's import_nir loads as "
+                        "Leaky(beta=0.9) and only with r = 1; load this graph with another NIR simulator, or "
+                        "export a variant with a leak")
+    try:
+        from snntorch.import_nir import import_from_nir
+    except ImportError as error:
+        raise UserError(f"loading a NIR graph in snnTorch needs nirtorch ({error}); install the nir extra") from None
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):  # the importer prints its progress
+        network = import_from_nir(graph)
+    for module in network.modules():  # NIR's Flatten dims leave out the batch; the importer keeps them as given
+        if isinstance(module, nn.Flatten) and module.start_dim == 0:
+            module.start_dim = 1
+    return network
 
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from . import config, faults, models, neurons, results
+from . import config, faults, models, neurons, results, tracking
 from .data import build_dataset
 from .errors import UserError, parse_bool
 from .overrides import replayable
@@ -108,6 +108,9 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
               "skipping training", flush=True)
         if status["status"] == "finished":
             _evaluate(cfg, run_dir, bundle, device, model=None)
+            mirrored = tracking.mirror_record(cfg, run_dir, results.read_metrics(run_dir).to_dict("records"), final)
+            if mirrored:
+                print(f"{run_dir}: {mirrored}", flush=True)
         return run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
@@ -125,6 +128,7 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
         "versions": results.versions(),
+        **({"model_source": dict(model.source)} if getattr(model, "source", None) else {}),  # model=import
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -312,6 +312,9 @@ def implementation(backend: str, current: torch.Tensor, surrogate: Callable) -> 
             _told_missing = True
             reason = kernel.missing_reason() or "it runs CPU float32/float64 tensors with a surrogate object only"
             log.warning("neuron.backend=kernel runs the torch scan instead: %s", reason)
+        elif backend == "auto" and fits and not kernel.available() and not _told_missing:
+            _told_missing = True  # the default: said once, quietly
+            log.info("the torch scan runs: %s for the compiled CPU kernel", kernel.missing_reason())
     return NeuronScan
 
 

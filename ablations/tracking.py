@@ -12,7 +12,9 @@ source of truth; a tracker only mirrors it for the tools researchers already use
   config as hparams (flattened ``a.b.c`` keys) with the final metrics. View with
   ``tensorboard --logdir runs``.
 
-A resumed run appends to the same logs from the epoch it resumes at.
+A resumed run appends to the same logs from the epoch it resumes at. A run that is already
+finished (``logger=...`` added on a second call) has its recorded history written once to the
+logger's folder (:func:`mirror_record`), unless the folder already holds it; the run says so.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from .atomic import atomic_write_text
 from .errors import UserError
 
-__all__ = ["LOGGERS", "Tracker", "start", "flat_hparams"]
+__all__ = ["LOGGERS", "Tracker", "start", "flat_hparams", "mirror_record"]
 
 LOGGERS = ("none", "csv", "tensorboard")
 LOG_DIR = "logs"
@@ -131,3 +133,21 @@ def start(cfg: Any, run_dir: str | Path) -> Tracker:
     if name == "tensorboard":
         return TensorBoardTracker(cfg, Path(run_dir))
     return Tracker()
+
+
+def mirror_record(cfg: Any, run_dir: str | Path, rows: list[dict], final: dict | None) -> str | None:
+    """Write a finished run's recorded epochs (``metrics.csv`` rows) and final metrics through the
+    logger ``cfg.logger`` names; a line saying what was done (None for ``logger=none``). A logger
+    folder that already exists is left as it is (the run logged there while it trained)."""
+    name = str(cfg.get("logger", "none") if hasattr(cfg, "get") else "none")
+    if name == "none":
+        return None
+    folder = Path(run_dir) / LOG_DIR / name
+    if folder.exists() and any(folder.iterdir()):
+        return f"logger={name}: {folder} already holds this run's log; left as it is"
+    tracker = start(cfg, run_dir)
+    for row in rows:
+        epoch = int(row["epoch"])
+        tracker.log_epoch(epoch, {k: v for k, v in row.items() if k != "epoch"})
+    tracker.close(final)
+    return f"logger={name}: the run was already finished; wrote its recorded history ({len(rows)} epoch(s)) to {folder}"

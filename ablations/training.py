@@ -494,10 +494,35 @@ def resume(path: Path, trainer: Trainer, device: torch.device) -> None:
     trainer.elapsed_before = float(state.get("train_time_s", 0.0))
 
 
+#: batches after which a run states its expected duration
+ETA_BATCHES = 3
+#: an expected training time beyond this on a CPU gets the advice to use a CPU-sized setting
+CPU_PATIENCE_S = 2 * 3600.0
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def expected_duration(elapsed_s: float, batches: int, batches_per_epoch: int, epochs: int, device: Any) -> str:
+    """``expected: ...`` from the first batches' wall time (the test pass and evaluation suites not
+    counted); on a CPU, past :data:`CPU_PATIENCE_S`, the advice of a CPU-sized setting (README)."""
+    per_epoch = elapsed_s / max(batches, 1) * batches_per_epoch
+    line = (f"  expected: about {_duration(per_epoch)} per epoch, {_duration(per_epoch * epochs)} for {epochs} "
+            f"epoch(s) (from the first {batches} batch(es); test passes not counted)")
+    if str(device).startswith("cpu") and per_epoch * epochs > CPU_PATIENCE_S:
+        line += ("\n  this will not fit a CPU in reasonable time: use a GPU (device=cuda), or a CPU-sized setting such "
+                 "as dataset.steps=20 train.max_batches=50 model=vgg6 (README: Datasets)")
+    return line
+
+
 def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: DataBundle, device: torch.device,
-                grad_clip: float | None, epoch: int, bar_desc: str, progress: bool) -> tuple[dict[str, float], float]:
+                grad_clip: float | None, epoch: int, bar_desc: str, progress: bool,
+                announce: Callable[[int, float], None] | None = None) -> tuple[dict[str, float], float]:
     """One epoch of BPTT over the first ``n_batches`` batches of ``loader``: the running train
-    metrics (per sample) and the seconds spent waiting for data. Raises :class:`Diverged`."""
+    metrics (per sample) and the seconds spent waiting for data. Raises :class:`Diverged`.
+    ``announce(batches, seconds)`` is called once after the first :data:`ETA_BATCHES` batches."""
+    epoch_start = time.perf_counter()
     model, optimizer, scaler = trainer.model, trainer.optimizer, trainer.scaler
     model.train()
     tally = _Tally()
@@ -529,6 +554,8 @@ def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: Data
             window.add(y)
         running = tally.means()
         batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
+        if announce is not None and index + 1 == min(ETA_BATCHES, n_batches):
+            announce(index + 1, time.perf_counter() - epoch_start)
         fetch_start = time.perf_counter()
     batch_bar.close()
     return {**tally.means(), **window.means()}, data_time
@@ -566,6 +593,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     tracker = tracking.start(cfg, run_dir)  # logger=none|csv|tensorboard mirrors each epoch's row
     epoch_bar = tqdm(range(trainer.start_epoch, epochs), desc=f"{cfg.neuron.variant} epochs",
                      initial=trainer.start_epoch, total=epochs, disable=not progress)
+    first_epoch = trainer.start_epoch
     for epoch in epoch_bar:
         if hasattr(data.train, "set_epoch"):  # generated data drawn fresh each epoch (data/generated.py)
             data.train.set_epoch(epoch)
@@ -573,8 +601,12 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                              num_workers=int(train.num_workers))
         n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
         epoch_start = time.perf_counter()
+        announce = None
+        if epoch == first_epoch:  # the run states its expected duration after its first batches
+            def announce(batches: int, seconds: float, n_batches=n_batches) -> None:
+                tqdm.write(expected_duration(seconds, batches, n_batches, epochs - first_epoch, device))
         means, data_time = train_epoch(trainer, loader, n_batches, data, device, train.get("grad_clip"), epoch,
-                                       f"epoch {epoch + 1}/{epochs}", progress)
+                                       f"epoch {epoch + 1}/{epochs}", progress, announce)
         if trainer.scheduler is not None:
             trainer.scheduler.step()
         row: dict[str, Any] = {
@@ -590,6 +622,11 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
         trainer.history.append(row)
         epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
+        if not progress:  # without bars, one line per epoch
+            left = (time.perf_counter() - started) / (epoch + 1 - first_epoch) * (epochs - epoch - 1)
+            test_part = f", test accuracy {row['test_accuracy']:.3f}" if "test_accuracy" in row else ""
+            print(f"  epoch {epoch + 1}/{epochs}: train loss {row['train_loss']:.4f}, accuracy {row['train_accuracy']:.3f}"
+                  f"{test_part}, {row['epoch_time_s']:.0f} s; about {_duration(left)} left", flush=True)
         save_checkpoint(checkpoint_path, trainer, data, trainer.elapsed_before + time.perf_counter() - started)
         results.write_metrics(run_dir, trainer.history)
         results.update_status(run_dir, epochs_done=epoch + 1)

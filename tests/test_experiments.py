@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from ablations.config import CONF_DIR, build_model, compose, group_options
+from ablations.config import CONF_DIR, build_model, compose, group_options, neuron_spec
 
 INPUT_SHAPES = {"cifar10": (3, 32, 32), "svhn": (3, 32, 32), "mnist": (1, 28, 28), "nmnist": (2, 34, 34),
                 "dvs_gesture": (2, 32, 32), "shd": (700,), "delayed_xor": (16,), "digits": (1, 8, 8),
@@ -67,7 +67,7 @@ def test_leak_presets_follow_seed003():
         assert cfg.train.schedule == "multistep" and cfg.train.loss == "mse_onehot"
         assert cfg.model.readout == "mem_last" and cfg.model.pool == "spiking"  # ref [21] pooling neurons (issue 11)
         assert (cfg.dataset.steps, cfg.dataset.signed, cfg.dataset.normalize) == (100, True, "zero_mean")
-        assert cfg.neuron.leak == "exponential" and float(cfg.neuron.tau) in (30.0, 100.0)
+        assert neuron_spec(cfg).leak == "exponential" and float(cfg.neuron.tau) in (30.0, 100.0)
         assert cfg.model.dropout == 0.2
     swept = compose(["experiment=leak_cifar10", "neuron.tau=inf"])
     assert str(swept.neuron.tau) == "inf"

@@ -45,7 +45,7 @@ def test_round_trip_gives_the_same_spikes(variant, tmp_path):
     spikes = records["layer1"]["spikes"]
     assert 0 < spikes.mean() < 1  # the comparison covers both spikes and silence
     assert torch.equal(simulated["layer1.neuron"].reshape(spikes.shape), spikes)
-    torch.testing.assert_close(simulated["readout.neuron"], records["readout"]["membrane"], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(simulated["readout.neuron:v"], records["readout"]["membrane"], rtol=1e-5, atol=1e-5)
     neuron = graph.nodes["layer1.neuron"]
     assert isinstance(neuron, nir.IF if variant.startswith("no_leak") else nir.LIF)
     assert ("layer1.recurrent" in graph.nodes) == variant.endswith("recurrent")
@@ -100,3 +100,40 @@ def test_residual_and_batch_norm_networks_are_refused():
     model = build_model(compose(["model=resnet18", "dataset=cifar10"]), input_shape=(3, 32, 32))
     with pytest.raises(UserError, match="not exported"):
         nir_export.to_nir(model)
+
+
+@pytest.mark.parametrize("variant, layers, shape", [("vanilla", "64-32FC-10", None),
+                                                    ("complete_leak", "64-32FC-10", None),
+                                                    ("vanilla", "4C3-2P-16FC-10", (1, 8, 8))])
+def test_round_trip_through_snntorchs_own_importer(variant, layers, shape, tmp_path):
+    """The written file loads in ``snntorch.import_nir``; run step by step there, it gives our hidden
+    spikes and, in the never-firing readout neuron's ``mem``, our readout membrane ``U_L[t]``."""
+    from snntorch import utils
+
+    net = _net(variant, layers, **({"input_shape": shape} if shape else {}))
+    path = nir_export.write(net, tmp_path / "net.nir")
+    loaded = nir_export.to_snntorch(nir.read(path))
+    x = (torch.rand(12, 5, *net.input_shape, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    net.probes = True
+    net(x)
+    records = net.records
+    spikes, readout = {name: [] for name in records if name != "readout"}, []
+    hooks = [getattr(loaded, f"{name}_neuron").register_forward_hook(
+        lambda module, inputs, output, name=name: spikes[name].append(output[0] if isinstance(output, tuple) else output))
+        for name in spikes]
+    utils.reset(loaded)
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            loaded(x[t])
+            readout.append(loaded.readout_neuron.mem.clone())
+    for hook in hooks:
+        hook.remove()
+    for name, steps in spikes.items():
+        assert torch.equal(torch.stack(steps).reshape(records[name]["spikes"].shape), records[name]["spikes"]), name
+    torch.testing.assert_close(torch.stack(readout), records["readout"]["membrane"], rtol=1e-5, atol=1e-5)
+
+
+def test_snntorch_loading_refuses_if_neurons_with_the_reason(tmp_path):
+    graph = nir.read(nir_export.write(_net("no_leak"), tmp_path / "net.nir"))
+    with pytest.raises(UserError, match="IF neurons .* Leaky\\(beta=0.9\\)"):
+        nir_export.to_snntorch(graph)

@@ -1,4 +1,4 @@
-"""examples/quickstart.ipynb: executed end to end (nbclient), under 3 minutes, committed without outputs."""
+"""examples/quickstart.ipynb: executed end to end (nbclient), under 3 minutes, committed executed."""
 
 import importlib.util
 import time
@@ -14,14 +14,17 @@ NOTEBOOK = REPO / "examples" / "quickstart.ipynb"
 BUDGET_S = 180  # the issue's promise: under 3 minutes on a CPU
 
 
-def test_committed_notebook_is_the_generated_one_without_outputs():
+def test_committed_notebook_is_the_generated_one_stored_executed():
     spec = importlib.util.spec_from_file_location("make_quickstart", REPO / "examples" / "make_quickstart.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert NOTEBOOK.read_text() == module.text(), "run `python examples/make_quickstart.py`"
     book = nbformat.read(NOTEBOOK, as_version=4)
+    assert module.sources(book) == module.sources(module.notebook()), "run `python examples/make_quickstart.py`"
     code = [cell for cell in book.cells if cell.cell_type == "code"]
-    assert code and all(not cell.outputs and cell.execution_count is None for cell in code)
+    assert code and all(cell.execution_count is not None for cell in code)  # outputs readable without running it
+    assert not any(output.get("output_type") == "error" for cell in code for output in cell.outputs)
+    text = "".join(str(output) for cell in code for output in cell.outputs)
+    assert "3/3 finished" in text and "image/png" in text and "output spikes; lif1 =" in text
 
 
 @pytest.mark.slow

@@ -51,6 +51,22 @@ def test_tensorboard_logger_writes_scalars_and_hparams(tmp_path):
     assert "_hparams_/session_start_info" in plugin  # the resolved config as hparams
 
 
+def test_tensorboard_on_a_finished_run_writes_its_recorded_history(tmp_path, capsys):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    path = run([*TINY, f"paths.runs={tmp_path}"])
+    assert not (path / "logs").exists()
+    assert run([*TINY, "logger=tensorboard", f"paths.runs={tmp_path}"]) == path  # finished: not retrained
+    assert "wrote its recorded history (2 epoch(s))" in capsys.readouterr().out
+    events = EventAccumulator(str(path / "logs" / "tensorboard"))
+    events.Reload()
+    metrics = pd.read_csv(path / results.METRICS_FILE)
+    assert [e.value for e in events.Scalars("test/accuracy")] == pytest.approx(metrics.test_accuracy.tolist())
+    run([*TINY, "logger=tensorboard", f"paths.runs={tmp_path}"])
+    assert "already holds this run's log; left as it is" in capsys.readouterr().out
+
+
 def test_unknown_logger_is_a_user_error(tmp_path):
     from ablations import tracking
 

@@ -74,7 +74,8 @@ from torch import nn
 from ..data.bundle import DataBundle
 from ..network import SpikingLayer, TimeDropout
 from ..neurons import RecurrentNeuron
-from .common import batch_generator, device_of, forward_records, hidden_layers, params, test_loader, tidy
+from .common import (batch_generator, device_of, forward_records, hidden_layers, params, spiking_neurons, test_loader,
+                     tidy)
 
 __all__ = ["activity", "synaptic_ops", "is_binary", "dense_macs", "layer_ops", "op_names", "OpCounter"]
 
@@ -153,14 +154,19 @@ def op_names(model: nn.Module) -> dict[nn.Module, str]:
                     names[op] = f"{module.name}.shortcut"
             if isinstance(module.neuron, RecurrentNeuron):
                 names[module.neuron.recurrent] = f"{module.name}.recurrent"
+    for name, neuron in spiking_neurons(model).items():
+        recurrent = getattr(neuron, "recurrent", None)
+        if isinstance(recurrent, _WEIGHTED) and recurrent not in names:
+            names[recurrent] = f"{name}.recurrent"
     readout = getattr(model, "readout", None)
-    if readout is not None:
+    if isinstance(readout, nn.Module) and hasattr(readout, "ops"):
         for op in readout.ops:
             if isinstance(op, _WEIGHTED):
                 names[op] = "readout"
+    prefix = "user." if isinstance(getattr(model, "user", None), nn.Module) else ""  # a wrapped user model
     for path, module in model.named_modules():
         if isinstance(module, _WEIGHTED) and module not in names:
-            names[module] = path
+            names[module] = path[len(prefix):] if prefix and path.startswith(prefix) else path
     return names
 
 

@@ -22,7 +22,7 @@ from ..data.bundle import DataBundle
 
 __all__ = [
     "DEFAULTS_FILE", "suite_defaults", "params", "device_of", "subset_indices", "test_indices", "test_loader",
-    "batch_generator", "tidy", "loss_name", "forward_records", "hidden_layers",
+    "batch_generator", "tidy", "loss_name", "forward_records", "hidden_layers", "spiking_neurons",
 ]
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "conf" / "eval" / "default.yaml"
@@ -109,9 +109,40 @@ def loss_name(cfg: Any) -> str:
         return "mse_onehot"
 
 
+def spiking_neurons(model: nn.Module) -> dict[str, nn.Module]:
+    """The neuron module of every spiking layer, by the name the suites give the layer: a
+    :class:`ablations.network.SpikingLayer`'s neuron by its layer name (``layer1``, ``stage1.block1.conv1``),
+    an ablated snnTorch neuron (:mod:`ablations.ablate`) by its module path in the user's model
+    (``lif1``, ``2``), and a spiking readout as ``readout``."""
+    from ..ablate import AblatedNeuron
+    from ..network import SpikingLayer
+
+    found: dict[str, nn.Module] = {}
+    user = getattr(model, "user", None)  # a user's model the package wraps (ablations.models.imported)
+    prefix = "user." if isinstance(user, nn.Module) else ""
+    for path, module in model.named_modules():
+        if isinstance(module, SpikingLayer):
+            found[module.name] = module.neuron
+        elif isinstance(module, AblatedNeuron):
+            found[path[len(prefix):] if path.startswith(prefix) else path] = module
+    spiking = getattr(getattr(model, "readout", None), "spiking", None)
+    if isinstance(spiking, nn.Module):
+        found["readout"] = spiking
+    return found
+
+
 @torch.inference_mode()
 def forward_records(model: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, dict]:
     """The output and the probe records (per-layer input, current, spikes, membrane) of one batch."""
+    if not hasattr(model, "probes"):
+        has_neurons = bool(spiking_neurons(model))
+        raise UserError(
+            f"this suite reads the spikes of each layer, which a {type(model).__name__} does not record"
+            + (": it has snnTorch neurons but no declared call convention. Wrap it with "
+               "ablations.models.imported.wrap(model, variant, call='sequence'|'step', returns=[spikes, membrane]) "
+               "(model=import on the command line)" if has_neurons else
+               "; it has no spiking neurons the package knows (snn.Leaky / snn.RLeaky ablated by ablations.ablate, "
+               "or a network the package built)"))
     previous = model.probes
     model.probes = True
     try:

@@ -53,9 +53,8 @@ from torch import nn
 
 from ..data.bundle import DataBundle
 from ..errors import UserError
-from ..network import SpikingLayer
 from ..neurons import Leaky, RecurrentNeuron, set_backend
-from .common import batch_generator, device_of, params, test_loader, tidy
+from .common import batch_generator, device_of, params, spiking_neurons, test_loader, tidy
 
 __all__ = ["neurobench", "TimeMajorModel", "spiking_cells", "require_neurobench"]
 
@@ -73,15 +72,9 @@ def require_neurobench():
 
 def spiking_cells(model: nn.Module) -> dict[str, Leaky]:
     """The snnTorch cell of every spiking layer, by layer name (``readout`` for a spiking readout)."""
-    cells: dict[str, Leaky] = {}
-    for module in model.modules():
-        if isinstance(module, SpikingLayer):
-            neuron = module.neuron
-            cells[module.name] = neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
-    readout = getattr(model, "readout", None)
-    if readout is not None and getattr(readout, "spiking", None) is not None:
-        cells["readout"] = readout.spiking
-    return cells
+    # an ablated snnTorch neuron (ablations.ablate) is its own activation layer: it is called once per step
+    return {name: neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
+            for name, neuron in spiking_neurons(model).items()}
 
 
 def _model_class():

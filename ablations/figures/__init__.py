@@ -35,6 +35,9 @@ roles_table6             seed 001 Table 6: accuracy per variant x dataset
 roles_table7             seed 001 Table 7: accuracy per variant x test frame window
 linear_leak_noise        seed 002: accuracy under noise, linear vs exponential vs no leak
 linear_leak_rate         seed 002: firing rate vs the linear-leak parameter lambda
+variant_comparison       any grid: every recorded metric per variant (or swept key), seeds and 95 % intervals
+variant_heatmap          any grid sweeping two keys: mean test accuracy per cell, with n
+variant_learning_curves  any grid: test accuracy / loss and train loss per epoch per variant
 study_pareto             studies: Pareto front (or objective vs parameter), one per study
 study_history            studies: objective per trial and best so far, one per study
 =======================  =========================================================================
@@ -120,6 +123,9 @@ for _spec in (
     FigureSpec("roles_table7", "tables:roles_table7", "seed 001 Table 7", kind="table"),
     FigureSpec("linear_leak_noise", "linear:linear_leak_noise", "seed 002 (noise robustness)"),
     FigureSpec("linear_leak_rate", "linear:linear_leak_rate", "seed 002 (rate vs leak parameter)"),
+    FigureSpec("variant_comparison", "grid:variant_comparison", "any grid: every recorded metric per variant"),
+    FigureSpec("variant_heatmap", "grid:variant_heatmap", "any grid sweeping two keys: accuracy heat map"),
+    FigureSpec("variant_learning_curves", "grid:variant_learning_curves", "any grid: learning curves per variant"),
     FigureSpec("study_pareto", "studies:study_pareto", "studies: Pareto front", per="study"),
     FigureSpec("study_history", "studies:study_history", "studies: optimisation history", per="study"),
 ):
@@ -204,8 +210,12 @@ def _freeze_layout(figure) -> None:
 
 
 def figure_bytes(figure, fmt: str) -> bytes:
+    """The figure as ``fmt``, its notes (what it left out, caveats) written under the panels."""
+    from .layout import stamp_notes
+
+    stamped = stamp_notes(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt)
+    figure.savefig(buffer, format=fmt, **({"bbox_inches": "tight"} if stamped else {}))
     return buffer.getvalue()
 
 

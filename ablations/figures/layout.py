@@ -12,7 +12,8 @@ import seaborn as sns
 
 from . import style
 
-__all__ = ["ERRORBAR", "grid", "hide_unused", "line", "note", "notes", "panel_title", "plain_log"]
+__all__ = ["ERRORBAR", "grid", "hide_unused", "line", "note", "notes", "panel_title", "plain_log", "stamp_notes",
+           "seed_counts", "left_out_variants"]
 
 #: Error bands of every figure: mean +- one standard deviation over seeds (runs).
 ERRORBAR = "sd"
@@ -32,7 +33,10 @@ def grid(nrows: int, ncols: int, full_width: bool | None = None, aspect: float =
 
 def note(figure, text: str) -> None:
     """Attach a note (data source, caveat, command for missing parts) to a figure; the command
-    line prints it and the report shows it under the figure."""
+    line prints it, the report shows it under the figure and the saved figure carries it
+    (:func:`stamp_notes`). An empty note is ignored."""
+    if not text:
+        return
     existing = list(getattr(figure, "ablations_notes", []))
     existing.append(text)
     figure.ablations_notes = existing
@@ -40,6 +44,25 @@ def note(figure, text: str) -> None:
 
 def notes(figure) -> list[str]:
     return list(getattr(figure, "ablations_notes", []))
+
+
+def stamp_notes(figure, width: int = 150) -> bool:
+    """Write the figure's notes as text under its panels (once), so the figure itself says what it
+    left out; True when there are notes (the figure is then saved with a tight bounding box)."""
+    import textwrap
+
+    texts = notes(figure)
+    if not texts:
+        return False
+    if getattr(figure, "ablations_stamped", None) != texts:
+        old = getattr(figure, "ablations_stamp_artist", None)
+        if old is not None:
+            old.remove()
+        lines = [line for text in texts for line in textwrap.wrap(f"- {text}", width, subsequent_indent="  ")]
+        figure.ablations_stamp_artist = figure.text(0.0, 0.0, "\n".join(lines), ha="left", va="top", fontsize=5.5,
+                                                    color="#444444", transform=figure.transFigure)
+        figure.ablations_stamped = texts
+    return True
 
 
 def panel_title(ax, text: str, letter: str | None = None) -> None:
@@ -96,3 +119,26 @@ def line(ax, rows: pd.DataFrame, x: str, y: str, hue: str, palette: dict[str, st
     sns.lineplot(data=rows, x=x, y=y, hue=hue, hue_order=hue_order, palette=palette, errorbar=ERRORBAR,
                  style=hue, style_order=hue_order, dashes=dashes, markers=markers, ax=ax,
                  markersize=3.5, err_kws={"alpha": 0.18, "linewidth": 0}, **kwargs)
+
+
+def seed_counts(rows: pd.DataFrame, by: str, label: str = "line") -> str:
+    """``n per <label> (seeds): a 3, b 2``: the runs behind each drawn series."""
+    counts = rows.groupby(by, sort=False)["run_dir"].nunique() if "run_dir" in rows.columns else pd.Series(dtype=int)
+    if counts.empty:
+        return ""
+    if counts.nunique() == 1:
+        return f"n = {int(counts.iloc[0])} seed(s) per point ({by} {', '.join(map(str, counts.index))})"
+    return f"n per {label} (seeds): " + ", ".join(f"{name} {int(n)}" for name, n in counts.items())
+
+
+def left_out_variants(before: pd.DataFrame, after: pd.DataFrame, why: str) -> str | None:
+    """A note naming the variants in ``before`` that the figure does not draw, with their run counts."""
+    if "variant" not in before.columns:
+        return None
+    drawn = set(after["variant"]) if "variant" in after.columns else set()
+    gone = before[~before["variant"].isin(drawn)]
+    if gone.empty:
+        return None
+    counts = gone.groupby("variant")["run_dir"].nunique() if "run_dir" in gone.columns else gone["variant"].value_counts()
+    listed = ", ".join(f"{variant} ({int(n)} run(s))" for variant, n in counts.items())
+    return f"not drawn ({why}): {listed}; python -m ablations.figures figure=variant_comparison draws every variant"

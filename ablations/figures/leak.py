@@ -209,13 +209,16 @@ def noise_robustness(results: pd.DataFrame):
     """Seed 003 Fig. 3: test accuracy at each noise severity, one line per membrane time constant
     tau (IF = tau inf), mean +- s.d. over seeds; panels scenario {1, 2} x noise {Gaussian, impulse}
     x dataset (scenario 1: noise on the pixels before Poisson coding; 2: on the spikes)."""
-    rows, note = _tau_rows(noise_accuracy_rows(results))
+    every = noise_accuracy_rows(results)
+    rows, note = _tau_rows(every)
     missing.require(rows, results, "noise-suite accuracy of leak-ablation runs (vanilla / no_leak)",
                    suites=["noise"], variants=["vanilla", "no_leak"])
     figure = noise_panels(results, rows, "tau_label", select.tau_order(rows), style.tau_palette(rows["tau_eff"].unique()))
+    layout.note(figure, layout.seed_counts(rows, "tau_label"))
     layout.note(figure, "Severities are fractions of the data range (ablations/data/noise.py), so a level is "
                         "the same relative strength on signed and unsigned data.")
     _note(figure, note)
+    _note(figure, layout.left_out_variants(every, rows, "this figure compares leaks at hard reset without recurrence"))
     return figure
 
 

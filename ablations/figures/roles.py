@@ -8,6 +8,8 @@ published numbers in ``ablations/reference/`` were read from.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -127,6 +129,7 @@ def learning_curves(results: pd.DataFrame):
             if len(epochs) <= 12:
                 ax.set_xticks(epochs)
     style.legend_outside(figure, axes, ncol=min(len(order), 4))
+    layout.note(figure, layout.seed_counts(rows, "series"))
     if dropped:
         layout.note(figure, dropped)
     return figure
@@ -385,11 +388,13 @@ def adversarial_accuracy(results: pd.DataFrame):
             panel = rows[(rows["dataset"] == dataset) & (rows["attack"] == name)]
             here = [s for s in order if s in set(panel["series"])]
             layout.line(ax, panel, "epsilon", "accuracy", "series", palette, here, dashes=dashes, markers=markers)
-            layout.panel_title(ax, f"{dataset}, {ATTACK_NAMES[name]}", next(letters))
+            # short, wrapped titles: five panels share the text width (the dataset labels the row)
+            layout.panel_title(ax, textwrap.fill(ATTACK_NAMES[name], 16), next(letters))
             ax.set_xlabel("")
-            ax.set_ylabel(style.LABELS["accuracy"] if j == 0 else "")
+            ax.set_ylabel(f"{dataset}\n{style.LABELS['accuracy']}" if j == 0 else "")
     figure.supxlabel(style.LABELS["epsilon"], fontsize=8)
     style.legend_outside(figure, axes, ncol=min(len(order), 4))
+    layout.note(figure, layout.seed_counts(rows, "series"))
     if dropped:
         layout.note(figure, dropped)
     return figure

@@ -11,6 +11,8 @@ both build through it.
   ``vgg9``, ``vgg6``; seed 001's FC nets ``fc_nmnist``, ``fc_dvs_gesture``, ``fc_mnist``,
   ``fc_shd``) with ``model.dropout`` as a switch.
 * ``resnet`` (:mod:`ablations.models.resnet`): a spiking ResNet-18 for CIFAR-10 (seed 001).
+* ``import`` (:mod:`ablations.models.imported`): a user's own snnTorch model by import path
+  (``model.target=pkg.mod:Net``), its neurons ablated into the run's variant.
 * ``recurrent_baseline`` (:mod:`ablations.models.rnn`): PyTorch's LSTM / GRU / RNN over the same
   frames (seed 001 Table 7's non-spiking baselines ``lstm``, ``gru``, ``rnn``).
 
@@ -31,7 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 from .. import neurons
 from ..errors import UserError
 from ..registry import Registry
-from . import layered, resnet, rnn
+from . import imported, layered, resnet, rnn
 
 __all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build_model"]
 
@@ -58,6 +60,7 @@ MODELS.add("layered", Builder(layered.build_layered_network, ("layers", "readout
 MODELS.add("resnet", Builder(resnet.build_resnet, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
                                             "blocks", "widths", "n_classes")))
 MODELS.add("recurrent_baseline", Builder(rnn.build_recurrent_baseline, ("cell", "layers", "readout", "readout_window")))
+MODELS.add("import", Builder(imported.build_imported, ("target", "kwargs", "call", "returns", "readout")))
 
 # how configs recorded before builders had names spelled them (the functions have been renamed since;
 # these spellings are only read from old records, never imported)

@@ -31,7 +31,7 @@ __all__ = ["Leaky", "LinearLeaky", "RecurrentNeuron", "BACKENDS", "build_neuron"
            "set_backend", "release_instances", "step", "exponential_leak", "linear_leak", "SynapticFilter",
            "fused_sequence"]
 
-BACKENDS = ("auto", "fused", "snntorch", "step")
+BACKENDS = ("auto", *scan.SCAN_BACKENDS, "snntorch", "step")
 log = logging.getLogger("ablations.neurons")
 _SAID: set[str] = set()
 
@@ -228,7 +228,8 @@ def _forget_instance(neuron: nn.Module) -> None:
 
 
 def set_backend(module: nn.Module, backend: str) -> nn.Module:
-    """Set the sequence backend of every neuron inside ``module``: ``auto``, ``fused``, ``snntorch``
+    """Set the sequence backend of every neuron inside ``module``: ``auto``, ``fused`` (the torch
+    scan), ``kernel`` (the compiled CPU scan, :mod:`ablations.kernel`), ``snntorch``
     (snnTorch's step, plain neurons only) or ``step`` (the components' own per-step definition,
     :meth:`Leaky.generic_step`, autograd at every step: the reference every fast path is pinned to)."""
     if backend not in BACKENDS:
@@ -238,7 +239,7 @@ def set_backend(module: nn.Module, backend: str) -> nn.Module:
             if backend == "snntorch" and not child.plain:
                 raise ValueError(f"neuron.backend=snntorch runs snnTorch's Leaky, which has no "
                                  f"{_non_plain(child)}; use neuron.backend=auto")
-            if backend == "fused" and not child.spec.fused:
+            if backend in scan.SCAN_BACKENDS and not child.spec.fused:
                 raise ValueError(f"neuron.backend=fused does not cover {_non_plain(child)}; use neuron.backend=auto, "
                                  "which runs it through the per-step path")
             child.backend = backend
@@ -299,7 +300,7 @@ def run_sequence(
     if cell.spec.gradient != "exact":
         return leak_gradient.scan(cell, current, record_membrane)
     covered = cell.spec.fused and scan.supports(cell, recurrent)
-    if cell.backend == "fused" or (cell.backend == "auto" and covered):
+    if cell.backend in scan.SCAN_BACKENDS or (cell.backend == "auto" and covered):
         if not covered:
             raise ValueError(
                 f"neuron.backend=fused does not cover this neuron ({cell!r}); use neuron.backend=auto, "

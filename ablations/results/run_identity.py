@@ -85,6 +85,10 @@ def identity(cfg: DictConfig | dict) -> dict:
     if isinstance(model, dict) and model.get("builder") in _BUILDER_SPELLING:
         # identities keep the spelling runs were first recorded with (an import path)
         model["builder"] = _BUILDER_SPELLING[model["builder"]]
+    if isinstance(model, dict) and model.get("builder") == "import" and model.get("target"):
+        from ..models.imported import source_of  # the user's model source: editing it makes a new run
+
+        model["source_sha256"] = source_of(str(model["target"]))["sha256"]
     for key, (neutral, applies) in IDENTITY_NEUTRAL.items():
         if not applies(data):
             continue

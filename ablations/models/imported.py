@@ -1,0 +1,249 @@
+r"""A user's own snnTorch model by import path (``model=import``), ablated into the run's variant.
+
+``model.target`` names a class or function returning an ``nn.Module``: ``package.module:Name`` (imported
+from the current directory or the installed packages) or ``path/to/file.py:Name``; ``model.kwargs``
+are passed to it. The module's ``snn.Leaky`` / ``snn.RLeaky`` become the package's neurons of the run's
+``neuron`` node by :func:`ablations.ablate.ablate` (with the node's values: ``neuron.tau`` and
+``neuron.threshold`` set the leak and threshold as for every model, not the user's ``beta``).
+
+The user's output convention is declared, not guessed:
+
+* ``model.call``: ``sequence`` (``forward(x[T, B, ...])`` loops over time itself, tutorial 5) or
+  ``step`` (``forward(x[t])`` once per step after the hidden states are reset, tutorial 7's
+  ``nn.Sequential`` with ``init_hidden=True``; the step outputs are stacked over time).
+* ``model.returns``: the names of what ``forward`` returns, in order, each a time-major record
+  ``[T, B, classes]``: ``[spikes, membrane]`` (the tutorials' ``spk_rec, mem_rec``), ``spikes``,
+  ``membrane`` or ``[membrane, spikes]``.
+* ``model.readout``: how a prediction ``[B, classes]`` is read from them (``ablations.network``'s
+  decodings): ``spike_count`` (spikes summed over t, divided by T: the tutorials' rate code),
+  ``mem_mean``, ``mem_max``, ``mem_last`` (membrane over t, or ``U[T] / T``).
+
+The trained network is an :class:`ImportedNetwork`: ``forward(x[T, B, ...]) -> [B, classes]``, with
+``n_classes`` (read off a one-step dry run) and ``probes`` / ``records``: with probes on, every
+ablated neuron records its current ``I[t]`` (recurrent current included), spikes and membrane
+under its module path in the user's model, and ``readout`` holds the trace of the neuron called
+last in each step (the output layer). The suites that read spikes use these records.
+
+Run identity: :func:`source_of` (the file of the target's module and the SHA-256 of its text)
+is part of the run's identity (``ablations.results.identity``), so editing the model's source makes
+a new run, and the record's ``config.yaml`` keeps ``model.target`` and ``status.json`` the source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from ..ablate import AblatedNeuron, ablate, ablated_neurons
+from ..errors import UserError
+
+__all__ = ["CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of", "build_imported", "wrap"]
+
+CALLS = ("sequence", "step")
+RETURNS = ("spikes", "membrane")
+READOUTS = ("spike_count", "mem_mean", "mem_max", "mem_last")
+
+
+def _module_of(target: str):
+    module_name, _, attribute = target.rpartition(":")
+    if not module_name or not attribute:
+        raise UserError(f"model.target={target!r} must be 'package.module:Name' or 'path/to/file.py:Name' "
+                        "(a class or function that returns an nn.Module)")
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name).expanduser().resolve()
+            if not path.is_file():
+                raise FileNotFoundError(f"no such file: {path}")
+            name = f"ablations_model_{path.stem}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            sys.modules[name] = module
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            if "" not in sys.path and str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))  # `python -m` finds the user's modules where it runs
+            module = importlib.import_module(module_name)
+    except UserError:
+        raise
+    except Exception as error:  # noqa: BLE001 - any failure of the user's module is reported as such
+        raise UserError(f"model.target={target!r}: {module_name!r} could not be imported ({type(error).__name__}: "
+                        f"{error})") from None
+    if not hasattr(module, attribute):
+        names = sorted(n for n in vars(module) if not n.startswith("_"))
+        raise UserError(f"model.target={target!r}: {module_name!r} has no {attribute!r}; it has: {', '.join(names)}")
+    return module, getattr(module, attribute)
+
+
+def resolve_target(target: str):
+    """The class or function ``model.target`` names (a UserError naming what is wrong otherwise)."""
+    return _module_of(str(target))[1]
+
+
+def source_of(target: str) -> dict[str, str]:
+    """Where the code of ``model.target`` comes from: the module's file and the SHA-256 of its text."""
+    module, _ = _module_of(str(target))
+    file = getattr(module, "__file__", None)
+    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest() if file and Path(file).is_file() else "unknown"
+    return {"target": str(target), "file": str(file), "sha256": digest}
+
+
+def _returns(value: Any) -> tuple[str, ...]:
+    names = (value,) if isinstance(value, str) else tuple(value or ())
+    names = tuple(str(n) for n in names)
+    if not names or any(n not in RETURNS for n in names) or len(set(names)) != len(names):
+        raise UserError(f"model.returns={list(names)} must name what forward returns, in order, from {list(RETURNS)} "
+                        "(e.g. [spikes, membrane] for snnTorch's `return spk_rec, mem_rec`)")
+    return names
+
+
+class ImportedNetwork(nn.Module):
+    """A user's (ablated) model with the package's network interface: ``forward(x[T, B, ...]) -> [B, classes]``,
+    ``n_classes``, ``probes`` and ``records`` (module docstring)."""
+
+    def __init__(self, user: nn.Module, call: str = "sequence", returns: Sequence[str] | str = ("spikes", "membrane"),
+                 readout: str = "spike_count", input_shape: Sequence[int] | None = None,
+                 source: Mapping[str, str] | None = None):
+        super().__init__()
+        if call not in CALLS:
+            raise UserError(f"model.call={call!r} is not one of {list(CALLS)}: sequence (forward(x[T, B, ...]) loops "
+                            "over time) or step (forward(x[t]) once per time step)")
+        if readout not in READOUTS:
+            raise UserError(f"model.readout={readout!r} is not one of {list(READOUTS)}")
+        self.returns = _returns(returns)
+        needs = "spikes" if readout == "spike_count" else "membrane"
+        if needs not in self.returns:
+            raise UserError(f"model.readout={readout} reads the {needs} record, but model.returns={list(self.returns)}")
+        if not ablated_neurons(user):
+            raise UserError(f"{type(user).__name__} has no snnTorch neuron the package stands in for; ablate() it first")
+        self.user = user
+        self.call = call
+        self.decoding = readout
+        self.input_shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
+        self.source = dict(source or {})
+        self.probes = False
+        self.records: dict[str, dict[str, torch.Tensor]] = {}
+        self._n_classes: int | None = None
+
+    @property
+    def n_classes(self) -> int:
+        if self._n_classes is None:
+            if self.input_shape is None:
+                raise UserError("the number of classes of an imported model is read off a dry run, which needs "
+                                "input_shape")
+            device = next((p.device for p in self.parameters()), torch.device("cpu"))
+            with torch.no_grad():
+                out = self._records(torch.zeros(1, 1, *self.input_shape, device=device))
+            self._n_classes = int(next(iter(out.values())).shape[-1])
+        return self._n_classes
+
+    def _records(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The user's time-major records by name (``spikes``, ``membrane``)."""
+        if self.call == "sequence":
+            out = self.user(x)
+        else:
+            for neuron in ablated_neurons(self.user).values():
+                neuron.reset_mem()
+            steps = [self.user(x[t]) for t in range(x.shape[0])]
+            if isinstance(steps[0], (tuple, list)):
+                out = tuple(torch.stack([s[i] for s in steps]) for i in range(len(steps[0])))
+            else:
+                out = torch.stack(steps)
+        out = out if isinstance(out, (tuple, list)) else (out,)
+        if len(out) != len(self.returns):
+            raise UserError(f"the model's forward returned {len(out)} value(s) but model.returns={list(self.returns)} "
+                            f"names {len(self.returns)}; set model.returns to what it returns, in order")
+        records = dict(zip(self.returns, out))
+        for name, record in records.items():
+            if not isinstance(record, torch.Tensor) or record.dim() != 3 or record.shape[0] != x.shape[0]:
+                shape = tuple(record.shape) if isinstance(record, torch.Tensor) else type(record).__name__
+                raise UserError(f"the model's {name} record has shape {shape}; a time-major [T, B, classes] record with "
+                                f"T = {x.shape[0]} is expected (model.call={self.call})")
+        return records
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3:
+            raise ValueError(f"network input must be time-major [T, B, ...], got shape {tuple(x.shape)}")
+        neurons = ablated_neurons(self.user)
+        if self.probes:
+            for neuron in neurons.values():
+                neuron.trace = []
+        try:
+            records = self._records(x)
+            if self.probes:
+                self.records = _probe_records(neurons, x)
+        finally:
+            for neuron in neurons.values():
+                neuron.trace = None
+        steps = x.shape[0]
+        if self.decoding == "spike_count":
+            return records["spikes"].sum(0) / steps
+        membrane = records["membrane"].float()
+        if self.decoding == "mem_last":
+            return membrane[-1] / steps
+        return membrane.mean(0) if self.decoding == "mem_mean" else membrane.max(0).values
+
+    def extra_repr(self) -> str:
+        return f"call={self.call}, returns={list(self.returns)}, readout={self.decoding}"
+
+
+def _probe_records(neurons: Mapping[str, AblatedNeuron], x: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
+    records: dict[str, dict[str, torch.Tensor]] = {}
+    last = None
+    for path, neuron in neurons.items():
+        if not neuron.trace:
+            continue
+        current, spikes, membrane = (torch.stack(parts) for parts in zip(*neuron.trace))
+        records[path] = {"current": current, "spikes": spikes, "membrane": membrane}
+        last = path  # the output layer: the last neuron in module order that was called
+    if last is not None:
+        records["readout"] = {"current": records[last]["current"], "membrane": records[last]["membrane"],
+                              "input": x.detach()}
+    return records
+
+
+def wrap(model: nn.Module, variant: Any = "vanilla", call: str = "sequence",
+         returns: Sequence[str] | str = ("spikes", "membrane"), readout: str = "spike_count",
+         input_shape: Sequence[int] | None = None, **neuron_options: Any) -> ImportedNetwork:
+    """``ablate(model, variant, **neuron_options)`` as a network the package trains and evaluates (the
+    suites read its probes): what ``model=import`` builds, from Python."""
+    return ImportedNetwork(ablate(model, variant, **neuron_options), call=call, returns=returns, readout=readout,
+                           input_shape=input_shape)
+
+
+def build_imported(cfg: DictConfig, spec, input_shape: tuple[int, ...]) -> ImportedNetwork:
+    """``model=import``: the user's ``model.target(**model.kwargs)`` ablated into ``spec``."""
+    model_cfg = cfg.model
+    target = model_cfg.get("target")
+    if not target:
+        raise UserError("model=import needs model.target=package.module:Name (or path/to/file.py:Name), the class or "
+                        "function that builds your snnTorch model")
+    factory = resolve_target(str(target))
+    kwargs = model_cfg.get("kwargs") or {}
+    kwargs = OmegaConf.to_container(kwargs, resolve=True) if isinstance(kwargs, DictConfig) else dict(kwargs)
+    try:
+        user = factory(**kwargs)
+    except TypeError as error:
+        parameters = inspect.signature(factory).parameters if callable(factory) else {}
+        raise UserError(f"model.target={target!r} could not be built with model.kwargs={kwargs} ({error}); it takes: "
+                        f"{', '.join(parameters) or 'no arguments'}") from None
+    if not isinstance(user, nn.Module):
+        raise UserError(f"model.target={target!r} returned a {type(user).__name__}, not a torch.nn.Module")
+    try:
+        ablated = ablate(user, spec)
+    except ValueError as error:
+        raise UserError(f"model.target={target!r}: {error}") from None
+    returns = model_cfg.get("returns") or ["spikes", "membrane"]
+    returns = OmegaConf.to_container(returns) if not isinstance(returns, str) and hasattr(returns, "_content") else returns
+    network = ImportedNetwork(ablated, call=str(model_cfg.get("call") or "sequence"), returns=returns,
+                              readout=str(model_cfg.get("readout") or "spike_count"), input_shape=input_shape,
+                              source=source_of(str(target)))
+    return network
