@@ -116,7 +116,7 @@ def test_integrator_softmax_readout_is_dhsnn_loss_for_loss():
     assert len(probabilities) == 4
     # SHD (main_dense_origin.py lines 86-87, 146): CrossEntropyLoss on the summed softmax
     summed = sum(probabilities)
-    assert float(loss_function("ce_mem")(output, labels, 9)) == pytest.approx(float(F.cross_entropy(summed, labels)),
+    assert float(loss_function("ce_mem")(output, labels, 9).detach()) == pytest.approx(float(F.cross_entropy(summed, labels)),
                                                                                rel=1e-5)
     assert torch.equal(output.argmax(1), summed.argmax(1))
     # delayed XOR (delayed_xor_snn.py lines 109-113): sum over the window of CrossEntropyLoss(softmax(U[t]))

@@ -109,18 +109,21 @@ def test_every_roles_preset_states_tau_and_surrogate_form(name):
 
 @pytest.mark.parametrize("name", DHSNN_PRESETS)
 def test_dhsnn_presets_run_dhsnn_neuron_where_the_variant_has_its_leak(name):
-    for variant in ["vanilla", "no_reset", "recurrent"]:
+    for variant, reset in [("vanilla", "subtract"), ("no_reset", "none"), ("recurrent", "subtract")]:
         spec = neuron_spec(compose([f"experiment={name}", f"variant={variant}"]))
         assert (spec.input_scale, spec.leak_shape, spec.leak_init, spec.learn_beta) == (
             "one_minus_beta", "per_neuron", "uniform(0,4)", True)
         assert spec.surrogate == "multi_gaussian" and spec.threshold == 1.0 and spec.tau is None
-    for variant, leak in [("no_leak", "none"), ("complete_leak", "complete"), ("linear_leak", "linear")]:
+        assert spec.reset == reset                                  # DH-SNN's soft reset; no_reset keeps none
+    for variant, leak, scale in [("no_leak", "none", "one_minus_beta"), ("complete_leak", "complete", "one_minus_beta"),
+                                 ("linear_leak", "linear", "none")]:
         spec = neuron_spec(compose([f"experiment={name}", f"variant={variant}"]))   # fixed leaks stay fixed
-        assert (spec.leak, spec.leak_init, spec.learn_beta, spec.input_scale) == (leak, None, False, "none")
-        assert spec.surrogate == "multi_gaussian"
+        assert (spec.leak, spec.leak_init, spec.learn_beta, spec.input_scale) == (leak, None, False, scale)
+        assert spec.surrogate == "multi_gaussian" and spec.reset == "subtract"
     old = neuron_spec(compose([f"experiment={name}", "neuron.input_scale=none", "neuron.leak_shape=scalar",
-                               "neuron.leak_init=null", "neuron.learn_beta=false", "neuron.tau=10"]))
-    assert (old.input_scale, old.leak_init, old.beta_value) == ("none", None, pytest.approx(0.9048, abs=1e-4))
+                               "neuron.leak_init=null", "neuron.learn_beta=false", "neuron.tau=10", "neuron.reset=zero"]))
+    assert (old.input_scale, old.leak_init, old.reset) == ("none", None, "zero")
+    assert old.beta_value == pytest.approx(0.9048, abs=1e-4)
 
 
 @pytest.mark.parametrize("path", sorted((CONF_DIR / "experiment" / "roles_base").glob("*.yaml")), ids=lambda p: p.stem)
