@@ -112,7 +112,7 @@ def info(data_root: str | Path) -> str:
 
 
 def download(cfg) -> Path:
-    from . import available, build
+    from . import available, build_dataset
     from .files import GENERATED, REMOTES, fetch
 
     name = str(cfg.dataset.name)
@@ -123,7 +123,7 @@ def download(cfg) -> Path:
         print(f"{name}: files present in {base}/", flush=True)
         return base
     if name in GENERATED:
-        build(cfg.dataset, data_root)  # generates and caches what it generates (digits_events)
+        build_dataset(cfg.dataset, data_root)  # generates and caches what it generates (digits_events)
         print(f"{name}: {GENERATED[name]}; ready", flush=True)
         return data_root / name
     raise UserError(f"dataset {name!r} is not downloadable; datasets: {', '.join(available())}")
