@@ -200,6 +200,7 @@ def test_multi_gaussian_is_dhsnn_formula():
     (dict(variant="linear_leak", input_scale="one_minus_beta"), "linear leak does not have"),
     (dict(variant="vanilla", adaptation="sfa"), "is not one of"),
     (dict(variant="synaptic", syn_alpha=1.5), "syn_alpha=1.5 must lie in"),
+    (dict(variant="vanilla", leak_init="uniform(0,4)", tau=30.0), "tau=30.0 would change nothing"),
 ])
 def test_component_options_are_used_or_refused(options, message):
     node = {"variant": options.pop("variant"), **options}

@@ -241,7 +241,9 @@ def test_a_spec_is_labelled_by_its_physics():
     assert neurons.spec_for("vanilla", reset="none").variant == "no_reset"
     assert neurons.spec_for("no_reset", reset="zero").variant == "vanilla"
     assert neurons.spec_for("vanilla", tau=30.0).variant == "vanilla"  # tau is a knob, not a variant
-    assert neurons.spec_for("vanilla", reset="subtract").variant == "exponential_subtract"
+    assert neurons.spec_for("vanilla", reset="subtract").variant == "vanilla"  # the kind of reset is a knob
+    assert neurons.spec_for("alif", reset="zero").variant == "alif"
+    assert neurons.spec_for("alif", reset="none").variant == "exponential_none_adaptation_alif"
     assert neurons.spec_for("no_leak", recurrent=True).variant == "no_leak_recurrent"
 
 

@@ -203,6 +203,10 @@ class BetaLeak(Component):
         if spec.leak_shape not in LEAK_SHAPES:
             raise ValueError(f"neuron.leak_shape={spec.leak_shape!r} is not one of {list(LEAK_SHAPES)}")
         parse_leak_init(spec.leak_init)
+        if spec.leak_init is not None and (spec.tau is not None or spec.beta is not None):
+            given = f"neuron.tau={spec.tau}" if spec.tau is not None else f"neuron.beta={spec.beta}"
+            raise ValueError(f"{given} would change nothing: with neuron.leak_init={spec.leak_init} beta = sigmoid(p) "
+                             "is drawn from leak_init; set neuron.leak_init=null to fix the leak by tau or beta")
 
     def build(self, cell: nn.Module, spec: Any, n_neurons: int | None) -> None:
         if spec.leak_shape == "per_neuron" and not n_neurons:

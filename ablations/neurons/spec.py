@@ -229,8 +229,11 @@ FORM_SLOTS = ("input",)
 
 def physics(spec: NeuronSpec) -> tuple:
     """What makes a variant: the component of every slot but the form knobs (``input_scale``, and
-    parameters such as tau)."""
-    return tuple((slot, slot_value(spec, slot)) for slot in SLOTS if slot not in FORM_SLOTS)
+    parameters such as tau), with the reset read as present or absent: which reset a resetting
+    neuron uses (to zero, or by subtraction as DH-SNN's code does) is a knob of the form too, so
+    ``vanilla`` with ``neuron.reset=subtract`` is still ``vanilla`` (the record keeps ``reset``)."""
+    return tuple((slot, ("resets" if value != "none" else "none") if slot == "reset" else value)
+                 for slot, value in ((slot, slot_value(spec, slot)) for slot in SLOTS if slot not in FORM_SLOTS))
 
 
 # the config keys of the slots' choices: a variant sets them, an override changes them
