@@ -40,6 +40,7 @@ def test_budget_script_counts_successes_and_draws_the_leak(tmp_path, capsys):
     assert list(table["variant"]) == ["vanilla", "complete_leak"]
     assert list(table["seed 001 Table 6 %"]) == [77.5, 50.5]
     assert (table["steps"] == 1).all() and (table["ms/step"] > 0).all()
-    assert table["successes (acc > 0.7)"].str.fullmatch(r"[01]/1").all()
+    assert table["escaped (acc > 0.7)"].str.fullmatch(r"[01]/1").all()
+    assert table["solved (acc > 0.9, the claims' success)"].str.fullmatch(r"[01]/1").all()
     leaks = pd.read_csv(tmp_path / "learned_leak.csv")
     assert set(leaks["layer"]) == {"hidden", "readout"} and (tmp_path / "learned_leak.png").stat().st_size > 1000
