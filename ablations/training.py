@@ -386,7 +386,7 @@ SCHEDULES.add("cosine", TrainingChoice(cosine_schedule))
 # train.* keys every run reads, whatever its loss, optimizer and schedule (train.amp only while
 # train.precision is null: :func:`keys_read`)
 COMMON_KEYS = ("epochs", "batch_size", "eval_batch_size", "optimizer", "schedule", "loss", "precision",
-               "checkpoint_time_steps", "grad_clip", "eval_every", "max_batches", "restart", "num_workers", "progress")
+               "checkpoint_time_steps", "grad_clip", "eval_every", "max_batches", "restart", "num_workers", "progress", "rng")
 # which registry each choosing key picks from
 CHOICES = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 
