@@ -1,4 +1,4 @@
-"""Each variant's discrete update against sequences computed by hand (see ablations/neurons.py)."""
+"""Each variant's discrete update against sequences computed by hand (see ablations/neurons/components.py)."""
 
 import math
 import pickle
