@@ -147,7 +147,7 @@ def test_roles_tau_study_composes_every_cell():
     base = check_definition(definition)                # composes every tau x variant cell, or raises
     assert base.dataset.name == "delayed_xor_dhsnn"
     for tau, beta in [("0.1", 0.0), ("inf", 1.0)]:
-        spec = neuron_spec(compose(["experiment=roles_delayed_xor", f"neuron.tau={tau}"]))
+        spec = neuron_spec(compose(["experiment=roles_delayed_xor_table5", f"neuron.tau={tau}"]))
         assert spec.beta_value == pytest.approx(beta, abs=1e-4)
 
 
