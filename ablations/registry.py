@@ -23,7 +23,7 @@ from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 from .errors import UserError
 
-__all__ = ["Registry", "load_plugins", "resolve_target"]
+__all__ = ["Registry", "load_plugins", "import_file", "resolve_target"]
 
 T = TypeVar("T")
 
@@ -101,6 +101,15 @@ def resolve_target(target: str | Callable[..., Any], package: str | None = None)
         raise UserError(f"{target!r}: module {module_name} has no {name!r}") from None
 
 
+def import_file(path: Path, module_name: str) -> Any:
+    """Import the Python file ``path`` as module ``module_name`` (registered in ``sys.modules``)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
 def load_plugins(modules: Iterable[str]) -> list[Any]:
     """Import plugin modules (dotted names, or paths of ``.py`` files) so that they register
     their entries; an unimportable one is a UserError naming it."""
@@ -116,10 +125,7 @@ def load_plugins(modules: Iterable[str]) -> list[Any]:
                 if module_name in sys.modules and getattr(sys.modules[module_name], "__file__", None) == str(path):
                     loaded.append(sys.modules[module_name])
                     continue
-                spec = importlib.util.spec_from_file_location(module_name, path)
-                module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-                sys.modules[module_name] = module
-                spec.loader.exec_module(module)  # type: ignore[union-attr]
+                module = import_file(path, module_name)
             else:
                 module = importlib.import_module(name)
         except UserError:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import inspect
 import sys
 from pathlib import Path
@@ -45,6 +44,7 @@ from torch import nn
 
 from ..ablate import AblatedNeuron, ablate, ablated_neurons
 from ..errors import UserError
+from ..registry import import_file
 
 __all__ = ["CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of", "build_imported", "wrap"]
 
@@ -63,11 +63,7 @@ def _module_of(target: str):
             path = Path(module_name).expanduser().resolve()
             if not path.is_file():
                 raise FileNotFoundError(f"no such file: {path}")
-            name = f"ablations_model_{path.stem}"
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-            sys.modules[name] = module
-            spec.loader.exec_module(module)  # type: ignore[union-attr]
+            module = import_file(path, f"ablations_model_{path.stem}")
         else:
             if "" not in sys.path and str(Path.cwd()) not in sys.path:
                 sys.path.insert(0, str(Path.cwd()))  # `python -m` finds the user's modules where it runs

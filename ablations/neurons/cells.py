@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .. import leak_gradient, scan
-from .components import SLOTS
+from .components import SLOTS, linear_leak
 from .spec import NeuronSpec, spec_for
 
 __all__ = ["Leaky", "LinearLeaky", "RecurrentNeuron", "BACKENDS", "build_neuron", "run_sequence", "simulate",
@@ -42,11 +42,6 @@ def exponential_leak(mem: torch.Tensor, beta: torch.Tensor | float) -> torch.Ten
     if isinstance(beta, torch.Tensor):
         beta = beta.clamp(0, 1)
     return beta * mem
-
-
-def linear_leak(mem: torch.Tensor, lam: torch.Tensor | float) -> torch.Tensor:
-    """``L(u) = sign(u) max(|u| - lam, 0)``: toward rest by ``lam``, never past it."""
-    return mem - torch.clamp(mem, -lam, lam)
 
 
 def step(mem: torch.Tensor, fired: torch.Tensor, current: torch.Tensor, leak, reset: str,
@@ -182,12 +177,7 @@ class Leaky(snn.Leaky):
         for slot, component in self.parts.items():
             if SLOTS[slot].stage == "current":
                 current = component.current(self, current, state, fired, recurrent)
-        mem = state["mem"]
-        if self.spec.reset == "zero":
-            mem = (1 - fired) * mem
-        mem = self.leak(mem) + current
-        if self.spec.reset == "subtract":
-            mem = mem - fired * self.threshold
+        mem = step(state["mem"], fired, current, self.leak, self.spec.reset, self.threshold)
         threshold = self.threshold
         for slot, component in self.parts.items():
             if SLOTS[slot].stage == "threshold":

@@ -41,7 +41,7 @@ from torch import nn
 from ..registry import Registry
 
 __all__ = ["Slot", "SLOTS", "COMPONENTS", "Component", "register_slot", "component_for", "slot_choices",
-           "component_keys", "register_component", "components_of", "slot_value", "parse_leak_init", "LEAK_SHAPES", "DEFAULT_SYN_ALPHA", "DEFAULT_ADAPT_TAU",
+           "component_keys", "linear_leak", "register_component", "components_of", "slot_value", "parse_leak_init", "LEAK_SHAPES", "DEFAULT_SYN_ALPHA", "DEFAULT_ADAPT_TAU",
            "DEFAULT_ADAPT_SCALE"]
 
 LEAK_SHAPES = ("scalar", "per_neuron")
@@ -164,6 +164,12 @@ def component_keys() -> dict[str, list[str]]:
 
 
 # --------------------------------------------------------------------------- leak
+def linear_leak(mem: torch.Tensor, lam: torch.Tensor | float) -> torch.Tensor:
+    """``L(u) = sign(u) max(|u| - lam, 0)``: toward rest by ``lam``, never past it."""
+    # u - clamp(u, -lam, lam) == sign(u) * max(|u| - lam, 0), in two element-wise ops
+    return mem - torch.clamp(mem, -lam, lam)
+
+
 def parse_leak_init(text: str | None) -> tuple[str, tuple[float, ...]] | None:
     """``uniform(a,b)`` | ``normal(mean,std)`` | ``constant(p)`` -> (kind, numbers); None stays None.
     The distribution is of ``p`` in ``beta = sigmoid(p)`` (DH-SNN draws ``tau_m ~ U(0, 4)`` and uses
@@ -288,8 +294,7 @@ class LinearLeak(Component):
         cell.register_buffer("lam", torch.as_tensor(float(spec.lam_value)))
 
     def apply(self, cell: nn.Module, previous: torch.Tensor) -> torch.Tensor:
-        # u - clamp(u, -lam, lam) == sign(u) * max(|u| - lam, 0), in two element-wise ops
-        return previous - torch.clamp(previous, -cell.lam, cell.lam)
+        return linear_leak(previous, cell.lam)
 
     def describe(self, spec: Any) -> str:
         return f"linear leak (lam={spec.lam_value:g})"

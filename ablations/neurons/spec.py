@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from ..registry import Registry
 from .. import leak_gradient
-from .components import LEAK_SHAPES, SLOTS, component_for, component_keys, components_of, slot_value
+from .components import COMPONENTS, LEAK_SHAPES, SLOTS, component_keys, components_of, slot_value
 from .surrogates import SURROGATE_PARAMETERS, SURROGATES, Surrogate, make_surrogate
 
 __all__ = ["DEFAULT_TAU", "DEFAULT_LAM", "LEAKS", "RESETS", "NeuronSpec", "VARIANTS", "register_variant",
@@ -77,7 +77,7 @@ class NeuronSpec:
         object.__setattr__(self, "extra", dict(self.extra or {}))
         object.__setattr__(self, "options", dict(self.options or {}))
         object.__setattr__(self, "surrogate_params", dict(self.surrogate_params or {}))
-        if self.leak not in LEAKS and f"leak-{self.leak}" not in _component_names():
+        if self.leak not in LEAKS and f"leak-{self.leak}" not in COMPONENTS:
             raise ValueError(f"neuron.leak={self.leak!r} is not one of {list(LEAKS)}")
         if self.reset not in RESETS:
             raise ValueError(f"neuron.reset={self.reset!r} is not one of {list(RESETS)}")
@@ -214,12 +214,6 @@ class NeuronSpec:
 _FIELD_DEFAULTS = {item.name: item.default for item in dataclasses.fields(NeuronSpec)
                    if item.default is not dataclasses.MISSING}
 _BUILT_IN_SLOTS = ("recurrence", "synapse", "input", "leak", "reset", "adaptation")
-
-
-def _component_names() -> list[str]:
-    from .components import COMPONENTS
-
-    return list(COMPONENTS)
 
 
 # slots whose choice is a knob of the neuron's form, not an ablation axis: like tau, the input
