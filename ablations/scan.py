@@ -49,7 +49,6 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import kernel
 
 __all__ = ["NeuronScan", "SCAN_BACKENDS", "autograd_derivative", "fused_scan", "implementation", "supports",
            "surrogate_derivative"]
@@ -303,6 +302,8 @@ def implementation(backend: str, current: torch.Tensor, surrogate: Callable) -> 
     :class:`NeuronScan` (module docstring). ``kernel`` where the compiled loop cannot run (numba
     missing, a CUDA tensor, a surrogate without ``derivative_``) runs the torch scan and logs why, once."""
     global _told_missing
+    from . import kernel  # imported at the first scan, not by every command that imports the package (numba: ~0.4 s)
+
     fits = (current.device.type == "cpu" and current.dtype in (torch.float32, torch.float64)
             and callable(getattr(surrogate, "derivative_", None)))
     if backend == "kernel" or (backend == "auto" and os.environ.get("ABLATIONS_KERNEL", "1") != "0"):
