@@ -13,7 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from ablations import results, study
-from ablations.config import UserError
+from ablations.errors import UserError
 from ablations.studies import checks
 from ablations.studies.definition import parse_objective
 from ablations.studies.worker import BudgetReached
