@@ -62,7 +62,8 @@ class SpikeSequenceEncoder(SequenceEncoder):
     name = "sequence"
 
     def __call__(self, x, generator=None):
-        return x.transpose(0, 1).float().contiguous()
+        # one pass: the float tensor is written time-major directly (`.float().contiguous()` made two)
+        return torch.empty((x.shape[1], x.shape[0], *x.shape[2:]), dtype=torch.float32).copy_(x.transpose(0, 1))
 
     def __repr__(self) -> str:
         return f"SpikeSequenceEncoder(steps={self.steps})"
