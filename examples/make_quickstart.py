@@ -1,7 +1,7 @@
 """Write examples/quickstart.ipynb from the cells below, executed: ``python examples/make_quickstart.py``.
 
 The notebook is generated so that its text is reviewed here, as code, and stored with its outputs
-(readable on a code host without running it); tests/test_quickstart.py checks that the committed
+(readable on a code host without running it); tests/run/test_quickstart.py checks that the committed
 cells are these, all executed without an error, and executes it again end to end.
 """
 

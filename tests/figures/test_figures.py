@@ -168,7 +168,7 @@ def test_event_figures_and_attack_overlay(table):
     figure = figures.build("attack", table)
     success, _perturbation = _data_axes(figure)
     assert [t.get_text() for t in success.get_xticklabels()] == [style.variant_label(v) for v in EVENT_VARIANTS]
-    # seed 001's Fig. 9 values are N-MNIST's: not drawn on a digits_events panel (tests/test_eval_attack_budget.py
+    # seed 001's Fig. 9 values are N-MNIST's: not drawn on a digits_events panel (tests/evaluation/test_eval_attack_budget.py
     # checks they appear on an N-MNIST one)
     assert not any("published" in text for text in _legend_texts(figure))
     plt.close(figure)
