@@ -142,12 +142,15 @@ def get(name: str) -> FigureSpec:
 
 
 def load(runs: str | Path = "runs") -> pd.DataFrame:
-    """The results table of ``runs`` (:func:`ablations.results.load_results`), remembering the root."""
+    """The results table of ``runs`` (:func:`ablations.results.load_results`), remembering the root and
+    each run's config (the keys that tell settings apart: :mod:`ablations.figures.settings`)."""
     from ..results import load_results
+
+    from .settings import attach_configs
 
     frame = load_results(runs)
     frame.attrs["runs_root"] = str(runs)
-    return frame
+    return attach_configs(frame)
 
 
 def build_figure(name: str, results: pd.DataFrame) -> Any:
