@@ -276,3 +276,107 @@ def test_cli_one_figure_and_bad_input(runs_root, tmp_path, capsys):
     completed = subprocess.run([sys.executable, "-m", "ablations.figures", "figure=nope"], check=False, capture_output=True,
                                text=True, timeout=120)
     assert completed.returncode == 2 and "valid figures:" in completed.stderr and "Traceback" not in completed.stderr
+
+
+# --------------------------------------------------------------------------- every hint is a command that runs
+def _sweep_values(value: str) -> list[str]:
+    """A Hydra sweep ``a,b,c`` -> its values; a list ``[a,b]`` or a quoted value stays one value."""
+    depth, parts, current = 0, [], ""
+    for char in value:
+        depth += char in "[{(" 
+        depth -= char in "]})"
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return parts + [current]
+
+
+def _check_run_hint(words: list[str]) -> None:
+    """Load each end of the sweep as ``python -m ablations.run`` does before training (config, data, model)."""
+    from ablations.pipeline import prepare
+
+    assert words[:4] == ["python", "-m", "ablations.run", "-m"], words
+    sweeps = [(w.partition("=")[0], _sweep_values(w.partition("=")[2])) for w in words[4:]]
+    for pick in (0, -1):
+        prepare([f"{key}={values[pick]}" for key, values in sweeps])
+
+
+def _check_evaluate_hint(words: list[str]) -> None:
+    """The folder exists, holds finished runs, and every suite applies to each run's data."""
+    from ablations import evaluate, evaluation
+
+    options = evaluate.parse(words[3:])
+    for run_dir in evaluate._finished_runs(options["run"]):
+        cfg = evaluate._run_config(run_dir, options)
+        evaluation.resolve(options["suite"], evaluate._kind(cfg))
+
+
+def _check_study_hint(words: list[str]) -> None:
+    from ablations.studies.checks import check_definition
+    from ablations.studies.definition import load_definition
+    from ablations.studies.trials import DEFAULT_RUN_OVERRIDES, merge_overrides
+    from ablations.study import parse_args
+
+    invocation = parse_args(words[3:])
+    plain = compose(merge_overrides(DEFAULT_RUN_OVERRIDES, invocation.run_overrides))
+    definition = load_definition(invocation.study, plain.paths.studies, invocation.study_changes)
+    check_definition(definition, invocation.run_overrides)
+
+
+def _hints(frame: pd.DataFrame) -> dict[str, list[str]]:
+    outcome = figures.render(frame, None, log=None)
+    return {name: skipped.commands for name, skipped in outcome.skipped.items()}
+
+
+def _subset(table: pd.DataFrame, keep) -> pd.DataFrame:
+    rows = table[keep].copy()
+    rows.attrs.update(table.attrs)
+    return rows
+
+
+@pytest.mark.slow
+def test_every_hint_a_figure_prints_is_a_command_that_runs(table, runs_root, tmp_path):
+    from figure_grid import build_import_grid
+
+    imported = figures.load(build_import_grid(tmp_path / "imported", runs_root.parent / "datasets"))
+    cases = {
+        "event data only": _subset(table, table["dataset"] == "digits_events"),
+        "vanilla only": _subset(table, table["variant"] == "vanilla"),
+        "two grids": table,
+        "an imported model": imported,
+    }
+    checked = set()
+    for case, frame in cases.items():
+        hints = _hints(frame)
+        assert hints, case
+        for name, commands in hints.items():
+            assert commands, f"{case}: {name} skipped without a command"
+            for command in commands:
+                if command in checked:
+                    continue
+                checked.add(command)
+                words = shlex.split(command)
+                try:
+                    if words[2] == "ablations.run":
+                        _check_run_hint(words)
+                    elif words[2] == "ablations.evaluate":
+                        _check_evaluate_hint(words)
+                    elif words[2] == "ablations.study":
+                        _check_study_hint(words)
+                    elif words[2] == "ablations.figures":
+                        assert figures_main([*words[3:], f"out={tmp_path / 'hint'}", "format=png"]) == 0
+                    else:
+                        raise AssertionError(f"unknown command {command}")
+                except UserError as error:
+                    raise AssertionError(f"{case}: {name}: the hint `{command}` is refused: {error}") from None
+    run_hints = " ".join(c for c in checked if "ablations.run" in c)
+    assert "model=import" in run_hints  # the user's model stays in what the hints propose
+    noise = [c for c in checked if "suite=noise" in c or "[noise]" in c]
+    assert noise and all("digits_events" not in c for c in noise)  # noise is for image data only
+    # an imported model's spike rates (its own layer names) are drawn: vanilla beside no_reset
+    figure = figures.build("spike_rate_histograms", imported)
+    assert set(_legend_texts(figure)) == {"vanilla LIF", "no reset"}
+    assert "lif1" in " ".join(notes(figure))
+    plt.close(figure)

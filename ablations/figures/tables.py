@@ -237,7 +237,7 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     else:
         rows = rows.iloc[0:0]
     missing.require(rows, results, "generalization-suite accuracies at other frame windows (event data)",
-                   suites=["generalization"], dataset="digits_events",
+                   suites=["generalization"], kinds=["event"],
                    variants=["vanilla", "no_leak", "complete_leak", "no_reset", "recurrent"])
     baseline = rows["model"].isin(list(BASELINE_MODELS)) if "model" in rows.columns else pd.Series(False, index=rows.index)
     rows = pd.concat([select.add_series(rows[~baseline]), rows[baseline].assign(
