@@ -116,7 +116,7 @@ def _configs(runs: pd.DataFrame, results: pd.DataFrame | None) -> dict[str, dict
     for _, row in runs.drop_duplicates("run_dir").iterrows():
         run_dir = str(row["run_dir"])
         if run_dir in stored:
-            out[run_dir] = {k: _value(v) for k, v in stored[run_dir].items()}
+            out[run_dir] = {k: _value(v) for k, v in stored[run_dir].items() if not _excluded(k)}
         else:
             out[run_dir] = {key: _value(row.get(column)) for column, key in FALLBACK_COLUMNS.items()
                             if column in runs.columns}
