@@ -329,13 +329,16 @@ def attack(results: pd.DataFrame):
                         palette=palette, errorbar=layout.ERRORBAR, capsize=0.15, ax=ax, legend=False,
                         err_kws={"linewidth": 0.8})
             reference = published.set_index("variant")[metric]
+            label = select.published_label(panel.drop_duplicates("run_dir"), "roles", PUBLISHED_ATTACK_DATASET)
+            label = ("published (seed 001, N-MNIST, same preset)" if label != select.NOT_THE_PAPERS
+                     else f"{select.NOT_THE_PAPERS} (seed 001, N-MNIST)")
             shown = False
             for position, series in enumerate(here if dataset == PUBLISHED_ATTACK_DATASET else []):
                 variant = panel.loc[panel["series"] == series, "variant"].iloc[0]
                 if variant in reference.index and pd.notna(reference[variant]):
                     ax.plot(position, reference[variant], marker="D", markerfacecolor="white",
                             markeredgecolor="black", markersize=4.5, linestyle="none",
-                            label="published (seed 001, N-MNIST)" if not shown else None)
+                            label=label if not shown else None)
                     shown = True
             ax.set_xticks(range(len(here)))
             ax.set_xticklabels(here, rotation=35, ha="right")

@@ -248,3 +248,56 @@ def series_dashes(rows: pd.DataFrame) -> dict[str, Any]:
         seen[variant] = index + 1
         dashes[series] = patterns[index % len(patterns)]
     return dashes
+
+
+# --------------------------------------------------------------------------- the papers' own presets
+#: Per published table: dataset -> the experiment preset that trains the paper's model on it with the
+#: paper's budget (ablations/conf/experiment), and the override keys the paper's own grid sweeps.
+PAPER_PRESETS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "leak": ({"cifar10": "leak_cifar10", "svhn": "leak_svhn"}, ("neuron.tau",)),
+    "roles": ({d: f"roles_{d}" for d in ("delayed_xor", "shd", "ssc", "nmnist", "dvs_gesture", "mnist", "cifar10")},
+              ()),
+}
+
+#: What a published column is labelled with beside runs of another model, data or budget.
+NOT_THE_PAPERS = "published: different model, data and budget"
+
+
+def _changes_training(key: str) -> bool:
+    from ..results import IDENTITY_EXCLUDE
+
+    return not any(key == prefix or key.startswith(prefix + ".") for prefix in IDENTITY_EXCLUDE)
+
+
+def of_paper_preset(runs: pd.DataFrame, paper: str) -> pd.Series:
+    """Per row: whether the run is the paper's own preset for its dataset (``experiment=<preset>`` and no
+    override that changes what is trained, besides the variant and the keys the paper sweeps), judged
+    from the overrides its record kept; an older record without them is not."""
+    presets, swept = PAPER_PRESETS[paper]
+    out = []
+    for dataset, overrides in zip(_column(runs, "dataset"), _column(runs, "overrides")):
+        preset = presets.get(str(dataset))
+        if preset is None or not isinstance(overrides, (list, tuple)):
+            out.append(False)
+            continue
+        keys = {}
+        for override in overrides:
+            key, _, value = str(override).lstrip("+~").partition("=")
+            keys[key] = value
+        ok = keys.get("experiment") == preset
+        for key, value in keys.items():
+            if key in ("experiment", "variant", "neuron.variant", *swept) or not _changes_training(key):
+                continue
+            if key == "dataset" and value == str(dataset):
+                continue
+            ok = False
+        out.append(ok)
+    return pd.Series(out, index=runs.index, dtype=bool)
+
+
+def published_label(runs: pd.DataFrame, paper: str, dataset: str) -> str:
+    """``published`` when every run of ``dataset`` is the paper's preset, else :data:`NOT_THE_PAPERS`."""
+    mine = runs[_column(runs, "dataset").astype(str) == dataset] if not runs.empty else runs
+    if not mine.empty and bool(of_paper_preset(mine, paper).all()):
+        return f"published (same preset: experiment={PAPER_PRESETS[paper][0][dataset]})"
+    return NOT_THE_PAPERS
