@@ -132,7 +132,7 @@ def test_learning_curves_and_linear_leak_noise_series(table):
     labels = set(_legend_texts(figure))
     assert labels == {style.variant_label(v) for v in DIGITS_GRID}  # one configuration per variant
     assert len(_data_axes(figure)) == 4  # (loss, accuracy) x (digits, digits_events)
-    assert "not drawn: vanilla on digits: tau=3" in " ".join(notes(figure))
+    assert "not drawn: digits: neuron.tau=3 (vanilla 1 run(s))" in " ".join(notes(figure))  # one setting for all
     plt.close(figure)
     figure = figures.build("linear_leak_noise", table)
     assert set(_legend_texts(figure)) == {style.variant_label(v) for v in ("linear_leak", "vanilla", "no_leak")}
@@ -248,7 +248,7 @@ def test_missing_results_name_the_command_that_produces_them(table, tmp_path):
     with pytest.raises(missing.MissingResults) as caught:
         figures.build("spike_rate_histograms", only_vanilla)
     command = caught.value.commands[-1]
-    assert command.startswith("python -m ablations.run -m variant=no_reset seed=0,1")
+    assert command.startswith("python -m ablations.run -m dataset=digits variant=no_reset seed=0,1")
     # the command's overrides rebuild the same run identity as the grid's runs (finished runs are not retrained)
     words = [w for w in shlex.split(command)[4:] if not w.startswith(("eval.suites", "seed=", "variant="))]
     cfg = compose([*words, "variant=vanilla", "seed=0"])
@@ -267,7 +267,7 @@ def test_cli_without_runs_skips_with_commands(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert (out / "membrane_traces.png").exists() and (out / "coherence.pdf").exists()
     assert not (out / "noise_robustness.png").exists()
-    assert "skipped" in printed and "python -m ablations.run -m variant=vanilla,no_leak" in printed
+    assert "skipped" in printed and "python -m ablations.run -m dataset=digits variant=vanilla,no_leak" in printed
     assert "python -m ablations.study study=pareto" in printed
 
 

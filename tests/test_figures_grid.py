@@ -56,7 +56,7 @@ def _accuracy_panel(figure):
 def test_variant_comparison_draws_every_metric_with_seeds_and_left_outs():
     figure = figures.build("variant_comparison", _table())
     titles = _titles(figure)
-    assert titles[0].startswith("test accuracy\n(n = 450 test samples: steps of 0.222 pp)")
+    assert titles[0].startswith("test accuracy\n(n = 450 test samples: step 0.222 pp)")
     assert titles[1].startswith("test accuracy - vanilla's (pp)")  # paired by seed against vanilla
     assert titles[2:4] == ["test loss", "train loss"]
     assert "activity: spike_rate" in titles  # the network row; per-neuron rows left to the histograms
@@ -144,7 +144,7 @@ def test_a_swept_numeric_key_becomes_the_x_axis():
 def test_a_small_test_set_is_stated_and_differences_below_one_sample_warned():
     table = _table(n_test=3, seeds=(0, 1, 2))
     figure = figures.build("variant_comparison", table)
-    assert "n = 3 test samples: steps of 33.3 pp" in _accuracy_panel(figure).get_title(loc="left")
+    assert "n = 3 test samples: step 33.3 pp" in _accuracy_panel(figure).get_title(loc="left")
     text = " ".join(layout.notes(figure))
     assert "test set of 3 samples: an accuracy moves in steps of 1/3 = 33.3 pp" in text
     assert intervals.test_set_size([1 / 3, 2 / 3]) == 3 and intervals.test_set_size([399 / 450, 400 / 450]) == 450

@@ -148,7 +148,7 @@ def _accuracy_step(results: pd.DataFrame, runs: pd.DataFrame) -> int | None:
 
 
 def _step_text(n_test: int | None) -> str:
-    return f" (n = {n_test} test samples: steps of {100.0 / n_test:.3g} pp)" if n_test else ""
+    return f" (n = {n_test} test samples: step {100.0 / n_test:.3g} pp)" if n_test else ""
 
 
 def _small_differences(rows: pd.DataFrame, n_test: int | None, order: list[str]) -> str | None:
@@ -388,22 +388,24 @@ def variant_heatmap(results: pd.DataFrame):
     n_test = _accuracy_step(results, runs)
     figure, axes = layout.grid(1, 1, full_width=len(columns) > 4, aspect=max(0.6, 0.18 * len(means.index)))
     ax = axes[0, 0]
-    image = ax.imshow(100.0 * means.to_numpy(dtype=float), cmap="viridis", aspect="auto", vmin=0, vmax=100)
-    middle = float(np.nanmean(means.to_numpy(dtype=float)))
+    image = ax.imshow(100.0 * means.to_numpy(dtype=float), cmap="viridis", aspect="auto")
+    ax.grid(False)
+    low, high = np.nanmin(means.to_numpy(dtype=float)), np.nanmax(means.to_numpy(dtype=float))
     for i in range(means.shape[0]):
         for j in range(means.shape[1]):
             value = means.iat[i, j]
             if pd.notna(value):
+                dark = high == low or (value - low) / (high - low) < 0.6  # viridis is dark below ~60 %
                 ax.text(j, i, f"{100 * value:.1f}\nn={int(counts.iat[i, j])}", ha="center", va="center", fontsize=5.5,
-                        color="white" if value < middle else "black")
+                        color="white" if dark else "black")
     ax.set_xticks(range(len(columns)))
     ax.set_xticklabels(columns, fontsize=5.5, rotation=20, ha="right")
     ax.set_yticks(range(len(means.index)))
     ax.set_yticklabels([style.variant_label(v) for v in means.index], fontsize=6)
     ax.set_xlabel(f"setting ({', '.join(assigned.keys)})", fontsize=7)
     figure.colorbar(image, ax=ax, label="test accuracy (%)")
-    ax.set_title(f"{runs.attrs.get('grid', '')}: mean test accuracy, n = seeds per cell{_step_text(n_test)}",
-                 fontsize=7, loc="left")
+    ax.set_title(f"{runs.attrs.get('grid', '')}: mean test accuracy (%), n = seeds per cell\n"
+                 f"{_step_text(n_test).strip(' ()')}", fontsize=7, loc="left")
     if assigned.shared:
         left.insert(0, "; ".join(f"{v} has no {', '.join(k)}: the same runs in every column"
                                  for v, k in sorted(assigned.shared.items())))

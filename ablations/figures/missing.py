@@ -188,7 +188,7 @@ def run_command(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Seque
     else:
         shared = []
     parts = ["python -m ablations.run -m"]
-    if dataset and (dataset != "digits" or not any(o.startswith("experiment=") for o in shared)):
+    if dataset and not any(o.startswith("experiment=") for o in shared):  # a preset names its own dataset
         parts.append(f"dataset={dataset}")
     parts += [f"variant={','.join(variants)}", f"seed={','.join(str(s) for s in seeds)}"]
     parts += [o for o in shared if o.split("=")[0] not in {e.split("=")[0] for e in extra}]

@@ -202,10 +202,12 @@ class Settings:
         return text
 
 
-def assign_settings(runs: pd.DataFrame, results: pd.DataFrame | None = None) -> Settings:
-    """Give every run (``kind == run`` rows) its setting; see :class:`Settings`."""
+def assign_settings(runs: pd.DataFrame, results: pd.DataFrame | None = None, ignore: Iterable[str] = ()) -> Settings:
+    """Give every run (one row per ``run_dir`` is enough) its setting; see :class:`Settings`. Keys in
+    ``ignore`` are what a figure compares (``neuron.tau`` of a figure over tau), not settings."""
     configs = _configs(runs, results)
-    keys = setting_keys(configs)
+    ignore = set(ignore)
+    keys = [k for k in setting_keys(configs) if k not in ignore]
     described = _describing(keys, configs) or keys
     full: dict[tuple, str] = {}
     for run_dir in runs["run_dir"].drop_duplicates():
