@@ -281,6 +281,17 @@ def test_cli_one_figure_and_bad_input(runs_root, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "unknown figure 'nope'" in error and "noise_robustness" in error
     assert figures_main(["colour=red"]) == 2
+    # a grid figure asked for by name on a folder of two grids: exit 2 listing them, nothing drawn
+    grids = tmp_path / "grids"
+    assert figures_main([f"runs={runs_root}", f"out={grids}", "figure=variant_comparison"]) == 2
+    error = capsys.readouterr().err
+    assert "2 grids under" in error and "grid=digits/default: 7 run(s)" in error and "grid=digits_events/default" in error
+    assert not grids.exists()
+    assert figures_main([f"runs={runs_root}", f"out={grids}", "grid=digits_events", "figure=variant_comparison",
+                         "format=png"]) == 0
+    assert (grids / "variant_comparison.png").exists()
+    assert figures_main([f"runs={runs_root}", "grid=mnist/default", "figure=variant_comparison"]) == 2
+    assert "grid=mnist/default is not a grid of these runs" in capsys.readouterr().err
     completed = subprocess.run([sys.executable, "-m", "ablations.figures", "figure=nope"], check=False, capture_output=True,
                                text=True, timeout=120)
     assert completed.returncode == 2 and "valid figures:" in completed.stderr and "Traceback" not in completed.stderr

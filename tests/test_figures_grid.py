@@ -174,3 +174,24 @@ def test_learning_curves_per_variant():
     assert "n = 3 seed(s) per point" in figure._suptitle.get_text()
     with pytest.raises(MissingResults, match="no finished runs"):
         figures.build("variant_learning_curves", _table().iloc[0:0].assign(kind=[]))
+
+
+def test_paper_figures_compare_every_variant_in_one_setting():
+    # vanilla has more runs at one learning rate, no_reset at the other: picking the most runs per
+    # variant would set vanilla at lr 0.01 against no_reset at lr 0.0001
+    parts, configs = [], {}
+    for variant, seeds_fast, seeds_slow in (("vanilla", (0, 1, 2), (0, 1)), ("no_reset", (0, 1), (0, 1, 2))):
+        for lr, seeds in ((0.01, seeds_fast), (0.0001, seeds_slow)):
+            part = _table(variants=(variant,), seeds=seeds).assign(config_hash=f"{variant}-{lr}")
+            part["run_dir"] = part["run_dir"] + f"-lr{lr}"
+            part = part[part["status"] == "finished"]
+            parts.append(part)
+            for run_dir in part.loc[part["kind"] == "run", "run_dir"]:
+                configs[run_dir] = {"dataset.name": "digits", "model.name": "default", "train.lr": lr,
+                                    "neuron.tau": 10.0}
+    table = pd.concat(parts, ignore_index=True)
+    table.attrs["run_configs"] = settings.RunConfigs(configs)
+    rows, note = grid.select.primary(grid.select.epoch_rows(table))
+    drawn = {run_dir.rsplit("-lr", 1)[1] for run_dir in rows["run_dir"]}
+    assert len(drawn) == 1  # one learning rate for both variants
+    assert "not drawn: digits: train.lr=" in note

@@ -10,8 +10,9 @@ what changes what is trained) except the seed and the variant's own physics
 seeds: a figure draws each setting apart and names the keys that differ (``train.lr=0.01``).
 
 The keys come from each run's ``config.yaml``, read once by :func:`attach_configs` (called by
-:func:`ablations.figures.load`); a table built in memory without them falls back to the identity
-columns of the table itself (dataset, model, tau, lam, threshold, steps).
+:func:`ablations.figures.load`; a table loaded otherwise has them read on use); a run without a
+record on disk falls back to the identity columns of the table itself (dataset, model, tau, lam,
+threshold, steps).
 
 A key a run has no value for (``neuron.tau`` of ``no_leak``: an IF neuron has no time constant)
 does not apply to it: such a run belongs to every setting that agrees on the keys it does have,
@@ -75,24 +76,30 @@ def _excluded(key: str) -> bool:
     return any(key == prefix or key.startswith(prefix + ".") for prefix in IDENTITY_EXCLUDE)
 
 
-def attach_configs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Read the ``config.yaml`` of every run in ``frame`` into ``frame.attrs["run_configs"]``."""
+def read_config(run_dir: str) -> dict[str, Any] | None:
+    """The identity keys of a run's ``config.yaml`` (flat, dotted), or None when it cannot be read."""
     import yaml
 
     from ..results import CONFIG_FILE, flatten
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        config = yaml.load((Path(str(run_dir)) / CONFIG_FILE).read_text(encoding="utf-8"), Loader=loader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # load_results already reported an unreadable record
+    flat: dict[str, Any] = {}
+    flatten("", config if isinstance(config, dict) else {}, flat)
+    return {k: v for k, v in flat.items() if not _excluded(k)}
+
+
+def attach_configs(frame: pd.DataFrame) -> pd.DataFrame:
+    """Read the ``config.yaml`` of every run in ``frame`` into ``frame.attrs["run_configs"]``."""
     configs: dict[str, dict[str, Any]] = {}
     if "run_dir" in frame.columns and "kind" in frame.columns:
         for run_dir in frame.loc[frame["kind"] == "run", "run_dir"].dropna().unique():
-            path = Path(str(run_dir)) / CONFIG_FILE
-            try:
-                config = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):
-                continue  # load_results already reported an unreadable record
-            flat: dict[str, Any] = {}
-            flatten("", config if isinstance(config, dict) else {}, flat)
-            configs[str(run_dir)] = {k: v for k, v in flat.items() if not _excluded(k)}
+            config = read_config(str(run_dir))
+            if config is not None:
+                configs[str(run_dir)] = config
     frame.attrs["run_configs"] = RunConfigs(configs)
     return frame
 
@@ -115,8 +122,9 @@ def _configs(runs: pd.DataFrame, results: pd.DataFrame | None) -> dict[str, dict
     out = {}
     for _, row in runs.drop_duplicates("run_dir").iterrows():
         run_dir = str(row["run_dir"])
-        if run_dir in stored:
-            out[run_dir] = {k: _value(v) for k, v in stored[run_dir].items() if not _excluded(k)}
+        config = stored.get(run_dir) if run_dir in stored else (read_config(run_dir) if not stored else None)
+        if config is not None:  # a table loaded without figures.load: the record on disk, if there is one
+            out[run_dir] = {k: _value(v) for k, v in config.items() if not _excluded(k)}
         else:
             out[run_dir] = {key: _value(row.get(column)) for column, key in FALLBACK_COLUMNS.items()
                             if column in runs.columns}
