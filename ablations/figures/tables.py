@@ -295,7 +295,8 @@ def _published_note(published: pd.DataFrame) -> str:
     labels = set(published["compared"]) if "compared" in published.columns else {select.NOT_THE_PAPERS}
     if labels == {select.NOT_THE_PAPERS}:
         return ("published rows: the paper's model, data and training budget, not these runs' (column compared); "
-                "run the paper's preset (python -m ablations.reproduce, or experiment=...) to compare cell by cell")
+                "runs of the paper's own preset (experiment=roles_<dataset> or leak_<dataset>, ablations/conf/experiment, "
+                "with nothing that changes training) are compared cell by cell")
     return "published rows: compared = whether our runs of that dataset are the paper's own preset"
 
 
