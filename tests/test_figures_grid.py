@@ -195,3 +195,41 @@ def test_paper_figures_compare_every_variant_in_one_setting():
     drawn = {run_dir.rsplit("-lr", 1)[1] for run_dir in rows["run_dir"]}
     assert len(drawn) == 1  # one learning rate for both variants
     assert "not drawn: digits: train.lr=" in note
+
+
+def _nmnist_runs(overrides: tuple[str, ...]) -> pd.DataFrame:
+    rows = []
+    for variant in ("vanilla", "no_leak"):
+        for seed in (0, 1, 2):
+            run_dir = f"runs/nmnist/fc_nmnist/{variant}/{seed}"
+            base = {"run_dir": run_dir, "status": "finished", "dataset": "nmnist", "model": "fc_nmnist",
+                    "variant": variant, "seed": seed, "config_hash": variant, "data_kind": "event",
+                    "overrides": (*overrides, f"variant={variant}", f"seed={seed}", "paths.runs=/tmp/r")}
+            rows.append({**base, "kind": "run", "accuracy": 0.93})
+            for metric, value in (("attack_success_rate", 1.0), ("mean_l2_perturbation", 0.02)):
+                rows.append({**base, "kind": "eval", "suite": "adversarial", "metric": metric, "value": value,
+                             "attack": "g2s", "budget": 200})
+    return pd.DataFrame(rows)
+
+
+def test_published_numbers_say_when_they_are_not_the_papers_setting():
+    from ablations.figures import select, tables
+
+    preset = _nmnist_runs(("experiment=roles_nmnist",))
+    shortened = _nmnist_runs(("experiment=roles_nmnist", "train.epochs=2"))
+    own = tables.roles_table6(preset)
+    assert set(own.loc[own["source"] == "published", "compared"]) == {
+        "published (same preset on nmnist; other columns: different model, data and budget)"}
+    short = tables.roles_table6(shortened)
+    assert set(short.loc[short["source"] == "published", "compared"]) == {select.NOT_THE_PAPERS}
+    assert any("not these runs'" in note for note in short.attrs["notes"])
+    # seed 003's presets (cifar10 / svhn) sweep tau: a tau override is still the paper's grid, a lr is not
+    leak = pd.DataFrame({"dataset": ["cifar10", "cifar10"], "overrides": [
+        ("experiment=leak_cifar10", "neuron.tau=30", "seed=1"), ("experiment=leak_cifar10", "train.lr=0.1")]})
+    assert list(select.of_paper_preset(leak, "leak")) == [True, False]
+    figure = figures.build("attack", shortened)
+    legend = [t.get_text() for legend in figure.legends for t in legend.get_texts()]
+    assert legend == ["published: different model, data and budget (seed 001, N-MNIST)"]
+    figure = figures.build("attack", preset)
+    assert [t.get_text() for legend in figure.legends for t in legend.get_texts()] == [
+        "published (seed 001, N-MNIST, same preset)"]
