@@ -153,11 +153,17 @@ def load(runs: str | Path = "runs") -> pd.DataFrame:
     return attach_configs(frame)
 
 
-def build_figure(name: str, results: pd.DataFrame) -> Any:
-    """The figure (or table) ``name`` drawn from ``results``; raises :class:`MissingResults`."""
+def build_figure(name: str, results: pd.DataFrame, grid: str | None = None) -> Any:
+    """The figure (or table) ``name`` drawn from ``results`` (only the runs of ``grid``,
+    ``"DATASET/MODEL"``, when given); raises :class:`MissingResults`, and
+    :class:`~ablations.figures.settings.AmbiguousGrid` for a grid figure of several grids."""
     from . import style
 
     spec = get(name)
+    if grid:
+        from .settings import filter_grid
+
+        results = filter_grid(results, grid)
     with style.theme():
         return spec.function()(results)
 
