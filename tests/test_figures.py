@@ -25,7 +25,8 @@ import pytest  # noqa: E402
 from figure_grid import DIGITS_GRID, EVENT_VARIANTS  # noqa: E402
 
 from ablations import figures, neurons, results  # noqa: E402
-from ablations.config import UserError, compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
+from ablations.config import compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
+from ablations.errors import UserError  # noqa: E402
 from ablations.figures import missing, select, settings, style  # noqa: E402
 from ablations.figures.__main__ import main as figures_main  # noqa: E402
 from ablations.figures.layout import notes  # noqa: E402
@@ -336,7 +337,7 @@ def _check_study_hint(words: list[str]) -> None:
     from ablations.studies.checks import check_definition
     from ablations.studies.definition import load_definition
     from ablations.studies.trials import DEFAULT_RUN_OVERRIDES, merge_overrides
-    from ablations.study import parse_args
+    from ablations.studies.launch import parse_args
 
     invocation = parse_args(words[3:])
     plain = compose(merge_overrides(DEFAULT_RUN_OVERRIDES, invocation.run_overrides))
