@@ -134,7 +134,7 @@ evaluation suites find its spiking layers by their neuron modules (here `lif1` a
 table = results.load_results("runs")
 rates = table[(table.kind == "eval") & (table.model == "import") & (table.metric == "spike_rate") & table.neuron.isna()]
 rates.pivot_table(index="layer", columns="variant", values="value").round(3)"""),
-    ("code", """figure = figures.build("variant_comparison", figures.load("runs"))
+    ("code", """figure = figures.build("variant_comparison", figures.load("runs"), grid="digits/import")  # runs/ holds two grids
 figure"""),
 ]
 
