@@ -60,7 +60,7 @@ def build_grid(folder: Path) -> Path:
     return runs
 
 
-IMPORT_MODEL = Path(__file__).resolve().parent.parent / "examples" / "snntorch_models.py"
+IMPORT_MODEL = Path(__file__).resolve().parents[2] / "examples" / "snntorch_models.py"
 
 
 def build_import_grid(folder: Path, data: Path) -> Path:
