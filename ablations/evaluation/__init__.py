@@ -12,6 +12,8 @@ suite              metrics
 =================  ==========================================================================
 ``clean``          accuracy, loss, sse per ``split``
 ``noise``          accuracy, loss, sse per (``noise``, ``scenario``, ``severity``)
+``event_noise``    event data: accuracy, loss, sse, event_ratio per (``noise``, ``severity``),
+                   noise drop_event / time_jitter / uniform_noise / drop_pixel (tonic)
 ``adversarial``    accuracy per (``attack``, ``epsilon``), attack fgsm / pgd / random_control;
                    event and generated spike data: accuracy, attack_success_rate,
                    mean_l2_perturbation, mean_flipped_spikes (attack g2s)
@@ -80,6 +82,8 @@ for _suite in (
     Suite("clean", "ablations.evaluation.clean:clean", description="accuracy, loss and SSE on the test split"),
     Suite("noise", "ablations.evaluation.noise:noise", kinds=("static",),
           description="Gaussian / impulse input noise, scenarios 1 and 2, 8 severities (Poisson-coded images)"),
+    Suite("event_noise", "ablations.evaluation.event_noise:event_noise", kinds=("event",),
+          description="event data: dropped events, timestamp jitter, added noise events, dead pixels (tonic), by severity"),
     Suite("adversarial", "ablations.evaluation.adversarial:adversarial",
           description="FGSM / PGD with EOT (static); spike-valued gradient attack (event, generated spikes)"),
     Suite("activity", "ablations.evaluation.activity:activity",
