@@ -37,7 +37,7 @@ from .atomic import atomic_write_text
 from .errors import UserError
 
 __all__ = ["LOGGERS", "Tracker", "start", "flat_hparams", "mirror_record", "Progress", "Heartbeat", "interactive",
-           "format_duration", "write", "LINE_EVERY_S"]
+           "format_duration", "write", "LINE_EVERY_S", "progress_enabled"]
 
 LOGGERS = ("none", "csv", "tensorboard")
 LOG_DIR = "logs"
@@ -177,6 +177,21 @@ def interactive() -> bool:
         return False
 
 
+def progress_enabled(cfg: Any) -> bool:
+    """``cfg.progress`` (true where the config has no such key)."""
+    try:
+        return bool(cfg.get("progress", True))
+    except AttributeError:
+        return True
+
+
+def plural(unit: str, count: int) -> str:
+    """``batch`` -> ``batches``, ``epoch`` -> ``epochs``, ``forward pass`` -> ``forward passes`` (count != 1)."""
+    if count == 1:
+        return unit
+    return unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
+
+
 def format_duration(seconds: float) -> str:
     """``42 s``, ``17 min``, ``3.5 h``."""
     seconds = max(0.0, float(seconds))
@@ -226,9 +241,9 @@ class Progress:
         """The progress line as it stands (what lines mode prints)."""
         elapsed = time.perf_counter() - self.started
         if self.total:
-            share = f"{self.done}/{self.total} {self.unit}s ({100 * self.done / self.total:.0f} %)"
+            share = f"{self.done}/{self.total} {plural(self.unit, self.total)} ({100 * self.done / self.total:.0f} %)"
         else:
-            share = f"{self.done} {self.unit}s"
+            share = f"{self.done} {plural(self.unit, self.done)}"
         text = f"  {self.desc}: {share}, {format_duration(elapsed)}"
         fresh = self.done - self.initial
         if self.total and 0 < fresh and self.done < self.total:
@@ -285,9 +300,8 @@ class Heartbeat:
     def _beat(self) -> None:
         while not self.stop.wait(self.every_s):
             elapsed = format_duration(time.perf_counter() - self.started)
-            plural = "es" if self.unit.endswith("ss") else "s"
-            print(f"  {self.desc}: still running, {elapsed} ({self.count} {self.unit}{plural if self.count != 1 else ''} "
-                  "so far)", flush=True)
+            print(f"  {self.desc}: still running, {elapsed} ({self.count} {plural(self.unit, self.count)} so far)",
+                  flush=True)
 
     def tick(self, n: int = 1) -> None:
         self.count += n

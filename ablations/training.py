@@ -541,29 +541,32 @@ class EtaClock:
     frame cache, so the estimate errs long there)."""
 
     def __init__(self, batches_per_epoch: int, epochs: int, device: Any, warmup: int = ETA_WARMUP_BATCHES,
-                 measure: int = ETA_BATCHES, say: Callable[[str], None] | None = None):
+                 measure: int = ETA_BATCHES, say: Callable[[str], None] | None = None,
+                 now: Callable[[], float] = time.perf_counter):
         self.batches_per_epoch, self.epochs, self.device = int(batches_per_epoch), int(epochs), device
         total = self.batches_per_epoch * self.epochs
         self.warmup = min(int(warmup), max(total - 1, 0))  # at least one batch timed where there is one
-        self.measure = max(1, min(int(measure), total - self.warmup))
+        self.measure = max(1, min(int(measure), self.batches_per_epoch, total - self.warmup))  # at most an epoch
         self.say = say or tracking.write
-        self.seen, self.timed_from, self.per_batch = 0, None, None
+        self.now = now
+        self.seen, self.timed, self.per_batch = 0, 0.0, None
+        self.last = 0.0
 
     def start(self) -> None:
-        """Call once before the run's first batch: the origin of the timing when there is no warm-up."""
-        if self.warmup == 0:
-            self.timed_from = time.perf_counter()
+        """Call as each epoch's batches begin: time between epochs (test pass, checkpoint) is not timed."""
+        self.last = self.now()
 
     def tick(self) -> None:
         """After every training batch."""
-        now = time.perf_counter()
+        now = self.now()
         self.seen += 1
-        if self.seen == self.warmup:
-            self.timed_from = now
-        if self.per_batch is None and self.timed_from is not None and self.seen == self.warmup + self.measure:
-            self.per_batch = (now - self.timed_from) / self.measure
-            self.say(expected_duration(self.per_batch * self.measure, self.measure, self.batches_per_epoch,
-                                       self.epochs, self.device, self.warmup))
+        if self.seen > self.warmup and self.per_batch is None:
+            self.timed += now - self.last
+            if self.seen == self.warmup + self.measure:
+                self.per_batch = self.timed / self.measure
+                self.say(expected_duration(self.timed, self.measure, self.batches_per_epoch, self.epochs, self.device,
+                                           self.warmup))
+        self.last = now
 
     def per_epoch(self) -> float | None:
         """Seconds of one epoch's training batches, once timed."""
@@ -679,7 +682,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         epoch_start = time.perf_counter()
         if clock is None:  # the run states its expected duration after its first batches (past a warm-up)
             clock = EtaClock(n_batches, epochs - first_epoch, device)
-            clock.start()
+        clock.start()
         means, data_time = train_epoch(trainer, loader, n_batches, data, device, train.get("grad_clip"), epoch,
                                        f"epoch {epoch + 1}/{epochs}", progress, clock,
                                        draws=lambda e, i: streams.training_batch(cfg, e, i, device))  # train.rng

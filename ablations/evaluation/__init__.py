@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -63,6 +64,7 @@ class Suite:
     needs_model: bool = True
     description: str = ""
     defaults: Any = None  # parameters of a suite registered from outside (the shipped ones: conf/eval/default.yaml)
+    reports_progress: bool = False  # True: the suite reports its own progress (tracking.Progress); else a heartbeat
 
     def function(self) -> Callable[..., pd.DataFrame]:
         return resolve_target(self.target)
@@ -80,11 +82,11 @@ def register(suite: Suite, replace: bool = False) -> Suite:
 
 for _suite in (
     Suite("clean", "ablations.evaluation.clean:clean", description="accuracy, loss and SSE on the test split"),
-    Suite("noise", "ablations.evaluation.noise:noise", kinds=("static",),
+    Suite("noise", "ablations.evaluation.noise:noise", kinds=("static",), reports_progress=True,
           description="Gaussian / impulse input noise, scenarios 1 and 2, 8 severities (Poisson-coded images)"),
-    Suite("event_noise", "ablations.evaluation.event_noise:event_noise", kinds=("event",),
+    Suite("event_noise", "ablations.evaluation.event_noise:event_noise", kinds=("event",), reports_progress=True,
           description="event data: dropped events, timestamp jitter, added noise events, dead pixels (tonic), by severity"),
-    Suite("adversarial", "ablations.evaluation.adversarial:adversarial",
+    Suite("adversarial", "ablations.evaluation.adversarial:adversarial", reports_progress=True,
           description="FGSM / PGD with EOT (static); spike-valued gradient attack (event, generated spikes)"),
     Suite("activity", "ablations.evaluation.activity:activity",
           description="spike rates, synaptic operations, dense MACs, ENWSI, activation sparsity"),
@@ -188,6 +190,24 @@ def _kind(cfg: Any, data: Any) -> str | None:
     return None if kind is None else str(kind)
 
 
+@contextmanager
+def _heartbeat(name: str, model: Any, cfg: Any):
+    """Progress of a suite that does not report its own: a :class:`ablations.tracking.Heartbeat`
+    counting the model's forward passes (a line every so often in a log; a counter on a terminal)."""
+    from .. import tracking
+
+    if SUITES[name].reports_progress or not tracking.progress_enabled(cfg):
+        yield
+        return
+    with tracking.Heartbeat(f"eval {name}", unit="forward pass") as beat:
+        hook = model.register_forward_hook(lambda *_: beat.tick()) if hasattr(model, "register_forward_hook") else None
+        try:
+            yield
+        finally:
+            if hook is not None:
+                hook.remove()
+
+
 def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data: Any = None, model: Any = None,
                device: Any = None, overwrite: bool = False) -> dict[str, Path]:
     """Run ``suites`` on a run and write ``<run_dir>/eval/<suite>.parquet`` for each.
@@ -227,7 +247,7 @@ def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data:
     try:
         for name in todo:
             start = time.perf_counter()
-            with evaluation_draws(cfg):  # train.rng=paired: one encoded test set for every suite
+            with evaluation_draws(cfg), _heartbeat(name, model, cfg):  # paired draws: one encoded test set
                 frame = run_suite(name, model, data, cfg, run_dir=run_dir)
             path = results.atomic_write_parquet(suite_path(run_dir, name), frame)
             written[name] = path

@@ -77,7 +77,7 @@ def event_noise(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFr
     batches = -(-len(indices) // batch_size)
     rows: list[dict] = []
     progress = tracking.Progress("eval event_noise", total=batches * (1 + len(pairs)), unit="batch",
-                                 enabled=bool(cfg.get("progress", True)) if hasattr(cfg, "get") else True)
+                                 enabled=tracking.progress_enabled(cfg))
 
     def measure(frames) -> dict[str, float]:
         loader = DataLoader(Subset(frames, indices), batch_size=batch_size, shuffle=False)
