@@ -37,7 +37,7 @@ from .atomic import atomic_write_text
 from .errors import UserError
 
 __all__ = ["LOGGERS", "Tracker", "start", "flat_hparams", "mirror_record", "Progress", "Heartbeat", "interactive",
-           "format_duration", "write", "LINE_EVERY_S", "progress_enabled"]
+           "format_duration", "write", "LINE_EVERY_S", "progress_enabled", "small_sample_note", "SMALL_SAMPLE"]
 
 LOGGERS = ("none", "csv", "tensorboard")
 LOG_DIR = "logs"
@@ -183,6 +183,28 @@ def progress_enabled(cfg: Any) -> bool:
         return bool(cfg.get("progress", True))
     except AttributeError:
         return True
+
+
+#: below this many test samples an accuracy moves in steps of more than one percentage point (1/n):
+#: a run or evaluation on fewer says so (:func:`small_sample_note`)
+SMALL_SAMPLE = 100
+
+
+def small_sample_note(n: int, accuracy: float | None = None, what: str = "the test set") -> str | None:
+    """A warning for an accuracy measured on ``n < SMALL_SAMPLE`` samples: the binomial step ``1/n``
+    and, for ``accuracy``, its 95 % Wilson interval (scipy); None for larger ``n``."""
+    n = int(n)
+    if n <= 0 or n >= SMALL_SAMPLE:
+        return None
+    line = (f"  note: {what} has {n} sample(s): an accuracy moves in steps of 1/{n} = {100 / n:.3g} percentage points")
+    if accuracy is not None and math.isfinite(float(accuracy)):
+        from scipy.stats import binomtest
+
+        correct = int(round(float(accuracy) * n))
+        interval = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")
+        line += (f"; {correct}/{n} = {correct / n:.3f} has a 95 % interval of {interval.low:.2f}-{interval.high:.2f} "
+                 "(Wilson)")
+    return line + "; differences between runs smaller than that are not resolved: evaluate on more samples"
 
 
 def plural(unit: str, count: int) -> str:

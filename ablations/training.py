@@ -723,4 +723,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         results.update_status(run_dir, epochs_done=len(trainer.history))
     final = final_metrics(trainer.history, trainer.elapsed_before + time.perf_counter() - started)
     tracker.close(final)
+    note = tracking.small_sample_note(len(data.test), final.get("accuracy"))
+    if note and final.get("accuracy") is not None:  # a 3-sample test set resolves accuracy in steps of 33 pp
+        print(note, flush=True)
     return final

@@ -171,3 +171,18 @@ def test_every_evaluation_suite_reports_progress(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "  eval noise: 1/2 batches (50 %)" in out  # a suite with its own count
     assert "  eval activity: still running" in out    # any other suite: a heartbeat with its forward passes
+
+
+def test_a_small_test_set_is_named_with_its_binomial_step(tmp_path, capsys):
+    """90 test samples: accuracies in steps of 1.11 pp, said at the end of the run and after a suite."""
+    path = run(["dataset.steps=4", "dataset.test_fraction=0.05", "train.epochs=1", "train.max_batches=2",
+                f"paths.runs={tmp_path}", "progress=false"])
+    out = capsys.readouterr().out
+    assert "  note: the test set has 90 sample(s): an accuracy moves in steps of 1/90 = 1.11 percentage points" in out
+    assert "95 % interval of" in out
+    model, cfg = results.load_model(path)
+    cfg.eval = {"clean": {"n_samples": 20}}
+    evaluation.run_suites(path, ["clean"], cfg, model=model)
+    assert "note: the clean suite's test subset has 20 sample(s): an accuracy moves in steps of 1/20 = 5 " in \
+        capsys.readouterr().out
+    assert tracking.small_sample_note(tracking.SMALL_SAMPLE) is None  # 1 pp or finer: nothing to say

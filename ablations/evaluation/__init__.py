@@ -208,6 +208,26 @@ def _heartbeat(name: str, model: Any, cfg: Any):
                 hook.remove()
 
 
+def _small_sample_note(name: str, frame: pd.DataFrame, cfg: Any, data: Any) -> None:
+    """Say so when a suite's accuracies come from fewer than ``tracking.SMALL_SAMPLE`` samples
+    (its ``n_samples`` column, or its ``n_samples`` parameter on the test split)."""
+    from .. import tracking
+    from .common import params
+
+    if "accuracy" not in set(frame.get("metric", [])):
+        return
+    if "n_samples" in frame.columns and frame["n_samples"].notna().any():
+        n = int(frame["n_samples"].min())
+    elif data is not None and hasattr(data, "test"):
+        wanted = params(cfg, name).get("n_samples") if name in SUITES else None
+        n = len(data.test) if wanted is None else min(len(data.test), int(wanted))
+    else:
+        return
+    note = tracking.small_sample_note(n, what=f"the {name} suite's test subset")
+    if note:
+        print(note, flush=True)
+
+
 def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data: Any = None, model: Any = None,
                device: Any = None, overwrite: bool = False) -> dict[str, Path]:
     """Run ``suites`` on a run and write ``<run_dir>/eval/<suite>.parquet`` for each.
@@ -252,6 +272,7 @@ def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data:
             path = results.atomic_write_parquet(suite_path(run_dir, name), frame)
             written[name] = path
             print(f"  eval {name}: {len(frame)} rows in {time.perf_counter() - start:.1f} s -> {path}", flush=True)
+            _small_sample_note(name, frame, cfg, data)
     finally:
         if model is not None:
             model.train(was_training)
