@@ -133,3 +133,19 @@ def test_event_noise_is_offered_for_event_data_only(event_run, capsys):
     assert "drop_evnt" in capsys.readouterr().err
     with pytest.raises(Exception, match="do not apply to static data"):
         evaluation.resolve(["event_noise"], "static")
+
+
+def test_event_noise_figure_draws_one_panel_per_noise_kind(event_run):
+    from ablations import figures
+
+    evaluate_cli.main([f"run={event_run}", "suite=event_noise", "eval.event_noise.n_samples=20",
+                       "eval.event_noise.severities.drop_event=[0,0.5]", "progress=false"])
+    root = event_run.parents[3]  # <runs>/<dataset>/<model>/<variant>/<run>
+    figure = figures.build_figure("event_noise", figures.load(root))
+    axes = [ax for ax in figure.axes if ax.get_visible()]
+    assert [ax.get_title(loc="left") for ax in axes] == [
+        "(a) dropped events", "(b) timestamp jitter", "(c) added noise events", "(d) dead pixels"]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["0", "0.5"]
+    assert axes[0].get_ylabel().startswith("digits_events (n=20)")
+    notes = " ".join(figures.layout.notes(figure))
+    assert "20 test sample(s) per run: an accuracy moves in steps of 5 percentage points" in notes
