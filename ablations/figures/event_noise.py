@@ -22,8 +22,10 @@ NOISE_TITLES = {"drop_event": "dropped events", "time_jitter": "timestamp jitter
 
 
 def event_noise(results: pd.DataFrame):
-    """Accuracy vs event-noise severity: panels dataset (rows) x noise kind (columns), one line per
-    variant, mean +- s.d. over seeds; the x axis is each kind's own severity unit, 0 = clean."""
+    """The package's own analysis, not a figure of seed 001 (which trains on event data but shows no
+    event noise): test accuracy vs event-noise severity, panels dataset (rows) x noise kind
+    (columns), one line per variant, mean +- s.d. over seeds; the x axis is each kind's own severity
+    unit, 0 = clean."""
     rows = select.eval_rows(results, "event_noise", "accuracy")
     missing.require(rows, results, "event_noise-suite accuracy of runs on event data", suites=["event_noise"],
                    dataset="digits_events")
