@@ -165,11 +165,14 @@ def test_every_evaluation_suite_reports_progress(tmp_path, capsys, monkeypatch):
     model, cfg = results.load_model(path)
     cfg.progress = True
     cfg.eval = {"noise": {"n_samples": 40, "batch_size": 20, "severities": [0, 4]},
-                "activity": {"n_samples": 40, "batch_size": 20}}
+                "activity": {"n_samples": 40, "batch_size": 20},
+                "adversarial": {"n_samples": 20, "batch_size": 20, "attacks": ["fgsm", "random_control"],
+                                "epsilons": [0.0, 0.1], "eot_samples": 1}}
     monkeypatch.setattr(tracking, "LINE_EVERY_S", 0.001)
-    evaluation.run_suites(path, ["noise", "activity"], cfg, model=model)
+    evaluation.run_suites(path, ["noise", "activity", "adversarial"], cfg, model=model)
     out = capsys.readouterr().out
     assert "  eval noise: 1/2 batches (50 %)" in out  # a suite with its own count
+    assert "  eval adversarial: 1/4 attacks (25 %)" in out and "epsilon 0, attack fgsm" in out
     assert "  eval activity: still running" in out    # any other suite: a heartbeat with its forward passes
 
 
