@@ -49,6 +49,8 @@ def event_noise(results: pd.DataFrame):
                 panel["position"] = panel["severity"].map({v: k for k, v in enumerate(values)})
                 layout.line(ax, panel, "position", "accuracy", "series", palette,
                             [s for s in order if s in set(panel["series"])], dashes=select.series_dashes(panel))
+                low, high = ax.get_ylim()  # accuracy is a share: an s.d. band past 0 or 100 % is cut at the bound
+                ax.set_ylim(max(low, 0.0), min(high, 100.0))
                 ax.set_xticks(range(len(values)))
                 ax.set_xticklabels([f"{v:g}" for v in values])
             layout.panel_title(ax, NOISE_TITLES.get(noise, noise), next(letters))
