@@ -176,7 +176,8 @@ class Leaky(snn.Leaky):
         through the recurrence)."""
         if self.spec.init_state == "zero":
             return None
-        return torch.rand_like(like), torch.rand_like(like)
+        draw = dict(dtype=like.dtype, device=like.device)  # in index order whatever the layout of `like`
+        return torch.rand(like.shape, **draw), torch.rand(like.shape, **draw)
 
     def initial_state(self, like: torch.Tensor, start: tuple[torch.Tensor, torch.Tensor] | None = None
                       ) -> dict[str, torch.Tensor]:
