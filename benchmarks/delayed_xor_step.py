@@ -146,8 +146,8 @@ def main() -> None:
     print("before:", uptime(), flush=True)
     trees = [("package CLI (this tree)", REPO)] + [(f"package CLI ({tree})", tree) for tree in options.other]
     rows: dict[str, list[float]] = {}
-    for _ in range(options.repeats):  # interleaved: each repeat times every contender once
-        for name, tree in trees:
+    for repeat in range(options.repeats):  # interleaved: each repeat times every contender once, in turn first
+        for name, tree in (trees if repeat % 2 == 0 else trees[::-1]):
             rows.setdefault(name, []).append(cli_ms_per_step(tree, options.variant, options.steps, not options.default_threads))
         if not options.no_loops:
             rows.setdefault("snnTorch loop", []).append(snntorch_ms_per_step(options.variant, options.steps))
