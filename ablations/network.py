@@ -340,11 +340,25 @@ class Readout(nn.Module):
         return None if self.leak_parameter is None else torch.sigmoid(self.leak_parameter)
 
     def forward(self, x: torch.Tensor, record: dict | None = None) -> torch.Tensor:
-        current = _apply_ops(self.ops, x, self.binary_input).float()  # the integrator runs in float32 under autocast
+        if (self.kind == "integrator_softmax" and record is None and x.dim() == 3 and len(self.ops) == 1
+                and isinstance(self.ops[0], nn.Linear) and not sparse.has_hooks(self.ops[0])
+                and not torch.is_autocast_enabled(x.device.type)):
+            # class-major [C, T, B] (W S^T: a wide product where [T B, N] x [N, C] is a skinny one),
+            # the layout the window's closed form and the softmax over classes read without copies
+            linear, (steps, batch) = self.ops[0], x.shape[:2]
+            current = torch.mm(linear.weight, x.reshape(steps * batch, -1).t())
+            if linear.bias is not None:
+                current = current + linear.bias[:, None]
+            current = current.view(-1, steps, batch).permute(1, 2, 0)  # [T, B, C], a view
+        else:
+            current = _apply_ops(self.ops, x, self.binary_input).float()  # the integrator runs in float32 under autocast
         steps = current.shape[0]
         first = 0 if self.window is None else max(steps - self.window, 0)
         if self.kind == "integrator_softmax":
-            start = torch.rand_like(current[0]) if self.init_state == "uniform" else None
+            start = None if self.init_state != "uniform" else \
+                torch.rand(current.shape[1:], dtype=current.dtype, device=current.device)  # in [B, C] order, any layout
+            if record is None and (steps - first) * steps <= self.CLOSED_FORM_MAX and current.dim() == 3:
+                return self._window_loss_terms(current, first, start)
             if record is None and (steps - first) * steps <= self.CLOSED_FORM_MAX:
                 membrane = self._leaky_window(current, first, start)  # rows first..T-1 only
                 first = 0
@@ -384,16 +398,38 @@ class Readout(nn.Module):
             trace.append(mem)
         return torch.stack(trace)
 
+    def _window_weights(self, first: int, steps: int, device) -> torch.Tensor:
+        """``K[w, s, c] = (1 - alpha_c) alpha_c^(first + w - s)`` for ``s <= first + w``, else 0: ``[W, T, C]``."""
+        alpha = torch.sigmoid(self.leak_parameter)
+        lag = (torch.arange(first, steps, device=device)[:, None]
+               - torch.arange(steps, device=device)[None, :])  # [W, T]
+        powers = torch.pow(alpha, lag.clamp(min=0).unsqueeze(-1).to(alpha.dtype))  # [W, T, C]
+        return torch.where((lag >= 0).unsqueeze(-1), powers * (1 - alpha), torch.zeros_like(powers))
+
+    def _window_loss_terms(self, current: torch.Tensor, first: int, start: torch.Tensor | None) -> torch.Tensor:
+        """``integrator_softmax`` over the window in one pass of class-major products: the membrane of the
+        window rows (:meth:`_leaky_window`'s closed form, as ``[C, W, T] x [C, T, B]``), its softmax over the
+        classes and the summed log-softmax the per-step loss reads; ``[B, C]``. Pinned to the step-by-step
+        definition by a test."""
+        steps = current.shape[0]
+        kernel = self._window_weights(first, steps, current.device).permute(2, 0, 1)  # [C, W, T]
+        membrane = torch.bmm(kernel, current.permute(2, 0, 1))  # [C, W, B]
+        if start is not None:
+            alpha = torch.sigmoid(self.leak_parameter)
+            decay = torch.pow(alpha[:, None], torch.arange(first + 1, steps + 1, device=current.device,
+                                                          dtype=alpha.dtype)[None, :])  # [C, W]
+            membrane = membrane + decay[:, :, None] * start.t()[:, None, :]
+        probabilities = torch.softmax(membrane, dim=0)
+        self.window_predictions = probabilities.detach().argmax(0)  # [W, B]
+        return torch.log_softmax(probabilities, dim=0).sum(1).t()
+
     def _leaky_window(self, current: torch.Tensor, first: int, start: torch.Tensor | None = None) -> torch.Tensor:
         """Rows ``first..T-1`` of :meth:`_leaky_integrate` in one product (a fast path, pinned to it by
         a test): ``U[t] = alpha^(t+1) U[-1] + sum_{s <= t} (1 - alpha) alpha^(t - s) I[s]``. Costs
         ``(T - first) x T`` per class and sample, so it is used for short windows only (:data:`CLOSED_FORM_MAX`)."""
         alpha = torch.sigmoid(self.leak_parameter)
         steps = current.shape[0]
-        lag = (torch.arange(first, steps, device=current.device)[:, None]
-               - torch.arange(steps, device=current.device)[None, :])  # [W, T]
-        powers = torch.pow(alpha, lag.clamp(min=0).unsqueeze(-1).to(alpha.dtype))  # [W, T, C]
-        weights = torch.where((lag >= 0).unsqueeze(-1), powers * (1 - alpha), torch.zeros_like(powers))
+        weights = self._window_weights(first, steps, current.device)
         membrane = torch.einsum("wsc,sbc->wbc", weights, current.reshape(steps, -1, current.shape[-1])).reshape(
             steps - first, *current.shape[1:])
         if start is not None:

@@ -15,6 +15,7 @@ batch 500, T = 200, a fresh batch every step), one thread, every contender in th
 
     OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/delayed_xor_step.py --variant vanilla
     python benchmarks/delayed_xor_step.py --other /tmp/main --repeats 3
+    python benchmarks/delayed_xor_step.py --other /tmp/main --no-loops --default-threads   # thread pools as a user gets them
 
 Prints ``uptime`` before and after (the load: on a shared machine every number moves with it; compare
 rows of one run only) and the median over ``--repeats``.
@@ -44,7 +45,7 @@ def uptime() -> str:
         return f"load average {os.getloadavg()}"
 
 
-def cli_ms_per_step(tree: Path, variant: str, steps: int) -> float:
+def cli_ms_per_step(tree: Path, variant: str, steps: int, one_thread: bool = True) -> float:
     """One CLI run of the package in ``tree``: two epochs of ``steps`` steps; the second epoch's training
     time (``epoch_time_s`` in its metrics.csv: fresh batches, forward, backward, optimiser; not the test
     evaluation) per step. The first epoch pays for loading the compiled kernel and measuring the
@@ -52,8 +53,9 @@ def cli_ms_per_step(tree: Path, variant: str, steps: int) -> float:
     with tempfile.TemporaryDirectory() as runs:
         command = [sys.executable, "-m", "ablations.run", "experiment=roles_delayed_xor", f"variant={variant}",
                    "train.epochs=2", f"dataset.n_train={steps * 500}", "progress=false", f"paths.runs={runs}"]
-        env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(tree), "NUMBA_CACHE_DIR": str(Path(runs) / "numba"),
-               "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {key: value for key, value in os.environ.items() if one_thread or key not in ONE_THREAD}
+        env.update({**(ONE_THREAD if one_thread else {}), "PYTHONPATH": str(tree),
+                    "NUMBA_CACHE_DIR": str(Path(runs) / "numba"), "PYTHONDONTWRITEBYTECODE": "1"})
         done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed in {tree}:\n{done.stderr[-2000:]}")
@@ -138,13 +140,15 @@ def main() -> None:
     parser.add_argument("--other", type=Path, action="append", default=[],
                         help="another tree of the package to time the same way (before/after)")
     parser.add_argument("--no-loops", action="store_true", help="the CLI rows only")
+    parser.add_argument("--default-threads", action="store_true",
+                        help="CLI runs without OMP/MKL/NUMBA_NUM_THREADS=1: the thread pools a user gets by default")
     options = parser.parse_args()
     print("before:", uptime(), flush=True)
     trees = [("package CLI (this tree)", REPO)] + [(f"package CLI ({tree})", tree) for tree in options.other]
     rows: dict[str, list[float]] = {}
-    for _ in range(options.repeats):  # interleaved: each repeat times every contender once
-        for name, tree in trees:
-            rows.setdefault(name, []).append(cli_ms_per_step(tree, options.variant, options.steps))
+    for repeat in range(options.repeats):  # interleaved: each repeat times every contender once, in turn first
+        for name, tree in (trees if repeat % 2 == 0 else trees[::-1]):
+            rows.setdefault(name, []).append(cli_ms_per_step(tree, options.variant, options.steps, not options.default_threads))
         if not options.no_loops:
             rows.setdefault("snnTorch loop", []).append(snntorch_ms_per_step(options.variant, options.steps))
             dhsnn = dhsnn_ms_per_step(options.variant, options.steps)
@@ -152,7 +156,8 @@ def main() -> None:
                 rows.setdefault("DH-SNN loop", []).append(dhsnn)
         print(" ".join(f"{name}: {values[-1]:.1f}" for name, values in rows.items()), flush=True)
     print("after: ", uptime())
-    print(f"\nms per training step, variant={options.variant}, one thread, median of {options.repeats}")
+    threads = "default threads for the CLI rows" if options.default_threads else "one thread"
+    print(f"\nms per training step, variant={options.variant}, {threads}, median of {options.repeats}")
     for name, values in rows.items():
         print(f"  {name:<45} {statistics.median(values):8.1f}   ({', '.join(f'{v:.1f}' for v in values)})")
     if not os.environ.get("DHSNN_DIR"):

@@ -9,7 +9,7 @@ A neuron is one choice per **slot**. The slots, in the order the step applies th
     input        input_scale      none | one_minus_beta           -
     leak         leak             exponential | none | complete | linear
                                                                   tau, beta, learn_beta, leak_shape, leak_init | lam
-    reset        reset            zero | subtract | none          -
+    reset        reset            zero | subtract | none (ResetForm; a plugin adds one)
     adaptation   adaptation       none | alif                     adapt_tau, adapt_scale
 
 One step ``t`` (the definition; :func:`ablations.neurons.cells.generic_step` runs it, the fused

@@ -159,3 +159,32 @@ def test_mem_last_readout_in_one_product_equals_the_integrator(variant):
     stepped = net(x)
     assert torch.allclose(direct, stepped, rtol=1e-5, atol=1e-6)
     assert torch.allclose(stepped, net.records["readout"]["membrane"][-1] / 9, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("init_state", ["zero", "uniform"])
+def test_integrator_readout_window_pass_equals_its_step_by_step_definition(init_state):
+    """integrator_softmax over a window, computed class-major in one pass (W S^T, the closed form, the
+    softmax over classes), against the step-by-step integrator of the same spikes (the path a probe
+    runs): the same output, predictions and gradients."""
+    torch.manual_seed(0)
+    model = network.build("6-8FC-3", variant="vanilla", readout="integrator_softmax", readout_window=4,
+                          neuron={"init_state": init_state})
+    head = model.readout
+    head.binary_input = True
+    spikes = (torch.rand(20, 5, 8) < 0.3).float()
+    results = []
+    for record in (None, {}):
+        x = spikes.clone().requires_grad_(True)
+        head.zero_grad()
+        torch.manual_seed(3)  # the same readout start for both
+        out = head(x, record)
+        out.sum().backward()
+        results.append((out.detach(), head.window_predictions.clone(), x.grad,
+                        [p.grad.clone() for p in head.parameters()]))
+    (fast, fast_votes, fast_input, fast_params), (slow, slow_votes, slow_input, slow_params) = results
+    assert fast.shape == (5, 3)
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-6)
+    assert torch.equal(fast_votes, slow_votes)
+    torch.testing.assert_close(fast_input, slow_input, rtol=1e-5, atol=1e-6)
+    for mine, reference in zip(fast_params, slow_params):
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)
