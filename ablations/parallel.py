@@ -22,11 +22,11 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import UserError
 
-__all__ = ["cores", "parse_jobs", "set_threads", "threads_per_job", "multirun_arguments", "grid_points",
+__all__ = ["cores", "parse_jobs", "set_threads", "threads_per_job", "choose_threads", "multirun_arguments", "grid_points",
            "hydra_job", "job_log", "GRID_POINTS_ENV"]
 
 #: the number of points of a parallel grid, handed from the command to its jobs (None: unknown)
@@ -68,6 +68,44 @@ def set_threads(threads: int) -> None:
 
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     torch.set_num_threads(threads)
+
+
+#: a training step shorter than this on one thread is not split across threads (see choose_threads)
+SPLIT_MIN_S = 0.05
+
+
+def choose_threads(step: "Callable[[], object]", repeats: int = 2) -> tuple[int, str]:
+    """The torch threads for a run on a CPU, measured, never assumed: ``step`` (one forward and
+    backward pass of the run's own network on a batch of its shape) is timed with one thread and
+    with every core this process may use, now, under whatever else the machine is running. One
+    thread is kept unless a step takes at least :data:`SPLIT_MIN_S` on one thread and the cores make
+    it at least 1.5x faster: a small network's many small operations are too small to split (the
+    rest of a training step, its data, loss and optimizer, adds more of them), and a pool that waits
+    for cores other processes hold makes every step many times slower. A process whose threads were set (``OMP_NUM_THREADS``, a parallel
+    grid's share) keeps them. Returns ``(threads, reason)``."""
+    import torch
+
+    if "OMP_NUM_THREADS" in os.environ:
+        return torch.get_num_threads(), f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"
+    available = cores()
+    if available == 1:
+        return 1, "one core"
+
+    def seconds(threads: int) -> float:
+        torch.set_num_threads(threads)
+        step()  # warm-up: allocations, a compiled kernel's first call
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step()
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    one, every = seconds(1), seconds(available)
+    threads = available if one >= SPLIT_MIN_S and every * 1.5 < one else 1
+    torch.set_num_threads(threads)
+    return threads, f"measured: a training step of this network takes {one * 1e3:.0f} ms on 1 thread, " \
+                    f"{every * 1e3:.0f} ms on {available}"
 
 
 def multirun_arguments(argv: list[str]) -> list[str]:

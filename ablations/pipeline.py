@@ -6,6 +6,7 @@ calls); :func:`run_cfg` takes a composed config (Hydra's multirun, the studies, 
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -101,6 +102,8 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
     cfg, spec, bundle, model = prepared.cfg, prepared.spec, prepared.bundle, prepared.model
     status = results.read_status(run_dir)  # CorruptRecord (exit 2) names train.restart=true
     device = select_device(str(cfg.device))
+    if device.type == "cpu":
+        threads = _cpu_threads(cfg, model, bundle, status)
     if status and status.get("status") in ("finished", "diverged"):
         final = status.get("final") if isinstance(status.get("final"), dict) else {}
         print(f"{run_dir}: already {status['status']} (accuracy {final.get('accuracy')}); "
@@ -126,6 +129,7 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "beta_value": spec.beta_value,
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
+        **({"threads": threads[0], "threads_reason": threads[1]} if device.type == "cpu" else {}),
         "versions": results.versions(),
         **({"model_source": dict(model.source)} if getattr(model, "source", None) else {}),  # model=import
         "host": socket.gethostname(),
@@ -137,7 +141,8 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "data_verified": (bundle.meta or {}).get("verified", True),
     })
     faults.point("run.running")
-    print(f"run {run_dir}\n  {spec.describe()}\n  device {device}", flush=True)
+    cpu = f", {threads[0]} thread(s) ({threads[1]})" if device.type == "cpu" else ""
+    print(f"run {run_dir}\n  {spec.describe()}\n  device {device}{cpu}", flush=True)
     wall_start = time.perf_counter()
     try:
         final = fit(cfg, run_dir, bundle, model, device, on_epoch=on_epoch)
@@ -171,6 +176,37 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
                           wall_time_s=previous_wall + time.perf_counter() - wall_start)
     print(f"{run_dir}: finished, test accuracy {final.get('accuracy', float('nan')):.4f}", flush=True)
     return run_dir
+
+
+def _cpu_threads(cfg: DictConfig, model, bundle, status: dict | None) -> tuple[int, str]:
+    """torch's threads for this run (:func:`ablations.parallel.choose_threads`, timing a forward and
+    backward pass of a copy of the network on a random batch of the run's shape, the run's random
+    streams untouched); a resumed run keeps the threads it started with, so that its sums are added
+    up the same way."""
+    import copy
+
+    import torch
+
+    from .parallel import choose_threads
+
+    if status and status.get("threads") and "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(int(status["threads"]))
+        return int(status["threads"]), "as when the run started"
+    steps = int(cfg.dataset.get("steps") or 1)
+    batch = max(1, min(int(cfg.train.batch_size), 2**22 // max(1, steps * math.prod(bundle.input_shape))))
+    probe = copy.deepcopy(model).train()
+
+    def step() -> None:
+        x = torch.rand(steps, batch, *bundle.input_shape)
+        out = probe(x)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        out.float().sum().backward()
+
+    with torch.random.fork_rng(devices=[]):
+        try:
+            return choose_threads(step)
+        except Exception as error:  # noqa: BLE001 - a network that cannot take a random batch: keep torch's choice
+            return torch.get_num_threads(), f"not measured ({type(error).__name__}); torch's default"
 
 
 def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> None:
