@@ -201,19 +201,38 @@ def test_claims_have_sentences_sources_and_unique_ids():
 @pytest.mark.parametrize("paper", grid.papers())
 @pytest.mark.parametrize("scale", [pytest.param(s, marks=[] if s == "quick" else [pytest.mark.slow])
                                    for s in grid.SCALES])
-def test_every_shipped_grid_composes(paper, scale):
-    """Every grid point of every shipped grid composes (quick in the inner loop, sample/full in CI)."""
-    from ablations.config import compose
+def test_every_shipped_grid_passes_the_run_checks(paper, scale, tmp_path):
+    """Every point of every shipped grid passes the checks ``python -m ablations.run`` makes
+    (config.load: keys nothing reads, unknown keys, bad values), so a shipped grid can never
+    refuse its own points; one seed per point (the seed changes no check). Quick in the inner
+    loop, sample and full in CI."""
+    from ablations.reproduce.launch import check_points
 
-    loaded = grid.load_grid(paper, scale)
+    loaded = grid.load_grid(paper, scale, seeds=[0])
     assert loaded.points and set(loaded.figures) | set(loaded.tables)
-    seen = set()
-    for point in loaded.points:
-        if point.overrides in seen:
-            continue
-        seen.add(point.overrides)
-        cfg = compose(point.all_overrides())
-        assert int(cfg.seed) == point.seed
+    refused = check_points(loaded, [f"paths.runs={tmp_path}"])
+    assert not refused, "\n".join(f"{p.command()}: {m}" for p, m in refused)
+
+
+def test_a_grid_with_a_point_run_would_refuse_is_refused_whole(tmp_path, capsys):
+    """The quick roles grid as it shipped before: scale-wide eval.landscape / eval.embedding keys that the
+    groups without those suites do not read. ``list=true`` names each refused point and exits 2; a
+    reproduction refuses before training anything."""
+    from ablations.reproduce import reproduce
+
+    text = (grid.CONF_DIR / "roles.yaml").read_text().replace(
+        "      - eval.adversarial.n_samples=100", "      - eval.landscape.n_samples=128\n      - eval.adversarial.n_samples=100", 1)
+    path = tmp_path / "roles.yaml"
+    path.write_text(text)
+    runs = tmp_path / "runs"
+    argv = ["paper=roles", "scale=quick", f"grid={path}", f"paths.runs={runs}", "list=true", "groups=delayed_xor,events"]
+    assert reproduce_main(argv) == 2
+    err = capsys.readouterr().err
+    assert "15 of the 36 grid point(s)" in err and "eval.landscape.n_samples=128 changes nothing" in err
+    with pytest.raises(UserError, match="refused by the run checks"):
+        reproduce("roles", "quick", common=[f"paths.runs={runs}"], grid_path=path, groups=["delayed_xor"],
+                  progress=False, draw=False, figures_root=tmp_path / "figures")
+    assert not runs.exists() or not any(runs.rglob("status.json"))
 
 
 def test_grid_points_and_extra_overrides():
@@ -248,9 +267,11 @@ def test_bad_input_is_a_user_error():
     assert reproduce_main(["paper=leak", "scale=huge"]) == 2
 
 
-def test_list_prints_the_run_commands(capsys):
-    assert reproduce_main(["paper=leak", "scale=quick", "list=true"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+def test_list_prints_the_run_commands(capsys, tmp_path):
+    assert reproduce_main(["paper=leak", "scale=quick", "list=true", f"paths.runs={tmp_path}"]) == 0
+    captured = capsys.readouterr()
+    assert "all 15 grid point(s) pass the run checks" in captured.err
+    lines = captured.out.strip().splitlines()
     assert len(lines) == 15 and all(line.startswith("python -m ablations.run ") for line in lines)  # 3 taus x 5 seeds
     assert any("neuron.tau=inf" in line for line in lines)
     assert all("train.rng=paired" in line for line in lines)

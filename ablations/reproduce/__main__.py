@@ -23,7 +23,8 @@ Keys::
                                    submitit_local | submitit_slurm | joblib (extra [cluster]); its
                                    settings as hydra.launcher.KEY=VALUE (hydra.launcher.partition=gpu)
     progress=false                 no progress bar
-    list=true                      print the grid's run commands and exit
+    list=true                      print the grid's run commands, check every point as `run` would
+                                   (exit 2, naming each refused point and why) and exit
     debug=true                     tracebacks for errors
     KEY.SUB=VALUE                  any dotted run override, appended to every grid point (train.epochs=1)
 
@@ -88,8 +89,14 @@ def _main(argv: Sequence[str]) -> int:
     if parse_bool(options["list"], "list"):
         grid = load_grid(options["paper"], options["scale"], extra=extra, seeds=seeds, path=options["grid"] or None,
                          groups=groups)
+        from .launch import check_points, refusal_message
+
         for point in grid.points:
             print(point.command() + " " + " ".join(common))
+        refused = check_points(grid, common)  # the checks `python -m ablations.run` makes, per point
+        if refused:
+            raise UserError(refusal_message(grid, refused))
+        print(f"# all {len(grid.points)} grid point(s) pass the run checks", file=sys.stderr)
         return 0
     result = reproduce(options["paper"], options["scale"], common=common, extra=extra, seeds=seeds,
                        figures_root=options["paths.figures"], grid_path=options["grid"] or None,

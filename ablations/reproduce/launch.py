@@ -28,7 +28,8 @@ from .. import parallel, results
 from ..errors import UserError
 from .grid import Grid, Point
 
-__all__ = ["LAUNCHERS", "Launch", "launch", "manifest_path", "point_key", "read_manifest", "train_point"]
+__all__ = ["LAUNCHERS", "Launch", "check_points", "launch", "manifest_path", "point_key", "read_manifest",
+           "refusal_message", "train_point"]
 
 MANIFEST_DIR = ".reproduce"
 # Hydra's launcher plugins a grid can go through (``launcher=NAME``) and the package that has each
@@ -82,7 +83,31 @@ def _write_manifest(path: Path, entries: dict) -> None:
     atomic_write_text(path, json.dumps(merged, indent=1, sort_keys=True))
 
 
-def _locate(cfg, point: Point) -> dict | None:
+def check_points(grid: Grid, common: Sequence[str] = ()) -> list[tuple[Point, str]]:
+    """Every point of ``grid`` through the check pass of ``python -m ablations.run``
+    (:func:`ablations.config.load`: unknown keys, keys nothing reads, bad values), without building
+    data or a model; returns ``(point, message)`` for each point it refuses (empty: all valid)."""
+    from ..config import load
+
+    common = [o for o in common if not o.startswith("hydra.")]
+    refused = []
+    for point in grid.points:
+        try:
+            load([*point.all_overrides(), *common, "progress=false"])
+        except UserError as error:
+            refused.append((point, str(error)))
+    return refused
+
+
+def refusal_message(grid: Grid, refused: Sequence[tuple[Point, str]]) -> str:
+    """One message naming every refused point of ``grid`` and why."""
+    lines = [f"{len(refused)} of the {len(grid.points)} grid point(s) of {grid.paper} at scale {grid.scale} are "
+             f"refused by the run checks ({grid.source}); nothing was trained:"]
+    lines += [f"  {point.command()}\n    {message}" for point, message in refused]
+    return "\n".join(lines)
+
+
+def _locate(cfg, point: Point, overrides: Sequence[str]) -> dict | None:
     """The manifest entry of a grid point whose run is complete but not in the manifest (found by
     building its config the way a run does, without training), or None."""
     from .. import neurons
@@ -90,7 +115,7 @@ def _locate(cfg, point: Point) -> dict | None:
     from ..pipeline import prepare
 
     try:
-        prepared = prepare(cfg)
+        prepared = prepare(cfg, overrides)  # the same per-override checks as the run itself
     except UserError:
         return None
     finally:
@@ -169,8 +194,11 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
     common = [o for o in common if not o.startswith("hydra.")]
     start = time.perf_counter()
     outcome = Launch()
+    refused = check_points(grid, common)  # every point through the run checks before any training
+    if refused:
+        raise UserError(refusal_message(grid, refused))
     configs = []
-    for point in grid.points:  # compose every point first: a bad override fails before any training
+    for point in grid.points:
         overrides = [*point.all_overrides(), *common, "progress=false"]
         configs.append((point, compose(overrides), overrides))
     runs_root = Path(str(configs[0][1].paths.runs)) if configs else Path("runs")
@@ -185,7 +213,7 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
             outcome.skipped += 1
             continue
         if not train:
-            found = _locate(cfg, point)
+            found = _locate(cfg, point, overrides)
             if found is None:
                 outcome.missing += 1
                 continue
