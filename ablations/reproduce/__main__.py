@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str]) -> int:
     from . import load_grid, reproduce
+    from .preregistered import CLAIMS_VERSION
 
     options, extra = parse(argv)
     seeds = None
@@ -105,12 +106,14 @@ def _main(argv: Sequence[str]) -> int:
                        train=parse_bool(options["train"], "train"), groups=groups, jobs=jobs,
                        launcher=options["launcher"] or None)
     print()
-    for row in result.verdicts.itertuples(index=False):
-        print(f"[{row.verdict}] {row.claim} ({row.dataset}): {row.sentence}\n    {row.evidence}")
-    counts = result.verdicts["verdict"].value_counts().to_dict()
-    print(f"\n{result.grid.paper} at scale {result.grid.scale}: "
-          + ", ".join(f"{n} {v}" for v, n in counts.items())
-          + f"; {result.trained} run(s) trained/evaluated now, {result.skipped} already complete"
+    for row in result.verdicts.to_dict("records"):
+        regime = {"yes": "regime reached", "no": "regime NOT reached"}.get(str(row["regime_reached"]), "")
+        print(f"[{row['verdict']}] {row['claim']} ({row['dataset']}): {row['sentence']}"
+              + (f"\n    regime: {regime}: {row['regime_value']}" if regime else "")
+              + (f"\n    result on what we ran: {row['result']}: {row['evidence']}" if row["result"] else
+                 f"\n    {row['evidence']}"))
+    print(f"\n{result.grid.paper} at scale {result.grid.scale} (claims version {CLAIMS_VERSION}): "
+          + f"{result.trained} run(s) trained/evaluated now, {result.skipped} already complete"
           + (f", {result.missing} not run yet" if result.missing else "")
           + (f", {len(result.failed)} FAILED" if result.failed else "")
           + f"; {result.seconds:.0f} s\n  -> {', '.join(str(p) for p in result.files)}", flush=True)

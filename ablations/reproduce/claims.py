@@ -741,14 +741,18 @@ def _ran(rows: pd.DataFrame) -> str:
         parts.append("network " + ", ".join(distinct("model")))
     if distinct("steps"):
         parts.append("T = " + ", ".join(distinct("steps")))
-    epochs = pd.to_numeric(runs.get("epochs_done"), errors="coerce") if "epochs_done" in runs.columns else pd.Series()
-    if len(epochs.dropna()):
-        budget = f"{epochs.min():g} epochs" if epochs.min() == epochs.max() else f"{epochs.min():g}-{epochs.max():g} epochs"
-        steps = m.optimizer_steps(runs).dropna()
-        if len(steps):
-            budget += f" ({steps.min():.0f} optimizer steps)" if steps.min() == steps.max() else \
-                f" ({steps.min():.0f}-{steps.max():.0f} optimizer steps)"
-        parts.append(budget)
+    budget = []
+    epochs = pd.to_numeric(runs["epochs_done"], errors="coerce").dropna() if "epochs_done" in runs.columns \
+        else pd.Series(dtype=float)
+    if len(epochs):
+        budget.append(f"{epochs.min():g} epochs" if epochs.min() == epochs.max()
+                      else f"{epochs.min():g}-{epochs.max():g} epochs")
+    steps = m.optimizer_steps(runs).dropna()
+    if len(steps):
+        budget.append(f"{steps.min():.0f} optimizer steps" if steps.min() == steps.max()
+                      else f"{steps.min():.0f}-{steps.max():.0f} optimizer steps")
+    if budget:
+        parts.append(" = ".join(budget))
     seeds = sorted({int(v) for v in pd.to_numeric(runs["seed"], errors="coerce").dropna()}) if "seed" in runs else []
     parts.append(f"{len(seeds)} seed(s) {','.join(map(str, seeds))}")
     parts.append(f"{runs['run_dir'].nunique()} runs")

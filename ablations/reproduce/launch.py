@@ -108,8 +108,10 @@ def refusal_message(grid: Grid, refused: Sequence[tuple[Point, str]]) -> str:
 
 
 def _locate(cfg, point: Point, overrides: Sequence[str]) -> dict | None:
-    """The manifest entry of a grid point whose run is complete but not in the manifest (found by
-    building its config the way a run does, without training), or None."""
+    """The manifest entry of a grid point whose run is finished but not in the manifest (found by
+    building its config the way a run does, without training), or None. A finished run that lacks
+    some suite's rows is found too (``train=false`` judges what it holds; a later pass with
+    training evaluates the rest)."""
     from .. import neurons
     from ..evaluation import resolve
     from ..pipeline import prepare
@@ -123,7 +125,7 @@ def _locate(cfg, point: Point, overrides: Sequence[str]) -> dict | None:
     run_dir = results.run_dir_for(prepared.cfg)
     suites = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
     entry = _entry(point, run_dir, suites)
-    return entry if _complete(entry, point.suites) else None
+    return entry if entry["status"] in ("finished", "diverged") else None
 
 
 def _complete(entry: dict, suites: Sequence[str]) -> bool:
