@@ -107,22 +107,29 @@ def refusal_message(grid: Grid, refused: Sequence[tuple[Point, str]]) -> str:
     return "\n".join(lines)
 
 
-def _locate(cfg, point: Point, overrides: Sequence[str]) -> dict | None:
-    """The manifest entry of a grid point whose run is finished but not in the manifest (found by
-    building its config the way a run does, without training), or None. A finished run that lacks
-    some suite's rows is found too (``train=false`` judges what it holds; a later pass with
-    training evaluates the rest)."""
-    from .. import neurons
+def _locate(cfg, point: Point, overrides: Sequence[str], steps_of: dict) -> dict | None:
+    """The manifest entry of a grid point whose run is finished but not in the manifest, or None.
+    Its run folder is found as a run derives it, without building a model or training: the config
+    through the run's checks (:func:`ablations.config.load`), the dataset's time steps from its
+    data (built once per dataset config: ``steps_of`` caches them across the grid's points). A
+    finished run that lacks some suite's rows is found too (``train=false`` judges what it holds; a
+    later pass with training evaluates the rest)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from ..config import load
+    from ..data import build_dataset
     from ..evaluation import resolve
-    from ..pipeline import prepare
 
     try:
-        prepared = prepare(cfg, overrides)  # the same per-override checks as the run itself
-    except UserError:
+        resolved = load(overrides, cfg)
+        key = OmegaConf.to_yaml(resolved.dataset) + str(resolved.paths.data)
+        if key not in steps_of:
+            steps_of[key] = build_dataset(resolved.dataset, resolved.paths.data).steps
+    except (UserError, ValueError):
         return None
-    finally:
-        neurons.release_instances()
-    run_dir = results.run_dir_for(prepared.cfg)
+    with open_dict(resolved):
+        resolved.dataset.steps = steps_of[key]  # as pipeline.prepare records it
+    run_dir = results.run_dir_for(resolved)
     suites = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
     entry = _entry(point, run_dir, suites)
     return entry if entry["status"] in ("finished", "diverged") else None
@@ -207,6 +214,7 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
     path = manifest_path(runs_root, grid)
     manifest = read_manifest(path)
     todo = []  # (point, key, overrides, suites) of the points to train now
+    steps_of: dict = {}  # dataset config -> its time steps, for locating stored runs
     for point, cfg, overrides in configs:
         key = point_key(cfg, point)
         entry = manifest.get(key)
@@ -215,7 +223,7 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
             outcome.skipped += 1
             continue
         if not train:
-            found = _locate(cfg, point, overrides)
+            found = _locate(cfg, point, overrides, steps_of)
             if found is None:
                 outcome.missing += 1
                 continue
