@@ -738,7 +738,8 @@ def _ran(rows: pd.DataFrame) -> str:
         return sorted({str(v) for v in runs[column].dropna()}) if column in runs.columns else []
     parts = [f"{', '.join(distinct('dataset'))}"]
     if distinct("model"):
-        parts.append("network " + ", ".join(distinct("model")))
+        parts.append("network " + ", ".join(distinct("model"))
+                     + (f" ({', '.join(distinct('model.layers'))})" if distinct("model.layers") else ""))
     if distinct("steps"):
         parts.append("T = " + ", ".join(distinct("steps")))
     budget = []
