@@ -506,11 +506,13 @@ def test_critical_frequency_needs_equal_clean_accuracy_with_white_as_a_covariate
     assert row["verdict"] == (stats.HOLDS if reached == "yes" else stats.STANDIN)
 
 
-def test_the_critical_frequency_standin_grid_composes():
+def test_the_critical_frequency_standin_grid_passes_the_checks_on_seeds_it_was_not_tuned_on(tmp_path):
     from ablations.config import compose
+    from ablations.reproduce.launch import check_points
 
     path = grid.CONF_DIR / "standins" / "leak_critical_frequency.yaml"
     loaded = grid.load_grid("leak", "quick", path=path)
-    assert len(loaded.points) == 9
+    assert len(loaded.points) == 9 and not set(loaded.seeds) & {0, 1, 2}  # the threshold was chosen on seeds 0-2
+    assert not check_points(grid.load_grid("leak", "quick", path=path, seeds=[10]), [f"paths.runs={tmp_path}"])
     cfg = compose(loaded.points[0].all_overrides())
     assert float(cfg.neuron.threshold) == 6.0 and str(cfg.train.rng) == "paired"
