@@ -1,7 +1,8 @@
 """``python -m ablations.reproduce paper=NAME scale=quick|sample|full [key=value ...]``
 
 Trains and evaluates the paper's grid (``ablations/conf/reproduce/<paper>.yaml``), judges every
-claim and writes ``<paths.figures>/reproduce/<paper>/table.md|csv`` and the paper's figures.
+claim (a verdict on the paper only where the claim's regime check passes; docs/reproducing.md) and
+writes ``<paths.figures>/reproduce/<paper>/table.md|csv`` and the paper's figures.
 
 Keys::
 
@@ -16,7 +17,8 @@ Keys::
     groups=nmnist,mnist            only these groups of the scale (the other groups' claims: not measured)
     grid=PATH                      a grid file of one's own instead of the shipped one
     figures=false                  do not draw the figures
-    train=false                    train nothing: judge the grid points already complete
+    train=false                    train nothing: judge the grid points already finished, found from
+                                   their run records under paths.runs (a suite not evaluated: not measured)
     jobs=N|auto                    grid points trained at once, in parallel processes (default auto:
                                    one per core, each with the threads its share of the cores gives)
     launcher=NAME                  send the grid points through Hydra's launcher plugin NAME:
