@@ -32,7 +32,7 @@ from omegaconf import DictConfig
 from . import parallel
 from .config import group_folders, group_options
 from .errors import exit_code, wants_debug
-from .overrides import RUN_GROUPS
+from .config import RUN_GROUPS
 from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
 __all__ = ["run", "run_cfg", "compose_run", "main", "cli"]

@@ -96,5 +96,5 @@ def build_model(cfg: Any, input_shape: tuple[int, ...], spec: "neurons.NeuronSpe
         neuron = cfg.neuron
         spec = neurons.spec_from_config(OmegaConf.to_container(neuron, resolve=True)
                                         if isinstance(neuron, DictConfig) else dict(neuron))
-    network = check_keys(cfg.model).function(cfg, spec, tuple(input_shape))
+    network = MODELS.get(builder_of(cfg.model)).function(cfg, spec, tuple(input_shape))  # keys: the check pass
     return neurons.set_backend(network, str(cfg.neuron.get("backend") or "auto"))
