@@ -56,7 +56,8 @@ class Reproduction:
 
 #: Config keys the claims read from the run rows: the epoch's size (optimizer steps of a run, the
 #: delayed-XOR budget), the pairing of seeds, and the network's layers (what was run).
-CONFIG_COLUMNS = ("dataset.n_train", "train.batch_size", "train.max_batches", "train.rng", "model.layers")
+CONFIG_COLUMNS = ("dataset.n_train", "train.batch_size", "train.max_batches", "train.rng", "model.layers",
+                  "dataset.layers")
 
 
 def load_runs(run_dirs: Sequence[Path], runs_root: str | Path = "runs") -> pd.DataFrame:

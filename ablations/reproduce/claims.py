@@ -739,7 +739,8 @@ def _ran(rows: pd.DataFrame) -> str:
     parts = [f"{', '.join(distinct('dataset'))}"]
     if distinct("model"):
         parts.append("network " + ", ".join(distinct("model"))
-                     + (f" ({', '.join(distinct('model.layers'))})" if distinct("model.layers") else ""))
+                     + (f" ({', '.join(distinct('model.layers') or distinct('dataset.layers'))})"
+                        if distinct("model.layers") or distinct("dataset.layers") else ""))
     if distinct("steps"):
         parts.append("T = " + ", ".join(distinct("steps")))
     budget = []
