@@ -45,7 +45,6 @@ __all__ = [
     "PGD_SANITY_MAX_ACCURACY",
     "READ_LEVELS",
     "RULE_SINCE",
-    "WHITE_TOLERANCE",
     "XOR_CONTROL_SHARE",
     "XOR_LEARNED",
     "XOR_PAPER_SCHEDULE",
@@ -95,8 +94,6 @@ NOISE_REGIME_LOSS_PP = 10.0
 #: the white-noise critical frequency is reported beside it as a covariate (seed 003's IF: 0.345
 #: against 0.349 at T = 100), not a gate.
 EQUAL_ACCURACY_MARGIN = 1.5
-#: Kept for the covariate's wording: within this of white the IF trace counts as white.
-WHITE_TOLERANCE = 0.01
 
 #: Delayed XOR (seed 001 Table 6; its group's script, DH-SNN delayed_xor_snn.py): the budget in
 #: optimizer steps, 150 epochs x 100 batches of 500, and its learning-rate schedule.
