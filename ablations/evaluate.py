@@ -19,9 +19,9 @@ Arguments are ``key=value``:
                        (default: the parameters stored with the run)
 ``eval.<suite>.<key>`` one suite parameter (see ``ablations/conf/eval/default.yaml``)
 ``device``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (default: the run's)
-``progress``           ``true`` / ``false``: progress output of the suites that have it (NeuroBench's
-                       benchmark); accepted as ``python -m ablations.run`` accepts it (default:
-                       the run's)
+``progress``           ``true`` / ``false``: progress output of the suites (bars on a terminal, a
+                       line every 30 s in a log; ``false``: one line per suite); accepted as
+                       ``python -m ablations.run`` accepts it (default: the run's)
 ``debug``              ``true`` shows tracebacks for input errors too
 =====================  =====================================================================
 

@@ -5,15 +5,34 @@ A grid of small networks keeps one core busy per run: torch's threads barely hel
 most runs per hour. A big layer (an FC 2312-512 net, a VGG) is split across threads well, so where
 fewer jobs than cores run, each gets ``cores // jobs`` threads. Processes, not threads: Hydra's
 compose and snnTorch keep process-wide state.
+
+Output of a parallel grid (``run -m ... jobs=N``, N > 1): the jobs' progress would interleave into
+one garbled stream, so each job writes its whole output (progress as plain lines, the run's own
+messages, errors) to its own log file, ``<sweep dir>/logs/job<k>-<overrides>.log`` (the sweep dir
+is ``<paths.runs>/.sweeps/<time>``), and the terminal gets one line when a point starts (naming its
+log) and one when it ends: ``[done 3/8] #2 variant=no_leak,seed=1: <the run's last line>`` (its
+result, or the error it stopped with). :func:`hydra_job` does this inside each job.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 from .errors import UserError
 
-__all__ = ["cores", "parse_jobs", "set_threads", "threads_per_job"]
+__all__ = ["cores", "parse_jobs", "set_threads", "threads_per_job", "multirun_arguments", "grid_points",
+           "hydra_job", "job_log", "GRID_POINTS_ENV"]
+
+#: the number of points of a parallel grid, handed from the command to its jobs (None: unknown)
+GRID_POINTS_ENV = "ABLATIONS_GRID_POINTS"
+#: the keys the grid sweeps (comma-separated), which name each point in its lines and log file
+GRID_KEYS_ENV = "ABLATIONS_GRID_KEYS"
 
 
 def cores() -> int:
@@ -72,9 +91,37 @@ def multirun_arguments(argv: list[str]) -> list[str]:
         print("multirun: one grid point after another (pip install hydra-joblib-launcher, or the extra "
               "[cluster], runs jobs=N of them at once)", flush=True)
         return rest
+    points, keys = grid_points(rest)
+    if points is not None:  # the jobs number their finished points "k/points" and name them by the swept keys
+        os.environ[GRID_POINTS_ENV] = str(points)
+        os.environ[GRID_KEYS_ENV] = ",".join(keys)
     print(f"multirun: {jobs} grid points at once (Hydra's joblib launcher, jobs={jobs}, "
-          f"{threads_per_job(jobs)} thread(s) each)", flush=True)
+          f"{threads_per_job(jobs)} thread(s) each); each point writes its output to its own log, "
+          "and a line here says when it starts and ends", flush=True)
     return [*rest, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}"]
+
+
+def grid_points(argv: list[str]) -> tuple[int | None, list[str]]:
+    """How many points the sweep overrides of ``argv`` make (Hydra's own parser; ``a,b`` and
+    ``range(...)``) and the keys they sweep; ``(None, [])`` where it cannot tell without the config
+    (``glob(...)``)."""
+    try:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        points, keys = 1, []
+        for override in OverridesParser.create().parse_overrides([a for a in argv if not a.startswith("-")]):
+            if override.is_sweep_override():
+                points *= len(list(override.sweep_string_iterator()))
+                keys.append(override.get_key_element().lstrip("+~"))
+        return points, keys
+    except Exception:  # noqa: BLE001 - a sweep only Hydra's sweeper can expand: count unknown
+        return None, []
+
+
+def point_name(task_overrides: list[str], keys: list[str]) -> str:
+    """A grid point named by its values of the swept ``keys`` (all its overrides where none are known)."""
+    chosen = [o for o in task_overrides if o.split("=", 1)[0].lstrip("+~") in keys] if keys else []
+    return ",".join(chosen or task_overrides) or "(defaults)"
 
 
 def set_threads_for_hydra_job() -> None:
@@ -87,3 +134,77 @@ def set_threads_for_hydra_job() -> None:
     n_jobs = launcher.get("n_jobs") if hasattr(launcher, "get") else None
     if isinstance(n_jobs, int) and n_jobs != 1:
         set_threads(threads_per_job(n_jobs if n_jobs > 0 else cores()))
+
+
+def job_log(output_dir: str | Path, number: int, overrides: str) -> Path:
+    """``<output_dir>/logs/job<number>-<overrides>.log`` (the overrides made a safe file name)."""
+    safe = re.sub(r"[^A-Za-z0-9=.,_+-]+", "_", overrides)[:120] or "defaults"
+    return Path(output_dir) / "logs" / f"job{number}-{safe}.log"
+
+
+def _say(fd: int, line: str) -> None:
+    """One line to ``fd`` in one write (lines of parallel jobs do not mix)."""
+    os.write(fd, (line.rstrip("\n") + "\n").encode(errors="replace"))
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(no output)"
+
+
+def _finished_count(output_dir: Path) -> int:
+    """This job's place among the finished ones: two bytes appended to ``finished`` (O_APPEND)
+    and the file's length read back from the same descriptor; race-free between processes."""
+    fd = os.open(output_dir / "logs" / "finished", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"x\n")
+        return os.lseek(fd, 0, os.SEEK_CUR) // 2
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def hydra_job() -> Iterator[Path | None]:
+    """Inside a job of Hydra's joblib launcher with more than one process: the job's stdout and
+    stderr go to its log (:func:`job_log`; yielded), and the terminal gets one line as it starts
+    and one as it ends (module docstring). Elsewhere (a single run, a sequential grid): nothing
+    changes (yields None)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
+    launcher = (hydra_cfg.get("launcher") or {}) if hydra_cfg is not None else {}
+    n_jobs = launcher.get("n_jobs") if hasattr(launcher, "get") else None
+    if hydra_cfg is None or not isinstance(n_jobs, int) or n_jobs == 1:
+        yield None
+        return
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    keys = [k for k in os.environ.get(GRID_KEYS_ENV, "").split(",") if k]
+    number = int(hydra_cfg.job.num)
+    overrides = point_name([str(o) for o in hydra_cfg.overrides.task], keys)
+    path = job_log(output_dir, number, overrides)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    points = os.environ.get(GRID_POINTS_ENV)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    terminal, terminal_err = os.dup(1), os.dup(2)
+    started = time.perf_counter()
+    _say(terminal, f"[start] #{number} {overrides}: log {path}")
+    with open(path, "a", buffering=1) as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield path
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(terminal, 1)
+            os.dup2(terminal_err, 2)
+            os.close(terminal_err)
+            done = _finished_count(output_dir)
+            share = f"{done}/{points}" if points else str(done)
+            _say(terminal, f"[done {share}] #{number} {overrides}: {_last_line(path)} "
+                           f"({time.perf_counter() - started:.0f} s)")
+            os.close(terminal)

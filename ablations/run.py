@@ -56,7 +56,8 @@ def main(cfg: DictConfig) -> None:
     overrides = [str(o) for o in OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)]
     overrides += [str(o) for o in hydra_cfg.overrides.hydra if str(o).lstrip("+").startswith("hydra.searchpath")]
     parallel.set_threads_for_hydra_job()
-    report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
+    with parallel.hydra_job():  # a parallel grid's job: its output to its own log, a line per point here
+        report_errors(lambda: run_cfg(cfg, overrides=overrides), bool(cfg.get("debug", False)))
 
 
 def usage(argv: Iterable[str] = ()) -> str:

@@ -69,7 +69,6 @@ import torch.nn.functional as F
 from omegaconf import DictConfig
 from torch import nn
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from . import faults, network, results, streams, tracking
 from .data.bundle import DataBundle
@@ -320,6 +319,15 @@ def precision_of(train: DictConfig, device: torch.device) -> Precision:
     return resolve_precision(train.get("precision"), device, bool(train.get("amp", False)))
 
 
+def unused_iterator(loader: DataLoader) -> None:
+    """Make (and drop) one iterator of ``loader`` before the one that is iterated, as the package's
+    earlier loop did: tqdm.auto's bar built an iterator of what it wrapped on creation, and a
+    DataLoader's iterator draws its base seed when made (from the loader's generator, or torch's
+    global one for an unshuffled loader). Keeping that draw keeps every run's data order and random
+    stream, so earlier records are reproduced and resumed exactly."""
+    iter(loader)
+
+
 @torch.inference_mode()
 def evaluate(model: nn.Module, loader: DataLoader, data: DataBundle, device: torch.device,
              loss_name: str = "mse_onehot", amp: bool = False, progress: bool = False,
@@ -334,12 +342,15 @@ def evaluate(model: nn.Module, loader: DataLoader, data: DataBundle, device: tor
     model.eval()
     loss_fn = loss_function(loss_name)
     tally = _Tally()
-    for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with precision.autocast(device):
-            output = model(data.encoder(x))
-        output = output.float()
-        tally.add(output, y, loss_fn(output, y, data.steps))
+    with tracking.Progress(desc, total=len(loader), unit="batch", enabled=progress) as bar:
+        unused_iterator(loader)
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with precision.autocast(device):
+                output = model(data.encoder(x))
+            output = output.float()
+            tally.add(output, y, loss_fn(output, y, data.steps))
+            bar.update(1)
     model.train(was_training)
     return tally.means()
 
@@ -494,45 +505,91 @@ def resume(path: Path, trainer: Trainer, device: torch.device) -> None:
     trainer.elapsed_before = float(state.get("train_time_s", 0.0))
 
 
-#: batches after which a run states its expected duration
+#: batches of a run's first epoch not timed for its expected duration: the first batch compiles
+#: (numba kernel, torch's first-call set-up) and can take several times a later one
+ETA_WARMUP_BATCHES = 1
+#: batches timed after the warm-up before a run states its expected duration
 ETA_BATCHES = 3
 #: an expected training time beyond this on a CPU gets the advice to use a CPU-sized setting
 CPU_PATIENCE_S = 2 * 3600.0
 
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+_duration = tracking.format_duration
 
 
-def expected_duration(elapsed_s: float, batches: int, batches_per_epoch: int, epochs: int, device: Any) -> str:
-    """``expected: ...`` from the first batches' wall time (the test pass and evaluation suites not
-    counted); on a CPU, past :data:`CPU_PATIENCE_S`, the advice of a CPU-sized setting (README)."""
+def expected_duration(elapsed_s: float, batches: int, batches_per_epoch: int, epochs: int, device: Any,
+                      warmup: int = ETA_WARMUP_BATCHES) -> str:
+    """``expected: ...`` from the wall time of ``batches`` batches timed after ``warmup`` untimed ones
+    (the test pass and evaluation suites not counted); on a CPU, past :data:`CPU_PATIENCE_S`, the
+    advice of a CPU-sized setting (README)."""
     per_epoch = elapsed_s / max(batches, 1) * batches_per_epoch
+    after = f"after {warmup} warm-up batch(es)" if warmup else "from the start"
     line = (f"  expected: about {_duration(per_epoch)} per epoch, {_duration(per_epoch * epochs)} for {epochs} "
-            f"epoch(s) (from the first {batches} batch(es); test passes not counted)")
+            f"epoch(s) (timed on {batches} batch(es) {after}; test passes not counted)")
     if str(device).startswith("cpu") and per_epoch * epochs > CPU_PATIENCE_S:
         line += ("\n  this will not fit a CPU in reasonable time: use a GPU (device=cuda), or a CPU-sized setting such "
                  "as dataset.steps=20 train.max_batches=50 model=vgg6 (docs/user-guide.md: Datasets)")
     return line
 
 
+class EtaClock:
+    """Times a run's training batches after a warm-up and states the expected duration once.
+
+    ``tick()`` after every training batch (across epochs): the first ``warmup`` batches are not
+    timed (compilation, caches); after ``measure`` more, :meth:`per_batch` is known and the
+    ``expected: ...`` line is written. A run with fewer batches in all states it at its last batch,
+    from what it could time. Data loading is included (the first epoch of event data also fills the
+    frame cache, so the estimate errs long there)."""
+
+    def __init__(self, batches_per_epoch: int, epochs: int, device: Any, warmup: int = ETA_WARMUP_BATCHES,
+                 measure: int = ETA_BATCHES, say: Callable[[str], None] | None = None,
+                 now: Callable[[], float] = time.perf_counter):
+        self.batches_per_epoch, self.epochs, self.device = int(batches_per_epoch), int(epochs), device
+        total = self.batches_per_epoch * self.epochs
+        self.warmup = min(int(warmup), max(total - 1, 0))  # at least one batch timed where there is one
+        self.measure = max(1, min(int(measure), self.batches_per_epoch, total - self.warmup))  # at most an epoch
+        self.say = say or tracking.write
+        self.now = now
+        self.seen, self.timed, self.per_batch = 0, 0.0, None
+        self.last = 0.0
+
+    def start(self) -> None:
+        """Call as each epoch's batches begin: time between epochs (test pass, checkpoint) is not timed."""
+        self.last = self.now()
+
+    def tick(self) -> None:
+        """After every training batch."""
+        now = self.now()
+        self.seen += 1
+        if self.seen > self.warmup and self.per_batch is None:
+            self.timed += now - self.last
+            if self.seen == self.warmup + self.measure:
+                self.per_batch = self.timed / self.measure
+                self.say(expected_duration(self.timed, self.measure, self.batches_per_epoch, self.epochs, self.device,
+                                           self.warmup))
+        self.last = now
+
+    def per_epoch(self) -> float | None:
+        """Seconds of one epoch's training batches, once timed."""
+        return None if self.per_batch is None else self.per_batch * self.batches_per_epoch
+
+
 def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: DataBundle, device: torch.device,
                 grad_clip: float | None, epoch: int, bar_desc: str, progress: bool,
-                announce: Callable[[int, float], None] | None = None,
+                clock: EtaClock | None = None,
                 draws: Callable[[int, int], torch.Generator | None] | None = None) -> tuple[dict[str, float], float]:
     """One epoch of BPTT over the first ``n_batches`` batches of ``loader``: the running train
     metrics (per sample) and the seconds spent waiting for data. Raises :class:`Diverged`.
-    ``announce(batches, seconds)`` is called once after the first :data:`ETA_BATCHES` batches.
+    ``clock.tick()`` after each batch (the expected duration, :class:`EtaClock`).
     ``draws(epoch, index)``: the encoder's generator of a batch (``streams.training_batch``; None = global)."""
-    epoch_start = time.perf_counter()
     model, optimizer, scaler = trainer.model, trainer.optimizer, trainer.scaler
     model.train()
     tally = _Tally()
     window = _WindowTally(model)  # per-step accuracy over a readout window, where the readout has one
     data_time = 0.0
     fetch_start = time.perf_counter()
-    batch_bar = tqdm(loader, total=n_batches, desc=bar_desc, leave=False, disable=not progress)
-    for index, (x, y) in enumerate(batch_bar):
+    batch_bar = tracking.Progress(bar_desc, total=n_batches, unit="batch", enabled=progress)
+    unused_iterator(loader)
+    for index, (x, y) in enumerate(loader):
         if index >= n_batches:
             break
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -543,6 +600,7 @@ def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: Data
         output = output.float()
         loss = trainer.loss_fn(output, y, data.steps)
         if not torch.isfinite(loss):
+            batch_bar.close()
             raise Diverged(f"loss became {float(loss.detach())} at epoch {epoch + 1}, batch {index + 1}")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -556,12 +614,26 @@ def train_epoch(trainer: Trainer, loader: DataLoader, n_batches: int, data: Data
             tally.add(output.detach(), y, trainer.record_loss(output.detach(), y, data.steps))
             window.add(y)
         running = tally.means()
-        batch_bar.set_postfix(loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
-        if announce is not None and index + 1 == min(ETA_BATCHES, n_batches):
-            announce(index + 1, time.perf_counter() - epoch_start)
+        if clock is not None:
+            clock.tick()
+        batch_bar.update(1, loss=f"{running['loss']:.4f}", acc=f"{running['accuracy']:.3f}")
         fetch_start = time.perf_counter()
     batch_bar.close()
     return {**tally.means(), **window.means()}, data_time
+
+
+def time_left(epoch_walls: list[float], epochs_left: int, timed_epoch_s: float | None = None,
+              test_pass_s: float = 0.0) -> float:
+    """Seconds the remaining ``epochs_left`` epochs should take: the mean wall time of the epochs
+    after the first (the first pays the warm-up), or, after the first only, the timed batches'
+    epoch (``timed_epoch_s``, :class:`EtaClock`) plus its test pass, else the first epoch's time."""
+    if len(epoch_walls) > 1:
+        per_epoch = sum(epoch_walls[1:]) / len(epoch_walls[1:])
+    elif timed_epoch_s is not None:
+        per_epoch = timed_epoch_s + test_pass_s
+    else:
+        per_epoch = epoch_walls[0] if epoch_walls else 0.0
+    return per_epoch * max(int(epochs_left), 0)
 
 
 def final_metrics(history: list[dict], train_time_s: float) -> dict[str, Any]:
@@ -594,22 +666,25 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
     eval_every = max(1, int(train.get("eval_every", 1)))
     started = time.perf_counter()
     tracker = tracking.start(cfg, run_dir)  # logger=none|csv|tensorboard mirrors each epoch's row
-    epoch_bar = tqdm(range(trainer.start_epoch, epochs), desc=f"{cfg.neuron.variant} epochs",
-                     initial=trainer.start_epoch, total=epochs, disable=not progress)
+    # progress=true: bars on a terminal, else one line per epoch and a line every so often within one
+    epoch_bar = tracking.Progress(f"{cfg.neuron.variant} epochs", total=epochs, unit="epoch", enabled=progress,
+                                  initial=trainer.start_epoch, leave=True, lines=False)
     first_epoch = trainer.start_epoch
-    for epoch in epoch_bar:
+    clock = None
+    epoch_walls: list[float] = []
+    first_test_s = 0.0
+    for epoch in range(trainer.start_epoch, epochs):
         if hasattr(data.train, "set_epoch"):  # generated data drawn fresh each epoch (data/generated.py)
             data.train.set_epoch(epoch)
         loader = make_loader(data.train, int(train.batch_size), shuffle=True, seed=seed * 100_003 + epoch,
                              num_workers=int(train.num_workers))
         n_batches = len(loader) if max_batches is None else min(len(loader), int(max_batches))
         epoch_start = time.perf_counter()
-        announce = None
-        if epoch == first_epoch:  # the run states its expected duration after its first batches
-            def announce(batches: int, seconds: float, n_batches=n_batches) -> None:
-                tqdm.write(expected_duration(seconds, batches, n_batches, epochs - first_epoch, device))
+        if clock is None:  # the run states its expected duration after its first batches (past a warm-up)
+            clock = EtaClock(n_batches, epochs - first_epoch, device)
+        clock.start()
         means, data_time = train_epoch(trainer, loader, n_batches, data, device, train.get("grad_clip"), epoch,
-                                       f"epoch {epoch + 1}/{epochs}", progress, announce,
+                                       f"epoch {epoch + 1}/{epochs}", progress, clock,
                                        draws=lambda e, i: streams.training_batch(cfg, e, i, device))  # train.rng
         if trainer.scheduler is not None:
             trainer.scheduler.step()
@@ -621,14 +696,18 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             "data_time_s": data_time,
         }
         if (epoch + 1) % eval_every == 0 or epoch + 1 == epochs:
+            test_start = time.perf_counter()
             with streams.evaluation_draws(cfg):  # train.rng=paired: the suites' encoded test set
                 test = evaluate(model, test_loader, data, device, str(train.loss), progress=progress,
                                 precision=trainer.precision)
             row.update({"test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_sse": test["sse"]})
+            if epoch == first_epoch:
+                first_test_s = time.perf_counter() - test_start
         trainer.history.append(row)
-        epoch_bar.set_postfix(test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
-        if not progress:  # without bars, one line per epoch
-            left = (time.perf_counter() - started) / (epoch + 1 - first_epoch) * (epochs - epoch - 1)
+        epoch_walls.append(time.perf_counter() - epoch_start)
+        epoch_bar.update(1, test_acc=f"{row.get('test_accuracy', float('nan')):.3f}")
+        if epoch_bar.bar is None:  # no bar drawn (progress=false, or not a terminal): one line per epoch
+            left = time_left(epoch_walls, epochs - epoch - 1, clock.per_epoch(), first_test_s)
             test_part = f", test accuracy {row['test_accuracy']:.3f}" if "test_accuracy" in row else ""
             print(f"  epoch {epoch + 1}/{epochs}: train loss {row['train_loss']:.4f}, accuracy {row['train_accuracy']:.3f}"
                   f"{test_part}, {row['epoch_time_s']:.0f} s; about {_duration(left)} left", flush=True)
@@ -644,4 +723,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         results.update_status(run_dir, epochs_done=len(trainer.history))
     final = final_metrics(trainer.history, trainer.elapsed_before + time.perf_counter() - started)
     tracker.close(final)
+    note = tracking.small_sample_note(len(data.test), final.get("accuracy"))
+    if note and final.get("accuracy") is not None:  # a 3-sample test set resolves accuracy in steps of 33 pp
+        print(note, flush=True)
     return final

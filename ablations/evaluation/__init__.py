@@ -12,6 +12,8 @@ suite              metrics
 =================  ==========================================================================
 ``clean``          accuracy, loss, sse per ``split``
 ``noise``          accuracy, loss, sse per (``noise``, ``scenario``, ``severity``)
+``event_noise``    event data: accuracy, loss, sse, event_ratio per (``noise``, ``severity``),
+                   noise drop_event / time_jitter / uniform_noise / drop_pixel (tonic)
 ``adversarial``    accuracy per (``attack``, ``epsilon``), attack fgsm / pgd / random_control;
                    event and generated spike data: accuracy, attack_success_rate,
                    mean_l2_perturbation, mean_flipped_spikes (attack g2s)
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -61,6 +64,7 @@ class Suite:
     needs_model: bool = True
     description: str = ""
     defaults: Any = None  # parameters of a suite registered from outside (the shipped ones: conf/eval/default.yaml)
+    reports_progress: bool = False  # True: the suite reports its own progress (tracking.Progress); else a heartbeat
 
     def function(self) -> Callable[..., pd.DataFrame]:
         return resolve_target(self.target)
@@ -78,9 +82,11 @@ def register(suite: Suite, replace: bool = False) -> Suite:
 
 for _suite in (
     Suite("clean", "ablations.evaluation.clean:clean", description="accuracy, loss and SSE on the test split"),
-    Suite("noise", "ablations.evaluation.noise:noise", kinds=("static",),
+    Suite("noise", "ablations.evaluation.noise:noise", kinds=("static",), reports_progress=True,
           description="Gaussian / impulse input noise, scenarios 1 and 2, 8 severities (Poisson-coded images)"),
-    Suite("adversarial", "ablations.evaluation.adversarial:adversarial",
+    Suite("event_noise", "ablations.evaluation.event_noise:event_noise", kinds=("event",), reports_progress=True,
+          description="event data: dropped events, timestamp jitter, added noise events, dead pixels (tonic), by severity"),
+    Suite("adversarial", "ablations.evaluation.adversarial:adversarial", reports_progress=True,
           description="FGSM / PGD with EOT (static); spike-valued gradient attack (event, generated spikes)"),
     Suite("activity", "ablations.evaluation.activity:activity",
           description="spike rates, synaptic operations, dense MACs, ENWSI, activation sparsity"),
@@ -184,6 +190,44 @@ def _kind(cfg: Any, data: Any) -> str | None:
     return None if kind is None else str(kind)
 
 
+@contextmanager
+def _heartbeat(name: str, model: Any, cfg: Any):
+    """Progress of a suite that does not report its own: a :class:`ablations.tracking.Heartbeat`
+    counting the model's forward passes (a line every so often in a log; a counter on a terminal)."""
+    from .. import tracking
+
+    if SUITES[name].reports_progress or not tracking.progress_enabled(cfg):
+        yield
+        return
+    with tracking.Heartbeat(f"eval {name}", unit="forward pass") as beat:
+        hook = model.register_forward_hook(lambda *_: beat.tick()) if hasattr(model, "register_forward_hook") else None
+        try:
+            yield
+        finally:
+            if hook is not None:
+                hook.remove()
+
+
+def _small_sample_note(name: str, frame: pd.DataFrame, cfg: Any, data: Any) -> None:
+    """Say so when a suite's accuracies come from fewer than ``tracking.SMALL_SAMPLE`` samples
+    (its ``n_samples`` column, or its ``n_samples`` parameter on the test split)."""
+    from .. import tracking
+    from .common import params
+
+    if "accuracy" not in set(frame.get("metric", [])):
+        return
+    if "n_samples" in frame.columns and frame["n_samples"].notna().any():
+        n = int(frame["n_samples"].min())
+    elif data is not None and hasattr(data, "test"):
+        wanted = params(cfg, name).get("n_samples") if name in SUITES else None
+        n = len(data.test) if wanted is None else min(len(data.test), int(wanted))
+    else:
+        return
+    note = tracking.small_sample_note(n, what=f"the {name} suite's test subset")
+    if note:
+        print(note, flush=True)
+
+
 def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data: Any = None, model: Any = None,
                device: Any = None, overwrite: bool = False) -> dict[str, Path]:
     """Run ``suites`` on a run and write ``<run_dir>/eval/<suite>.parquet`` for each.
@@ -223,11 +267,12 @@ def run_suites(run_dir: str | Path, suites: str | Iterable[str], cfg: Any, data:
     try:
         for name in todo:
             start = time.perf_counter()
-            with evaluation_draws(cfg):  # train.rng=paired: one encoded test set for every suite
+            with evaluation_draws(cfg), _heartbeat(name, model, cfg):  # paired draws: one encoded test set
                 frame = run_suite(name, model, data, cfg, run_dir=run_dir)
             path = results.atomic_write_parquet(suite_path(run_dir, name), frame)
             written[name] = path
             print(f"  eval {name}: {len(frame)} rows in {time.perf_counter() - start:.1f} s -> {path}", flush=True)
+            _small_sample_note(name, frame, cfg, data)
     finally:
         if model is not None:
             model.train(was_training)

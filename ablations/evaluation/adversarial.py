@@ -65,6 +65,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import tracking
 from ..errors import UserError
 from ..data.bundle import DataBundle
 from ..data.encoders import DirectEncoder, Encoder, PoissonEncoder
@@ -178,6 +179,8 @@ def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
     worst = {e: 0 for e in epsilons}
     total = 0
     devices = [device] if device.type == "cuda" else []
+    progress = tracking.Progress("eval adversarial", total=len(loader) * len(epsilons) * len(runs), unit="attack",
+                                 enabled=tracking.progress_enabled(cfg))
     for index, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
         u = normalize.raw(x)
@@ -208,8 +211,11 @@ def _static(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
                     right = model(inputs).argmax(1) == y
                 correct[(attack, steps, epsilon)] += int(right.sum())
                 robust &= right
+                progress.update(1, batch=f"{index + 1}/{len(loader)}", epsilon=f"{epsilon:g}",
+                                attack=attack if attack != "pgd" else f"pgd-{steps}")
             worst[epsilon] += int(robust.sum())
         total += len(y)
+    progress.close()
     rows = [{"metric": "accuracy", "value": count / total, "attack": attack, "steps": steps, "epsilon": epsilon,
              "eot_samples": int(p.eot_samples)} for (attack, steps, epsilon), count in correct.items()]
     rows += [{"metric": "accuracy", "value": count / total, "attack": "min_over_attacks", "epsilon": epsilon,
@@ -285,6 +291,8 @@ def _spikes(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
     loader = test_loader(data, p.n_samples, seed, int(p.batch_size))
     total, clean_correct, after_correct, attacked, successes = 0, 0, 0, 0, 0
     l2_sum, l2_raw_sum, flips_sum, iterations_sum = 0.0, 0.0, 0.0, 0.0
+    progress = tracking.Progress("eval adversarial (g2s)", total=len(loader), unit="batch",
+                                 enabled=tracking.progress_enabled(cfg))
     for index, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
         generator = batch_generator(seed, index, device)
@@ -302,6 +310,8 @@ def _spikes(model: nn.Module, data: DataBundle, cfg: Any, p: Any) -> list[dict]:
         clean_correct += int(out["attacked"].sum())
         after_correct += int(out["correct_after"].sum())
         total += len(y)
+        progress.update(1, success=f"{successes}/{attacked}")
+    progress.close()
     nan = float("nan")
     budget = int(p.max_iterations)
     rate = successes / attacked if attacked else nan

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from .. import tracking
 from ..errors import UserError
 from ..data.bundle import DataBundle
 from ..data import noise as noise_lib
@@ -51,6 +52,7 @@ def noise(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
     sums = {c: [0, 0.0, 0.0] for c in conditions}  # correct, loss sum, sse sum
     total = 0
     loader = test_loader(data, p.n_samples, int(p.seed), int(p.batch_size))
+    progress = tracking.Progress("eval noise", total=len(loader), unit="batch", enabled=tracking.progress_enabled(cfg))
     for index, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
         draws = noise_lib.draw_batch(data.encoder, x, batch_generator(int(p.seed), index, device))
@@ -79,6 +81,8 @@ def noise(model: torch.nn.Module, data: DataBundle, cfg: Any) -> pd.DataFrame:
                 stats[1] += float(loss_fn(output, y, data.steps)) * len(y)
                 stats[2] += float(per_sample_sse(output, y).sum())
         total += len(y)
+        progress.update(1)
+    progress.close()
     rows = []
     for (name, scenario, severity), (correct, loss_sum, sse_sum) in sums.items():
         for metric, value in (("accuracy", correct / total), ("loss", loss_sum / total), ("sse", sse_sum / total)):

@@ -31,6 +31,7 @@ loss_landscapes          seed 001 Fig. 6: 2-D loss landscapes per variant
 tsne                     seed 001 Fig. 7: t-SNE of the last hidden layer per variant
 attack                   seed 001 Fig. 9: attack success rate and mean L2 perturbation (event data)
 adversarial_accuracy     the package's own analysis (no seed 001 figure): FGSM / PGD accuracy on image data vs budget
+event_noise              the package's own analysis (no paper figure): accuracy vs event-noise severity per variant
 roles_table6             seed 001 Table 6: accuracy per variant x dataset
 roles_table7             seed 001 Table 7: accuracy per variant x test frame window
 linear_leak_noise        seed 002: accuracy under noise, linear vs exponential vs no leak
@@ -119,6 +120,8 @@ for _spec in (
     FigureSpec("attack", "roles:attack", "seed 001 Fig. 9"),
     FigureSpec("adversarial_accuracy", "roles:adversarial_accuracy",
                "the package's own analysis (image data; no seed 001 figure shows it)"),
+    FigureSpec("event_noise", "event_noise:event_noise",
+               "the package's own analysis (event data; no paper figure): accuracy vs event noise"),
     FigureSpec("roles_table6", "tables:roles_table6", "seed 001 Table 6", kind="table"),
     FigureSpec("roles_table7", "tables:roles_table7", "seed 001 Table 7", kind="table"),
     FigureSpec("linear_leak_noise", "linear:linear_leak_noise", "seed 002 (noise robustness)"),

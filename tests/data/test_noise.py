@@ -146,3 +146,99 @@ def test_severity_five_keeps_the_mean_input_spectrum_as_seed_003_describes():
         assert abs(float(noisy[0] / clean[0]) - 1) < 0.12, (name, scenario)
         assert abs(float(noisy.sum() / clean.sum()) - 1) < 0.12, (name, scenario)
         assert float(noisy[1:].mean() / clean[1:].mean()) > 1.1, (name, scenario)
+
+
+# --- event noise (ablations.data.event_noise): tonic's transforms on raw events, before framing ---
+
+import numpy as np  # noqa: E402
+
+from ablations import data as datasets  # noqa: E402
+from ablations.config import compose  # noqa: E402
+from ablations.data import event_noise as EN  # noqa: E402
+from ablations.data.frames import FrameDataset  # noqa: E402
+from ablations.errors import UserError  # noqa: E402
+from native_formats import write_dvs_gesture  # noqa: E402
+
+
+@pytest.fixture
+def dvs(tmp_path):
+    """A DVS Gesture test sample read by tonic's own DVSGesture class (boolean polarity): 400 events,
+    each at its own pixel (so an event can be followed through a transform), over 1-5 s."""
+    rng = np.random.default_rng(0)
+    pixels = rng.choice(128 * 128, 400, replace=False)
+    t_ms = np.sort(rng.integers(1000, 5000, 400))
+    events = np.stack([pixels % 128, pixels // 128, rng.integers(0, 2, 400), t_ms], axis=1)
+    write_dvs_gesture(tmp_path, {"Train": [("user01_led", 3, events[:10])], "Test": [("user24_led", 1, events)]})
+    return datasets.build_dataset(compose(["dataset=dvs_gesture"]).dataset, tmp_path)
+
+
+def _noisy(bundle, kind, severity, seed=0):
+    spec = bundle.test.spec
+    noise = EN.make_event_noise(kind, severity, bundle.test.events.sensor_size, spec.time_window_us, spec.n_bins)
+    return EN.NoisyEvents(bundle.test.events, noise, seed)
+
+
+def _by_pixel(events):
+    return {(int(x), int(y)): int(t) for x, y, t in zip(events["x"], events["y"], events["t"])}
+
+
+def test_event_noise_kinds_do_what_their_severity_says(dvs):
+    clean, _ = dvs.test.events[0]
+    assert clean.dtype["p"] == np.bool_ and len(clean) == 400  # as tonic reads the .npy release
+    kept, _ = _noisy(dvs, "drop_event", 0.25)[0]
+    assert len(kept) == 300 and set(_by_pixel(kept).items()) <= set(_by_pixel(clean).items())
+    silenced, _ = _noisy(dvs, "drop_pixel", 0.5)[0]
+    assert 120 < len(silenced) < 280 and set(_by_pixel(silenced).items()) <= set(_by_pixel(clean).items())
+    noisy, _ = _noisy(dvs, "uniform_noise", 1.0)[0]
+    assert len(noisy) == 800 and bool(np.all(np.diff(noisy["t"]) >= 0))
+    assert noisy["x"].max() < 128 and noisy["y"].max() < 128 and noisy["t"].min() >= clean["t"].min()
+    # the added events carry both polarities (tonic's draw cast into a boolean field would make all of them ON)
+    key = lambda e: e["x"].astype(np.int64) * 1000 + e["y"]  # noqa: E731 - one pixel, one number
+    added = noisy[~np.isin(key(noisy), key(clean))]
+    assert len(added) > 350
+    assert set(np.unique(added["p"]).tolist()) == {0, 1}
+    for kind in EN.EVENT_NOISES:
+        same, _ = _noisy(dvs, kind, 0)[0]
+        assert np.array_equal(same["t"], clean["t"]) and np.array_equal(same["x"], clean["x"])
+
+
+def test_time_jitter_is_in_frame_windows_and_levels_share_their_draws(dvs):
+    clean = _by_pixel(dvs.test.events[0][0])
+    window_us = dvs.test.spec.time_window_us  # 300 ms
+    small, _ = _noisy(dvs, "time_jitter", 0.01)[0]
+    large, _ = _noisy(dvs, "time_jitter", 0.02)[0]
+    assert bool(np.all(np.diff(small["t"]) >= 0))
+    shift_large = np.array([t - clean[p] for p, t in sorted(_by_pixel(large).items())])
+    shift_small = np.array([_by_pixel(small)[p] - clean[p] for p in sorted(_by_pixel(large))])
+    assert 0.7 * 0.01 * window_us < shift_small.std() < 1.3 * 0.01 * window_us
+    assert np.abs(shift_large - 2 * shift_small).max() <= 2  # the same normal draws, scaled (int truncation)
+
+
+def test_noisy_events_are_seeded_and_leave_numpy_state_alone(dvs):
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    first = _noisy(dvs, "uniform_noise", 0.5, seed=4)[0][0]
+    assert np.array_equal(np.random.get_state()[1], before)
+    again = _noisy(dvs, "uniform_noise", 0.5, seed=4)[0][0]
+    other = _noisy(dvs, "uniform_noise", 0.5, seed=5)[0][0]
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+def test_noisy_frames_are_binned_as_the_clean_ones(dvs):
+    """Severity 0 through the uncached path gives the cached clean frames exactly; dropped events
+    leave fewer counts in the same frames."""
+    clean_frames, label = dvs.test[0]
+    same = FrameDataset(_noisy(dvs, "drop_event", 0), dvs.test.spec, cache_dir=None)[0]
+    assert torch.equal(same[0], clean_frames) and same[1] == label
+    dropped = FrameDataset(_noisy(dvs, "drop_event", 0.5), dvs.test.spec, cache_dir=None)[0][0]
+    assert dropped.shape == clean_frames.shape and dropped.sum() == clean_frames.sum() / 2
+    assert bool((dropped <= clean_frames).all())
+
+
+def test_event_noise_refuses_bad_severities():
+    with pytest.raises(UserError, match=r"drop_event: 1.5 must be 0..1 \(share of events dropped\)"):
+        EN.make_event_noise("drop_event", 1.5, (34, 34, 2))
+    with pytest.raises(UserError, match="time_jitter: -1 must be >= 0"):
+        EN.make_event_noise("time_jitter", -1, (34, 34, 2))
+    with pytest.raises(UserError, match="not one of"):
+        EN.make_event_noise("hot_pixel", 0.1, (34, 34, 2))

@@ -119,3 +119,73 @@ def test_optuna_dashboard_serves_a_real_study(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+# --- progress: bars on a terminal only, plain lines in a log ---
+
+from ablations import evaluation, tracking  # noqa: E402
+
+
+def test_progress_in_a_log_is_plain_lines(capsys):
+    """Under pytest the streams are not terminals: no bar, a line per interval with what is done and left."""
+    with tracking.Progress("eval noise", total=4, unit="batch", every_s=0) as progress:
+        for _ in range(4):
+            progress.update(1, acc="0.900")
+    out, err = capsys.readouterr()
+    assert progress.bar is None and "\r" not in out + err and err == ""
+    lines = out.splitlines()
+    assert lines[0].startswith("  eval noise: 1/4 batches (25 %), 0 s; about 0 s left, acc 0.900")
+    assert lines[-1].startswith("  eval noise: 4/4 batches (100 %)") and "left" not in lines[-1]
+    with tracking.Progress("quiet", total=4, enabled=False, every_s=0) as progress:
+        progress.update(4)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_heartbeat_reports_work_of_unknown_length(capsys):
+    with tracking.Heartbeat("eval landscape", every_s=0.01) as beat:
+        beat.tick(3)
+        time.sleep(0.1)
+    out = capsys.readouterr().out
+    assert "  eval landscape: still running, 0 s (3 forward passes so far)" in out.splitlines()
+
+
+def test_a_run_logged_to_a_file_has_lines_not_bars(tmp_path, capsys):
+    """progress=true (the default) in a non-interactive log: per-epoch lines, no bar frozen at 0/N."""
+    run(["dataset.steps=4", "train.epochs=2", "train.max_batches=3", f"paths.runs={tmp_path}"])
+    out, err = capsys.readouterr()
+    assert "\r" not in out + err and "0/3" not in err and "it/s" not in err
+    assert "  epoch 1/2: train loss" in out and "  epoch 2/2: train loss" in out
+    assert "(timed on 3 batch(es) after 1 warm-up batch(es); test passes not counted)" in out
+
+
+def test_every_evaluation_suite_reports_progress(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tracking, "LINE_EVERY_S", 0.0)
+    path = run(["dataset.steps=4", "train.epochs=1", "train.max_batches=2", f"paths.runs={tmp_path}", "progress=false"])
+    capsys.readouterr()
+    model, cfg = results.load_model(path)
+    cfg.progress = True
+    cfg.eval = {"noise": {"n_samples": 40, "batch_size": 20, "severities": [0, 4]},
+                "activity": {"n_samples": 40, "batch_size": 20},
+                "adversarial": {"n_samples": 20, "batch_size": 20, "attacks": ["fgsm", "random_control"],
+                                "epsilons": [0.0, 0.1], "eot_samples": 1}}
+    monkeypatch.setattr(tracking, "LINE_EVERY_S", 0.001)
+    evaluation.run_suites(path, ["noise", "activity", "adversarial"], cfg, model=model)
+    out = capsys.readouterr().out
+    assert "  eval noise: 1/2 batches (50 %)" in out  # a suite with its own count
+    assert "  eval adversarial: 1/4 attacks (25 %)" in out and "epsilon 0, attack fgsm" in out
+    assert "  eval activity: still running" in out    # any other suite: a heartbeat with its forward passes
+
+
+def test_a_small_test_set_is_named_with_its_binomial_step(tmp_path, capsys):
+    """90 test samples: accuracies in steps of 1.11 pp, said at the end of the run and after a suite."""
+    path = run(["dataset.steps=4", "dataset.test_fraction=0.05", "train.epochs=1", "train.max_batches=2",
+                f"paths.runs={tmp_path}", "progress=false"])
+    out = capsys.readouterr().out
+    assert "  note: the test set has 90 sample(s): an accuracy moves in steps of 1/90 = 1.11 percentage points" in out
+    assert "95 % interval of" in out
+    model, cfg = results.load_model(path)
+    cfg.eval = {"clean": {"n_samples": 20}}
+    evaluation.run_suites(path, ["clean"], cfg, model=model)
+    assert "note: the clean suite's test subset has 20 sample(s): an accuracy moves in steps of 1/20 = 5 " in \
+        capsys.readouterr().out
+    assert tracking.small_sample_note(tracking.SMALL_SAMPLE) is None  # 1 pp or finer: nothing to say

@@ -62,6 +62,16 @@ def test_multirun_arguments_become_the_joblib_launcher():
         parallel.multirun_arguments(["-m", "jobs=x"])
 
 
+def test_grid_points_are_counted_and_named_by_the_swept_keys(tmp_path):
+    assert parallel.grid_points(["-m", "variant=vanilla,no_leak", "seed=range(0,3)", "train.epochs=1"]) == (
+        6, ["variant", "seed"])
+    assert parallel.grid_points(["model=glob(*)"]) == (None, [])  # only Hydra's sweeper can expand a glob
+    overrides = ["variant=no_leak", "seed=2", "train.epochs=1"]
+    assert parallel.point_name(overrides, ["variant", "seed"]) == "variant=no_leak,seed=2"
+    assert parallel.point_name(overrides, []) == "variant=no_leak,seed=2,train.epochs=1"
+    assert parallel.job_log(tmp_path, 3, "paths.runs=/a b/c").name == "job3-paths.runs=_a_b_c.log"
+
+
 def test_an_unknown_launcher_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="launcher='slurmish' is not one of submitit_local"):
         launch_module.launch(_grid(tmp_path), common=[f"paths.runs={tmp_path / 'runs'}"], launcher="slurmish",
@@ -104,10 +114,22 @@ def test_run_multirun_with_two_jobs_then_nothing_retrained(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
     runs = tmp_path / "runs"
     command = [sys.executable, "-m", "ablations.run", "-m", "variant=vanilla,no_leak", "jobs=2", "dataset.steps=3",
-               "train.epochs=1", "train.max_batches=2", "progress=false", "eval.suites=[]", f"paths.runs={runs}"]
+               "train.epochs=1", "train.max_batches=2", "eval.suites=[]", f"paths.runs={runs}"]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "multirun: 2 grid points at once (Hydra's joblib launcher" in done.stdout
+    # one line as each point starts and ends; the jobs' own output (progress included) in their logs
+    lines = done.stdout.splitlines()
+    finished = sorted(line for line in lines if line.startswith("[done "))
+    assert [line.split("]")[0] for line in finished] == ["[done 1/2", "[done 2/2"]
+    assert any("variant=vanilla: " in line and "finished, test accuracy" in line for line in finished)
+    assert "\r" not in done.stdout + done.stderr and "epoch 1/1" not in done.stdout + done.stderr
+    logs = sorted((runs / ".sweeps").glob("*/logs/job*.log"))
+    assert [log.name for log in logs] == ["job0-variant=vanilla.log", "job1-variant=no_leak.log"]
+    for log in logs:
+        text = log.read_text()
+        assert "epoch 1/1: train loss" in text and "finished, test accuracy" in text and "\r" not in text
+        assert f"log {log}" in done.stdout
     table = results.load_results(runs, kinds=("run",))
     assert sorted(table["variant"]) == ["no_leak", "vanilla"] and set(table["status"]) == {"finished"}
     stamps = _records(runs)
