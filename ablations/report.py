@@ -207,20 +207,23 @@ def reproductions_section(out_dir: Path) -> str:
     if not found:
         return ("<h2>Reproductions</h2><p class='meta'>None yet: <code>python -m ablations.reproduce paper=leak|roles|"
                 "linear_leak scale=quick</code> writes one.</p>")
-    parts = [("<h2>Reproductions</h2><p class='meta'>Every claim of the papers with its verdict (holds / does not "
-              "hold / inconclusive / not measured), from <code>python -m ablations.reproduce</code>; the full tables, "
-              "with the papers' tables beside ours, are in <code>reproduce/&lt;paper&gt;/table.md</code>.</p>")]
+    parts = [("<h2>Reproductions</h2><p class='meta'>Every claim of the papers: the regime check (a positive "
+              "control from the same runs), the result on what was run, and the verdict on the paper, given only where "
+              "the regime check passes (else \"stand-in only\" or \"regime not reached\"), from "
+              "<code>python -m ablations.reproduce</code>; the full tables, with what was run and the papers' tables "
+              "beside ours, are in <code>reproduce/&lt;paper&gt;/table.md</code>.</p>")]
     for paper, rows in found.items():
         scale = str(rows["scale"].iloc[0]) if "scale" in rows.columns and len(rows) else "?"
         changed = str(rows["overrides"].iloc[0]) if "overrides" in rows.columns and len(rows) else ""
         if changed:
             scale += f"; every run also with: {changed}"
-        counts = rows["verdict"].value_counts().to_dict() if "verdict" in rows.columns else {}
-        shown = rows[[c for c in ("claim", "dataset", "verdict", "sentence", "published", "evidence")
-                      if c in rows.columns]]
+        version = f" Claims version {rows['version'].iloc[0]}." if "version" in rows.columns and len(rows) else ""
+        shown = rows[[c for c in ("claim", "dataset", "verdict", "regime_reached", "regime_value", "result", "sentence",
+                                  "evidence") if c in rows.columns]]
+        shown = shown.rename(columns={"verdict": "verdict on the paper", "regime_reached": "regime reached",
+                                      "regime_value": "regime check (measured)", "result": "result on what we ran"})
         note = SCALE_NOTE.get(scale.split(";")[0], "")
-        parts.append(f"<h3>{_esc(paper)} (scale {_esc(scale)})</h3><p class='meta'>{_esc(note)} "
-                     + _esc(", ".join(f"{n} {v}" for v, n in counts.items())) + "</p>"
+        parts.append(f"<h3>{_esc(paper)} (scale {_esc(scale)})</h3><p class='meta'>{_esc(note)}{_esc(version)}</p>"
                      + _html_table(shown, source_column=None))
     return "".join(parts)
 

@@ -3,20 +3,20 @@ network"): the linear (subtractive) leak against the exponential leak and no lea
 
 Seed 002 publishes no numbers that ship here, so these figures have no published overlay.
 
-Leak parameter. Seed 002 states an inverse relation between its leak parameter ``tau_m`` and the
-spiking rate ``1/T`` but, in the text available here, not how ``tau_m`` enters the linear leak.
-Assumption: ``lam = theta / tau_m`` -- the linear leak that brings a membrane at threshold back to
-rest in ``tau_m`` steps, i.e. the one whose slope equals the exponential leak's ``U / tau_m`` at
-``U = theta``. For a neuron of the package (``U[t] = L((1 - S[t-1]) U[t-1]) + I``, hard reset,
+Leak parameter. Seed 002's abstract says one thing about its leak parameter ``tau_m``: the
+spiking rate ``1/T`` is inversely related to it. Read here (once, for the figures and the claims,
+``ablations.reproduce.claims.TAU_M_READING``): ``tau_m`` is the linear leak itself, the membrane
+lost per step, ``tau_m = lam`` in threshold units. The other reading, ``lam = theta / tau_m`` (a
+time constant), makes the rate *rise* with ``tau_m`` and so contradicts the one sentence the paper
+gives. For a neuron of the package (``U[t] = L((1 - S[t-1]) U[t-1]) + I``, hard reset,
 ``S = H(U - theta)``) under a constant current ``lam < I <= theta`` the membrane climbs by
 ``I - lam`` per step, so the interspike period and rate are
 
-    T = 2 + floor((theta - I) / (I - lam)),      1/T ~ (I - lam) / theta = I / theta - 1 / tau_m
+    T = 2 + floor((theta - I) / (I - lam)),      1/T ~ (I - lam) / theta = (I - tau_m) / theta
 
-(``T = 1`` for ``I > theta``; silent for ``I <= lam``). The rate falls linearly in the leak
-``1 / tau_m`` (inversely with the leak rate); with ``lam = theta / tau_m`` it rises with
-``tau_m`` itself. :func:`linear_leak_rate` draws the simulated rates against ``1 / tau_m`` with
-this closed form, and :func:`period` is the exact discrete period the tests pin.
+(``T = 1`` for ``I > theta``; silent for ``I <= lam``): the rate falls as ``tau_m`` grows, as the
+paper states. :func:`linear_leak_rate` draws the simulated rates against ``tau_m = lam`` with this
+closed form, and :func:`period` is the exact discrete period the tests pin.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ def linear_leak_noise(results: pd.DataFrame):
 
 
 def tau_m_of(lam: float, threshold: float = 1.0) -> float:
-    """Seed 002's leak parameter for a linear leak ``lam`` (assumption ``lam = theta / tau_m``)."""
-    return float("inf") if lam == 0 else threshold / lam
+    """Seed 002's leak parameter ``tau_m`` of a linear leak ``lam``: the leak per step in threshold
+    units (``lam / theta``; the module docstring says why this reading)."""
+    return float(lam) / threshold
 
 
 def period(current: float, lam: float, threshold: float = 1.0) -> float:
@@ -116,13 +117,13 @@ def linear_leak_rate(results: pd.DataFrame):
     ax = axes[0, 0]
     shades = [style.tau_color(t, [1, 2, 4]) for t in (4, 2, 1)]
     for color, (current, group) in zip(shades, simulated.groupby("current")):
-        leak = 1.0 / group["tau_m"]
+        leak = group["tau_m"]
         ax.plot(leak, group["rate"], marker="o", markersize=3, linestyle="none", color=color, label=f"{current:g}")
         ax.plot(leak, group["predicted_rate"], color=color, linewidth=0.9)
     layout.plain_log(ax, "x")
-    ax.set_xlabel(r"leak $1/\tau_m = \lambda / \theta$ (per step; assumption $\lambda = \theta/\tau_m$)")
+    ax.set_xlabel(r"seed 002's $\tau_m$ = linear leak $\lambda / \theta$ (per step)")
     ax.set_ylabel("firing rate (spikes / step)")
-    layout.note(figure, "Lines: closed form T = 2 + floor((theta - I) / (I - theta / tau_m)); markers: simulated.")
+    layout.note(figure, "Lines: closed form T = 2 + floor((theta - I) / (I - tau_m theta)); markers: simulated.")
     ax.set_ylim(-0.02, float(simulated["rate"].max()) * 1.4 + 0.02)
     ax.legend(title=r"constant current $I$ ($\theta$ units / step)", loc="upper right", ncol=3)
     layout.panel_title(ax, "one neuron, constant current", "a")

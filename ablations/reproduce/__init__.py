@@ -9,7 +9,8 @@
    :func:`ablations.run.run_cfg` (:mod:`ablations.reproduce.launch`); finished points are skipped
    without training or evaluating anything;
 3. loads the grid's runs with :func:`ablations.results.load_results` and judges every claim of the
-   paper (:mod:`ablations.reproduce.claims`);
+   paper (:mod:`ablations.reproduce.claims`): the result on what was run, the claim's regime check,
+   and a verdict on the paper only where the check passes;
 4. writes ``<paths.figures>/reproduce/<paper>/table.md`` and ``table.csv``
    (:mod:`ablations.reproduce.table`) and draws the paper's figures and tables from the figures
    registry into the same folder (skipped when the runs have not changed since the last drawing).
@@ -53,13 +54,23 @@ class Reproduction:
     seconds: float = 0.0
 
 
-def load_runs(run_dirs: Sequence[Path], runs_root: str | Path = "runs") -> pd.DataFrame:
-    """The results table (:func:`ablations.results.load_results`) of exactly these runs."""
-    from ..results import load_results
+#: Config keys the claims read from the run rows: the epoch's size (optimizer steps of a run, the
+#: delayed-XOR budget), the pairing of seeds, and the network's layers (what was run).
+CONFIG_COLUMNS = ("dataset.n_train", "train.batch_size", "train.max_batches", "train.rng", "model.layers",
+                  "dataset.layers")
 
-    frames = [load_results(d) for d in dict.fromkeys(Path(d) for d in run_dirs)]
+
+def load_runs(run_dirs: Sequence[Path], runs_root: str | Path = "runs") -> pd.DataFrame:
+    """The results table (:func:`ablations.results.load_results`) of exactly these runs, with the
+    :data:`CONFIG_COLUMNS` and each run's ``finished`` time (status.json) on its run row."""
+    from ..results import load_results, read_status
+
+    frames = [load_results(d, config_columns=CONFIG_COLUMNS) for d in dict.fromkeys(Path(d) for d in run_dirs)]
     frames = [f for f in frames if not f.empty]
     table = pd.concat(frames, ignore_index=True, sort=False) if frames else load_results(Path(runs_root) / "-none-")
+    if not table.empty and "run_dir" in table.columns:
+        finished = {r: (read_status(Path(r)) or {}).get("finished") for r in table["run_dir"].dropna().unique()}
+        table["finished"] = [finished.get(r) if k == "run" else None for r, k in zip(table["run_dir"], table["kind"])]
     table.attrs["runs_root"] = str(runs_root)
     return table
 
@@ -102,7 +113,7 @@ def reproduce(paper: str, scale: str = "quick", common: Sequence[str] = (), extr
         f"{outcome.missing} not run yet, {len(outcome.failed)} failed, in {outcome.seconds:.0f} s", flush=True)
     runs_root = next((o.split("=", 1)[1] for o in common if o.startswith("paths.runs=")), "runs")
     results = load_runs(outcome.run_dirs, runs_root)
-    verdicts = claims.evaluate(grid.paper, results)
+    verdicts = claims.evaluate(grid.paper, results, scale=grid.scale)
     out_dir = Path(figures_root) / OUT_SUBDIR / grid.paper
     out_dir.mkdir(parents=True, exist_ok=True)
     tables, skipped_tables = _paper_tables(grid, results)

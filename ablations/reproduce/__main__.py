@@ -1,7 +1,8 @@
 """``python -m ablations.reproduce paper=NAME scale=quick|sample|full [key=value ...]``
 
 Trains and evaluates the paper's grid (``ablations/conf/reproduce/<paper>.yaml``), judges every
-claim and writes ``<paths.figures>/reproduce/<paper>/table.md|csv`` and the paper's figures.
+claim (a verdict on the paper only where the claim's regime check passes; docs/reproducing.md) and
+writes ``<paths.figures>/reproduce/<paper>/table.md|csv`` and the paper's figures.
 
 Keys::
 
@@ -16,14 +17,16 @@ Keys::
     groups=nmnist,mnist            only these groups of the scale (the other groups' claims: not measured)
     grid=PATH                      a grid file of one's own instead of the shipped one
     figures=false                  do not draw the figures
-    train=false                    train nothing: judge the grid points already complete
+    train=false                    train nothing: judge the grid points already finished, found from
+                                   their run records under paths.runs (a suite not evaluated: not measured)
     jobs=N|auto                    grid points trained at once, in parallel processes (default auto:
                                    one per core, each with the threads its share of the cores gives)
     launcher=NAME                  send the grid points through Hydra's launcher plugin NAME:
                                    submitit_local | submitit_slurm | joblib (extra [cluster]); its
                                    settings as hydra.launcher.KEY=VALUE (hydra.launcher.partition=gpu)
     progress=false                 no progress bar
-    list=true                      print the grid's run commands and exit
+    list=true                      print the grid's run commands, check every point as `run` would
+                                   (exit 2, naming each refused point and why) and exit
     debug=true                     tracebacks for errors
     KEY.SUB=VALUE                  any dotted run override, appended to every grid point (train.epochs=1)
 
@@ -68,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str]) -> int:
     from . import load_grid, reproduce
+    from .preregistered import CLAIMS_VERSION
 
     options, extra = parse(argv)
     seeds = None
@@ -88,8 +92,14 @@ def _main(argv: Sequence[str]) -> int:
     if parse_bool(options["list"], "list"):
         grid = load_grid(options["paper"], options["scale"], extra=extra, seeds=seeds, path=options["grid"] or None,
                          groups=groups)
+        from .launch import check_points, refusal_message
+
         for point in grid.points:
             print(point.command() + " " + " ".join(common))
+        refused = check_points(grid, common)  # the checks `python -m ablations.run` makes, per point
+        if refused:
+            raise UserError(refusal_message(grid, refused))
+        print(f"# all {len(grid.points)} grid point(s) pass the run checks", file=sys.stderr)
         return 0
     result = reproduce(options["paper"], options["scale"], common=common, extra=extra, seeds=seeds,
                        figures_root=options["paths.figures"], grid_path=options["grid"] or None,
@@ -98,12 +108,14 @@ def _main(argv: Sequence[str]) -> int:
                        train=parse_bool(options["train"], "train"), groups=groups, jobs=jobs,
                        launcher=options["launcher"] or None)
     print()
-    for row in result.verdicts.itertuples(index=False):
-        print(f"[{row.verdict}] {row.claim} ({row.dataset}): {row.sentence}\n    {row.evidence}")
-    counts = result.verdicts["verdict"].value_counts().to_dict()
-    print(f"\n{result.grid.paper} at scale {result.grid.scale}: "
-          + ", ".join(f"{n} {v}" for v, n in counts.items())
-          + f"; {result.trained} run(s) trained/evaluated now, {result.skipped} already complete"
+    for row in result.verdicts.to_dict("records"):
+        regime = {"yes": "regime reached", "no": "regime NOT reached"}.get(str(row["regime_reached"]), "")
+        print(f"[{row['verdict']}] {row['claim']} ({row['dataset']}): {row['sentence']}"
+              + (f"\n    regime: {regime}: {row['regime_value']}" if regime else "")
+              + (f"\n    result on what we ran: {row['result']}: {row['evidence']}" if row["result"] else
+                 f"\n    {row['evidence']}"))
+    print(f"\n{result.grid.paper} at scale {result.grid.scale} (claims version {CLAIMS_VERSION}): "
+          + f"{result.trained} run(s) trained/evaluated now, {result.skipped} already complete"
           + (f", {result.missing} not run yet" if result.missing else "")
           + (f", {len(result.failed)} FAILED" if result.failed else "")
           + f"; {result.seconds:.0f} s\n  -> {', '.join(str(p) for p in result.files)}", flush=True)

@@ -2,8 +2,8 @@
 
 The file names the paper, its figures and tables (names of :mod:`ablations.figures`), and per
 scale (``quick`` | ``sample`` | ``full``): the seeds, the overrides every grid point gets, the
-evaluation suites, and groups. A group adds its own overrides and suites and sweeps keys over
-values; a grid point is::
+evaluation suites, and groups. A group adds its own overrides and suites (and may plan its own
+seeds) and sweeps keys over values; a grid point is::
 
     scale overrides + group overrides + one value per swept key + seed=k   (eval.suites=[...])
 
@@ -145,10 +145,13 @@ def load_grid(paper: str, scale: str, extra: Sequence[str] = (), seeds: Iterable
             raise UserError(f"{where}.groups.{name}.sweep must map keys to lists of values")
         keys = list(sweep)
         values = [v if isinstance(v, list) else [v] for v in sweep.values()]
+        group_seeds = seed_list
+        if seeds is None and group.get("seeds") is not None:  # a group's own seeds (planned for its claims)
+            group_seeds = [int(s) for s in _as_list(group.get("seeds"), f"{where}.groups.{name}.seeds")]
         for combination in itertools.product(*values) if keys else [()]:
             swept = [f"{k}={format_value(v)}" for k, v in zip(keys, combination)]
             overrides = tuple(base + group_overrides + swept + [str(e) for e in extra])
-            for seed in seed_list:
+            for seed in group_seeds:
                 points.append(Point(group=name, overrides=overrides, seed=seed, suites=suites))
     description = " ".join(str(node.get("description", "")).split())
     if groups is not None and len(groups) < len(names):

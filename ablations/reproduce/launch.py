@@ -28,7 +28,8 @@ from .. import parallel, results
 from ..errors import UserError
 from .grid import Grid, Point
 
-__all__ = ["LAUNCHERS", "Launch", "launch", "manifest_path", "point_key", "read_manifest", "train_point"]
+__all__ = ["LAUNCHERS", "Launch", "check_points", "launch", "manifest_path", "point_key", "read_manifest",
+           "refusal_message", "train_point"]
 
 MANIFEST_DIR = ".reproduce"
 # Hydra's launcher plugins a grid can go through (``launcher=NAME``) and the package that has each
@@ -82,23 +83,56 @@ def _write_manifest(path: Path, entries: dict) -> None:
     atomic_write_text(path, json.dumps(merged, indent=1, sort_keys=True))
 
 
-def _locate(cfg, point: Point) -> dict | None:
-    """The manifest entry of a grid point whose run is complete but not in the manifest (found by
-    building its config the way a run does, without training), or None."""
-    from .. import neurons
+def check_points(grid: Grid, common: Sequence[str] = ()) -> list[tuple[Point, str]]:
+    """Every point of ``grid`` through the check pass of ``python -m ablations.run``
+    (:func:`ablations.config.load`: unknown keys, keys nothing reads, bad values), without building
+    data or a model; returns ``(point, message)`` for each point it refuses (empty: all valid)."""
+    from ..config import load
+
+    common = [o for o in common if not o.startswith("hydra.")]
+    refused = []
+    for point in grid.points:
+        try:
+            load([*point.all_overrides(), *common, "progress=false"])
+        except UserError as error:
+            refused.append((point, str(error)))
+    return refused
+
+
+def refusal_message(grid: Grid, refused: Sequence[tuple[Point, str]]) -> str:
+    """One message naming every refused point of ``grid`` and why."""
+    lines = [f"{len(refused)} of the {len(grid.points)} grid point(s) of {grid.paper} at scale {grid.scale} are "
+             f"refused by the run checks ({grid.source}); nothing was trained:"]
+    lines += [f"  {point.command()}\n    {message}" for point, message in refused]
+    return "\n".join(lines)
+
+
+def _locate(cfg, point: Point, overrides: Sequence[str], steps_of: dict) -> dict | None:
+    """The manifest entry of a grid point whose run is finished but not in the manifest, or None.
+    Its run folder is found as a run derives it, without building a model or training: the config
+    through the run's checks (:func:`ablations.config.load`), the dataset's time steps from its
+    data (built once per dataset config: ``steps_of`` caches them across the grid's points). A
+    finished run that lacks some suite's rows is found too (``train=false`` judges what it holds; a
+    later pass with training evaluates the rest)."""
+    from omegaconf import OmegaConf, open_dict
+
+    from ..config import load
+    from ..data import build_dataset
     from ..evaluation import resolve
-    from ..pipeline import prepare
 
     try:
-        prepared = prepare(cfg)
-    except UserError:
+        resolved = load(overrides, cfg)
+        key = OmegaConf.to_yaml(resolved.dataset) + str(resolved.paths.data)
+        if key not in steps_of:
+            steps_of[key] = build_dataset(resolved.dataset, resolved.paths.data).steps
+    except (UserError, ValueError):
         return None
-    finally:
-        neurons.release_instances()
-    run_dir = results.run_dir_for(prepared.cfg)
+    with open_dict(resolved):
+        resolved.dataset.steps = steps_of[key]  # as pipeline.prepare records it
+    run_dir = results.run_dir_for(resolved)
     suites = resolve(list(point.suites), str(cfg.dataset.kind)) if point.suites else []
     entry = _entry(point, run_dir, suites)
-    return entry if _complete(entry, point.suites) else None
+    return entry if entry["status"] in ("finished", "diverged") else None
 
 
 def _complete(entry: dict, suites: Sequence[str]) -> bool:
@@ -169,14 +203,18 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
     common = [o for o in common if not o.startswith("hydra.")]
     start = time.perf_counter()
     outcome = Launch()
+    refused = check_points(grid, common)  # every point through the run checks before any training
+    if refused:
+        raise UserError(refusal_message(grid, refused))
     configs = []
-    for point in grid.points:  # compose every point first: a bad override fails before any training
+    for point in grid.points:
         overrides = [*point.all_overrides(), *common, "progress=false"]
         configs.append((point, compose(overrides), overrides))
     runs_root = Path(str(configs[0][1].paths.runs)) if configs else Path("runs")
     path = manifest_path(runs_root, grid)
     manifest = read_manifest(path)
     todo = []  # (point, key, overrides, suites) of the points to train now
+    steps_of: dict = {}  # dataset config -> its time steps, for locating stored runs
     for point, cfg, overrides in configs:
         key = point_key(cfg, point)
         entry = manifest.get(key)
@@ -185,7 +223,7 @@ def launch(grid: Grid, common: Sequence[str] = (), log: Callable[..., None] = pr
             outcome.skipped += 1
             continue
         if not train:
-            found = _locate(cfg, point)
+            found = _locate(cfg, point, overrides, steps_of)
             if found is None:
                 outcome.missing += 1
                 continue

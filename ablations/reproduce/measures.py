@@ -32,6 +32,7 @@ __all__ = [
     "last_epochs",
     "noise_accuracy",
     "noise_drop",
+    "optimizer_steps",
     "rng_of",
     "runs_of",
     "seed_values",
@@ -120,7 +121,11 @@ def seed_values(series: pd.Series, runs: pd.DataFrame) -> pd.Series:
     pairs = [(int(seed), float(series[r])) for r, seed in zip(runs["run_dir"], runs["seed"])
              if r in series.index and pd.notna(series[r])]
     seeds = [s for s, _ in pairs]
-    paired = bool(pairs) and len(set(seeds)) == len(seeds) and all(rng_of(str(r)) == "paired" for r in runs["run_dir"])
+    if "train.rng" in runs.columns and runs["train.rng"].notna().all():  # recorded with the run rows
+        rngs = [str(v) for v in runs["train.rng"]]
+    else:
+        rngs = [rng_of(str(r)) for r in runs["run_dir"]]
+    paired = bool(pairs) and len(set(seeds)) == len(seeds) and all(r == "paired" for r in rngs)
     if len(set(seeds)) != len(seeds):  # several runs per seed: index by position, never paired
         pairs = list(enumerate(v for _, v in pairs))
     return by_seed(pairs, paired)
@@ -131,6 +136,24 @@ def epochs_of(runs: pd.DataFrame) -> float:
     if runs.empty or "epochs_done" not in runs.columns:
         return math.nan
     return float(pd.to_numeric(runs["epochs_done"], errors="coerce").min())
+
+
+def optimizer_steps(runs: pd.DataFrame) -> pd.Series:
+    """Optimizer steps each run took, by run folder: ``optimizer_steps`` where recorded, else
+    ``epochs_done`` x batches an epoch (``ceil(dataset.n_train / train.batch_size)``, at most
+    ``train.max_batches``; the config columns :func:`ablations.reproduce.load_runs` adds). NaN
+    where the epoch's size is unknown (a dataset whose size is not in its config)."""
+    if runs.empty:
+        return pd.Series(dtype=float)
+    index = runs["run_dir"].to_numpy()
+    if "optimizer_steps" in runs.columns:
+        return pd.Series(pd.to_numeric(runs["optimizer_steps"], errors="coerce").to_numpy(), index=index)
+    epochs = _numeric(runs, "epochs_done").to_numpy()
+    size, batch = _numeric(runs, "dataset.n_train").to_numpy(), _numeric(runs, "train.batch_size").to_numpy()
+    per_epoch = np.ceil(size / batch)
+    cap = _numeric(runs, "train.max_batches").to_numpy()
+    per_epoch = np.where(np.isfinite(cap), np.minimum(per_epoch, cap), per_epoch)  # unknown size stays unknown
+    return pd.Series(epochs * per_epoch, index=index)
 
 
 def accuracy(results: pd.DataFrame) -> pd.Series:

@@ -1,52 +1,40 @@
 """The statistics behind a verdict, at the number of seeds a reproduction has.
 
 Every test takes per-seed values (one number per trained network) and returns a :class:`Test`:
-the verdict, one line of evidence with the numbers it rests on, the one-sided p-value of the
-claim's "holds" (``p``) and, for an inconclusive one, the seeds that would decide it
-(``seeds_needed``). The rules, with one-sided 95 % Student-t bounds:
+the verdict of the test alone, one line of evidence with the numbers it rests on, and the two
+one-sided p-values the claim's family is corrected over: ``p`` for "holds" and ``p_fails`` for
+"does not hold" (:mod:`ablations.reproduce.preregistered` states the rules and the correction).
+With one-sided 95 % Student-t bounds:
 
 * **Paired or not.** Values given as ``pandas.Series`` indexed by seed with ``attrs["paired"]``
   true on both sides (runs trained with ``train.rng=paired``: the same weights, batches and draws
   for the same seed, :mod:`ablations.streams`) are compared as paired differences over the seeds
   both sides have (paired t, df = n - 1); anything else by Welch's two-sample bounds.
 * :func:`difference` (claim: A is greater / less than B by at least ``margin``): **holds** when
-  the difference in the claimed direction exceeds ``margin`` and its lower 95 % bound exceeds
-  0; **does not hold** when its upper 95 % bound is below ``margin`` (no effect of the claimed
-  size, or the opposite one); otherwise **inconclusive** (inside the noise).
-* :func:`equivalence` (claim: A and B are about the same, within ``margin``, stated in the
-  evidence): **holds** when the 90 % interval of A - B lies inside (-margin, margin) (two
-  one-sided tests, TOST); **does not hold** when it lies entirely outside; otherwise inconclusive.
+  the lower 95 % bound of the effect in the claimed direction exceeds ``margin``; **does not
+  hold** when its upper 95 % bound is below ``margin``; otherwise **inconclusive** (the interval
+  contains the margin). ``p`` tests effect <= margin, ``p_fails`` effect >= margin.
+* :func:`equivalence` (claim: A and B are about the same, within ``margin``): **holds** when the
+  90 % interval of A - B lies inside (-margin, margin) (TOST); **does not hold** when it lies
+  entirely outside; otherwise inconclusive.
 * :func:`below` / :func:`above` (claim: A stays below / above a level): the same rule against a
   constant with a one-sample bound.
-* :func:`trend` (claim: y falls / rises as x grows): the least-squares slope of y on x over all
-  runs; holds when its 95 % bound excludes 0 in the claimed direction, does not hold when it does
-  so in the other direction, inconclusive otherwise.
-* :func:`success_counts` (claim: A succeeds more often than B, a run succeeding when its value
-  exceeds a stated level): Fisher's exact test on the 2 x 2 table of successes (one-sided);
-  where neither side has a single success and the schedule is shorter than the paper's, the
-  verdict is **regime not reached** at this budget, not "does not hold".
+* :func:`trend` (claim: y falls / rises as x grows): the least-squares slope; holds when its 95 %
+  bound excludes 0 in the claimed direction, does not hold when it does so in the other.
+* :func:`success_counts` (claim: A solves a task more often than B, per seed): McNemar's exact
+  test on the discordant seeds of paired runs (Fisher's exact test for unpaired runs).
 
-**Seeds needed** (:func:`seeds_needed`): for an inconclusive difference, the seeds per side at
-which a true effect equal to the observed one would be decided with 80 % power at one-sided 95 %:
-``n = (t_0.95 + t_0.80)^2 (sigma / Delta)^2`` (paired: sigma the s.d. of the differences; Welch:
-twice that with sigma the pooled s.d., i.e. about 12.4 (sigma / Delta)^2 for large n), iterated for
-the t quantiles at n - 1 degrees of freedom; ``Delta`` is the distance from the observed effect to
-the bound that would decide it (to 0 when the effect exceeds the margin, to the margin otherwise).
-
-**Multiplicity** (:func:`holm`): a paper's claims are judged together; Holm's step-down
-correction of their "holds" p-values keeps the chance of any false "holds" at or below 5 %. A
-claim that holds alone but not after the correction is inconclusive, and the table gives the raw
-and adjusted p beside each claim (:func:`multiplicity_note` says how many false holds one would
-expect without it).
-
-Fewer than two seeds on a side gives no spread: inconclusive, whatever the means say.
+No post-hoc power: the tests never report "seeds needed" at the observed effect.
+:func:`seeds_needed` plans seeds before a grid runs, at a planned effect and a spread from other
+runs. :func:`holm` is the family's step-down correction. Fewer than two seeds on a side gives no
+spread: inconclusive, whatever the means say.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,9 +42,9 @@ __all__ = [
     "FAILS",
     "HOLDS",
     "INCONCLUSIVE",
-    "NOT_COMPARABLE",
     "NOT_MEASURED",
     "NOT_REACHED",
+    "STANDIN",
     "ALPHA",
     "POWER",
     "VERDICTS",
@@ -70,7 +58,6 @@ __all__ = [
     "holm",
     "mean_sd",
     "multiplicity_note",
-    "seeds_after_correction",
     "seeds_needed",
     "success_counts",
     "trend",
@@ -79,12 +66,12 @@ __all__ = [
 HOLDS = "holds"
 FAILS = "does not hold"
 INCONCLUSIVE = "inconclusive"
-NOT_COMPARABLE = "not comparable"   # measured outside the paper's regime (the evidence says how far)
-NOT_REACHED = "regime not reached"  # at this budget no run reaches the regime the claim speaks of
+NOT_REACHED = "regime not reached"  # the claim's regime check failed (full scale): no verdict on the paper
+STANDIN = "stand-in only"  # quick / sample scale and the regime check failed: a result on the stand-in, none on the paper
 NOT_MEASURED = "not measured"
-VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_COMPARABLE, NOT_REACHED, NOT_MEASURED)
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE, NOT_REACHED, STANDIN, NOT_MEASURED)
 CONFIDENCE = 0.95
-ALPHA = 0.05  # one-sided level: "holds" needs p below it (a p of exactly 0.05, e.g. Fisher's 3 vs 0, does not)
+ALPHA = 0.05  # one-sided level of each direction (preregistered.ALPHA)
 POWER = 0.80
 
 
@@ -93,10 +80,10 @@ class Test:
     verdict: str
     evidence: str
     effect: float = math.nan  # the measured difference / slope / mean in the claim's direction
-    p: float = math.nan  # one-sided p-value of "holds" (H0: no effect in the claimed direction)
-    seeds_needed: float = math.nan  # seeds per side that would decide an inconclusive one (80 % power)
-    method: str = ""  # paired t | Welch | one-sample t | slope | Fisher | TOST ...
+    p: float = math.nan  # one-sided p-value of "holds" (H0: the effect is at most the margin)
+    method: str = ""  # paired t | Welch | one-sample t | slope | McNemar | Fisher | TOST ...
     n: int = 0  # seeds per side the test rests on (0: not a per-seed test)
+    p_fails: float = math.nan  # one-sided p-value of "does not hold" (H0: the effect is at least the margin)
 
 
 def by_seed(values: dict[int, float] | Sequence[tuple[int, float]], paired: bool):
@@ -217,7 +204,9 @@ def _interval(a, b, names: tuple[str, str], unit: str) -> _Interval:
 
 
 def seeds_needed(sd: float, delta: float, paired: bool, one_sample: bool = False) -> float:
-    """Seeds per side for 80 % power at one-sided 95 % to resolve ``delta`` at spread ``sd``
+    """Seeds per side for 80 % power at one-sided 95 % to resolve ``delta`` at spread ``sd``, for
+    planning a grid before it runs (``delta``: the distance from the effect one plans for to the
+    claim's margin; ``sd``: a spread from other runs, never the judged ones)
     (paired differences or one sample: ``(t_.95 + t_.80)^2 (sd/delta)^2``; two independent
     samples: twice that); ``inf`` when ``delta`` is 0, NaN without a spread."""
     if not (math.isfinite(sd) and math.isfinite(delta)):
@@ -238,21 +227,10 @@ def seeds_needed(sd: float, delta: float, paired: bool, one_sample: bool = False
     return float(n)
 
 
-def _undecided(interval: _Interval, effect: float, margin: float) -> float:
-    distance = effect if effect > margin else margin - effect
-    return seeds_needed(interval.sd, abs(distance), interval.paired)
-
-
-def _needed_text(test: Test) -> str:
-    if test.verdict != INCONCLUSIVE or not math.isfinite(test.seeds_needed) and test.seeds_needed != math.inf:
-        return ""
-    if test.seeds_needed == math.inf:
-        return "; no number of seeds decides it at the observed effect (it sits on the bound)"
-    return f"; about {test.seeds_needed:.0f} seeds per side would decide it (80 % power, one-sided 95 %, observed spread)"
-
-
 def difference(a, b, direction: str, margin: float, names: tuple[str, str] = ("A", "B"), unit: str = "") -> Test:
-    """Claim: ``a`` is ``direction`` ('greater' | 'less') than ``b`` by at least ``margin``."""
+    """Claim: ``a`` is ``direction`` ('greater' | 'less') than ``b`` by at least ``margin``: holds when
+    the one-sided 95 % lower bound of the effect exceeds ``margin``, does not hold when the upper
+    bound is below it (``p`` and ``p_fails``: the two one-sided tests against the margin)."""
     if direction not in ("greater", "less"):
         raise ValueError(f"direction={direction!r} is not 'greater' or 'less'")
     interval = _interval(a, b, names, unit)
@@ -261,21 +239,26 @@ def difference(a, b, direction: str, margin: float, names: tuple[str, str] = ("A
     effect = interval.diff if direction == "greater" else -interval.diff
     half = interval.half()
     low, high = effect - half, effect + half
-    p = _t_sf(effect / interval.se, interval.df) if interval.se > 0 else (0.0 if effect > 0 else 1.0)
+    if interval.se > 0:
+        p = _t_sf((effect - margin) / interval.se, interval.df)
+        p_fails = _t_sf((margin - effect) / interval.se, interval.df)
+    else:
+        p, p_fails = (0.0, 1.0) if effect > margin else (1.0, 0.0) if effect < margin else (1.0, 1.0)
     word = "higher" if direction == "greater" else "lower"
     evidence = (f"{interval.head}; {names[0]} {word} by {_fmt(effect)}{unit} (one-sided 95% bounds "
-                f"[{_fmt(low)}, {_fmt(high)}], {interval.method}, margin {_fmt(margin)}{unit}, {_p(p)})")
-    if effect > margin and low > 0:
-        return Test(HOLDS, evidence, effect, p, method=interval.method, n=interval.n)
-    if high < margin:
-        return Test(FAILS, evidence, effect, p, method=interval.method, n=interval.n)
-    test = Test(INCONCLUSIVE, evidence + "; inside the noise", effect, p, _undecided(interval, effect, margin),
-                interval.method, interval.n)
-    return replace(test, evidence=test.evidence + _needed_text(test))
+                f"[{_fmt(low)}, {_fmt(high)}], {interval.method}, against the margin {_fmt(margin)}{unit}: "
+                f"{_p(p)} for holds, {_p(p_fails)} for does not hold)")
+    verdict = HOLDS if low > margin else FAILS if high < margin else INCONCLUSIVE
+    if verdict == INCONCLUSIVE:
+        evidence += "; the interval contains the margin"
+    return Test(verdict, evidence, effect, p, method=interval.method, n=interval.n, p_fails=p_fails)
 
 
 def equivalence(a, b, margin: float, names: tuple[str, str] = ("A", "B"), unit: str = "") -> Test:
-    """Claim: ``a`` and ``b`` agree within ``margin`` (two one-sided tests, 90 % interval)."""
+    """Claim: ``a`` and ``b`` agree within ``margin``: holds when the 90 % interval of A - B lies
+    inside (-margin, margin) (two one-sided tests, TOST, ``p`` the larger of the two); does not
+    hold when it lies outside (``p_fails``: the smaller one-sided p of |A - B| > margin, doubled
+    for its two sides)."""
     interval = _interval(a, b, names, unit)
     if interval.few:
         return interval.few
@@ -283,19 +266,16 @@ def equivalence(a, b, margin: float, names: tuple[str, str] = ("A", "B"), unit: 
     low, high = diff - half, diff + half
     if interval.se > 0:
         p = max(_t_sf((diff + margin) / interval.se, interval.df), _t_sf((margin - diff) / interval.se, interval.df))
+        p_fails = min(1.0, 2 * min(_t_sf((diff - margin) / interval.se, interval.df),
+                                   _t_sf((-margin - diff) / interval.se, interval.df)))
     else:
-        p = 0.0 if abs(diff) < margin else 1.0
+        p, p_fails = (0.0, 1.0) if abs(diff) < margin else (1.0, 0.0)
     evidence = (f"{interval.head}; difference {_fmt(diff)}{unit}, 90% interval [{_fmt(low)}, {_fmt(high)}] "
-                f"against the equivalence margin ±{_fmt(margin)}{unit} (TOST, {interval.method}, {_p(p)})")
-    if -margin < low and high < margin:
-        return Test(HOLDS, evidence, diff, p, method="TOST " + interval.method, n=interval.n)
-    if low >= margin or high <= -margin:
-        return Test(FAILS, evidence, diff, p, method="TOST " + interval.method)
-    distance = margin - abs(diff)
-    needed = seeds_needed(interval.sd, distance, interval.paired) if distance > 0 else \
-        seeds_needed(interval.sd, abs(distance), interval.paired)
-    test = Test(INCONCLUSIVE, evidence, diff, p, needed, "TOST " + interval.method)
-    return replace(test, evidence=test.evidence + _needed_text(test))
+                f"against the equivalence margin ±{_fmt(margin)}{unit} (TOST, {interval.method}, {_p(p)} for "
+                f"holds, {_p(p_fails)} for does not hold)")
+    verdict = HOLDS if (-margin < low and high < margin) else FAILS if (low >= margin or high <= -margin) \
+        else INCONCLUSIVE
+    return Test(verdict, evidence, diff, p, method="TOST " + interval.method, n=interval.n, p_fails=p_fails)
 
 
 def _one_sample(a: Sequence[float], level: float, direction: str, name: str, unit: str) -> Test:
@@ -310,17 +290,18 @@ def _one_sample(a: Sequence[float], level: float, direction: str, name: str, uni
     mean = float(a.mean())
     low, high = mean - half, mean + half
     effect = (level - mean) if direction == "less" else (mean - level)
-    p = _t_sf(effect / se, a.size - 1) if se > 0 else (0.0 if effect > 0 else 1.0)
+    if se > 0:
+        p, p_fails = _t_sf(effect / se, a.size - 1), _t_sf(-effect / se, a.size - 1)
+    else:
+        p, p_fails = (0.0, 1.0) if effect > 0 else (1.0, 0.0)
     word = "below" if direction == "less" else "above"
     evidence = (f"{head}; one-sided 95% bounds [{_fmt(low)}, {_fmt(high)}]{unit} against {word} {_fmt(level)}{unit} "
-                f"(one-sample t, {_p(p)})")
+                f"(one-sample t, {_p(p)} for holds, {_p(p_fails)} for does not hold)")
     if direction == "less":
         verdict = HOLDS if high < level else FAILS if low > level else INCONCLUSIVE
     else:
         verdict = HOLDS if low > level else FAILS if high < level else INCONCLUSIVE
-    needed = seeds_needed(sd, abs(effect), paired=False, one_sample=True) if verdict == INCONCLUSIVE else math.nan
-    test = Test(verdict, evidence, mean, p, needed, "one-sample t", int(a.size))
-    return replace(test, evidence=test.evidence + _needed_text(test))
+    return Test(verdict, evidence, mean, p, method="one-sample t", n=int(a.size), p_fails=p_fails)
 
 
 def below(a: Sequence[float], level: float, name: str = "A", unit: str = "") -> Test:
@@ -348,81 +329,59 @@ def trend(x: Sequence[float], y: Sequence[float], direction: str, names: tuple[s
     half = _t(CONFIDENCE, df) * float(fit.stderr)
     sign = 1.0 if direction == "greater" else -1.0
     effect = sign * float(fit.slope)
-    p = _t_sf(effect / float(fit.stderr), df) if fit.stderr > 0 else (0.0 if effect > 0 else 1.0)
+    if fit.stderr > 0:
+        p, p_fails = _t_sf(effect / float(fit.stderr), df), _t_sf(-effect / float(fit.stderr), df)
+    else:
+        p, p_fails = (0.0, 1.0) if effect > 0 else (1.0, 0.0)
     means = ", ".join(f"{_fmt(v)}: {_fmt(float(ys[xs == v].mean()))}" for v in np.unique(xs))
     evidence = (f"mean {names[1]} per {names[0]}: {means}; slope {_fmt(float(fit.slope))} per unit of {names[0]} "
                 f"(one-sided 95% bounds [{_fmt(float(fit.slope) - half)}, {_fmt(float(fit.slope) + half)}], "
                 f"{len(pairs)} runs, {_p(p)})")
-    if effect - half > 0:
-        return Test(HOLDS, evidence, effect, p, method="slope")
-    if effect + half < 0:
-        return Test(FAILS, evidence, effect, p, method="slope")
-    return Test(INCONCLUSIVE, evidence, effect, p, method="slope")
+    verdict = HOLDS if effect - half > 0 else FAILS if effect + half < 0 else INCONCLUSIVE
+    return Test(verdict, evidence, effect, p, method="slope", n=len(pairs), p_fails=p_fails)
 
 
-def success_counts(a: Sequence[float], b: Sequence[float], level: float, names: tuple[str, str] = ("A", "B"),
-                   unit: str = "", budget: str = "", short_budget: bool = False) -> Test:
-    """Claim: ``a`` succeeds (value above ``level``) more often than ``b``: Fisher's exact test,
-    one-sided. Without a single success on either side and ``short_budget`` (fewer epochs than
-    the paper's, said in ``budget``): :data:`NOT_REACHED`."""
+def success_counts(a, b, level: float, names: tuple[str, str] = ("A", "B"), unit: str = "") -> Test:
+    """Claim: ``a`` succeeds (value above ``level``) more often than ``b``.
+
+    Paired runs (both Series marked ``paired``, :func:`by_seed`): McNemar's exact test on the seeds
+    both sides have, a binomial test of the discordant seeds (``scipy.stats.binomtest``): ``p``
+    that ``a`` solves where ``b`` does not more often than the reverse, ``p_fails`` the reverse.
+    Unpaired runs: Fisher's exact test on the 2 x 2 table, both one-sided directions (the pairing
+    is absent, not argued away). Holds / does not hold when the one-sided p is below
+    :data:`ALPHA` (before the family's correction); inconclusive otherwise.
+    """
     from scipy import stats
 
-    x, y = _values(a), _values(b)
-    sa, sb = int((x > level).sum()), int((y > level).sum())
-    head = (f"runs above {_fmt(level)}{unit}: {names[0]} {sa}/{x.size} ({mean_sd(x)}{unit}), "
-            f"{names[1]} {sb}/{y.size} ({mean_sd(y)}{unit})")
-    if x.size == 0 or y.size == 0:
-        return Test(INCONCLUSIVE, f"{head}; a side has no runs")
-    if sa == 0 and sb == 0 and short_budget:
-        return Test(NOT_REACHED, f"{head}; no run reaches the regime the claim speaks of at this budget ({budget}); "
-                                 "train the paper's schedule before judging it", method="Fisher")
-    p = float(stats.fisher_exact([[sa, x.size - sa], [sb, y.size - sb]], alternative="greater").pvalue)
-    p_other = float(stats.fisher_exact([[sa, x.size - sa], [sb, y.size - sb]], alternative="less").pvalue)
-    evidence = f"{head}; Fisher's exact test, one-sided {_p(p)}"
-    if p < ALPHA * (1 - 1e-9):
-        return Test(HOLDS, evidence, sa / x.size - sb / y.size, p, method="Fisher")
-    if p_other < ALPHA * (1 - 1e-9) or (sa == 0 and sb == y.size):
-        return Test(FAILS, evidence, sa / x.size - sb / y.size, p, method="Fisher")
-    needed = _fisher_seeds(sa / x.size, sb / y.size)
-    test = Test(INCONCLUSIVE, evidence, sa / x.size - sb / y.size, p, needed, "Fisher")
-    return replace(test, evidence=test.evidence + _needed_text(test))
-
-
-def _fisher_seeds(rate_a: float, rate_b: float) -> float:
-    """Seeds per side for 80 % power of a one-sided 95 % Fisher test at these success rates
-    (exact power over the binomial outcomes, searched up to 200)."""
-    from scipy import stats
-
-    rate_a, rate_b = min(max(rate_a, 0.02), 0.98), min(max(rate_b, 0.02), 0.98)
-    if rate_a <= rate_b:
-        return math.inf
-    for n in range(2, 201):
-        pa, pb = stats.binom.pmf(np.arange(n + 1), n, rate_a), stats.binom.pmf(np.arange(n + 1), n, rate_b)
-        power = 0.0
-        for i in range(n + 1):
-            for j in range(n + 1):
-                if pa[i] * pb[j] < 1e-9:
-                    continue
-                if stats.fisher_exact([[i, n - i], [j, n - j]], alternative="greater").pvalue < ALPHA * (1 - 1e-9):
-                    power += pa[i] * pb[j]
-        if power >= POWER:
-            return float(n)
-        if n >= 30:
-            break
-    return math.inf
-
-
-def seeds_after_correction(p: float, n: int, level: float) -> float:
-    """Seeds per side at which a t-based claim with one-sided ``p`` at ``n`` seeds would reach
-    ``level`` (Holm's threshold for its rank) with 80 % power, its effect and spread as observed:
-    the t statistic grows as sqrt(n), so n x ((z_(1-level) + z_0.80) / z_(1-p))^2."""
-    from scipy import stats
-
-    if not (n >= 2 and 0 < p < 0.5 and level > 0):
-        return math.nan
-    now = float(stats.norm.isf(p))
-    need = float(stats.norm.isf(level) + stats.norm.isf(1 - POWER))
-    return float(max(n + 1, math.ceil(n * (need / now) ** 2)))
+    pairs = _pairs(a, b)
+    if pairs is not None:
+        x, y = pairs
+        won, lost = int(((x > level) & ~(y > level)).sum()), int((~(x > level) & (y > level)).sum())
+        discordant = won + lost
+        head = (f"runs above {_fmt(level)}{unit}, paired by seed: {names[0]} {int((x > level).sum())}/{x.size} "
+                f"({mean_sd(x)}{unit}), {names[1]} {int((y > level).sum())}/{y.size} ({mean_sd(y)}{unit}); "
+                f"discordant seeds: {won} where only {names[0]} solves it, {lost} where only {names[1]} does")
+        if discordant == 0:
+            return Test(INCONCLUSIVE, f"{head}; no discordant seed: McNemar's test has nothing to count",
+                        0.0, 1.0, method="McNemar", n=int(x.size), p_fails=1.0)
+        p = float(stats.binomtest(won, discordant, 0.5, alternative="greater").pvalue)
+        p_fails = float(stats.binomtest(lost, discordant, 0.5, alternative="greater").pvalue)
+        effect, method, n = (won - lost) / x.size, "McNemar", int(x.size)
+        evidence = f"{head}; McNemar's exact test (binomial on the discordant seeds): {_p(p)} for holds, {_p(p_fails)} for does not hold"
+    else:
+        x, y = _values(a), _values(b)
+        sa, sb = int((x > level).sum()), int((y > level).sum())
+        head = (f"runs above {_fmt(level)}{unit}: {names[0]} {sa}/{x.size} ({mean_sd(x)}{unit}), "
+                f"{names[1]} {sb}/{y.size} ({mean_sd(y)}{unit}), unpaired")
+        if x.size == 0 or y.size == 0:
+            return Test(INCONCLUSIVE, f"{head}; a side has no runs")
+        table = [[sa, x.size - sa], [sb, y.size - sb]]
+        p = float(stats.fisher_exact(table, alternative="greater").pvalue)
+        p_fails = float(stats.fisher_exact(table, alternative="less").pvalue)
+        effect, method, n = sa / x.size - sb / y.size, "Fisher", int(min(x.size, y.size))
+        evidence = f"{head}; Fisher's exact test (runs not paired by seed): {_p(p)} for holds, {_p(p_fails)} for does not hold"
+    verdict = HOLDS if p < ALPHA else FAILS if p_fails < ALPHA else INCONCLUSIVE
+    return Test(verdict, evidence, effect, p, method=method, n=n, p_fails=p_fails)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -438,22 +397,18 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def multiplicity_note(raw: Sequence[float], verdicts: Sequence[str]) -> str:
-    """One sentence: how many claims were tested, the false "holds" to expect without a correction,
-    and what Holm's correction keeps."""
-    pairs = [(float(p), v) for p, v in zip(raw, verdicts) if math.isfinite(float(p))]
-    m = len(pairs)
-    holds = [p for p, v in pairs if v == HOLDS]
-    return (f"{m} claim(s) carry a p-value. Judged at 95 % each without a correction, up to {0.05 * m:.2f} false "
-            f"\"holds\" are expected where no claimed effect is real; Holm's correction (adjusted p beside each claim, "
-            f"\"holds\" only where it is below 0.05) keeps the chance of any false \"holds\" at or below 5 %. "
-            f"Expected false \"holds\" among the {len(holds)} that hold: at most {sum(holds):.3g} (sum of their raw p).")
+def multiplicity_note(n_claims: int, n_hypotheses: int) -> str:
+    """One sentence on the family the verdicts on the paper are corrected over."""
+    return (f"Family-wise error: Holm's step-down correction over both directions (holds, does not hold) of the "
+            f"{n_claims} claim(s) whose regime is reached ({n_hypotheses} one-sided hypotheses); a verdict on the "
+            f"paper needs its adjusted p below {ALPHA:g}, so the chance of any wrong \"holds\" or wrong \"does not "
+            f"hold\" among them is at most {ALPHA:g}.")
 
 
 def combine(verdicts: Sequence[str]) -> str:
-    """A claim made of parts: holds when every measured part holds and all are measured; does not
-    hold when any part does not hold; not measured when none is; otherwise inconclusive (a part
-    that is not comparable or whose regime is not reached decides nothing)."""
+    """A claim made of parts: holds when every part holds; does not hold when any part does not
+    hold; not measured when none is; stand-in only / regime not reached when no part gives a
+    verdict on the paper for that reason; otherwise inconclusive."""
     verdicts = list(verdicts)
     if not verdicts or all(v == NOT_MEASURED for v in verdicts):
         return NOT_MEASURED
@@ -461,8 +416,9 @@ def combine(verdicts: Sequence[str]) -> str:
         return FAILS
     if all(v == HOLDS for v in verdicts):
         return HOLDS
-    if all(v in (NOT_COMPARABLE, NOT_MEASURED) for v in verdicts) and NOT_COMPARABLE in verdicts:
-        return NOT_COMPARABLE
-    if all(v in (NOT_REACHED, NOT_MEASURED) for v in verdicts) and NOT_REACHED in verdicts:
+    for reason in (STANDIN, NOT_REACHED):
+        if all(v in (reason, NOT_MEASURED) for v in verdicts):
+            return reason
+    if all(v in (STANDIN, NOT_REACHED, NOT_MEASURED) for v in verdicts):
         return NOT_REACHED
     return INCONCLUSIVE

@@ -1,10 +1,11 @@
-"""The reproduction's table: every claim with its verdict, and the paper's tables beside ours.
+"""The reproduction's table: per claim what we ran, the regime check, the result on what we ran,
+and the verdict on the paper; then the paper's tables beside ours.
 
-``figures/reproduce/<paper>/table.md`` holds, in order: the scale and what it means, the verdict
-counts, one row per claim (and dataset) with the paper's number and our evidence, and the
-paper's registered tables (:mod:`ablations.figures.tables`: published rows beside ours, in the
-same units). ``table.csv`` holds the claim rows. Quick and sample numbers compare with the paper
-in ordering only (smaller data, networks and schedules), never in absolute terms.
+``figures/reproduce/<paper>/table.md`` holds, in order: the command, the scale and what it means,
+the rules' version (:mod:`ablations.reproduce.preregistered`) and any claim whose rule was set
+after its runs finished, how the verdicts are reached, one section per claim (and dataset), and
+the paper's registered tables (published rows beside ours). ``table.csv`` holds the claim rows.
+There are no counts of verdicts: a count mixes results on stand-ins with verdicts on a paper.
 """
 
 from __future__ import annotations
@@ -15,20 +16,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import preregistered as pre
 from .grid import Grid
-from .stats import INCONCLUSIVE, NOT_COMPARABLE, NOT_REACHED, VERDICTS, multiplicity_note
+from .stats import FAILS, HOLDS, INCONCLUSIVE, NOT_MEASURED, NOT_REACHED, STANDIN, multiplicity_note
 
-__all__ = ["SCALE_NOTE", "STATISTICS_NOTE", "markdown", "read_all", "write"]
+__all__ = ["RULES_NOTE", "SCALE_NOTE", "markdown", "read_all", "result_in_words", "write"]
 
 SCALE_NOTE = {
-    "quick": ("quick scale: embedded data (digits, digits_events, delayed XOR), small networks and short schedules "
-              "on a CPU. Our numbers compare with the paper's in ordering (which variant or tau is higher), "
-              "not in absolute terms."),
-    "sample": ("sample scale: subsets of the real datasets, reduced networks, T and schedules on a CPU. Our numbers "
-               "compare with the paper's in ordering, not in absolute terms."),
-    "full": "full scale: the papers' datasets, networks, schedules and seeds; numbers compare cell by cell.",
+    "quick": ("quick scale: embedded stand-ins (digits, digits_events, generated delayed XOR), small networks and short "
+              "schedules on a CPU. A claim gets a verdict on the paper only where its regime check passes; "
+              "elsewhere it is \"stand-in only\": a result on the stand-in, not on the paper."),
+    "sample": ("sample scale: subsets of the real datasets, reduced networks, T and schedules on a CPU. A claim gets a "
+               "verdict on the paper only where its regime check passes; elsewhere it is \"stand-in only\"."),
+    "full": ("full scale: the papers' datasets, networks, schedules and seeds. A claim whose regime check fails is "
+             "\"regime not reached\", with what would reach it."),
 }
-
 
 def _escape(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -46,83 +48,106 @@ def _number(value: object, kind: str) -> str:
     return "< 1e-4" if value < 1e-4 else f"{value:.2g}"
 
 
+def result_in_words(row: dict) -> str:
+    """The result of the check alone, on what was run, in words (never a verdict on the paper)."""
+    result = str(row.get("result") or "")
+    if result in ("", NOT_MEASURED):
+        return "not measured"
+    words = {HOLDS: "the claimed effect is there", FAILS: "the claimed effect is not there",
+             INCONCLUSIVE: "undecided (the interval contains the margin)"}.get(result, result)
+    return f"{words} on {row.get('dataset')} (the check alone, before the family's correction)"
+
+
+RULES_NOTE = (
+    "How a verdict on the paper is reached (ablations/reproduce/preregistered.py): each claim has a registered "
+    "regime check (a positive control computed from the same runs, threshold and source beside the claim). Where it "
+    "fails, no verdict on the paper is given: \"stand-in only\" at quick and sample scale, \"regime not reached\" at "
+    "full scale, with the measured value and what would reach it. Where it passes, the claim is tested as stated: "
+    "\"holds\" when the one-sided 95 % lower bound of the effect exceeds the claim's margin, \"does not hold\" when "
+    "the upper bound is below it (equivalence claims: TOST), paired differences by seed for train.rng=paired grids, "
+    "McNemar's exact test for solved / not solved per seed; p (holds) and p (does not hold) are those two one-sided "
+    "tests, and Holm's correction runs over both directions of every claim whose regime is reached.")
+
+
+def _p(row: dict, key: str) -> str:
+    value = row.get(key)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return "-"
+    if math.isnan(value):
+        return "-"
+    return "< 1e-4" if value < 1e-4 else f"{value:.2g}"
+
+
 def _claims_markdown(verdicts: pd.DataFrame) -> list[str]:
-    lines = ["| claim | source | sentence | dataset | verdict | p | p (Holm) | seeds needed | published | "
-             "evidence (ours) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines: list[str] = []
     for row in verdicts.to_dict("records"):
-        needed = _number(row.get("seeds_needed"), "seeds") if row["verdict"] == INCONCLUSIVE else ""
-        lines.append("| " + " | ".join(_escape(v) for v in (
-            row["claim"], row["source"], row["sentence"], row["dataset"], f"**{row['verdict']}**",
-            _number(row.get("p"), "p"), _number(row.get("p_holm"), "p"), needed, row["published"], row["evidence"]))
-            + " |")
+        verdict = str(row["verdict"])
+        lines += [f"### `{row['claim']}` ({row['dataset']}): verdict on the paper: **{verdict}**", "",
+                  f"- **The paper says** ({_escape(row['source'])}): {_escape(row['sentence'])}"
+                  + (f" Published: {_escape(row['published'])}." if row.get("published") else "")]
+        if row["dataset"] == "(its parts)":
+            lines += [f"- **Made of**: {_escape(row['evidence'])}", ""]
+            continue
+        if row.get("ran"):
+            lines.append(f"- **What we ran**: {_escape(row['ran'])}")
+        if row.get("regime"):
+            reached = {"yes": "reached", "no": "**not reached**"}.get(str(row.get("regime_reached")), "not checked")
+            lines.append(f"- **Regime check** ({_escape(row['regime'])}): {reached}"
+                         + (f"; measured: {_escape(row['regime_value'])}" if row.get("regime_value") else "")
+                         + (f". To reach it: {_escape(row['to_reach'])}" if row.get("to_reach") and
+                            str(row.get("regime_reached")) != "yes" else ""))
+        lines.append(f"- **Result on what we ran**: {result_in_words(row)}. {_escape(row['evidence'])}")
+        if verdict in (HOLDS, FAILS, INCONCLUSIVE):
+            lines.append(f"- **Verdict on the paper**: {verdict} (p holds {_p(row, 'p_holm')}, p does not hold "
+                         f"{_p(row, 'p_fails_holm')}, after Holm; {_escape(row.get('method') or 'exact')})")
+        elif verdict in (STANDIN, NOT_REACHED):
+            lines.append(f"- **Verdict on the paper**: none ({verdict}): the regime check above did not pass")
+        if row.get("post_hoc"):
+            lines.append(f"- **Flag**: {_escape(row['post_hoc'])}")
+        lines.append("")
     return lines
-
-
-STATISTICS_NOTE = (
-    "Statistics (ablations/reproduce/stats.py): mean ± s.d. over seeds. Runs trained with train.rng=paired (the "
-    "same weights, batches and draws for the same seed in every variant) are compared as paired differences "
-    "over seeds (paired t); other runs by Welch's two-sample bounds. A difference holds when it exceeds the "
-    "stated margin and its one-sided 95 % bound excludes zero, does not hold when its upper bound is below the "
-    "margin, and is inconclusive otherwise; equivalence claims use two one-sided tests (TOST) against the margin "
-    "their evidence states; success counts (delayed XOR) use Fisher's exact test. p is the one-sided p-value "
-    "of \"holds\"; p (Holm) is Holm's step-down adjustment over every claim of the paper that carries a p, and "
-    "\"holds\" needs it below 0.05. \"Seeds needed\": seeds per side at which an effect equal to the observed "
-    "one would be decided with 80 % power at one-sided 95 %, at the observed spread. \"not comparable\": "
-    "measured outside the paper's regime (the evidence gives the distance); \"regime not reached\": no run "
-    "reaches the regime the claim speaks of at this budget.")
 
 
 def markdown(grid: Grid, verdicts: pd.DataFrame, tables: Sequence[pd.DataFrame] = (), wall_s: float | None = None,
              n_runs: int = 0, skipped_tables: Sequence[str] = (), missing: int = 0,
              runs_s: float | None = None) -> str:
     from ..figures import markdown_table
+    from .claims import family_size
 
-    counts = verdicts["verdict"].value_counts().to_dict() if not verdicts.empty else {}
+    claims, hypotheses = family_size(verdicts) if not verdicts.empty else (0, 0)
+    flagged = sorted(set(verdicts.loc[verdicts["post_hoc"].astype(str) != "", "claim"])) \
+        if not verdicts.empty and "post_hoc" in verdicts.columns else []
     head = [f"# Reproduction: {grid.title}", "",
             f"Seed {grid.seed_paper}; `python -m ablations.reproduce paper={grid.paper} scale={grid.scale}"
             f"{''.join(' ' + e for e in grid.extra)}`; "
             f"{n_runs} run(s), seeds {', '.join(map(str, grid.seeds))}."
             + (f" **Incomplete: {missing} of {len(grid.points)} grid points have no finished, evaluated run yet**; "
-               "the verdicts judge the runs that exist." if missing else ""), "",
+               "the claims judge the runs that exist." if missing else ""), "",
             f"**Scale: {grid.scale}.** {SCALE_NOTE.get(grid.scale, '')}", "",
             f"Grid: {grid.description} ({Path(grid.source).name})."
             + (f" **Changed on the command line for every point: {' '.join(grid.extra)}** (the grid's "
                "description above does not include these)." if grid.extra else ""), "",
-            "Verdicts: " + ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS) + ".", "",
-            STATISTICS_NOTE, "", _multiplicity(verdicts), ""]
+            f"**Claims version {pre.CLAIMS_VERSION}**, rules set {pre.CLAIMS_SINCE} "
+            "(ablations/reproduce/preregistered.py; each claim's rule fingerprint is in table.csv, `rule_hash`)."
+            + (f" **Rule set after its runs finished** (see the flag under each): {', '.join(flagged)}." if flagged
+               else " No claim's rule was set after the runs it judges finished."), "",
+            RULES_NOTE, "", multiplicity_note(claims, hypotheses), ""]
     if wall_s is not None:
         head += [f"Wall time of this command: {wall_s:.0f} s"
                  + (f"; the grid's runs recorded {runs_s:.0f} s of training and evaluation in all (status.json "
                     "`wall_time_s`, summed; a re-run that trains nothing keeps this number)." if runs_s else "."), ""]
-    body = ["## Claims", "", *_claims_markdown(verdicts), ""]
-    regimes = _regimes(verdicts)
+    body = ["## Claims", "", *_claims_markdown(verdicts)]
     if tables or skipped_tables:
-        body += ["## The paper's tables, published beside ours", ""]
-        if regimes:
-            body += ["**Regime.** Numbers below that belong to these claims were measured outside the paper's regime "
-                     "and compare with the published ones in neither value nor ordering:", "", *regimes, ""]
+        body += ["## The paper's tables, published beside ours", "",
+                 "Our cells are measured on what the claims above say we ran; where a claim's regime check did not pass, "
+                 "its numbers compare with the published ones in neither value nor ordering.", ""]
         for table in tables:
             body += [markdown_table(table), ""]
         for reason in skipped_tables:
             body += [f"- not built: {reason}"]
     return "\n".join(head + body).rstrip() + "\n"
-
-
-def _regimes(verdicts: pd.DataFrame) -> list[str]:
-    """One line per claim measured outside the paper's regime (not comparable / regime not reached)."""
-    if verdicts.empty:
-        return []
-    rows = verdicts[verdicts["verdict"].isin([NOT_COMPARABLE, NOT_REACHED]) & (verdicts["dataset"] != "(its parts)")]
-    return [f"- `{row['claim']}` ({row['dataset']}, {row['verdict']}): {_escape(str(row['evidence']).split('. Measured')[0])}"
-            for row in rows.to_dict("records")]
-
-
-def _multiplicity(verdicts: pd.DataFrame) -> str:
-    if verdicts.empty or "p" not in verdicts.columns:
-        return ""
-    p = pd.to_numeric(verdicts["p"], errors="coerce")
-    return "Multiplicity: " + multiplicity_note(p.tolist(), verdicts["verdict"].tolist())
 
 
 def write(out_dir: Path, text: str, verdicts: pd.DataFrame, scale: str, extra: Sequence[str] = ()) -> list[Path]:

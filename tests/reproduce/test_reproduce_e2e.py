@@ -21,8 +21,8 @@ scales:
   quick:
     description: digits, 1 epoch, T = 4
     seeds: [0, 1]
-    overrides: [dataset=digits, dataset.steps=4, train.epochs=1, neuron.backend=fused,
-                "eval.noise.severities=[0,5]", eval.noise.n_samples=64, eval.activity.n_samples=64]
+    overrides: [dataset=digits, dataset.steps=4, train.epochs=1,
+                "eval.noise.severities=[0,5,6,7,8]", eval.noise.n_samples=64, eval.activity.n_samples=64]
     suites: [clean, noise, activity]
     groups:
       - name: baselines
@@ -44,12 +44,14 @@ def test_tiny_reproduction_and_its_rerun(tmp_path):
     assert first.trained == 6 and first.skipped == 0 and not first.failed
     out = figures / "reproduce" / "linear_leak"
     text = (out / "table.md").read_text()
-    assert "**Scale: quick.**" in text and "ordering" in text
+    assert "**Scale: quick.**" in text and "stand-in only" in text and "Claims version" in text
     rows = pd.read_csv(out / "table.csv", keep_default_na=False)
     assert {c.id for c in claims.PAPERS["linear_leak"]} == set(rows["claim"])
     assert set(rows["scale"]) == {"quick"}
     measured = rows[rows["claim"] == "linear_leak.more_robust_than_no_leak_gaussian"].iloc[0]
-    assert measured["dataset"] == "digits" and measured["verdict"] in ("holds", "does not hold", "inconclusive")
+    assert measured["dataset"] == "digits" and measured["result"] in ("holds", "does not hold", "inconclusive")
+    assert measured["verdict"] in ("holds", "does not hold", "inconclusive", "stand-in only")
+    assert measured["regime_reached"] in ("yes", "no") and "IF loses" in measured["regime_value"]
     assert "(n=2)" in measured["evidence"]
     assert (out / "linear_leak_noise.png").exists() and first.figures_drawn
 
@@ -67,3 +69,4 @@ def test_tiny_reproduction_and_its_rerun(tmp_path):
 
     section = reproductions_section(figures)
     assert "linear_leak (scale quick)" in section and "more_robust_than_no_leak_gaussian" in section
+    assert "regime check (measured)" in section and "holds," not in section.split("<table")[0]
