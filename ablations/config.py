@@ -85,7 +85,7 @@ def _hydra_compose(overrides: list[str], config_name: str = "config") -> DictCon
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=overrides)
+            return hydra_compose(config_name=config_name, overrides=models.hydra_overrides(overrides))
     finally:
         GlobalHydra.instance().clear()
 

@@ -132,9 +132,11 @@ def _plugin_parameter(key: str) -> bool:
 
 
 def _model_key(key: str) -> bool:
-    """``model.<key>`` that some registered model builder reads (the builder check judges it)."""
+    """``model.<key>`` that some registered model builder reads, or a key inside a free mapping one
+    declares (``model.kwargs.x``); the builder check judges it."""
     parts = key.split(".")
-    return len(parts) == 2 and parts[0] == "model" and any(parts[1] in b.all_keys for b in models.MODELS.values())
+    return (len(parts) == 2 and parts[0] == "model" and any(parts[1] in b.all_keys for b in models.MODELS.values())
+            or models.mapping_key(key))
 
 
 def check_known(overrides: Iterable[Override], groups: Iterable[str], schema: DictConfig | None) -> None:

@@ -32,6 +32,7 @@ from omegaconf import DictConfig
 from . import parallel
 from .config import group_folders, group_options
 from .errors import exit_code, wants_debug
+from .models import hydra_overrides
 from .overrides import RUN_GROUPS
 from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
@@ -95,6 +96,7 @@ def cli(argv: Iterable[str] | None = None) -> None:
     code = exit_code(lambda: compose_run(plain), wants_debug(argv))  # a bad key: one message, exit code 2
     if code:
         sys.exit(code)
+    sys.argv[1:] = hydra_overrides(sys.argv[1:])  # model.kwargs.x=...: the user's keys (ablations.models)
     main()
 
 
