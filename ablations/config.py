@@ -194,7 +194,7 @@ def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neur
     """The validated NeuronSpec of ``cfg.neuron`` (raises UserError with the reason). A variant YAML
     found in the package's config folder or ``search_path`` (a plugin's) that sets a physics key the
     registered variant disagrees with is refused: the registration is the one source of physics."""
-    node = OmegaConf.to_container(cfg.neuron, resolve=True)
+    node = models.imported.without_as_written(OmegaConf.to_container(cfg.neuron, resolve=True))  # model=import
     name = str(node.get("variant") or "vanilla")
     for folder in [CONF_DIR, *search_path]:
         path = Path(str(folder).removeprefix("file://")) / "variant" / f"{name}.yaml"
@@ -267,12 +267,13 @@ def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
     """Write the defaults a spec filled in (tau or lam) and the label its physics give back into
     the config, for the record."""
     resolved = spec.resolved()
+    kept = models.imported.as_written_keys(cfg.neuron)  # model=import: left to the user's neurons
     with open_dict(cfg):
-        cfg.neuron.tau = resolved.tau
+        cfg.neuron.tau = cfg.neuron.tau if "tau" in kept else resolved.tau
         cfg.neuron.lam = resolved.lam
         cfg.neuron.variant = resolved.variant
         for key in neurons.PHYSICS_KEYS:  # every slot's choice, as the record shows it
-            if key in cfg.neuron:
+            if key in cfg.neuron and key not in kept:
                 cfg.neuron[key] = getattr(resolved, key)
         for slot in neurons.SLOTS.values():  # a plugin's slots: where chosen (other runs' identities stay)
             if slot.key not in neurons.PHYSICS_KEYS:

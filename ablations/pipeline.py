@@ -124,12 +124,13 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "dataset": str(cfg.dataset.name),
         "model": str(cfg.model.name),
         "seed": int(cfg.seed),
-        "neuron": spec.describe(),
-        "beta_value": spec.beta_value,
+        "neuron": _neurons_in_words(model, spec),
+        "beta_value": None if hasattr(model, "neuron_table") else spec.beta_value,  # model=import: model_neurons
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
         "versions": results.versions(),
         **({"model_source": dict(model.source)} if getattr(model, "source", None) else {}),  # model=import
+        **({"model_neurons": model.neuron_table()} if hasattr(model, "neuron_table") else {}),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -139,7 +140,7 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "data_verified": (bundle.meta or {}).get("verified", True),
     })
     faults.point("run.running")
-    print(f"run {run_dir}\n  {spec.describe()}\n  device {device}", flush=True)
+    print(f"run {run_dir}\n  {_neurons_in_words(model, spec)}\n  device {device}", flush=True)
     wall_start = time.perf_counter()
     try:
         final = fit(cfg, run_dir, bundle, model, device, on_epoch=on_epoch)
@@ -173,6 +174,11 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
                           wall_time_s=previous_wall + time.perf_counter() - wall_start)
     print(f"{run_dir}: finished, test accuracy {final.get('accuracy', float('nan')):.4f}", flush=True)
     return run_dir
+
+
+def _neurons_in_words(model, spec: neurons.NeuronSpec) -> str:
+    """The neurons a run trains, in words: the spec, or per layer for a user's own model (model=import)."""
+    return model.describe_neurons() if hasattr(model, "describe_neurons") else spec.describe()
 
 
 def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> None:

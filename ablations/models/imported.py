@@ -42,12 +42,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from .. import neurons
 from ..ablate import AblatedNeuron, ablate, ablated_neurons
 from ..errors import UserError
 from ..registry import import_file
 
-__all__ = ["CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of", "build_imported", "wrap"]
+__all__ = ["AS_WRITTEN", "CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of",
+           "build_imported", "wrap", "ablate_arguments", "without_as_written", "as_written_keys"]
 
+#: the value of a ``neuron.*`` key left to the user's neurons (conf/model/import_neuron/as_written.yaml)
+AS_WRITTEN = "model"
 CALLS = ("sequence", "step")
 RETURNS = ("spikes", "membrane")
 READOUTS = ("spike_count", "mem_mean", "mem_max", "mem_last")
@@ -190,6 +194,24 @@ class ImportedNetwork(nn.Module):
     def extra_repr(self) -> str:
         return f"call={self.call}, returns={list(self.returns)}, readout={self.decoding}"
 
+    def neuron_table(self) -> list[dict[str, Any]]:
+        """Per ablated neuron, what it runs with and where each part comes from (``model``: the user's
+        neuron as written; ``override``: a ``neuron.*`` key given; ``variant``): the run record's
+        ``model_neurons`` (:meth:`ablations.ablate.AblatedNeuron.provenance`)."""
+        return [neuron.provenance() for neuron in ablated_neurons(self.user).values()]
+
+    def describe_neurons(self) -> str:
+        """One line per ablated neuron: its module path, its physics, and what came from an override."""
+        lines = []
+        for path, neuron in ablated_neurons(self.user).items():
+            table = neuron.provenance()
+            overridden = [key for key, part in table.items() if isinstance(part, dict) and part["from"] != "model"
+                          and part["from"] != "variant"]
+            lines.append(f"{path}: {neuron.spec.describe()}"
+                         + (f" (given: {', '.join(overridden)}; the rest as written in the model)" if overridden
+                            else " (as written in the model, the variant's leak kind, reset and recurrence)"))
+        return "; ".join(lines)
+
 
 def _probe_records(neurons: Mapping[str, AblatedNeuron], x: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
     records: dict[str, dict[str, torch.Tensor]] = {}
@@ -215,8 +237,64 @@ def wrap(model: nn.Module, variant: Any = "vanilla", call: str = "sequence",
                            input_shape=input_shape)
 
 
+def without_as_written(node: Any) -> Any:
+    """A ``neuron`` config node without the keys left to the user's neurons (value ``model``); with the
+    surrogate left to them, the whole surrogate block (a parameter given alone is checked by
+    :func:`ablations.ablate.ablate` against the surrogates the model has)."""
+    if isinstance(node, dict):
+        return {key: without_as_written(value) for key, value in node.items() if value != AS_WRITTEN
+                and not (isinstance(value, dict) and value.get("name") == AS_WRITTEN)}
+    return node
+
+
+def as_written_keys(node: Any, prefix: str = "") -> set[str]:
+    """The dotted keys of a ``neuron`` node left to the user's neurons (``tau``, ``surrogate.name``)."""
+    node = OmegaConf.to_container(node, resolve=False) if isinstance(node, DictConfig) else node
+    keys: set[str] = set()
+    for key, value in (node or {}).items():
+        if isinstance(value, dict):
+            keys |= as_written_keys(value, f"{prefix}{key}.")
+        elif value == AS_WRITTEN:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+# neuron keys whose config default means "what the package did before it existed", never given
+_NEUTRAL = {"leak_shape": "scalar", "gradient": "exact"}
+
+
+def ablate_arguments(neuron_cfg: Any) -> tuple[str, dict[str, Any]]:
+    """``(variant, options)`` for :func:`ablations.ablate.ablate` from a run's ``neuron`` node: the
+    variant, and only the keys that replace what the user's neurons have (a value other than
+    ``model``, :data:`AS_WRITTEN`) or that choose another component than the variant's."""
+    node = OmegaConf.to_container(neuron_cfg, resolve=True) if isinstance(neuron_cfg, DictConfig) else dict(neuron_cfg)
+    name = str(node.get("variant") or "vanilla")
+    variant = name if name in neurons.VARIANTS else "vanilla"  # a label built from choices: every slot key is set
+    preset = neurons.VARIANTS[variant]
+    options: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in ("variant", "backend", "surrogate") or value is None or value == AS_WRITTEN:
+            continue
+        if key in neurons.PHYSICS_KEYS and key != "reset" and value == getattr(preset, key):
+            continue  # the variant's own choice, written into the record (a reset not `model` is given)
+        if _NEUTRAL.get(key) == value:
+            continue
+        options[key] = value
+    surrogate = {k: v for k, v in dict(node.get("surrogate") or {}).items() if v is not None and v != AS_WRITTEN}
+    name = surrogate.pop("name", None)
+    if name is not None:
+        allowed = neurons.SURROGATE_PARAMETERS[str(name)]
+        options["surrogate"] = str(name)
+        options["surrogate_params"] = {k: float(v) for k, v in surrogate.items() if k in allowed}
+    elif surrogate:
+        options["surrogate_params"] = {k: float(v) for k, v in surrogate.items()}
+    return variant, options
+
+
 def build_imported(cfg: DictConfig, spec, input_shape: tuple[int, ...]) -> ImportedNetwork:
-    """``model=import``: the user's ``model.target(**model.kwargs)`` ablated into ``spec``."""
+    """``model=import``: the user's ``model.target(**model.kwargs)`` ablated into the run's variant,
+    keeping what the user's neurons have except the ``neuron.*`` keys given (:func:`ablate_arguments`;
+    ``spec``, the package's reading of the same node, is not used: the user's neurons fill the rest)."""
     model_cfg = cfg.model
     target = model_cfg.get("target")
     if not target:
@@ -233,8 +311,9 @@ def build_imported(cfg: DictConfig, spec, input_shape: tuple[int, ...]) -> Impor
                         f"{', '.join(parameters) or 'no arguments'}") from None
     if not isinstance(user, nn.Module):
         raise UserError(f"model.target={target!r} returned a {type(user).__name__}, not a torch.nn.Module")
+    variant, options = ablate_arguments(cfg.neuron)
     try:
-        ablated = ablate(user, spec)
+        ablated = ablate(user, variant, **options)
     except ValueError as error:
         raise UserError(f"model.target={target!r}: {error}") from None
     returns = model_cfg.get("returns") or ["spikes", "membrane"]
