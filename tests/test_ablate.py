@@ -190,11 +190,13 @@ def test_rleaky_keeps_its_call_and_weights():
     for step in range(7):
         spk, mem = neuron(ablated["fc"](x[step]), spk, mem)
         outs.append(spk)
-    # by hand: U[t] = beta (1 - S[t-1]) U[t-1] + I[t] + V S[t-1] + b_V, S = H(U - 1)
+    # by hand, with the user's (snnTorch's default) subtractive reset:
+    # U[t] = beta U[t-1] + I[t] + V S[t-1] + b_V - theta S[t-1], S = H(U - 1)
+    assert neuron.spec.reset == "subtract"
     u, s = torch.zeros(2, 6), torch.zeros(2, 6)
     with torch.no_grad():
         for step in range(7):
-            u = 0.8 * (1 - s) * u + ablated["fc"](x[step]) + rlif.recurrent(s)
+            u = 0.8 * u + ablated["fc"](x[step]) + rlif.recurrent(s) - 1.0 * s
             s = (u > 1.0).float()
             assert torch.equal(outs[step], s)
     plain = ablate(model, "vanilla")["rlif"]
