@@ -512,7 +512,7 @@ def expected_duration(elapsed_s: float, batches: int, batches_per_epoch: int, ep
             f"epoch(s) (from the first {batches} batch(es); test passes not counted)")
     if str(device).startswith("cpu") and per_epoch * epochs > CPU_PATIENCE_S:
         line += ("\n  this will not fit a CPU in reasonable time: use a GPU (device=cuda), or a CPU-sized setting such "
-                 "as dataset.steps=20 train.max_batches=50 model=vgg6 (README: Datasets)")
+                 "as dataset.steps=20 train.max_batches=50 model=vgg6 (docs/user-guide.md: Datasets)")
     return line
 
 

@@ -1,12 +1,12 @@
-"""``python -m ablations.docs [check=true]``: the README's reference sections, generated.
+"""``python tools/reference_docs.py [check=true]``: the reference page ``docs/reference.md``, generated.
 
-Everything between ``<!-- BEGIN GENERATED REFERENCE -->`` and ``<!-- END GENERATED REFERENCE -->``
-in ``README.md`` is written by this module from what the package ships: every ``python -m``
+A development tool (not part of the installed package). Everything between
+``<!-- BEGIN GENERATED REFERENCE -->`` and ``<!-- END GENERATED REFERENCE -->`` in ``docs/reference.md`` is written by this module from what the package ships: every ``python -m``
 command (entry points and their docstrings), every dataset (``conf/dataset/`` and where its files
 go, :mod:`ablations.data.files`), every neuron variant with its update equation
 (:data:`ablations.neurons.VARIANTS`), every evaluation suite and figure (their registries) and
 every config group with its options, keys, defaults and comments (``conf/``). The rest of the
-README is never touched. ``check=true`` writes nothing and exits with code 1 when the README is
+page is never touched. ``check=true`` writes nothing and exits with code 1 when the page is
 stale (the test suite runs it), so the reference cannot drift from the code.
 """
 
@@ -20,16 +20,17 @@ from typing import Any, Sequence
 
 from omegaconf import OmegaConf
 
-from .cli import entry as cli_entry, parse as parse_arguments
-from .errors import UserError, parse_bool
+from ablations.cli import entry as cli_entry, parse as parse_arguments
+from ablations.errors import UserError, parse_bool
 
 __all__ = ["BEGIN", "END", "reference", "update", "main"]
 
-BEGIN = "<!-- BEGIN GENERATED REFERENCE (python -m ablations.docs; do not edit by hand) -->"
+BEGIN = "<!-- BEGIN GENERATED REFERENCE (python tools/reference_docs.py; do not edit by hand) -->"
 END = "<!-- END GENERATED REFERENCE -->"
-PACKAGE = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "ablations"
 CONF = PACKAGE / "conf"
-README = PACKAGE.parent / "README.md"
+README = REPO / "docs" / "reference.md"
 _LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_][\w.\-]*):(?P<rest>.*)$")
 
 
@@ -150,7 +151,7 @@ def _commands() -> list[str]:
 
 
 def _datasets() -> list[str]:
-    from .data import files
+    from ablations.data import files
 
     lines = ["### Datasets", "", "| dataset | kind | what it is | files |", "|---|---|---|---|"]
     for path in sorted((CONF / "dataset").glob("*.yaml")):
@@ -198,7 +199,7 @@ def _equation(spec) -> str:
 
 
 def _variants() -> list[str]:
-    from . import neurons
+    from ablations import neurons
 
     lines = ["### Neuron variants", "",
              "`I[t] = W x[t] + b` (the layer's input current), `S[t] = H(U[t] - theta)`, `beta = exp(-1/tau)`, "
@@ -216,7 +217,7 @@ def _variants() -> list[str]:
 
 
 def _suites() -> list[str]:
-    from . import evaluation
+    from ablations import evaluation
 
     lines = ["### Evaluation suites", "", "| suite | data | measures |", "|---|---|---|"]
     for name in evaluation.SUITES:
@@ -226,7 +227,7 @@ def _suites() -> list[str]:
 
 
 def _figures() -> list[str]:
-    from . import figures
+    from ablations import figures
 
     lines = ["### Figures and tables", "", "| name | kind | regenerates |", "|---|---|---|"]
     for name in figures.FIGURES:
@@ -262,41 +263,41 @@ def _groups() -> list[str]:
 def reference() -> str:
     """The generated reference (without the markers)."""
     parts = [["## Reference", "",
-              "Generated from the shipped configs and registries by `python -m ablations.docs`; "
+              "Generated from the shipped configs and registries by `python tools/reference_docs.py`; "
               "`tests/test_docs.py` fails when this section is stale."],
              _commands(), _datasets(), _variants(), _suites(), _figures(), _groups()]
     return "\n\n".join("\n".join(part) for part in parts) + "\n"
 
 
 def update(text: str) -> str:
-    """``text`` (a README) with the generated block replaced, or appended when it has no markers."""
+    """``text`` (the reference page) with the generated block replaced, or appended when it has no markers."""
     block = f"{BEGIN}\n{reference()}{END}"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         _, tail = rest.split(END, 1)
         return head + block + tail
     if BEGIN in text or END in text:
-        raise UserError(f"README has only one of the markers {BEGIN!r} / {END!r}; restore both")
+        raise UserError(f"the page has only one of the markers {BEGIN!r} / {END!r}; restore both")
     return text.rstrip("\n") + "\n\n" + block + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     def work(argv: list[str]) -> int:
-        options, _ = parse_arguments(argv, {"check": "check", "readme": "readme", "debug": "debug"},
-                                     example="python -m ablations.docs [check=true] [readme=PATH]")
-        path = Path(options.get("readme", README))
+        options, _ = parse_arguments(argv, {"check": "check", "page": "page", "debug": "debug"},
+                                     example="python tools/reference_docs.py [check=true] [page=PATH]")
+        path = Path(options.get("page", README))
         if not path.exists():
             raise UserError(f"readme={path}: no such file")
         current = path.read_text()
         wanted = update(current)
         if parse_bool(options.get("check", "false"), "check"):
             if wanted != current:
-                print(f"{path} is stale: run `python -m ablations.docs`", file=sys.stderr)
+                print(f"{path} is stale: run `python tools/reference_docs.py`", file=sys.stderr)
                 return 1
             print(f"{path} is up to date")
             return 0
         if wanted != current:
-            from .atomic import atomic_write_text
+            from ablations.atomic import atomic_write_text
 
             atomic_write_text(path, wanted)
             print(f"updated the reference in {path}")
