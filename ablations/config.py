@@ -18,6 +18,7 @@ validated, resolved run config, before anything is written:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -122,6 +123,11 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictC
         return _hydra_compose(overrides, config_name)
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        missing = re.match(r"In '[^']*': Could not find '([^'/]+)/([^']+)'", first)
+        if missing and missing.group(1) in override_checks.RUN_GROUPS:  # a study's or a test's composition
+            options = group_options(missing.group(1)) + [p.stem for f in group_folders(overrides)[1:]
+                                                          for p in (f / missing.group(1)).glob("*.yaml")]
+            raise UserError(override_checks.unknown_option_message(missing.group(1), missing.group(2), options)) from None
         if first.startswith("Could not override '") and "No match in the defaults list" not in str(error):
             key = first.split("'")[1]
             try:
@@ -143,7 +149,7 @@ def load(overrides: Iterable[str] = (), cfg: DictConfig | None = None) -> DictCo
     ``main``, a study, a test), else it is composed here. Works on a copy."""
     overrides = [str(o) for o in overrides]
     parsed = override_checks.parse(overrides)
-    override_checks.check_groups(parsed)
+    override_checks.check_groups(parsed, group_folders(parsed))
     cfg = compose(overrides) if cfg is None else cfg.copy()
     plugins = list(cfg.get("plugins") or [])
     load_plugins(plugins)
@@ -162,8 +168,8 @@ def load(overrides: Iterable[str] = (), cfg: DictConfig | None = None) -> DictCo
         seed = int(cfg.seed)
         if not 0 <= seed < 2**31:  # numpy and the per-epoch data-order seeds need a non-negative 32-bit int
             raise UserError(f"seed={cfg.seed} must be an integer from 0 to {2**31 - 1}")
-        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
         check_paths(cfg)
+        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
     except OmegaConfBaseException as error:  # e.g. an interpolation ${...} that resolves to nothing
         raise UserError(f"the config cannot be resolved: {str(error).splitlines()[0]}") from None
     except (TypeError, ValueError, OverflowError) as error:  # int('abc'), int(1e400) in the checks
@@ -176,7 +182,9 @@ def check_paths(cfg: DictConfig) -> None:
     """``paths.runs`` must be a folder this process can make and write: its nearest existing part
     is a folder with write access (the run folder itself is made later, under the run lock, which
     answers for what only trying can tell, e.g. ``/proc``)."""
-    value = str(cfg.paths.runs)
+    value = str(cfg.paths.runs or "").strip()
+    if not value:  # Path("") is the working directory: run folders would land wherever the command runs
+        raise UserError(f"paths.runs={cfg.paths.runs!r} is empty; set it to the folder for run records (default: runs)")
     path = Path(value).expanduser()
     existing = path
     while not existing.exists() and existing != existing.parent:
@@ -242,6 +250,8 @@ def validate(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neurons
          f"device={cfg.device!r} is not one of ['auto', 'cpu', 'cuda', 'cuda:N']"),
         (int(cfg.dataset.steps) >= 1 if cfg.dataset.get("steps") is not None else True,
          f"dataset.steps={cfg.dataset.get('steps')} must be >= 1"),
+        (train.get("grad_clip") is None or float(train.grad_clip) > 0,
+         f"train.grad_clip={train.get('grad_clip')} must be > 0 (the largest gradient norm; null = no clipping)"),
         (train.get("max_batches") is None or int(train.max_batches) >= 1,
          f"train.max_batches={train.get('max_batches')} must be >= 1 (or null for every batch); "
          "0 batches would train nothing and record a run at chance"),

@@ -31,7 +31,7 @@ from . import evaluation, models, training
 from .errors import UserError
 
 __all__ = ["Override", "parse", "EVAL_KEYS_BY_KIND", "RUN_GROUPS", "OTHER_COMMAND_GROUPS", "flat_keys",
-           "did_you_mean", "unknown_key_message", "check_groups", "check_known", "check_read", "replayable"]
+           "did_you_mean", "unknown_key_message", "unknown_option_message", "sweep_values", "check_groups", "check_known", "check_read", "replayable"]
 
 # the config groups a run composes; the others in ablations/conf belong to other commands
 RUN_GROUPS = ("variant", "dataset", "model", "train", "eval", "experiment")
@@ -114,12 +114,36 @@ def unknown_key_message(key: str, known: Iterable[str]) -> str:
             "change nothing; `python -m ablations.run --cfg job` lists every key and its value")
 
 
-def check_groups(overrides: Iterable[Override]) -> None:
-    """A group of another command (``study=``, ``reproduce=``) is refused, naming the command."""
+def unknown_option_message(group: str, option: str, options: Iterable[str]) -> str:
+    """``variant=vanila: no such variant (did you mean vanilla?); the variant options are: ...``"""
+    options = sorted(set(options))
+    close = difflib.get_close_matches(option, options, n=1, cutoff=0.6)
+    return (f"{group}={option}: no such {group}{f' (did you mean {close[0]}?)' if close else ''}; "
+            f"the {group} options are: {', '.join(options)}")
+
+
+def sweep_values(value: str) -> list[str]:
+    """The values of a Hydra sweep as typed (``a,b`` or ``choice(a,b)``); one value stays one."""
+    text = value.strip()
+    if text.startswith("choice(") and text.endswith(")"):
+        text = text[len("choice("):-1]
+    return [item.strip().strip("'\"") for item in text.split(",")] if "(" not in text else []
+
+
+def check_groups(overrides: Iterable[Override], folders: Iterable[Path] = ()) -> None:
+    """A group of another command (``study=``, ``reproduce=``) is refused, naming the command; an option
+    of a run group that no config folder (``folders``) has, each value of a sweep too, is refused with
+    the options and the closest one."""
+    folders = list(folders)
     for override in overrides:
         if override.key in OTHER_COMMAND_GROUPS:
             raise UserError(f"{override.text}: {override.key} is not an option of `python -m ablations.run` (its "
                             f"groups: {', '.join(RUN_GROUPS)}); use `{OTHER_COMMAND_GROUPS[override.key]}`")
+        if override.key in RUN_GROUPS and folders and override.value and not override.delete and "${" not in override.value:
+            options = {p.stem for folder in folders for p in (Path(folder) / override.key).glob("*.yaml")}
+            for value in sweep_values(override.value):
+                if options and value not in options and value != "null":
+                    raise UserError(unknown_option_message(override.key, value, options))
 
 
 def _plugin_parameter(key: str) -> bool:

@@ -67,8 +67,10 @@ def prepare(cfg: DictConfig | Iterable[str], overrides: Iterable[str] | None = N
         raise UserError(str(error)) from None
     streams.prepare_model(cfg, model)  # train.rng=paired: weights drawn per module name (ablations/streams.py)
     if model.n_classes != bundle.n_classes:
+        fix = (f"give your model's last layer {bundle.n_classes} outputs (e.g. through model.kwargs)"
+               if models.builder_of(cfg.model) == "import" else f"end the layer string with -{bundle.n_classes}")
         raise UserError(f"model {cfg.model.name!r} has {model.n_classes} outputs but dataset {bundle.name!r} "
-                        f"has {bundle.n_classes} classes; end the layer string with -{bundle.n_classes}")
+                        f"has {bundle.n_classes} classes; {fix}")
     return Prepared(cfg, spec, bundle, model)
 
 

@@ -33,7 +33,7 @@ from . import parallel
 from .config import group_folders, group_options
 from .errors import exit_code, wants_debug
 from .models import hydra_overrides
-from .overrides import RUN_GROUPS
+from .overrides import RUN_GROUPS, check_groups, parse
 from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
 __all__ = ["run", "run_cfg", "compose_run", "main", "cli"]
@@ -88,6 +88,7 @@ def cli(argv: Iterable[str] | None = None) -> None:
         return
     if any(a in ("-m", "--multirun") for a in argv):  # jobs=N: Hydra's joblib launcher (ablations.parallel)
         def rewrite() -> None:
+            check_groups(parse([a for a in argv if not a.startswith("-")]), group_folders(argv))  # every swept option
             sys.argv[1:] = parallel.multirun_arguments(argv)
         report_errors(rewrite, wants_debug(argv))
         argv = [a for a in argv if not a.startswith("jobs=")]

@@ -141,9 +141,53 @@ class ImportedNetwork(nn.Module):
                                 "input_shape")
             device = next((p.device for p in self.parameters()), torch.device("cpu"))
             with torch.no_grad():
-                out = self._records(torch.zeros(1, 1, *self.input_shape, device=device))
+                out = self.dry_run(torch.zeros(1, 1, *self.input_shape, device=device))
             self._n_classes = int(next(iter(out.values())).shape[-1])
         return self._n_classes
+
+    def dry_run(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The records of one forward pass on ``x`` (one sample of the data's shape, before training); a
+        failure in a layer is a UserError naming the layer, the input it expects and the one it was given."""
+        running: list[tuple[str, nn.Module, tuple]] = []
+        hooks = []
+        for path, module in self.user.named_modules():
+            if path and (isinstance(module, AblatedNeuron) or not any(True for _ in module.children())):
+                hooks.append(module.register_forward_pre_hook(
+                    lambda module, args, path=path: running.append((path, module, args))))
+                hooks.append(module.register_forward_hook(lambda module, args, output: running.pop()))
+        try:
+            return self._records(x)
+        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+            if isinstance(error, UserError):
+                raise
+            raise UserError(self._mismatch(running[-1] if running else None, x, error)) from None
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    def _mismatch(self, failed: tuple[str, nn.Module, tuple] | None, x: torch.Tensor, error: Exception) -> str:
+        data = f"the data gives [{', '.join(map(str, x.shape[2:]))}] per sample and time step"
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        source = f"model.target={self.source['target']}" if self.source.get("target") else "the model"
+        if failed is None:
+            return (f"{source}: its forward fails on one sample of the data ({data}; model.call={self.call}): "
+                    f"{type(error).__name__}: {first}. Make the model take inputs of this shape")
+        path, module, args = failed
+        given = [list(a.shape) for a in args if isinstance(a, torch.Tensor)]
+        given_text = str(given[0]) if len(given) == 1 else str(given)
+        if isinstance(module, nn.Linear):
+            expected = f"[batch, {module.in_features}] (in_features={module.in_features})"
+        elif isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            expected = (f"[batch, {module.in_channels}, ...] (in_channels={module.in_channels}, "
+                        f"{type(module).__name__[-2]} spatial dimensions)")
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            expected = f"[batch, {module.num_features}, ...] (num_features={module.num_features})"
+        else:
+            expected = None
+        what = f"expects {expected} but was given {given_text}" if expected else f"was given {given_text} and failed"
+        return (f"{source}: layer {path!r} ({type(module).__name__}) {what}; {data} (model.call={self.call}). "
+                f"Give the model the data's input size (e.g. through model.kwargs) or choose the dataset it was "
+                f"written for. ({type(error).__name__}: {first})")
 
     def _records(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The user's time-major records by name (``spikes``, ``membrane``)."""
