@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import shutil
@@ -215,3 +216,63 @@ def test_model_kwargs_from_the_command_line_build_the_model_and_are_part_of_its_
     assert prepared.model.user[1].out_features == 12
     with pytest.raises(UserError, match=r"model.kwargs=\{'num_hidden': 16\}: not used by model 'default'"):
         prepare(["model.kwargs.num_hidden=16", f"paths.runs={tmp_path}/runs"])
+
+
+def _per_step(network: ImportedNetwork) -> ImportedNetwork:
+    twin = copy.deepcopy(network)
+    twin.folded = False
+    return twin
+
+
+def _sharpened(model: nn.Module) -> nn.Module:
+    with torch.no_grad():  # weights that make every layer spike some, not all, of the time
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                module.weight.mul_(4)
+    return model
+
+
+def _synaptic_sequential() -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Linear(288, 32), snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True),
+                         nn.Linear(32, 10), snn.Leaky(beta=torch.linspace(0.5, 0.95, 10), learn_beta=True,
+                                                      threshold=0.8, init_hidden=True, output=True))
+
+
+FOLDED_CASES = [(tutorial.fc_sequential, variant) for variant in ("vanilla", "no_leak", "complete_leak", "no_reset",
+                                                                   "recurrent", "linear_leak")]
+FOLDED_CASES += [(tutorial.conv_sequential, variant) for variant in ("vanilla", "no_reset", "linear_leak")]
+FOLDED_CASES += [(_synaptic_sequential, variant) for variant in ("vanilla", "no_reset")]
+
+
+@pytest.mark.parametrize("factory, variant", FOLDED_CASES)
+def test_a_tutorial_sequential_runs_time_folded_as_it_runs_step_by_step(factory, variant):
+    torch.manual_seed(0)
+    folded = wrap(_sharpened(factory()), variant, call="step", input_shape=(2, 12, 12))
+    stepwise = _per_step(folded)
+    assert folded.folded, folded.per_step_reason
+    x = (torch.rand(16, 6, 2, 12, 12) < 0.3).float()
+    records, expected = folded._records(x), stepwise._records(x)
+    assert torch.equal(records["spikes"], expected["spikes"])
+    assert 0 < float(expected["spikes"].detach().mean()) < 1
+    assert torch.allclose(records["membrane"], expected["membrane"], atol=1e-5, rtol=0)
+    folded(x).sum().backward()
+    stepwise(x).sum().backward()
+    gradients = dict(stepwise.named_parameters())
+    for name, parameter in folded.named_parameters():
+        assert torch.allclose(parameter.grad, gradients[name].grad, atol=1e-5, rtol=1e-4), name
+
+
+def test_models_that_are_not_folded_say_why_once(caplog):
+    from ablations.models import imported
+
+    imported._SAID.clear()
+    with caplog.at_level("WARNING", logger="ablations.models"):
+        network = wrap(tutorial.Net(), call="sequence", input_shape=(2, 12, 12))
+        wrap(tutorial.Net(), call="sequence", input_shape=(2, 12, 12))
+    assert not network.folded and "model's own forward loops over time" in network.per_step_reason
+    assert sum("runs step by step (model.call=sequence" in r.getMessage() for r in caplog.records) == 1
+    batch_norm = nn.Sequential(nn.Flatten(), nn.Linear(288, 10), nn.BatchNorm1d(10),
+                               snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    assert wrap(batch_norm, call="step").per_step_reason.startswith("layer '2' (BatchNorm1d) is not one the package folds")
+    no_hidden = nn.Sequential(nn.Flatten(), nn.Linear(288, 10), snn.Leaky(beta=0.9))
+    assert wrap(no_hidden, call="step").per_step_reason == "neuron '2' has init_hidden=False"

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -96,6 +97,71 @@ def source_of(target: str) -> dict[str, str]:
     return {"target": str(target), "file": str(file), "sha256": digest}
 
 
+# stateless layers whose output for one sample depends on that sample alone, without randomness:
+# on the folded [T*B, ...] tensor they compute what they compute on each step's [B, ...]
+FOLDABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
+            nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d,
+            nn.AdaptiveMaxPool2d, nn.Flatten, nn.Unflatten, nn.Identity, nn.LayerNorm, nn.ReLU, nn.LeakyReLU, nn.Sigmoid,
+            nn.Tanh, nn.GELU, nn.ELU, nn.SiLU, nn.Hardtanh)
+
+log = logging.getLogger("ablations.models")
+_SAID: set[str] = set()
+
+
+def folding_plan(user: nn.Module, call: str) -> tuple[list[tuple[str, Any]] | None, str]:
+    """How a user's model runs time-folded, or None and why it runs step by step.
+
+    Folded: an ``nn.Sequential`` (``model.call=step``) of the stateless layers in :data:`FOLDABLE`
+    and ablated neurons with ``init_hidden=True`` (tutorial 7), the neuron that returns its membrane
+    (``output=True``) last. Its layers then run once on ``[T*B, ...]`` and each neuron is scanned over
+    time by :func:`ablations.neurons.run_sequence` (the fused scan where it covers the neuron), which
+    computes what calling it once per step computes (``tests/test_model_import.py`` pins spikes equal
+    and membranes to float32 rounding). A model whose own ``forward`` loops over time
+    (``model.call=sequence``, tutorial 5) runs as written: the package cannot see inside the loop."""
+    if call != "step":
+        return None, ("model.call=sequence: the model's own forward loops over time, and the package runs it as "
+                      "written")
+    if not isinstance(user, nn.Sequential) or type(user).forward is not nn.Sequential.forward:
+        return None, f"{type(user).__name__} is not an nn.Sequential (its forward is the model's own)"
+    plan: list[tuple[str, Any]] = []
+    children = list(user.named_children())
+    for index, (path, module) in enumerate(children):
+        if isinstance(module, AblatedNeuron):
+            if not module.init_hidden:
+                return None, f"neuron {path!r} has init_hidden=False"
+            if module.output and index != len(children) - 1:
+                return None, f"neuron {path!r} returns its membrane (output=True) but is not the last layer"
+            plan.append(("neuron", (path, module)))
+        elif type(module) in FOLDABLE and not (isinstance(module, (nn.Flatten, nn.Unflatten)) and
+                                               getattr(module, "start_dim", getattr(module, "dim", 1)) == 0):
+            if plan and plan[-1][0] == "ops":
+                plan[-1][1].append(module)
+            else:
+                plan.append(("ops", [module]))
+        else:
+            return None, (f"layer {path!r} ({type(module).__name__}) is not one the package folds over time "
+                          f"(batch statistics, random masks or state of its own, or unknown)")
+    if not any(kind == "neuron" for kind, _ in plan):
+        return None, "it has no ablated neuron at its top level"
+    return plan, ""
+
+
+def _fold(ops: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    steps, batch = x.shape[:2]
+    folded = x.reshape(steps * batch, *x.shape[2:])
+    for op in ops:
+        folded = op(folded)
+    return folded.reshape(steps, batch, *folded.shape[1:])
+
+
+def _has_hooks(user: nn.Module) -> bool:
+    from torch.nn.modules import module as torch_module
+
+    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in user.modules())
+
+
 def _returns(value: Any) -> tuple[str, ...]:
     names = (value,) if isinstance(value, str) else tuple(value or ())
     names = tuple(str(n) for n in names)
@@ -132,6 +198,13 @@ class ImportedNetwork(nn.Module):
         self.probes = False
         self.records: dict[str, dict[str, torch.Tensor]] = {}
         self._n_classes: int | None = None
+        self.plan, self.per_step_reason = folding_plan(user, call)
+        self.folded = self.plan is not None  # False: every call runs the model step by step (per_step_reason)
+        if not self.folded and self.per_step_reason not in _SAID:
+            _SAID.add(self.per_step_reason)
+            log.warning("note: %s runs step by step (%s): correct, slower than the time-folded path of an "
+                        "nn.Sequential with init_hidden=True neurons (model.call=step)",
+                        self.source.get("target") or type(user).__name__, self.per_step_reason)
 
     @property
     def n_classes(self) -> int:
@@ -189,9 +262,27 @@ class ImportedNetwork(nn.Module):
                 f"Give the model the data's input size (e.g. through model.kwargs) or choose the dataset it was "
                 f"written for. ({type(error).__name__}: {first})")
 
+    def _folded(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The user's ``nn.Sequential`` run time-folded (:func:`folding_plan`): what calling it once per
+        step and stacking the outputs gives."""
+        h = x
+        out: tuple[torch.Tensor, ...] = ()
+        for kind, item in self.plan:
+            if kind == "ops":
+                h = _fold(item, h)
+                out = (h,)
+                continue
+            _, neuron = item
+            spikes, membrane = neurons.run_sequence(neuron.neuron, h, record_membrane=neuron.output)
+            h = spikes.view(h.shape)
+            out = (h, membrane.view(h.shape)) if neuron.output else (h,)
+        return out
+
     def _records(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The user's time-major records by name (``spikes``, ``membrane``)."""
-        if self.call == "sequence":
+        if self.folded and not self.probes and not _has_hooks(self.user):
+            out = self._folded(x)
+        elif self.call == "sequence":
             out = self.user(x)
         else:
             for neuron in ablated_neurons(self.user).values():
