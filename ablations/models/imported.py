@@ -227,7 +227,7 @@ class ImportedNetwork(nn.Module):
             if path and (isinstance(module, AblatedNeuron) or not any(True for _ in module.children())):
                 hooks.append(module.register_forward_pre_hook(
                     lambda module, args, path=path: running.append((path, module, args))))
-                hooks.append(module.register_forward_hook(lambda module, args, output: running.pop()))
+                hooks.append(module.register_forward_hook(lambda module, args, output: running.pop() and None))
         try:
             return self._records(x)
         except (RuntimeError, ValueError, TypeError, IndexError) as error:
