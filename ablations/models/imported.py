@@ -2,9 +2,24 @@ r"""A user's own snnTorch model by import path (``model=import``), ablated into 
 
 ``model.target`` names a class or function returning an ``nn.Module``: ``package.module:Name`` (imported
 from the current directory or the installed packages) or ``path/to/file.py:Name``; ``model.kwargs``
-are passed to it. The module's ``snn.Leaky`` / ``snn.RLeaky`` become the package's neurons of the run's
-``neuron`` node by :func:`ablations.ablate.ablate` (with the node's values: ``neuron.tau`` and
-``neuron.threshold`` set the leak and threshold as for every model, not the user's ``beta``).
+are passed to it (``model.kwargs.num_hidden=128`` on the command line: a free mapping,
+:attr:`ablations.models.Builder.mappings`). The module's ``snn.Leaky`` / ``snn.RLeaky`` /
+``snn.Synaptic`` become the package's neurons of the run's variant by :func:`ablations.ablate.ablate`,
+exactly as ``ablate(model, variant)`` from Python: each neuron keeps what the user wrote (beta per
+layer or per neuron, ``learn_beta``, threshold, ``learn_threshold``, surrogate, the kind of reset),
+and the variant sets the leak kind, whether it resets, and the recurrence. In the run's ``neuron``
+node these keys read ``model`` (:data:`AS_WRITTEN`, ``conf/model/import_neuron/as_written.yaml``);
+a ``neuron.*`` key given on the command line (``neuron.tau=20``, ``neuron.surrogate.name=atan``,
+``neuron.surrogate.slope=10`` for the layers whose surrogate has a slope) replaces the value in
+every layer (:func:`ablate_arguments`). ``status.json`` ``model_neurons`` says, per layer, each
+value and whether it came from the ``model``, an ``override`` or the ``variant``.
+
+Speed: a tutorial-7 ``nn.Sequential`` (``model.call=step``) of stateless layers and neurons with
+``init_hidden=True`` runs time-folded (:func:`folding_plan`): its layers once on ``[T*B, ...]``, its
+neurons through :func:`ablations.neurons.run_sequence` (the fused scan), pinned to the per-step run
+by ``tests/test_model_import.py``. Any other model runs step by step, and the log says why, once.
+Before training, one dry forward pass on one sample of the data's shape (:meth:`ImportedNetwork.dry_run`)
+turns a shape mismatch into one message naming the layer, the input it expects and the one it got.
 
 The user's output convention is declared, not guessed:
 
