@@ -202,7 +202,9 @@ def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neur
     """The validated NeuronSpec of ``cfg.neuron`` (raises UserError with the reason). A variant YAML
     found in the package's config folder or ``search_path`` (a plugin's) that sets a physics key the
     registered variant disagrees with is refused: the registration is the one source of physics."""
-    node = models.imported.without_as_written(OmegaConf.to_container(cfg.neuron, resolve=True))  # model=import
+    node = OmegaConf.to_container(cfg.neuron, resolve=True)
+    if models.builder_of(cfg.model) == "import":  # the keys left to the user's neurons (value `model`)
+        node = models.imported.without_as_written(node)
     name = str(node.get("variant") or "vanilla")
     for folder in [CONF_DIR, *search_path]:
         path = Path(str(folder).removeprefix("file://")) / "variant" / f"{name}.yaml"

@@ -115,7 +115,9 @@ def build_model(cfg: Any, input_shape: tuple[int, ...], spec: "neurons.NeuronSpe
     backend ``cfg.neuron.backend``. A config it cannot build is a ValueError or UserError saying why."""
     if spec is None:
         neuron = cfg.neuron
-        spec = neurons.spec_from_config(imported.without_as_written(  # model=import: keys left to the user's neurons
-            OmegaConf.to_container(neuron, resolve=True) if isinstance(neuron, DictConfig) else dict(neuron)))
+        node = OmegaConf.to_container(neuron, resolve=True) if isinstance(neuron, DictConfig) else dict(neuron)
+        if builder_of(cfg.model) == "import":  # the keys left to the user's neurons (value `model`)
+            node = imported.without_as_written(node)
+        spec = neurons.spec_from_config(node)
     network = check_keys(cfg.model).function(cfg, spec, tuple(input_shape))
     return neurons.set_backend(network, str(cfg.neuron.get("backend") or "auto"))
