@@ -42,7 +42,8 @@ from omegaconf.errors import OmegaConfBaseException
 from . import evaluation, faults, results
 from .errors import UserError
 from .cli import entry, parse as parse_arguments
-from .config import compose, group_options
+from .config import compose, group_options, parse as parse_overrides
+from .config.keys import check_read
 from .errors import parse_bool
 from .registry import load_plugins
 from .evaluation.common import params
@@ -178,6 +179,8 @@ def evaluate(argv: Sequence[str]) -> dict[Path, dict[str, Path]]:
             names = evaluation.resolve(options["suite"], _kind(cfg))
             for name in names:
                 params(cfg, name)  # unknown suite parameters fail here, before anything is written
+            # the run's own rule: a parameter of a suite not evaluated here, or not read on this data, changes nothing
+            check_read(parse_overrides(options["overrides"]), cfg, suites=names, command="evaluate")
         except UserError as error:
             if len(runs) == 1:
                 raise

@@ -11,7 +11,7 @@ Arguments are ``key=value``:
 
 Variants NIR can express export (vanilla, no_leak as ``nir.IF``, complete_leak, recurrent and
 no_leak_recurrent, all with reset zero); the others exit with code 2 and say what NIR lacks. The
-mapping and its limits are in :mod:`ablations.nir_export`.
+mapping and its limits are in :mod:`ablations.interop.nir`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def export(argv: Sequence[str]) -> Path:
     fmt = options.get("format", "nir")
     if fmt not in FORMATS:
         raise UserError(f"format={fmt!r} is not supported; formats: {', '.join(FORMATS)}")
-    from .nir_export import export_run
+    from .interop.nir import export_run
 
     path = export_run(options["run"], options.get("out"))
     print(f"wrote {path}", flush=True)

@@ -1,5 +1,5 @@
-"""A run from command line to record: load the config (:func:`ablations.config.load`: composed,
-checked, resolved), build the data and the model, train (or resume, or skip), evaluate, and record
+"""A run from command line to record: check the config (:func:`ablations.config.check`: composed,
+checked, resolved, once), build the data and the model, train (or resume, or skip), evaluate, and record
 every step under the run directory. :func:`run` takes overrides (what ``python -m ablations.run``
 calls); :func:`run_cfg` takes a composed config (Hydra's multirun, the studies, the tests).
 """
@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from . import config, faults, models, neurons, results, streams, tracking
 from .data import build_dataset
 from .errors import UserError, parse_bool
-from .overrides import replayable
+from .config import replayable
 from .training import Diverged, StopRun, fit, seed_everything, select_device
 
 __all__ = ["Prepared", "prepare", "run", "run_cfg", "compose_run"]
@@ -33,23 +33,21 @@ class Prepared:
     bundle: Any
     model: Any
 
-    def __iter__(self):  # ``spec, bundle, model = prepare(cfg)`` as before
-        return iter((self.spec, self.bundle, self.model))
-
 
 def prepare(cfg: DictConfig | Iterable[str], overrides: Iterable[str] | None = None) -> Prepared:
-    """Load the config and build the data and the model, before anything is written.
+    """Check the config and build the data and the model, before anything is written.
 
     ``cfg`` is a list of command-line overrides, or a config already composed from ``overrides``;
-    either way it goes through :func:`ablations.config.load` (every check, the resolved values: tau,
-    the variant label its physics give), then the dataset's steps are recorded. Works on a copy: the
-    returned ``Prepared.cfg`` is what the run directory and the record are derived from.
+    either way it goes through the one check pass (:func:`ablations.config.check`: every rule once,
+    the resolved values, the neuron spec), then the dataset's steps are recorded. Nothing here checks
+    again. Works on a copy: the returned ``Prepared.cfg`` is what the run directory and the record are
+    derived from.
     """
     if isinstance(cfg, DictConfig):
-        cfg = config.load(overrides or (), cfg)
+        checked = config.check(overrides or (), cfg)
     else:
-        cfg = config.load(list(cfg))
-    spec = config.neuron_spec(cfg)
+        checked = config.check(list(cfg))
+    cfg, spec = checked.cfg, checked.spec
     seed_everything(int(cfg.seed))  # weights are drawn when the model is built
     try:
         bundle = build_dataset(cfg.dataset, cfg.paths.data)
@@ -57,10 +55,10 @@ def prepare(cfg: DictConfig | Iterable[str], overrides: Iterable[str] | None = N
         raise UserError(str(error)) from None
     with open_dict(cfg):
         cfg.dataset.steps = bundle.steps  # derived for generated data; recorded for every run
-    if cfg.eval.get("suites"):
+    if checked.suites is None and cfg.eval.get("suites"):
         from . import evaluation
 
-        evaluation.check(cfg, bundle.kind)  # a misspelled suite fails now, not after training
+        evaluation.check(cfg, bundle.kind)  # the data kind is known only now: a misspelled suite fails before training
     try:
         model = models.build_model(cfg, bundle.input_shape, spec)
     except ValueError as error:
@@ -79,7 +77,7 @@ def run_cfg(cfg: DictConfig | Prepared, on_epoch: Callable[[int, dict], None] | 
     """Train, resume or skip the run ``cfg`` describes (or that :func:`prepare` made ready); return its
     directory. A :class:`StopRun` from ``on_epoch`` propagates with the run directory attached.
     ``overrides`` (the command line the config was composed from) is checked with it and kept in
-    the record, its files made absolute (:func:`ablations.overrides.replayable`), so the same
+    the record, its files made absolute (:func:`ablations.config.replayable`), so the same
     command reproduces the run from any folder and the figures can say which command that is.
 
     The run folder is locked (:class:`ablations.results.RunLock`) while this process works on it:

@@ -30,10 +30,10 @@ import hydra
 from omegaconf import DictConfig
 
 from . import parallel
-from .config import group_folders, group_options
+from .config import RUN_GROUPS, group_folders, group_options, parse
+from .config.keys import check_groups
 from .errors import exit_code, wants_debug
 from .models import hydra_overrides
-from .overrides import RUN_GROUPS, check_groups, parse
 from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
 __all__ = ["run", "run_cfg", "compose_run", "main", "cli"]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablations import coherence as theory
+from ablations.neurons import coherence_theory as theory
 from ablations.evaluation import coherence as coh
 
 # Parameters where the Welch estimate is reliable: moderate noise, rates ~1 per time unit.

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from ablations import data
-from ablations.config import UserError, compose
+from ablations.errors import UserError
+from ablations.config import compose
 from ablations.data import files
 from ablations.data.__main__ import main as data_main
 from ablations.run import run

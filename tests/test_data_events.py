@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from ablations import data
-from ablations.config import UserError, compose
+from ablations.errors import UserError
+from ablations.config import compose
 from ablations.data import frames as frames_module
 from ablations.data.encoders import SequenceEncoder
 from ablations.data.saccades import SaccadeParams, saccade_offsets, simulate_events

@@ -10,7 +10,8 @@ import torch
 from native_formats import write_ssc
 
 from ablations import data
-from ablations.config import UserError, build_model, compose
+from ablations.errors import UserError
+from ablations.config import build_model, compose
 
 
 def test_ssc_reads_hdf5_spike_trains(tmp_path):

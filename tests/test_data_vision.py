@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from ablations import data
-from ablations.config import UserError, compose
+from ablations.errors import UserError
+from ablations.config import compose
 from ablations.data.encoders import PoissonEncoder
 from ablations.data.vision import ImageNormalize
 

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ablations import faults, figures, network, results
-from ablations.config import UserError, compose
+from ablations.errors import UserError
+from ablations.config import compose
 from ablations.data import build_dataset as build_data
 from ablations.figures import learned_leak
 from ablations.data.generated import FreshDelayedXor, bernoulli_positions, make_fresh_delayed_xor

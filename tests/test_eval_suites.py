@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from ablations import data as datasets
 from ablations import evaluate as evaluate_cli
 from ablations import evaluation, results
-from ablations.config import UserError
+from ablations.errors import UserError
 from ablations.run import run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -230,6 +230,12 @@ def test_cli_bad_input_exits_2_with_one_message_and_writes_nothing(vanilla, tmp_
     _cli_fails(capsys, [f"run={tmp_path}", "suite=clean"], "no run record")
     _cli_fails(capsys, [f"run={vanilla}"], "suite= is required")
     _cli_fails(capsys, [f"run={vanilla}", "suite=clean", "colour=red"], "unknown key 'colour'; keys: debug")
+    # what `run` refuses, `evaluate` refuses in the same words: a parameter of a suite this command does not
+    # evaluate, and one the suite reads on other data only (digits is static data)
+    _cli_fails(capsys, [f"run={vanilla}", "suite=noise", "eval.adversarial.n_samples=5"],
+               "eval.adversarial.n_samples=5 changes nothing: suite adversarial is not evaluated by this command")
+    _cli_fails(capsys, [f"run={vanilla}", "suite=adversarial", "eval.adversarial.flip_rate=0.1"],
+               "eval.adversarial.flip_rate is read on event/temporal data only")
     unfinished = tmp_path / "unfinished"
     unfinished.mkdir()
     (unfinished / "config.yaml").write_text((vanilla / "config.yaml").read_text())

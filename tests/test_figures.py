@@ -25,7 +25,8 @@ import pytest  # noqa: E402
 from figure_grid import DIGITS_GRID, EVENT_VARIANTS  # noqa: E402
 
 from ablations import figures, neurons, results  # noqa: E402
-from ablations.config import UserError, compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
+from ablations.errors import UserError
+from ablations.config import compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
 from ablations.figures import missing, select, style  # noqa: E402
 from ablations.figures.__main__ import main as figures_main  # noqa: E402
 from ablations.figures.layout import notes  # noqa: E402

@@ -112,14 +112,14 @@ GOOD = {"objectives": [{"metric": "accuracy", "direction": "maximize"}], "n_tria
                              st.dictionaries(st.sampled_from(["type", "low", "high", "choices", "log", "step"]),
                                              LEAVES, max_size=4), max_size=2))
 def test_random_study_definitions_are_accepted_or_refused_clearly(changes, space):
-    from ablations import study
+    from ablations import studies, study
 
     data = {**GOOD, **changes}
     if space:
         data["space"] = space
     try:
-        definition = study.parse_definition(data)
-        study.check_definition(definition)
+        definition = studies.parse_definition(data)
+        studies.check_definition(definition)
     except UserError as error:
         assert str(error)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ablations.config import UserError, build_model, compose, group_options
+from ablations.errors import UserError
+from ablations.config import build_model, compose, group_options
 from ablations.models.layered import with_dropout
 from ablations.models.resnet import BasicBlock, resnet
 from ablations.network import TimeDropout

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from ablations import evaluation, results
-from ablations.config import UserError, build_model, compose
+from ablations.errors import UserError
+from ablations.config import build_model, compose
 from ablations.models.rnn import RecurrentBaseline
 from ablations.run import run
 

@@ -10,7 +10,8 @@ import torch
 
 nir = pytest.importorskip("nir")
 
-from ablations import network, nir_export  # noqa: E402
+from ablations import network  # noqa: E402
+from ablations.interop import nir as nir_export  # noqa: E402
 from ablations.errors import UserError  # noqa: E402
 from ablations.run import run  # noqa: E402
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ablations import network
-from ablations.config import CONF_DIR, UserError, build_model, compose, group_options, neuron_spec
+from ablations.errors import UserError
+from ablations.config import CONF_DIR, build_model, compose, group_options, neuron_spec
 from ablations.data import build_dataset as build_data
 from ablations.data.generated import make_delayed_xor
 from ablations.studies.checks import check_definition

@@ -12,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from ablations import results
-from ablations.config import UserError
+from ablations.errors import UserError
 from ablations.run import run
 
 TINY = ["dataset.steps=4", "train.epochs=2", "progress=false"]

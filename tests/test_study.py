@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
-from ablations import results, study
-from ablations.config import UserError
+from ablations import results, studies, study
+from ablations.errors import UserError
 from ablations.studies import checks
 from ablations.studies.definition import parse_objective
 from ablations.studies.worker import BudgetReached
@@ -35,34 +35,34 @@ def write_study(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def load(tmp_path: Path, name: str):
-    storage = optuna.storages.RDBStorage(study.default_storage_url(name, tmp_path / "studies"))
+    storage = optuna.storages.RDBStorage(studies.default_storage_url(name, tmp_path / "studies"))
     return optuna.load_study(study_name=name, storage=storage)
 
 
 # --------------------------------------------------------------------------- definitions
 @pytest.mark.parametrize("name", ["leak_tau", "variants", "pareto", "linear_leak"])
 def test_shipped_studies_load_and_compose(name):
-    definition = study.load_definition(name)
-    base = study.check_definition(definition)  # composes every parameter at the ends of its range
+    definition = studies.load_definition(name)
+    base = studies.check_definition(definition)  # composes every parameter at the ends of its range
     assert base.trial.study == name
     assert definition.budget >= 1
 
 
 def test_shipped_study_contents():
-    variants = study.load_definition("variants")
+    variants = studies.load_definition("variants")
     assert variants.sampler_name == "grid"
     assert set(variants.grid()["variant"]) >= {"vanilla", "no_leak", "complete_leak", "no_reset", "recurrent",
                                               "linear_leak", "no_leak_recurrent", "no_leak_no_reset_recurrent"}
     assert variants.budget == len(variants.grid()["variant"]) * len(variants.grid()["seed"])
-    pareto = study.load_definition("pareto")
+    pareto = studies.load_definition("pareto")
     assert pareto.multi_objective and pareto.sampler_name == "nsgaii" and pareto.suites == ["activity"]
     assert [o.direction for o in pareto.objectives] == ["maximize", "minimize"]
-    leak = study.load_definition("leak_tau")
+    leak = studies.load_definition("leak_tau")
     tau = next(p for p in leak.space if p.key == "neuron.tau")
     assert tau.log and tau.when == (("variant", "vanilla"),)
     assert "no_leak" in next(p for p in leak.space if p.key == "variant").choices  # IF, tau = inf
     assert leak.suites == ["noise"]
-    assert study.load_definition("linear_leak").pruner_name == "median"
+    assert studies.load_definition("linear_leak").pruner_name == "median"
 
 
 def test_user_file_takes_precedence_and_extends(tmp_path):
@@ -70,10 +70,10 @@ def test_user_file_takes_precedence_and_extends(tmp_path):
         extends: linear_leak
         n_trials: 3
         """)
-    definition = study.load_definition("variants", tmp_path / "studies", ["sampler.seed=7"])
+    definition = studies.load_definition("variants", tmp_path / "studies", ["sampler.seed=7"])
     assert definition.name == "variants" and definition.n_trials == 3
     assert definition.sampler_name == "tpe" and definition.sampler["seed"] == 7  # from linear_leak, changed
-    assert "variants" in study.available_studies(tmp_path / "studies")
+    assert "variants" in studies.available_studies(tmp_path / "studies")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -92,22 +92,22 @@ def test_user_file_takes_precedence_and_extends(tmp_path):
 ])
 def test_bad_definitions_say_what_is_wrong(text, message):
     with pytest.raises(UserError, match=message):
-        study.parse_definition(__import__("yaml").safe_load(text), "bad")
+        studies.parse_definition(__import__("yaml").safe_load(text), "bad")
 
 
 def test_parse_args_and_overrides():
-    inv = study.parse_args(["study=x", "storage=sqlite:///a.db", "n_jobs=3", "summary=true", "study.n_trials=20",
+    inv = studies.parse_args(["study=x", "storage=sqlite:///a.db", "n_jobs=3", "summary=true", "study.n_trials=20",
                             "train.epochs=5", "variant=no_leak"])
     assert (inv.study, inv.storage, inv.n_jobs, inv.summary) == ("x", "sqlite:///a.db", 3, True)
     assert inv.study_changes == ["n_trials=20"] and inv.run_overrides == ["train.epochs=5", "variant=no_leak"]
-    assert study.parse_args(inv.argv(worker_index=2)).run_overrides == inv.run_overrides
+    assert studies.parse_args(inv.argv(worker_index=2)).run_overrides == inv.run_overrides
     with pytest.raises(UserError, match="n_jobs"):
-        study.parse_args(["n_jobs=0"])
-    assert study.format_value(float("inf")) == "inf" and study.format_value(1e-5) == "1e-05"
-    assert study.format_value("a b") == "'a b'" and study.format_value(True) == "true"
-    assert study.format_value(["noise", "activity"]) == "[noise,activity]"
-    definition = study.load_definition("linear_leak")
-    overrides = study.trial_overrides(definition, ["train.epochs=1", "progress=true"], {"neuron.lam": 0.1}, 4,
+        studies.parse_args(["n_jobs=0"])
+    assert studies.format_value(float("inf")) == "inf" and studies.format_value(1e-5) == "1e-05"
+    assert studies.format_value("a b") == "'a b'" and studies.format_value(True) == "true"
+    assert studies.format_value(["noise", "activity"]) == "[noise,activity]"
+    definition = studies.load_definition("linear_leak")
+    overrides = studies.trial_overrides(definition, ["train.epochs=1", "progress=true"], {"neuron.lam": 0.1}, 4,
                                       ["activity"])
     assert "train.epochs=1" in overrides and "train.epochs=10" not in overrides  # the command line wins
     assert "progress=true" in overrides and "progress=false" not in overrides
@@ -128,43 +128,43 @@ def test_objective_values_from_status_and_eval_tables(tmp_path):
     })
     results.atomic_write_parquet(run_dir / "eval" / "noise.parquet", rows)
     make = lambda **kw: parse_objective({"direction": "maximize", **kw}, "t")  # noqa: E731
-    assert study.objective_value(run_dir, make(metric="accuracy")) == 0.8
-    assert study.objective_value(run_dir, make(metric="n_parameters")) == 1234
+    assert studies.objective_value(run_dir, make(metric="accuracy")) == 0.8
+    assert studies.objective_value(run_dir, make(metric="n_parameters")) == 1234
     noisy = make(suite="noise", metric="accuracy", where={"noise": "gaussian", "scenario": 1, "severity": 5})
-    assert study.objective_value(run_dir, noisy) == pytest.approx((0.5 + 0.7 + 0.6) / 3)
-    assert study.objective_value(run_dir, make(suite="noise", metric="accuracy", where={"severity": [4, 5]},
+    assert studies.objective_value(run_dir, noisy) == pytest.approx((0.5 + 0.7 + 0.6) / 3)
+    assert studies.objective_value(run_dir, make(suite="noise", metric="accuracy", where={"severity": [4, 5]},
                                                reduce="max")) == 0.9
     with pytest.raises(UserError, match="no metric 'spike_rate'.*accuracy, loss"):
-        study.objective_value(run_dir, make(suite="noise", metric="spike_rate"))
+        studies.objective_value(run_dir, make(suite="noise", metric="spike_rate"))
     with pytest.raises(UserError, match="no condition column 'epsilon'"):
-        study.objective_value(run_dir, make(suite="noise", metric="accuracy", where={"epsilon": 0.1}))
+        studies.objective_value(run_dir, make(suite="noise", metric="accuracy", where={"epsilon": 0.1}))
     with pytest.raises(UserError, match="severity=8.*values there: 4, 5"):
-        study.objective_value(run_dir, make(suite="noise", metric="accuracy", where={"severity": 8}))
+        studies.objective_value(run_dir, make(suite="noise", metric="accuracy", where={"severity": 8}))
     with pytest.raises(UserError, match="no evaluation table adversarial.parquet"):
-        study.objective_value(run_dir, make(suite="adversarial", metric="accuracy"))
+        studies.objective_value(run_dir, make(suite="adversarial", metric="accuracy"))
     with pytest.raises(UserError, match="records no 'test_acc'"):
-        study.objective_value(run_dir, make(metric="test_acc"))
+        studies.objective_value(run_dir, make(metric="test_acc"))
 
 
 def test_check_definition_rejects_bad_keys_metrics_and_values(tmp_path, monkeypatch):
     base = {"objectives": [{"metric": "accuracy", "direction": "maximize"}], "n_trials": 2}
-    bad_key = study.parse_definition({**base, "space": {"neuron.tauu": {"low": 1, "high": 2}}}, "k")
+    bad_key = studies.parse_definition({**base, "space": {"neuron.tauu": {"low": 1, "high": 2}}}, "k")
     with pytest.raises(UserError, match="search-space key 'neuron.tauu'"):
-        study.check_definition(bad_key)
-    bad_value = study.parse_definition({**base, "space": {"neuron.tau": {"low": -1, "high": 2}}}, "v")
+        studies.check_definition(bad_key)
+    bad_value = studies.parse_definition({**base, "space": {"neuron.tau": {"low": -1, "high": 2}}}, "v")
     with pytest.raises(UserError, match="neuron.tau=-1.0"):
-        study.check_definition(bad_value)
-    bad_metric = study.parse_definition({**base, "objectives": [{"metric": "accuracyy", "direction": "maximize"}]})
+        studies.check_definition(bad_value)
+    bad_metric = studies.parse_definition({**base, "objectives": [{"metric": "accuracyy", "direction": "maximize"}]})
     with pytest.raises(UserError, match="do not produce metric 'accuracyy'"):
-        study.check_definition(bad_metric)
+        studies.check_definition(bad_metric)
     monkeypatch.setattr(checks, "known_suites", lambda: {"noise", "activity"})
-    bad_suite = study.parse_definition({**base, "objectives": [{"suite": "nois", "metric": "accuracy",
+    bad_suite = studies.parse_definition({**base, "objectives": [{"suite": "nois", "metric": "accuracy",
                                                                "direction": "maximize"}]})
     with pytest.raises(UserError, match=r"(?s)evaluation suite.*'nois'.*suites: .*noise"):
-        study.check_definition(bad_suite)
-    searched = study.parse_definition({**base, "space": {"train.lr": {"low": 0.001, "high": 0.01}}})
+        studies.check_definition(bad_suite)
+    searched = studies.parse_definition({**base, "space": {"train.lr": {"low": 0.001, "high": 0.01}}})
     with pytest.raises(UserError, match="train.lr is searched"):
-        study.check_definition(searched, ["train.lr=0.1"])
+        studies.check_definition(searched, ["train.lr=0.1"])
 
 
 @pytest.mark.slow
@@ -313,24 +313,24 @@ def test_eval_objectives_add_their_suite_and_read_the_table(tmp_path, capsys):
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_local_dead_worker_trial_is_requeued(tmp_path):
     """A running trial whose worker process on this machine is gone is failed and re-queued at once."""
-    definition = study.parse_definition({"objectives": [{"metric": "accuracy", "direction": "maximize"}],
+    definition = studies.parse_definition({"objectives": [{"metric": "accuracy", "direction": "maximize"}],
                                          "space": {"train.lr": {"low": 0.001, "high": 0.01}},
                                          "n_trials": 2, "heartbeat_interval": 60, "grace_period": 600}, "dead")
-    storage, retry = study.open_storage(study.default_storage_url("dead", tmp_path), definition)
-    opened = study.open_study(storage, definition)
+    storage, retry = studies.open_storage(studies.default_storage_url("dead", tmp_path), definition)
+    opened = studies.open_study(storage, definition)
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     trial = opened.ask()
     trial.suggest_float("train.lr", 0.001, 0.01)
-    host, boot, _ = study.worker_id().split("/")
+    host, boot, _ = studies.worker_id().split("/")
     trial.set_user_attr("worker", f"{host}/{boot}/{gone.pid}")
-    worker = study.Worker(opened, storage, retry, definition, [], [])
+    worker = studies.Worker(opened, storage, retry, definition, [], [])
     worker.reclaim()
     trials = opened.get_trials()
     assert [t.state.name for t in trials] == ["FAIL", "WAITING"]
     assert trials[1].params == trials[0].params and trials[1].system_attrs["failed_trial"] == 0
     alive = opened.ask()  # the re-queued trial, now owned by this (live) process: left alone
-    alive.set_user_attr("worker", study.worker_id())
+    alive.set_user_attr("worker", studies.worker_id())
     worker.reclaim()
     assert opened.get_trials()[1].state.name == "RUNNING"
 
@@ -382,17 +382,17 @@ def test_sigterm_requeues_the_running_trial_and_the_same_command_resumes_it(tmp_
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_a_trial_asked_for_after_the_budget_was_taken_runs_nothing(tmp_path, capsys):
     """Two workers asking for the last slot at once: the later trial number is surplus, not a run."""
-    definition = study.parse_definition({"objectives": [{"metric": "accuracy", "direction": "maximize"}],
+    definition = studies.parse_definition({"objectives": [{"metric": "accuracy", "direction": "maximize"}],
                                          "n_trials": 1, "heartbeat_interval": 60, "grace_period": 600}, "last")
-    storage, retry = study.open_storage(study.default_storage_url("last", tmp_path), definition)
-    opened = study.open_study(storage, definition)
+    storage, retry = studies.open_storage(studies.default_storage_url("last", tmp_path), definition)
+    opened = studies.open_study(storage, definition)
     first = opened.ask()  # another worker's trial, running, holding the only slot
-    first.set_user_attr("worker", study.worker_id())
-    worker = study.Worker(opened, storage, retry, definition, paths(tmp_path), [])
+    first.set_user_attr("worker", studies.worker_id())
+    worker = studies.Worker(opened, storage, retry, definition, paths(tmp_path), [])
     opened.optimize(worker.objective, n_trials=1, catch=(BudgetReached,))
     trials = opened.get_trials()
     assert [t.state.name for t in trials] == ["RUNNING", "FAIL"] and trials[1].user_attrs["surplus"]
     assert not (tmp_path / "runs").exists()
-    counts = study.state_counts(opened)
-    assert counts["surplus"] == 1 and "1 surplus" in study.describe_state(counts, 1)
+    counts = studies.state_counts(opened)
+    assert counts["surplus"] == 1 and "1 surplus" in studies.describe_state(counts, 1)
     assert "other workers took the rest of the budget" in capsys.readouterr().out

@@ -20,7 +20,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from ablations import faults, results, study
+from ablations import faults, results, studies, study
 
 pytestmark = pytest.mark.slow  # worker processes and launchers: end to end
 
@@ -53,7 +53,7 @@ def finish(process: subprocess.Popen, folder: Path, log: str, timeout: float = 1
 
 
 def open_sqlite(folder: Path, name: str) -> optuna.Study:
-    storage = optuna.storages.RDBStorage(study.default_storage_url(name, folder / "studies"),
+    storage = optuna.storages.RDBStorage(studies.default_storage_url(name, folder / "studies"),
                                          engine_kwargs={"connect_args": {"timeout": 60}})
     return optuna.load_study(study_name=name, storage=storage)
 
@@ -174,14 +174,14 @@ def postgres_url():
     try:
         import sqlalchemy
 
-        engine = sqlalchemy.create_engine(study.with_driver(url), connect_args={"connect_timeout": 5})
+        engine = sqlalchemy.create_engine(studies.with_driver(url), connect_args={"connect_timeout": 5})
         with engine.connect():
             pass
         engine.dispose()
     except Exception as error:
         if IN_CI:
-            pytest.fail(f"CI=true but PostgreSQL at {study.describe_url(url)} is unreachable: {error}")
-        pytest.skip(f"PostgreSQL at {study.describe_url(url)} is unreachable: {error}")
+            pytest.fail(f"CI=true but PostgreSQL at {studies.describe_url(url)} is unreachable: {error}")
+        pytest.skip(f"PostgreSQL at {studies.describe_url(url)} is unreachable: {error}")
     return url
 
 
@@ -192,8 +192,8 @@ def test_two_workers_on_one_postgresql_study(tmp_path, postgres_url):
     one = start(tmp_path, "one.log", *args, "n_jobs=2")  # two worker processes on this machine
     try:
         text = finish(one, tmp_path, "one.log")
-        assert f"storage {study.describe_url(postgres_url)}" in text  # password hidden
-        storage = optuna.storages.RDBStorage(study.with_driver(postgres_url))
+        assert f"storage {studies.describe_url(postgres_url)}" in text  # password hidden
+        storage = optuna.storages.RDBStorage(studies.with_driver(postgres_url))
         trials = optuna.load_study(study_name=name, storage=storage).get_trials()
         seen = check_concurrent(trials, budget=5)
         check_records(trials, tmp_path, name)
@@ -202,6 +202,6 @@ def test_two_workers_on_one_postgresql_study(tmp_path, postgres_url):
         if one.poll() is None:
             one.kill()
         try:
-            optuna.delete_study(study_name=name, storage=study.with_driver(postgres_url))
+            optuna.delete_study(study_name=name, storage=studies.with_driver(postgres_url))
         except KeyError:
             pass

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ablations import results, study
+from ablations import results, studies, study
 from ablations.errors import UserError
 from ablations.run import run
 
@@ -96,7 +96,7 @@ def test_optuna_dashboard_serves_a_real_study(tmp_path):
     argv = ["study=tiny", *TINY, f"paths.runs={tmp_path / 'runs'}", f"paths.studies={folder}",
             f"paths.figures={tmp_path / 'figures'}"]
     assert study.main(argv) == 0
-    storage = study.default_storage_url("tiny", folder)
+    storage = studies.default_storage_url("tiny", folder)
     port = _free_port()
     dashboard = Path(sys.executable).with_name("optuna-dashboard")
     command = [str(dashboard)] if dashboard.exists() else [sys.executable, "-m", "optuna_dashboard"]

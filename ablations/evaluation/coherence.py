@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..coherence import if_coherence, if_rate, lif_coherence, lif_rate, simulate_coherence
+from ..neurons.coherence_theory import if_coherence, if_rate, lif_coherence, lif_rate, simulate_coherence
 from .common import params, tidy
 
 __all__ = ["SUITE_TABLE", "SUITE_TIME_UNIT_MS", "run", "coherence"]

@@ -2,7 +2,7 @@
 
 A study's trials are ordinary runs whose records carry ``trial.study`` and ``trial.number``
 (:mod:`ablations.study`). These figures read those rows of the results table, take the study's
-objectives from its definition (:func:`ablations.study.load_definition`, the user's file in
+objectives from its definition (:func:`ablations.studies.load_definition`, the user's file in
 ``studies/`` or the shipped one) and compute each objective from the same rows the study read
 (the run's final metrics, or an evaluation suite's rows filtered by ``where`` and reduced), so
 they need neither the Optuna storage nor a checkpoint. The command line writes them to

@@ -119,5 +119,5 @@ def build_model(cfg: Any, input_shape: tuple[int, ...], spec: "neurons.NeuronSpe
         if builder_of(cfg.model) == "import":  # the keys left to the user's neurons (value `model`)
             node = imported.without_as_written(node)
         spec = neurons.spec_from_config(node)
-    network = check_keys(cfg.model).function(cfg, spec, tuple(input_shape))
+    network = MODELS.get(builder_of(cfg.model)).function(cfg, spec, tuple(input_shape))  # keys: the check pass
     return neurons.set_backend(network, str(cfg.neuron.get("backend") or "auto"))

@@ -1,7 +1,7 @@
-"""Command-line overrides: every one is used or refused, and a run records them so they can be replayed.
+"""Command-line overrides: every one is used or refused.
 
 A run is made from Hydra-style overrides (``train.lr=0.01``, ``variant=no_reset``,
-``+train.epoch=3``). :mod:`ablations.config` composes them; this module judges them against the
+``+train.epoch=3``). :mod:`.compose` composes them; this module judges them against the
 composed config, before anything is written:
 
 * **unknown keys** (:func:`check_known`): an override adds (``+key=``) only a key the shipped config
@@ -13,9 +13,6 @@ composed config, before anything is written:
   nor the chosen loss, optimizer, schedule or precision reads (:func:`ablations.training.keys_read`);
   an ``eval.<suite>`` parameter of a suite the run does not evaluate, or one the suite reads only on
   another kind of data (:data:`EVAL_KEYS_BY_KIND`).
-* **replay** (:func:`replayable`): the overrides a run records name its plugin files, its config
-  search path (``hydra.searchpath``) and its folders (``paths.*``) by absolute path, so that the
-  same command from any folder reproduces the run.
 """
 
 from __future__ import annotations
@@ -27,11 +24,12 @@ from typing import Any, Iterable
 
 from omegaconf import DictConfig, OmegaConf
 
-from . import evaluation, models, training
-from .errors import UserError
+from .. import evaluation, models, training
+from ..errors import UserError
 
 __all__ = ["Override", "parse", "EVAL_KEYS_BY_KIND", "RUN_GROUPS", "OTHER_COMMAND_GROUPS", "flat_keys",
-           "did_you_mean", "unknown_key_message", "unknown_option_message", "sweep_values", "check_groups", "check_known", "check_read", "replayable"]
+           "did_you_mean", "unknown_key_message", "unknown_option_message", "sweep_values", "check_groups",
+           "check_known", "check_read"]
 
 # the config groups a run composes; the others in ablations/conf belong to other commands
 RUN_GROUPS = ("variant", "dataset", "model", "train", "eval", "experiment")
@@ -182,9 +180,8 @@ def _value(cfg: DictConfig, key: str) -> Any:
     return OmegaConf.select(cfg, key, default=None, throw_on_resolution_failure=False)
 
 
-def _train_refusal(override: Override, cfg: DictConfig) -> str | None:
+def _train_refusal(override: Override, cfg: DictConfig, read: dict[str, str]) -> str | None:
     leaf = override.key.split(".")[1]
-    read = training.keys_read(cfg.train)
     if leaf in read:
         return None
     readers = training.readers_of(leaf)
@@ -200,15 +197,17 @@ def _train_refusal(override: Override, cfg: DictConfig) -> str | None:
             f"has {now}; drop it or choose one of those")
 
 
-def _eval_refusal(override: Override, cfg: DictConfig) -> str | None:
+def _eval_refusal(override: Override, cfg: DictConfig, selected: list[str], command: str) -> str | None:
     parts = override.key.split(".")
     suite = parts[1]
     if suite not in evaluation.SUITES:
         return None
     kind = cfg.dataset.get("kind")
     kind = None if kind is None else str(kind)
-    selected = evaluation.resolve(list(cfg.eval.get("suites") or []), kind)
     if suite not in selected:
+        if command == "evaluate":
+            return (f"{override.text} changes nothing: suite {suite} is not evaluated by this command (suite="
+                    f"{','.join(selected)}); add it (suite={','.join([*selected, suite])}) or drop the override")
         return (f"{override.text} changes nothing: suite {suite} is not evaluated by this run (eval.suites="
                 f"{list(cfg.eval.get('suites') or [])}); add it (eval.suites=[{', '.join([*selected, suite])}]) "
                 f"or evaluate later with `python -m ablations.evaluate run=PATH suite={suite} {override.text}`")
@@ -222,54 +221,25 @@ def _eval_refusal(override: Override, cfg: DictConfig) -> str | None:
     return None
 
 
-def check_read(overrides: Iterable[Override], cfg: DictConfig) -> None:
-    """Refuse a ``train.*`` or ``eval.<suite>.*`` override that the composed run ``cfg`` never reads."""
+def check_read(overrides: Iterable[Override], cfg: DictConfig, train_keys: dict[str, str] | None = None,
+               suites: list[str] | None = None, command: str = "run") -> None:
+    """Refuse a ``train.*`` or ``eval.<suite>.*`` override that the composed run ``cfg`` never reads.
+    ``train_keys`` (:func:`ablations.training.keys_read`) and ``suites`` (the suites evaluated) are
+    computed here when the caller does not have them; ``command`` is ``run`` or ``evaluate`` (which
+    names its suites with ``suite=``)."""
+    if train_keys is None:
+        train_keys = training.keys_read(cfg.train)
+    if suites is None:
+        kind = cfg.dataset.get("kind")
+        suites = evaluation.resolve(list(cfg.eval.get("suites") or []), None if kind is None else str(kind))
     for override in overrides:
         if override.delete or override.is_hydra:
             continue
         parts = override.key.split(".")
         message = None
         if parts[0] == "train" and len(parts) >= 2:
-            message = _train_refusal(override, cfg)
+            message = _train_refusal(override, cfg, train_keys)
         elif parts[0] == "eval" and len(parts) >= 2 and parts[1] != "suites":
-            message = _eval_refusal(override, cfg)
+            message = _eval_refusal(override, cfg, suites, command)
         if message:
             raise UserError(message)
-
-
-def _absolute(path: str, cwd: Path) -> str:
-    return str((cwd / Path(path).expanduser()).resolve()) if path else path
-
-
-def _list_items(value: str) -> list[str] | None:
-    text = value.strip()
-    if not (text.startswith("[") and text.endswith("]")):
-        return None
-    return [item.strip().strip("'\"") for item in text[1:-1].split(",") if item.strip()]
-
-
-def replayable(overrides: Iterable[str], cwd: str | Path | None = None) -> list[str]:
-    """The overrides with every file they name made absolute (plugin ``.py`` files, ``file://``
-    entries of ``hydra.searchpath``, ``paths.*`` folders), so that they replay from any folder."""
-    cwd = Path.cwd() if cwd is None else Path(cwd)
-    out = []
-    for override in parse(overrides):
-        head = override.text.partition("=")[0]
-        value = override.value
-        if value is None or "${" in value:
-            out.append(override.text)
-            continue
-        if override.key == "plugins":
-            items = _list_items(value)
-            items = [value] if items is None else items
-            items = [_absolute(i, cwd) if i.endswith(".py") else i for i in items]
-            out.append(f"{head}=[{','.join(items)}]")
-        elif override.key == "hydra.searchpath":
-            items = _list_items(value) or [value]
-            items = [f"file://{_absolute(i[len('file://'):], cwd)}" if i.startswith("file://") else i for i in items]
-            out.append(f"{head}=[{','.join(items)}]")
-        elif override.key.startswith("paths.") and value not in ("", "null"):
-            out.append(f"{head}={_absolute(value, cwd)}")
-        else:
-            out.append(override.text)
-    return out

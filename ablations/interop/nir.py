@@ -61,9 +61,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import UserError
-from .network import SpikingNetwork, TimeDropout
-from .neurons import NeuronSpec, RecurrentNeuron
+from ..errors import UserError
+from ..network import SpikingNetwork, TimeDropout
+from ..neurons import NeuronSpec, RecurrentNeuron
 
 __all__ = ["DT", "check_exportable", "to_nir", "write", "export_run", "simulate", "require_nir", "to_snntorch"]
 
@@ -326,7 +326,7 @@ def to_snntorch(graph):
 
 def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Export a finished run's trained network to ``out`` (default ``<run>/export/model.nir``)."""
-    from . import results
+    from .. import results
 
     require_nir()
     run_dir = Path(run_dir)

@@ -1,0 +1,1 @@
+"""Interoperability with other tools: the Neuromorphic Intermediate Representation (:mod:`.nir`)."""
