@@ -132,15 +132,21 @@ def check_groups(overrides: Iterable[Override], folders: Iterable[Path] = ()) ->
     """A group of another command (``study=``, ``reproduce=``) is refused, naming the command; an option
     of a run group that no config folder (``folders``) has, each value of a sweep too, is refused with
     the options and the closest one."""
+    overrides = list(overrides)
     folders = list(folders)
+    if any(o.key == "hydra.searchpath" and o.value and any(not item.strip(" '\"").startswith("file://") for item in
+                                                          o.value.strip("[]").split(",")) for o in overrides):
+        folders = []  # a search path that is not a folder (pkg://): Hydra finds its options, this check cannot
     for override in overrides:
         if override.key in OTHER_COMMAND_GROUPS:
             raise UserError(f"{override.text}: {override.key} is not an option of `python -m ablations.run` (its "
                             f"groups: {', '.join(RUN_GROUPS)}); use `{OTHER_COMMAND_GROUPS[override.key]}`")
         if override.key in RUN_GROUPS and folders and override.value and not override.delete and "${" not in override.value:
             options = {p.stem for folder in folders for p in (Path(folder) / override.key).glob("*.yaml")}
+            nested = {p.relative_to(Path(folder) / override.key).with_suffix("").as_posix()  # base configs
+                      for folder in folders for p in (Path(folder) / override.key).rglob("*.yaml")}
             for value in sweep_values(override.value):
-                if options and value not in options and value != "null":
+                if options and value not in nested and value != "null":
                     raise UserError(unknown_option_message(override.key, value, options))
 
 
