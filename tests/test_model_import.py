@@ -191,6 +191,8 @@ def test_a_neuron_key_given_replaces_the_models_value_and_is_recorded(tmp_path):
     assert row["beta"]["from"] == "override" and row["learn_beta"]["from"] == "model"
     assert row["surrogate"]["from"] == "override" and row["reset"]["from"] == "override"
     assert row["threshold"]["from"] == "model"
+    no_reset = prepare(base + ["variant=no_reset"])
+    assert no_reset.cfg.neuron.reset == "none" and no_reset.model.neuron_table()[0]["reset"]["from"] == "variant"
     explicit = prepare(compose(base + ["neuron.tau=10"]), base + ["neuron.tau=10"])  # a preset's value, given
     assert float(explicit.model.user.lif2.beta) == pytest.approx(math.exp(-1 / 10))
     assert float(kept.model.user.lif2.beta) == pytest.approx(0.8)

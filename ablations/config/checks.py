@@ -227,6 +227,8 @@ def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
     the config, for the record."""
     resolved = spec.resolved()
     kept = models.imported.as_written_keys(cfg.neuron)  # model=import: left to the user's neurons
+    if resolved.reset == "none":
+        kept.discard("reset")  # a variant without reset (no_reset): the record says none, as it runs
     with open_dict(cfg):
         cfg.neuron.tau = cfg.neuron.tau if "tau" in kept else resolved.tau
         cfg.neuron.lam = resolved.lam

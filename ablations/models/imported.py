@@ -409,8 +409,13 @@ def as_written_keys(node: Any, prefix: str = "") -> set[str]:
     return keys
 
 
-# neuron keys whose config default means "what the package did before it existed", never given
-_NEUTRAL = {"leak_shape": "scalar", "gradient": "exact"}
+def _neuron_defaults() -> dict[str, Any]:
+    """The ``neuron`` node of ``conf/config.yaml``: a key at its default there is the package's default,
+    which ``ablate()`` applies anyway (the keys a user's neuron holds read ``model`` instead)."""
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    defaults = dict(OmegaConf.to_container(OmegaConf.load(conf / "config.yaml")).get("neuron") or {})
+    as_written = OmegaConf.to_container(OmegaConf.load(conf / "model" / "import_neuron" / "as_written.yaml"))["neuron"]
+    return {key: value for key, value in defaults.items() if key not in as_written}  # a value there is given
 
 
 def ablate_arguments(neuron_cfg: Any) -> tuple[str, dict[str, Any]]:
@@ -422,13 +427,14 @@ def ablate_arguments(neuron_cfg: Any) -> tuple[str, dict[str, Any]]:
     variant = name if name in neurons.VARIANTS else "vanilla"  # a label built from choices: every slot key is set
     preset = neurons.VARIANTS[variant]
     options: dict[str, Any] = {}
+    defaults = _neuron_defaults()
     for key, value in node.items():
         if key in ("variant", "backend", "surrogate") or value is None or value == AS_WRITTEN:
             continue
-        if key in neurons.PHYSICS_KEYS and key != "reset" and value == getattr(preset, key):
+        if key in neurons.PHYSICS_KEYS and value == getattr(preset, key) and (key != "reset" or value == "none"):
             continue  # the variant's own choice, written into the record (a reset not `model` is given)
-        if _NEUTRAL.get(key) == value:
-            continue
+        if key in defaults and defaults[key] == value and not isinstance(value, dict):
+            continue  # the package's default for a key the user's neurons do not hold
         options[key] = value
     surrogate = {k: v for k, v in dict(node.get("surrogate") or {}).items() if v is not None and v != AS_WRITTEN}
     name = surrogate.pop("name", None)
