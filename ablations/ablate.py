@@ -39,7 +39,7 @@ before the neuron in the model's module order (``n_neurons={"path": N}`` where t
 Each replaced neuron is an :class:`AblatedNeuron` (still an ``snn.Leaky`` / ``snn.RLeaky`` for
 ``isinstance`` and ``snntorch.utils.reset``) that holds the package's neuron as ``.neuron`` (built by
 :func:`ablations.neurons.build_neuron`) and runs one step of it per call: the spikes and membranes are those
-of the package's own network with the same weights (``tests/test_ablate.py``). Its ``trace`` (off by
+of the package's own network with the same weights (``tests/network/test_ablate.py``). Its ``trace`` (off by
 default) records each step's current, spikes and membrane for the evaluation suites.
 """
 

@@ -1,7 +1,7 @@
 """Write examples/quickstart.ipynb from the cells below, executed: ``python examples/make_quickstart.py``.
 
 The notebook is generated so that its text is reviewed here, as code, and stored with its outputs
-(readable on a code host without running it); tests/test_quickstart.py checks that the committed
+(readable on a code host without running it); tests/run/test_quickstart.py checks that the committed
 cells are these, all executed without an error, and executes it again end to end.
 """
 
@@ -134,7 +134,7 @@ evaluation suites find its spiking layers by their neuron modules (here `lif1` a
 table = results.load_results("runs")
 rates = table[(table.kind == "eval") & (table.model == "import") & (table.metric == "spike_rate") & table.neuron.isna()]
 rates.pivot_table(index="layer", columns="variant", values="value").round(3)"""),
-    ("code", """figure = figures.build("variant_comparison", figures.load("runs"))
+    ("code", """figure = figures.build("variant_comparison", figures.load("runs"), grid="digits/import")  # runs/ holds two grids
 figure"""),
 ]
 

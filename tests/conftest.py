@@ -1,15 +1,22 @@
 """Shared fixtures: what several test modules need, built once per test session.
 
+The tests mirror the package (``tests/neurons`` for ``ablations/neurons``, ``tests/config`` for
+``ablations/config``, ...); what several of them share (the figure grid, run records of every state,
+native dataset files, the table of neuron cases, the records of version 0.1.0) is in ``tests/support``.
+
 Tiers: ``pytest -m "not slow"`` is the inner loop; tests that start subprocesses or run a whole
 command end to end carry ``@pytest.mark.slow`` and run in CI with everything else.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from figure_grid import build_grid
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
+from figure_grid import build_grid  # noqa: E402
 
 
 @pytest.fixture(scope="session")

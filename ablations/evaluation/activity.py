@@ -47,7 +47,7 @@ called once per step on the previous step's spikes). Dense MACs are the same sum
 input and weight counted as non-zero.
 
 Agreement with NeuroBench (``neurobench`` suite, NeuroBench 2.3; pinned by
-``tests/test_neurobench.py`` on the same run, subset and encoded inputs):
+``tests/evaluation/test_neurobench.py`` on the same run, subset and encoded inputs):
 
 * ``synaptic_acs`` / ``synaptic_macs`` (``network``) equal NeuroBench's ``Effective_ACs`` /
   ``Effective_MACs``: the same count (non-zero inputs times non-zero fan-out, bias excluded),

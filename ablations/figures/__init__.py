@@ -142,19 +142,28 @@ def get(name: str) -> FigureSpec:
 
 
 def load(runs: str | Path = "runs") -> pd.DataFrame:
-    """The results table of ``runs`` (:func:`ablations.results.load_results`), remembering the root."""
+    """The results table of ``runs`` (:func:`ablations.results.load_results`), remembering the root and
+    each run's config (the keys that tell settings apart: :mod:`ablations.figures.settings`)."""
     from ..results import load_results
+
+    from .settings import attach_configs
 
     frame = load_results(runs)
     frame.attrs["runs_root"] = str(runs)
-    return frame
+    return attach_configs(frame)
 
 
-def build_figure(name: str, results: pd.DataFrame) -> Any:
-    """The figure (or table) ``name`` drawn from ``results``; raises :class:`MissingResults`."""
+def build_figure(name: str, results: pd.DataFrame, grid: str | None = None) -> Any:
+    """The figure (or table) ``name`` drawn from ``results`` (only the runs of ``grid``,
+    ``"DATASET/MODEL"``, when given); raises :class:`MissingResults`, and
+    :class:`~ablations.figures.settings.AmbiguousGrid` for a grid figure of several grids."""
     from . import style
 
     spec = get(name)
+    if grid:
+        from .settings import filter_grid
+
+        results = filter_grid(results, grid)
     with style.theme():
         return spec.function()(results)
 

@@ -6,6 +6,9 @@ Keys::
     out=PATH             output folder (default: figures; same as paths.figures=PATH)
     figure=NAME[,NAME]   only these figures / tables (default: all); list=true shows the names
     format=png,pdf       figure file formats (default: png,pdf)
+    grid=DATASET/MODEL   draw only the runs of this grid (dataset and model); needed by the grid figures
+                         (variant_comparison, variant_heatmap, variant_learning_curves) when the runs
+                         folder holds several: they list the grids found
     paths.studies=PATH   where user study files live (default: studies), for the study figures
     debug=true           tracebacks for errors
 
@@ -27,11 +30,11 @@ from ..registry import load_plugins
 USAGE = __doc__
 
 KEYS = {"runs": "runs", "paths.runs": "runs", "out": "out", "paths.figures": "out", "figure": "figure",
-        "figures": "figure", "format": "format", "paths.studies": "studies", "debug": "debug", "list": "list",
+        "figures": "figure", "format": "format", "grid": "grid", "paths.studies": "studies", "debug": "debug", "list": "list",
         "plugins": "plugins"}
 
 
-DEFAULTS = {"runs": "runs", "out": "figures", "figure": "", "format": "png,pdf", "studies": "studies",
+DEFAULTS = {"runs": "runs", "out": "figures", "figure": "", "format": "png,pdf", "grid": "", "studies": "studies",
             "debug": "false", "list": "false", "plugins": ""}
 
 
@@ -68,6 +71,12 @@ def _main(argv: Sequence[str]) -> int:
     runs = Path(options["runs"])
     results = load(runs)
     results.attrs["studies_dir"] = options["studies"]
+    if options["grid"]:
+        from .settings import filter_grid
+
+        results = filter_grid(results, options["grid"])
+    elif options["figure"]:
+        _refuse_ambiguous_grid(results, which)
     n_runs = int((results["kind"] == "run").sum()) if "kind" in results.columns else 0
     print(f"results: {n_runs} run(s) under {runs}" + ("" if runs.exists() else " (folder does not exist)")
           + f", loaded in {time.perf_counter() - start:.1f} s", flush=True)
@@ -82,6 +91,24 @@ def _main(argv: Sequence[str]) -> int:
             for command in missing.commands:
                 print(f"      {command}")
     return 0
+
+
+GRID_FIGURES = ("variant_comparison", "variant_heatmap", "variant_learning_curves")
+
+
+def _refuse_ambiguous_grid(results, which: list[str]) -> None:
+    """Asked by name for a grid figure of a runs folder holding several grids: exit 2 before any work,
+    listing the grids (drawing every figure skips them instead, with the same listing)."""
+    from .select import run_rows
+    from .settings import AmbiguousGrid, choose_grid
+
+    asked = [name for name in which if name in GRID_FIGURES]
+    if not asked:
+        return
+    try:
+        choose_grid(run_rows(results), results, ",".join(asked))
+    except AmbiguousGrid as ambiguous:
+        raise UserError(f"{ambiguous.reason}\n" + "\n".join(f"  {c}" for c in ambiguous.commands)) from None
 
 
 if __name__ == "__main__":

@@ -141,4 +141,8 @@ def left_out_variants(before: pd.DataFrame, after: pd.DataFrame, why: str) -> st
         return None
     counts = gone.groupby("variant")["run_dir"].nunique() if "run_dir" in gone.columns else gone["variant"].value_counts()
     listed = ", ".join(f"{variant} ({int(n)} run(s))" for variant, n in counts.items())
-    return f"not drawn ({why}): {listed}; python -m ablations.figures figure=variant_comparison draws every variant"
+    root = before.attrs.get("runs_root", "runs")
+    grids = before[["dataset", "model"]].drop_duplicates() if {"dataset", "model"} <= set(before.columns) else None
+    grid = f" grid={grids.iat[0, 0]}/{grids.iat[0, 1]}" if grids is not None and len(grids) == 1 else ""
+    return (f"not drawn ({why}): {listed}; python -m ablations.figures runs={root}{grid} figure=variant_comparison "
+            "draws every variant")

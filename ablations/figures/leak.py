@@ -11,73 +11,55 @@ evaluation suites wrote (:mod:`ablations.evaluation.noise`, :mod:`~ablations.eva
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import yaml
 
-from . import layout, missing, select, style
+from . import layout, missing, select, settings, style
 
 __all__ = ["coherence", "critical_frequency", "enwsi", "input_spectra", "noise_robustness", "sse_generalization"]
 
 NOISE_NAMES = {"gaussian": "Gaussian", "impulse": "impulse"}
 LEAK_VARIANTS = list(select.LEAK_VARIANTS)
 
-# Config keys that may differ between the runs one tau figure compares: the leak itself, the seed
-# and bookkeeping. Everything else (training protocol, network, data, gradient) must be shared.
-_TAU_KEYS = ("neuron.tau", "neuron.beta", "neuron.leak", "neuron.variant", "seed", "trial.", "paths.", "progress",
-             "device", "debug", "train.progress", "train.num_workers", "eval.")
-
-
-def _flatten(prefix: str, node, out: dict) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _flatten(f"{prefix}{key}.", value, out)
-    else:
-        out[prefix[:-1]] = node
-
-
-def _setting_of(run_dir: str) -> str:
-    """A digest of the run's resolved config without the keys a tau comparison may vary."""
-    path = Path(str(run_dir)) / "config.yaml"
-    flat: dict = {}
-    if path.exists():
-        _flatten("", yaml.safe_load(path.read_text()) or {}, flat)
-    kept = {k: v for k, v in flat.items() if not any(k == p or k.startswith(p) for p in _TAU_KEYS)}
-    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:10]
+#: Config keys a tau figure compares (besides the variant's physics and the seed, never settings).
+TAU_KEYS = ("neuron.tau", "neuron.beta")
 
 
 def same_setting(rows: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
-    """Per dataset, the leak-ablation rows of the one setting (every config value but tau, seed and
-    bookkeeping) that covers the most tau values, then the most runs; and a note naming what was
-    left out (None when nothing was). So every tau figure compares like with like."""
+    """Per dataset, the leak-ablation rows of the one setting (:mod:`ablations.figures.settings`: every
+    config value but tau, the variant's physics and the seed) that covers the most tau values, then
+    the most runs; and a note naming what was left out (None when nothing was). So every tau figure
+    compares like with like."""
     if rows.empty or "run_dir" not in rows.columns:
         return rows, None
-    rows = rows.copy()
-    settings = {run: _setting_of(run) for run in rows["run_dir"].unique()}
-    rows["_setting"] = rows["run_dir"].map(settings)
     taus = select.effective_tau(rows).round(6)
-    keep, dropped = [], []
+    keep: set = set()
+    dropped = []
     for dataset, group in rows.groupby("dataset", sort=False):
+        runs = group.drop_duplicates("run_dir")
+        assigned = settings.assign_settings(runs, rows, ignore=TAU_KEYS)
+        if not assigned.several:
+            keep |= set(runs["run_dir"])
+            continue
+        tau_of = dict(zip(group["run_dir"], taus[group.index]))
         ranking = []
-        for setting, setting_rows in group.groupby("_setting"):
-            ranking.append((-taus[setting_rows.index].nunique(), -setting_rows["run_dir"].nunique(), setting))
-        ranking.sort()
-        keep.append((dataset, ranking[0][2]))
-        for _, runs, setting in ranking[1:]:
-            dropped.append(f"{dataset}: setting {setting} ({-runs} run(s))")
-    chosen = set(keep)
-    mask = [(d, s_) in chosen for d, s_ in zip(rows["dataset"], rows["_setting"])]
+        for position, label in enumerate(assigned.labels):
+            mine = set(assigned.rows.loc[assigned.rows["setting"] == label, "run_dir"])
+            ranking.append((-len({tau_of[r] for r in mine}), -len(mine), position, label, mine))
+        ranking.sort(key=lambda entry: entry[:3])
+        chosen = ranking[0][4]
+        keep |= chosen
+        for *_, label, mine in ranking[1:]:
+            if mine - chosen:
+                dropped.append(f"{dataset}: {label} ({len(mine - chosen)} run(s))")
     note = None
     if dropped:
         note = ("Runs compared share every setting but tau and seed; other settings not drawn: "
                 + "; ".join(dropped))
-    return rows[mask].drop(columns="_setting"), note
+    return rows[rows["run_dir"].isin(keep)], note
 
 
 def _tau_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:

@@ -20,7 +20,8 @@ import pandas as pd
 from . import style
 from .select import DEFAULT_SEEDS, ROLES_VARIANTS, datasets_of, paper_rows, run_rows, runs_root
 
-__all__ = ["MissingResults", "base_overrides", "evaluate_command", "missing_commands", "require", "run_command"]
+__all__ = ["MissingResults", "base_overrides", "choose_dataset", "evaluate_command", "missing_commands", "require",
+           "run_command", "shared_overrides"]
 
 
 class MissingResults(Exception):
@@ -128,8 +129,42 @@ def base_overrides(runs: pd.DataFrame, sections: Sequence[str] = _OVERRIDE_SECTI
     return [f"{k}={v}" for k, v in sorted((common or {}).items())]
 
 
+#: Recorded overrides a proposed command sets itself (or that do not belong in it).
+_COMMAND_OWN = ("variant", "neuron.variant", "seed", "dataset", "paths.runs", "progress", "train.progress", "jobs",
+                "debug", "device", "eval", "hydra.verbose")
+#: ... and with everything below them (``eval.noise.n_samples``: the command names its suites).
+_COMMAND_OWN_TREES = ("trial.", "eval.", "hydra.run.", "hydra.sweep.", "hydra.job.")
+#: When a command proposes another dataset than the runs', only these of their overrides go with it
+#: (the model and the data keys belong to the runs' own data).
+_PORTABLE = ("train.", "paths.data", "plugins", "hydra.searchpath")
+
+
+def _own(key: str) -> bool:
+    return key in _COMMAND_OWN or key.startswith(_COMMAND_OWN_TREES)
+
+
+def shared_overrides(runs: pd.DataFrame, portable_only: bool = False) -> list[str] | None:
+    """The overrides every given run was made with (status.json ``overrides``, as typed: groups such as
+    ``model=import`` and ``experiment=...``, ``plugins``, ``paths.data``, ``neuron.*``, ...), less the
+    ones a proposed command sets itself; None when a run did not record its overrides."""
+    common: dict[str, str] | None = None
+    if "overrides" not in runs.columns:
+        return None
+    for overrides in runs.drop_duplicates("run_dir")["overrides"]:
+        if not isinstance(overrides, (list, tuple)):
+            return None
+        mine = {}
+        for override in overrides:
+            key, sep, value = str(override).lstrip("+~").partition("=")
+            if not sep or _own(key) or (portable_only and not key.startswith(_PORTABLE)):
+                continue
+            mine[str(override).partition("=")[0]] = value
+        common = mine if common is None else {k: v for k, v in common.items() if mine.get(k) == v}
+    return [f"{k}={v}" for k, v in (common or {}).items()]
+
+
 def run_command(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Sequence[str] | None = None,
-                dataset: str | None = None, extra: Sequence[str] = ()) -> str:
+                dataset: str | None = None, extra: Sequence[str] = (), kinds: Sequence[str] | None = None) -> str:
     """``python -m ablations.run -m ...`` for the grid that yields the missing rows.
 
     Variants, seeds and shared overrides follow the finished runs of ``dataset`` in ``frame``
@@ -137,22 +172,23 @@ def run_command(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Seque
     runs use.
     """
     runs = run_rows(frame)
-    if dataset is None and not runs.empty:
-        candidates = runs[_applies(runs, suites)]
-        dataset = _most_runs(candidates if not candidates.empty else runs)
+    if dataset is None:
+        dataset = choose_dataset(runs, suites, kinds)
     mine = runs[runs["dataset"] == dataset] if dataset is not None and not runs.empty else runs.iloc[0:0]
     if variants is None:
         variants = [v for v in style.VARIANTS if v in set(mine["variant"])] or list(ROLES_VARIANTS)
     seeds = sorted({int(s) for s in mine["seed"].dropna()}) if not mine.empty else []
     seeds = seeds or (sorted({int(s) for s in runs["seed"].dropna()}) if not runs.empty else []) or list(DEFAULT_SEEDS)
     if not mine.empty:
-        shared = base_overrides(mine)
-    elif not runs.empty:  # other datasets: carry the training budget only
-        shared = base_overrides(runs, sections=("train.",))
+        shared = shared_overrides(mine)
+        shared = base_overrides(mine) if shared is None else shared
+    elif not runs.empty:  # other datasets: carry the training budget (and where data and plugins live) only
+        shared = shared_overrides(runs, portable_only=True)
+        shared = base_overrides(runs, sections=("train.",)) if shared is None else shared
     else:
         shared = []
     parts = ["python -m ablations.run -m"]
-    if dataset and dataset != "digits":
+    if dataset and not any(o.startswith("experiment=") for o in shared):  # a preset names its own dataset
         parts.append(f"dataset={dataset}")
     parts += [f"variant={','.join(variants)}", f"seed={','.join(str(s) for s in seeds)}"]
     parts += [o for o in shared if o.split("=")[0] not in {e.split("=")[0] for e in extra}]
@@ -172,16 +208,39 @@ def evaluate_command(frame: pd.DataFrame, suites: Sequence[str], dataset: str) -
     return f"python -m ablations.evaluate run={_quote(f'{root}/{dataset}')} suite={','.join(suites)}"
 
 
-def _applies(runs: pd.DataFrame, suites: Sequence[str]) -> pd.Series:
-    """Which runs' data every one of ``suites`` applies to (e.g. ``noise`` needs images)."""
+def _allowed_kinds(suites: Sequence[str], kinds: Sequence[str] | None) -> set[str]:
+    """The data kinds every one of ``suites`` applies to (e.g. ``noise``: static), within ``kinds``."""
     from ..evaluation import SUITES
 
-    kinds = runs["data_kind"] if "data_kind" in runs.columns else pd.Series(None, index=runs.index)
-    applies = pd.Series(True, index=runs.index)
+    allowed = set(kinds) if kinds is not None else {"static", "event", "temporal"}
     for suite in suites:
         if suite in SUITES:
-            applies &= kinds.isna() | kinds.isin(SUITES[suite].kinds)
-    return applies
+            allowed &= set(SUITES[suite].kinds)
+    return allowed
+
+
+def _applies(runs: pd.DataFrame, suites: Sequence[str], kinds: Sequence[str] | None = None) -> pd.Series:
+    """Which runs' data every one of ``suites`` (and the figure's ``kinds``) applies to."""
+    data_kinds = runs["data_kind"] if "data_kind" in runs.columns else pd.Series(None, index=runs.index)
+    return data_kinds.isna() | data_kinds.isin(_allowed_kinds(suites, kinds))
+
+
+#: The dataset a command proposes per data kind when no run has data the figure can use.
+DEFAULT_DATASET = {"static": "digits", "event": "digits_events", "temporal": "delayed_xor"}
+
+
+def choose_dataset(runs: pd.DataFrame, suites: Sequence[str] = (), kinds: Sequence[str] | None = None) -> str | None:
+    """The runs' dataset with the most runs among those the suites and kinds apply to; else a small
+    shipped dataset of an allowed kind (``digits`` for image data)."""
+    if not runs.empty:
+        candidates = runs[_applies(runs, suites, kinds)]
+        if not candidates.empty:
+            return _most_runs(candidates)
+    allowed = _allowed_kinds(suites, kinds)
+    for kind in ("static", "event", "temporal"):
+        if kind in allowed:
+            return DEFAULT_DATASET[kind]
+    return None
 
 
 def _most_runs(runs: pd.DataFrame) -> str:
@@ -202,13 +261,14 @@ def _evaluated_runs(frame: pd.DataFrame) -> dict[str, set]:
 
 
 def missing_commands(frame: pd.DataFrame, suites: Sequence[str] = (), variants: Sequence[str] | None = None,
-                     dataset: str | None = None, extra: Sequence[str] = ()) -> list[str]:
+                     dataset: str | None = None, extra: Sequence[str] = (), kinds: Sequence[str] | None = None
+                     ) -> list[str]:
     """The commands that produce what a figure lacks: ``ablations.evaluate`` for the finished runs
-    of the wanted variants, ``ablations.run`` for the variants that have no run yet."""
+    of the wanted variants, ``ablations.run`` for the variants that have no run yet. Only data the
+    suites (and the figure's ``kinds``) apply to is proposed: a noise suite never on event data."""
     runs = run_rows(frame)
-    if dataset is None and not runs.empty:
-        candidates = runs[_applies(runs, suites)]
-        dataset = _most_runs(candidates if not candidates.empty else runs)
+    if dataset is None:
+        dataset = choose_dataset(runs, suites, kinds)
     wanted = list(variants) if variants is not None else list(ROLES_VARIANTS)
     present = set(runs.loc[runs["dataset"] == dataset, "variant"]) if not runs.empty else set()
     commands = []
@@ -220,15 +280,16 @@ def missing_commands(frame: pd.DataFrame, suites: Sequence[str] = (), variants: 
             commands.append(evaluate_command(frame, lacking, str(dataset)))
     absent = [v for v in wanted if v not in present]
     if absent or extra or not commands:
-        commands.append(run_command(frame, suites, absent or wanted, dataset, extra))
+        commands.append(run_command(frame, suites, absent or wanted, dataset, extra, kinds))
     return commands
 
 
 def require(rows: pd.DataFrame, frame: pd.DataFrame, what: str, suites: Sequence[str] = (),
             variants: Sequence[str] | None = None, dataset: str | None = None, extra: Sequence[str] = (),
-            min_series: int = 1, series: str | None = None) -> None:
+            min_series: int = 1, series: str | None = None, kinds: Sequence[str] | None = None) -> None:
     """Raise :class:`MissingResults` when ``rows`` is empty (or has fewer than ``min_series``
-    distinct values of ``series``), naming the commands that would produce them."""
+    distinct values of ``series``), naming the commands that would produce them (on data of
+    ``kinds`` only, when the figure needs one kind: image data for FGSM / PGD)."""
     enough = not rows.empty
     if enough and series is not None:
         enough = rows[series].nunique() >= min_series
@@ -237,5 +298,11 @@ def require(rows: pd.DataFrame, frame: pd.DataFrame, what: str, suites: Sequence
     have = run_rows(frame)
     found = (f"{len(have)} finished run(s) of {', '.join(v for v in style.VARIANTS if v in set(have['variant']))}"
              f" on {', '.join(datasets_of(have))}" if not have.empty else "no finished runs")
-    raise MissingResults(f"needs {what}; found {found} in {runs_root(frame)}",
-                         missing_commands(frame, suites, variants, dataset, extra))
+    commands = missing_commands(frame, suites, variants, dataset, extra, kinds)
+    chosen = dataset or choose_dataset(have, suites, kinds)
+    elsewhere = ""
+    if not have.empty and chosen not in set(have["dataset"].astype(str)):
+        allowed = sorted(_allowed_kinds(suites, kinds))
+        elsewhere = (f"; it needs {' or '.join(allowed)} data, which none of these runs has: the command trains "
+                     f"a small grid on {chosen}")
+    raise MissingResults(f"needs {what}; found {found} in {runs_root(frame)}{elsewhere}", commands)

@@ -145,8 +145,9 @@ def spike_rate_histograms(results: pd.DataFrame):
     (vanilla vs no reset; no leak + recurrent vs no leak, no reset, recurrent); neurons pooled
     over hidden layers and seeds; dashed lines mark the mean rates."""
     rows = select.eval_rows(results, "activity", "spike_rate")
-    if not rows.empty and "neuron" in rows.columns:
-        rows = rows[rows["neuron"].notna() & rows["layer"].astype(str).str.startswith("layer")]
+    if not rows.empty and "neuron" in rows.columns:  # every spiking layer (an imported model's own names:
+        # lif1, lif2, ...), not the readout (a built-in model's; an imported model's last layer is its output)
+        rows = rows[rows["neuron"].notna() & ~rows["layer"].astype(str).isin(["network", "readout", "input"])]
     else:
         rows = rows.iloc[0:0]
     pairs = [pair for pair in RESET_PAIRS if set(pair) <= set(rows.get("variant", []))]
@@ -184,8 +185,10 @@ def spike_rate_histograms(results: pd.DataFrame):
 
     handles = [Patch(facecolor=palette[s], edgecolor=palette[s], alpha=0.6, label=s) for s in select.series_order(rows)]
     figure.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    layout.note(figure, "Per-neuron rates of every hidden layer (at most eval.activity.max_neurons per layer), "
-                        "pooled over seeds; dashed lines and numbers: mean rates.")
+    layers = ", ".join(dict.fromkeys(rows["layer"].astype(str)))
+    layout.note(figure, f"Per-neuron rates of every spiking layer ({layers}; at most eval.activity.max_neurons per "
+                        "layer), pooled over seeds; dashed lines and numbers: mean rates. An imported model's layers "
+                        "are its own spiking modules, its output layer included.")
     if dropped:
         layout.note(figure, dropped)
     return figure
@@ -307,7 +310,7 @@ def attack(results: pd.DataFrame):
     rows = select.eval_rows(results, "adversarial", ["attack_success_rate", "mean_l2_perturbation"])
     missing.require(rows, results, "adversarial-suite spike attacks on event data (attack_success_rate)",
                    suites=["adversarial"], variants=list(TRACE_VARIANTS) + ["no_leak_no_reset_recurrent"],
-                   dataset="digits_events")
+                   kinds=["event"])
     rows, dropped = _variant_rows(rows)
     rows = rows.copy()
     rows.loc[rows["metric"] == "attack_success_rate", "value"] *= 100.0
@@ -326,13 +329,16 @@ def attack(results: pd.DataFrame):
                         palette=palette, errorbar=layout.ERRORBAR, capsize=0.15, ax=ax, legend=False,
                         err_kws={"linewidth": 0.8})
             reference = published.set_index("variant")[metric]
+            label = select.published_label(panel.drop_duplicates("run_dir"), "roles", PUBLISHED_ATTACK_DATASET)
+            label = ("published (seed 001, N-MNIST, same preset)" if label != select.NOT_THE_PAPERS
+                     else f"{select.NOT_THE_PAPERS} (seed 001, N-MNIST)")
             shown = False
             for position, series in enumerate(here if dataset == PUBLISHED_ATTACK_DATASET else []):
                 variant = panel.loc[panel["series"] == series, "variant"].iloc[0]
                 if variant in reference.index and pd.notna(reference[variant]):
                     ax.plot(position, reference[variant], marker="D", markerfacecolor="white",
                             markeredgecolor="black", markersize=4.5, linestyle="none",
-                            label="published (seed 001, N-MNIST)" if not shown else None)
+                            label=label if not shown else None)
                     shown = True
             ax.set_xticks(range(len(here)))
             ax.set_xticklabels(here, rotation=35, ha="right")
@@ -372,7 +378,7 @@ def adversarial_accuracy(results: pd.DataFrame):
     else:
         rows = rows.iloc[0:0]
     missing.require(rows, results, "adversarial-suite FGSM / PGD accuracies on image data", suites=["adversarial"],
-                   variants=list(TRACE_VARIANTS))
+                   variants=list(TRACE_VARIANTS), kinds=["static"])
     rows, dropped = _variant_rows(rows)
     rows = rows.assign(accuracy=100.0 * rows["value"])
     attacks = [a for a in ATTACK_NAMES if a in set(rows["attack"])]

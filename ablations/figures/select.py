@@ -173,6 +173,7 @@ def primary(rows: pd.DataFrame, by: str = "variant") -> tuple[pd.DataFrame, str 
     Returns the rows and a note naming the configurations left out (None when none were)."""
     if rows.empty or "config_hash" not in rows.columns:
         return rows, None
+    rows, setting_note = one_setting(rows, ignore=("neuron.tau", "neuron.beta") if by == "tau_eff" else ())
     keep, dropped = [], []
     for (dataset, variant), group in rows.groupby(["dataset", by], sort=False):
         configs = []
@@ -191,7 +192,54 @@ def primary(rows: pd.DataFrame, by: str = "variant") -> tuple[pd.DataFrame, str 
     mask = [(str(d), str(v), str(h)) in chosen for d, v, h in zip(rows["dataset"], rows[by], rows["config_hash"])]
     text = ("One configuration per variant (most runs, then default neuron parameters); not drawn: "
             + " | ".join(dropped)) if dropped else None
+    if setting_note:
+        text = setting_note if text is None else f"{setting_note}. {text}"
     return rows[mask], text
+
+
+def one_setting(rows: pd.DataFrame, ignore: Sequence[str] = ()) -> tuple[pd.DataFrame, str | None]:
+    """Per dataset, the rows of one setting (:mod:`ablations.figures.settings`: the config keys that
+    differ besides variant and seed), so that every variant a figure compares was trained alike: the
+    setting with the most runs, then the one nearest the shipped neuron defaults. Returns the rows and
+    a note naming the settings left out (None when there was one)."""
+    from .settings import assign_settings
+
+    if "run_dir" not in rows.columns or "dataset" not in rows.columns:
+        return rows, None
+    keep_runs: set = set()
+    left: list[str] = []
+    commands: list[str] = []
+    for dataset, group in rows.groupby("dataset", sort=False):
+        runs = group.drop_duplicates("run_dir")
+        assigned = assign_settings(runs, rows, ignore=ignore)
+        if not assigned.several:
+            keep_runs |= set(runs["run_dir"])
+            continue
+        table = assigned.rows
+        ranked = []
+        for position, label in enumerate(assigned.labels):
+            mine = table[table["setting"] == label]
+            ranked.append((-mine["run_dir"].nunique(), -_default_score(mine), position, label))
+        chosen = sorted(ranked)[0][3]
+        kept = set(table.loc[table["setting"] == chosen, "run_dir"])
+        keep_runs |= kept
+        for label in assigned.labels:
+            if label == chosen:
+                continue
+            others = table[(table["setting"] == label) & ~table["run_dir"].isin(kept)]
+            if others.empty:
+                continue
+            variants = ", ".join(f"{v} {n}" for v, n in others.groupby("variant")["run_dir"].nunique().items())
+            left.append(f"{dataset}: {label} ({variants} run(s))")
+        models = sorted(str(m) for m in runs.get("model", pd.Series(dtype=object)).dropna().unique())
+        commands.append(f"python -m ablations.figures runs={runs_root(rows)} grid={dataset}/{models[0]} "
+                        "figure=variant_comparison" if len(models) == 1 else "")
+    if not left:
+        return rows[rows["run_dir"].isin(keep_runs)], None
+    every = "; ".join(c for c in commands if c)
+    return rows[rows["run_dir"].isin(keep_runs)], (
+        "One setting per dataset, the same for every variant (most runs, then default neuron parameters); not "
+        "drawn: " + " | ".join(left) + (f". Every setting: {every}" if every else ""))
 
 
 def add_series(rows: pd.DataFrame, variants: Sequence[str] | None = None) -> pd.DataFrame:
@@ -248,3 +296,56 @@ def series_dashes(rows: pd.DataFrame) -> dict[str, Any]:
         seen[variant] = index + 1
         dashes[series] = patterns[index % len(patterns)]
     return dashes
+
+
+# --------------------------------------------------------------------------- the papers' own presets
+#: Per published table: dataset -> the experiment preset that trains the paper's model on it with the
+#: paper's budget (ablations/conf/experiment), and the override keys the paper's own grid sweeps.
+PAPER_PRESETS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "leak": ({"cifar10": "leak_cifar10", "svhn": "leak_svhn"}, ("neuron.tau",)),
+    "roles": ({d: f"roles_{d}" for d in ("delayed_xor", "shd", "ssc", "nmnist", "dvs_gesture", "mnist", "cifar10")},
+              ()),
+}
+
+#: What a published column is labelled with beside runs of another model, data or budget.
+NOT_THE_PAPERS = "published: different model, data and budget"
+
+
+def _changes_training(key: str) -> bool:
+    from ..results import IDENTITY_EXCLUDE
+
+    return not any(key == prefix or key.startswith(prefix + ".") for prefix in IDENTITY_EXCLUDE)
+
+
+def of_paper_preset(runs: pd.DataFrame, paper: str) -> pd.Series:
+    """Per row: whether the run is the paper's own preset for its dataset (``experiment=<preset>`` and no
+    override that changes what is trained, besides the variant and the keys the paper sweeps), judged
+    from the overrides its record kept; an older record without them is not."""
+    presets, swept = PAPER_PRESETS[paper]
+    out = []
+    for dataset, overrides in zip(_column(runs, "dataset"), _column(runs, "overrides")):
+        preset = presets.get(str(dataset))
+        if preset is None or not isinstance(overrides, (list, tuple)):
+            out.append(False)
+            continue
+        keys = {}
+        for override in overrides:
+            key, _, value = str(override).lstrip("+~").partition("=")
+            keys[key] = value
+        ok = keys.get("experiment") == preset
+        for key, value in keys.items():
+            if key in ("experiment", "variant", "neuron.variant", *swept) or not _changes_training(key):
+                continue
+            if key == "dataset" and value == str(dataset):
+                continue
+            ok = False
+        out.append(ok)
+    return pd.Series(out, index=runs.index, dtype=bool)
+
+
+def published_label(runs: pd.DataFrame, paper: str, dataset: str) -> str:
+    """``published`` when every run of ``dataset`` is the paper's preset, else :data:`NOT_THE_PAPERS`."""
+    mine = runs[_column(runs, "dataset").astype(str) == dataset] if not runs.empty else runs
+    if not mine.empty and bool(of_paper_preset(mine, paper).all()):
+        return f"published (same preset: experiment={PAPER_PRESETS[paper][0][dataset]})"
+    return NOT_THE_PAPERS

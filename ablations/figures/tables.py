@@ -141,14 +141,15 @@ def leak_table1(results: pd.DataFrame) -> pd.DataFrame:
     published = reference("leak_table1")
     published["tau_eff"] = [_tau(t) for t in published["tau"]]
     published = published.drop(columns=["tau"]).assign(source="published", n_seeds=3)
+    published["compared"] = [select.published_label(runs, "leak", str(d)) for d in published["dataset"]]
     table = pd.concat([ours, published], ignore_index=True)
     table = _sort(table, ["_source", "dataset", "tau_eff"], [True, True, False])
     table["tau"] = [_tau_text(t) for t in table["tau_eff"]]
-    table = _order_columns(table, ["dataset", "tau", "source", "n_seeds"], measures).reset_index(drop=True)
+    table = _order_columns(table, ["dataset", "tau", "source", "compared", "n_seeds"], measures).reset_index(drop=True)
     table.attrs.update(
         caption="Seed 003 Table 1: leak vs accuracy, generalisation and activity",
         pm={m: f"{m}_sd" for m in measures},
-        notes=[f"published: {reference_source('leak_table1')}",
+        notes=[f"published: {reference_source('leak_table1')}", _published_note(published),
                "tau in time steps (inf = IF, 0 = complete leak); ours: mean ± s.d. over seeds",
                "SSE of U_L[T]/T against the one-hot label summed over a batch as ref [21] reports it "
                "(per-sample SSE x 64 for train, x 32 for test: ref [21]'s test batch is half the train "
@@ -174,11 +175,12 @@ def leak_critical_frequency(results: pd.DataFrame) -> pd.DataFrame:
     ours = _mean_sd(per_run, ["dataset", "tau_eff", "condition"], ["critical_frequency"]).assign(source="ours")
     published = reference("leak_critical_frequency")
     published["tau_eff"] = [_tau(t) for t in published["tau"]]
-    published = published.drop(columns=["tau"]).assign(source="published", dataset="(not stated)", n_seeds=np.nan)
+    published = published.drop(columns=["tau"]).assign(source="published", dataset="(not stated)", n_seeds=np.nan,
+                                                        compared=select.NOT_THE_PAPERS)
     table = pd.concat([ours, published], ignore_index=True)
     table = _sort(table, ["_source", "dataset", "condition", "tau_eff"], [True, True, True, False])
     table["tau"] = [_tau_text(t) for t in table["tau_eff"]]
-    table = _order_columns(table, ["dataset", "condition", "tau", "source", "n_seeds"],
+    table = _order_columns(table, ["dataset", "condition", "tau", "source", "compared", "n_seeds"],
                            ["critical_frequency"]).reset_index(drop=True)
     table.attrs.update(
         caption="Seed 003 section 4.3: mean critical frequency of the target output neuron",
@@ -208,18 +210,22 @@ def roles_table6(results: pd.DataFrame) -> pd.DataFrame:
     published = reference("roles_table6").assign(source="published")
     published["series"] = [style.variant_label(v) for v in published["variant"]]
     paper_datasets = [c for c in published.columns if c not in ("variant", "source", "series")]
+    same = [d for d in datasets if d in paper_datasets and select.published_label(runs, "roles", d) != select.NOT_THE_PAPERS]
+    published["compared"] = (f"published (same preset on {', '.join(same)}; other columns: different model, data and "
+                             "budget)") if same else select.NOT_THE_PAPERS
     table = pd.concat([wide, published], ignore_index=True)
     rank = {v: i for i, v in enumerate(style.VARIANTS)}
     table["_rank"] = [rank.get(v, 99) for v in table["variant"]]
     table = _sort(table, ["_rank", "_source", "series"], [True, True, True])
-    columns = ["series", "variant", "source", "n_seeds"]
+    columns = ["series", "variant", "source", "compared", "n_seeds"]
     for dataset in datasets + [d for d in paper_datasets if d not in datasets]:
         columns += [dataset] + ([f"{dataset}_sd"] if f"{dataset}_sd" in table.columns else [])
     table = table[columns].rename(columns={"series": "model"}).reset_index(drop=True)
     table.attrs.update(
         caption="Seed 001 Table 6: test accuracy (%) per variant and dataset",
         pm={d: f"{d}_sd" for d in datasets},
-        notes=[f"published: {reference_source('roles_table6')}", "ours: mean ± s.d. over seeds (n_seeds)"])
+        notes=[f"published: {reference_source('roles_table6')}", _published_note(published),
+               "ours: mean ± s.d. over seeds (n_seeds)", *_accuracy_steps(runs)])
     return table
 
 
@@ -237,7 +243,7 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     else:
         rows = rows.iloc[0:0]
     missing.require(rows, results, "generalization-suite accuracies at other frame windows (event data)",
-                   suites=["generalization"], dataset="digits_events",
+                   suites=["generalization"], kinds=["event"],
                    variants=["vanilla", "no_leak", "complete_leak", "no_reset", "recurrent"])
     baseline = rows["model"].isin(list(BASELINE_MODELS)) if "model" in rows.columns else pd.Series(False, index=rows.index)
     rows = pd.concat([select.add_series(rows[~baseline]), rows[baseline].assign(
@@ -263,7 +269,8 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     published["variant"] = ["rnn" if v == "vanilla_rnn" else v for v in published["variant"]]
     published["series"] = [style.variant_label(v) if m == "snn" else {"lstm": "LSTM", "gru": "GRU",
                            "vanilla_rnn": "vanilla RNN"}.get(m, m) for m, v in zip(published["model"], published["variant"])]
-    published = published.assign(source="published", dataset="nmnist", trained_ms=3.0)
+    published = published.assign(source="published", dataset="nmnist", trained_ms=3.0,
+                                 compared=select.published_label(rows.drop_duplicates("run_dir"), "roles", "nmnist"))
     table = pd.concat([wide, published.drop(columns=["model", "leak", "reset", "recurrence"])], ignore_index=True)
     rank = {v: i for i, v in enumerate(style.VARIANTS)}
     rank.update({m: len(rank) + i for i, m in enumerate(BASELINE_MODELS)})
@@ -271,16 +278,40 @@ def roles_table7(results: pd.DataFrame) -> pd.DataFrame:
     table = _sort(table, ["_rank", "_source", "series"], [True, True, True])
     all_windows = windows + [w for w in ("w1ms", "w2ms", "w3ms", "w5ms", "w10ms") if w not in windows]
     all_windows = sorted(all_windows, key=lambda w: float(w[1:-2]))
-    columns = ["series", "variant", "dataset", "source", "n_seeds", "trained_ms"]
+    columns = ["series", "variant", "dataset", "source", "compared", "n_seeds", "trained_ms"]
     for window in all_windows:
         columns += [window] + ([f"{window}_sd"] if f"{window}_sd" in table.columns else [])
     table = table[[c for c in columns if c in table.columns]].rename(columns={"series": "model"}).reset_index(drop=True)
     table.attrs.update(
         caption="Seed 001 Table 7: accuracy (%) at other test frame windows (wN ms)",
         pm={w: f"{w}_sd" for w in windows},
-        notes=[f"published: {reference_source('roles_table7')}",
+        notes=[f"published: {reference_source('roles_table7')}", _published_note(published),
                "ours: mean ± s.d. over seeds; trained_ms = the frame window the model was trained on"])
     return table
+
+
+def _published_note(published: pd.DataFrame) -> str:
+    """Say, in the table, whether the published rows were measured on what ours were."""
+    labels = set(published["compared"]) if "compared" in published.columns else {select.NOT_THE_PAPERS}
+    if labels == {select.NOT_THE_PAPERS}:
+        return ("published rows: the paper's model, data and training budget, not these runs' (column compared); "
+                "runs of the paper's own preset (experiment=roles_<dataset> or leak_<dataset>, ablations/conf/experiment, "
+                "with nothing that changes training) are compared cell by cell")
+    return "published rows: compared = whether our runs of that dataset are the paper's own preset"
+
+
+def _accuracy_steps(runs: pd.DataFrame) -> list[str]:
+    """Per dataset whose test set is small: the binomial step of its accuracies (1/n, n inferred from
+    the recorded accuracies, :func:`ablations.figures.intervals.test_set_size`)."""
+    from .intervals import test_set_size
+
+    notes = []
+    for dataset, group in runs.groupby("dataset"):
+        n = test_set_size(list(pd.to_numeric(group["accuracy"], errors="coerce").dropna() / 100.0))
+        if n and 100.0 / n >= 1.0:
+            notes.append(f"warning: {dataset}: a test set of {n} samples; accuracies move in steps of "
+                         f"{100.0 / n:.3g} pp, so differences below that are one test sample or less")
+    return notes
 
 
 def display_table(table: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ value and whether it came from the ``model``, an ``override`` or the ``variant``
 Speed: a tutorial-7 ``nn.Sequential`` (``model.call=step``) of stateless layers and neurons with
 ``init_hidden=True`` runs time-folded (:func:`folding_plan`): its layers once on ``[T*B, ...]``, its
 neurons through :func:`ablations.neurons.run_sequence` (the fused scan), pinned to the per-step run
-by ``tests/test_model_import.py``. Any other model runs step by step, and the log says why, once.
+by ``tests/models/test_model_import.py``. Any other model runs step by step, and the log says why, once.
 Before training, one dry forward pass on one sample of the data's shape (:meth:`ImportedNetwork.dry_run`)
 turns a shape mismatch into one message naming the layer, the input it expects and the one it got.
 
@@ -130,7 +130,7 @@ def folding_plan(user: nn.Module, call: str) -> tuple[list[tuple[str, Any]] | No
     and ablated neurons with ``init_hidden=True`` (tutorial 7), the neuron that returns its membrane
     (``output=True``) last. Its layers then run once on ``[T*B, ...]`` and each neuron is scanned over
     time by :func:`ablations.neurons.run_sequence` (the fused scan where it covers the neuron), which
-    computes what calling it once per step computes (``tests/test_model_import.py`` pins spikes equal
+    computes what calling it once per step computes (``tests/models/test_model_import.py`` pins spikes equal
     and membranes to float32 rounding). A model whose own ``forward`` loops over time
     (``model.call=sequence``, tutorial 5) runs as written: the package cannot see inside the loop."""
     if call != "step":

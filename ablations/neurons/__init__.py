@@ -63,7 +63,7 @@ Backends. :func:`run_sequence` is the one place where a neuron is scanned over t
 recurrence). Backend ``fused`` runs the same update over all T as one autograd node with a
 hand-written backward (:class:`ablations.neurons.torch_scan.NeuronScan`) on the module's own parameters (beta,
 lam, threshold, surrogate, recurrent weight), after the components' input transforms; it gives the
-same spikes, membranes and gradients (pinned by ``tests/test_scan.py``) in less time and memory
+same spikes, membranes and gradients (pinned by ``tests/neurons/test_scan.py``) in less time and memory
 (``benchmarks/train_step.py``). ``auto`` (the default) is ``fused`` for every neuron the scan
 covers, snnTorch's step for the other plain neurons, and the generic per-step path of the
 components (autograd at every step, said once in the log) for the rest (ALIF, plugin components).

@@ -63,7 +63,7 @@ This is exactly the paper's printed Eq. 4 (supplement Eq. 11) with
 D_st = D: the paper's denominator |D_{i omega}(a)|^2 - e^{2 Delta} |D_{i omega}(b)|^2
 is correct (it is the numerator of S_xx, not the denominator of chi), and
 omega is the angular frequency in units of 1/tau_m.  The formula is checked
-in ``tests/test_coherence.py`` against Euler-Maruyama simulations and against
+in ``tests/neurons/test_coherence.py`` against Euler-Maruyama simulations and against
 the independent IF result below (the LIF tends to the IF as tau_m -> infinity).
 
 The stationary rate (Siegert 1951; Brunel & Hakim 1999) is

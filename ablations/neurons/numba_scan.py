@@ -4,7 +4,7 @@ r"""A one-pass CPU kernel of the neuron scan (numba): the whole time recursion i
 :class:`ablations.neurons.torch_scan.NeuronScan` (equations in that module's docstring), with the same inputs and
 outputs, but each time step reads the input current and writes the membrane once per neuron, where
 the torch scan makes a few full-tensor passes per step. It is a fast path, pinned against the torch
-scan (and through it snnTorch) by ``tests/test_kernel.py`` to float32 rounding:
+scan (and through it snnTorch) by ``tests/neurons/test_kernel.py`` to float32 rounding:
 spikes bit for bit on the tested sequences, states and gradients within ``rtol=1e-5``
 (sums over T x B terms: ``rtol=1e-4``).
 

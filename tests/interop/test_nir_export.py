@@ -15,7 +15,7 @@ from ablations.interop import nir as nir_export  # noqa: E402
 from ablations.errors import UserError  # noqa: E402
 from ablations.run import run  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXPORTABLE = ["vanilla", "no_leak", "complete_leak", "recurrent", "no_leak_recurrent"]
 
 

@@ -17,7 +17,7 @@ from ablations import evaluation, results
 from ablations.errors import UserError
 from ablations.run import run
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

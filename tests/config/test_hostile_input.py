@@ -183,7 +183,7 @@ def test_hostile_command_lines_exit_2_without_traceback(module, argv, tmp_path):
 
 
 # --------------------------------------------------------------------------- the user's own mistakes
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_a_model_that_does_not_fit_the_data_is_one_message_naming_the_layer(sandbox, capsys):

@@ -30,7 +30,7 @@ MODELS = {
 
 
 def test_every_shipped_model_is_covered():
-    # model=import wraps a user's module given by import path: tests/test_model_import.py
+    # model=import wraps a user's module given by import path: tests/models/test_model_import.py
     assert sorted(set(group_options("model")) - {"import"}) == sorted(MODELS)
 
 
@@ -49,7 +49,7 @@ def smoke(model: torch.nn.Module, shape, classes: int, batch: int = 2, steps: in
 def test_model_config_composes_and_runs_forward_backward(name):
     dataset, shape, classes, layers = MODELS[name]
     # ref [21]'s spiking pooling neurons (vgg presets) need more than 2 steps of input to fire, so the
-    # two-step smoke test runs them with plain average pooling; tests/test_leak_protocol.py covers them
+    # two-step smoke test runs them with plain average pooling; tests/reproduce/test_leak_protocol.py covers them
     extra = ["model.pool=avg"] if name in ("vgg9", "vgg6") else []
     cfg = compose([f"model={name}", f"dataset={dataset}", *extra])
     from ablations import models

@@ -25,9 +25,9 @@ import pytest  # noqa: E402
 from figure_grid import DIGITS_GRID, EVENT_VARIANTS  # noqa: E402
 
 from ablations import figures, neurons, results  # noqa: E402
-from ablations.errors import UserError
 from ablations.config import compose, group_options, resolve_neuron_defaults, validate  # noqa: E402
-from ablations.figures import missing, select, style  # noqa: E402
+from ablations.errors import UserError  # noqa: E402
+from ablations.figures import missing, select, settings, style  # noqa: E402
 from ablations.figures.__main__ import main as figures_main  # noqa: E402
 from ablations.figures.layout import notes  # noqa: E402
 
@@ -80,9 +80,17 @@ def test_palette_covers_every_variant_preset_with_distinct_colours():
 
 
 # --------------------------------------------------------------------------- everything from the grid
-def test_every_figure_and_table_is_written(rendered):
+GRID_FIGURES = ("variant_comparison", "variant_heatmap", "variant_learning_curves")
+
+
+def test_every_figure_and_table_is_written(rendered, table, tmp_path):
     out, outcome, seconds = rendered
-    assert not outcome.skipped, {k: str(v) for k, v in outcome.skipped.items()}
+    # the grid figures draw one grid (dataset, model): this runs folder holds two, so they list them
+    assert set(outcome.skipped) == set(GRID_FIGURES), {k: str(v) for k, v in outcome.skipped.items()}
+    assert all(isinstance(skipped, settings.AmbiguousGrid) for skipped in outcome.skipped.values())
+    chosen = figures.render(settings.filter_grid(table, "digits/default"), out, GRID_FIGURES, formats=("png",),
+                            log=None)
+    assert not chosen.skipped, {k: str(v) for k, v in chosen.skipped.items()}
     for name, spec in figures.FIGURES.items():
         if spec.per == "study":
             stem = out / "studies" / "pareto" / name
@@ -103,7 +111,7 @@ def test_no_figure_loads_a_checkpoint(table, monkeypatch, tmp_path):
     monkeypatch.setattr(results, "load_model", refuse)
     monkeypatch.setattr(torch, "load", refuse)
     outcome = figures.render(table, None, log=None)
-    assert not outcome.skipped
+    assert set(outcome.skipped) == set(GRID_FIGURES)  # two grids: listed, not drawn
 
 
 def test_noise_robustness_has_one_line_per_tau_in_every_panel(table):
@@ -125,7 +133,7 @@ def test_learning_curves_and_linear_leak_noise_series(table):
     labels = set(_legend_texts(figure))
     assert labels == {style.variant_label(v) for v in DIGITS_GRID}  # one configuration per variant
     assert len(_data_axes(figure)) == 4  # (loss, accuracy) x (digits, digits_events)
-    assert "not drawn: vanilla on digits: tau=3" in " ".join(notes(figure))
+    assert "not drawn: digits: neuron.tau=3 (vanilla 1 run(s))" in " ".join(notes(figure))  # one setting for all
     plt.close(figure)
     figure = figures.build("linear_leak_noise", table)
     assert set(_legend_texts(figure)) == {style.variant_label(v) for v in ("linear_leak", "vanilla", "no_leak")}
@@ -168,7 +176,7 @@ def test_event_figures_and_attack_overlay(table):
     figure = figures.build("attack", table)
     success, _perturbation = _data_axes(figure)
     assert [t.get_text() for t in success.get_xticklabels()] == [style.variant_label(v) for v in EVENT_VARIANTS]
-    # seed 001's Fig. 9 values are N-MNIST's: not drawn on a digits_events panel (tests/test_eval_attack_budget.py
+    # seed 001's Fig. 9 values are N-MNIST's: not drawn on a digits_events panel (tests/evaluation/test_eval_attack_budget.py
     # checks they appear on an N-MNIST one)
     assert not any("published" in text for text in _legend_texts(figure))
     plt.close(figure)
@@ -241,7 +249,7 @@ def test_missing_results_name_the_command_that_produces_them(table, tmp_path):
     with pytest.raises(missing.MissingResults) as caught:
         figures.build("spike_rate_histograms", only_vanilla)
     command = caught.value.commands[-1]
-    assert command.startswith("python -m ablations.run -m variant=no_reset seed=0,1")
+    assert command.startswith("python -m ablations.run -m dataset=digits variant=no_reset seed=0,1")
     # the command's overrides rebuild the same run identity as the grid's runs (finished runs are not retrained)
     words = [w for w in shlex.split(command)[4:] if not w.startswith(("eval.suites", "seed=", "variant="))]
     cfg = compose([*words, "variant=vanilla", "seed=0"])
@@ -260,7 +268,7 @@ def test_cli_without_runs_skips_with_commands(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert (out / "membrane_traces.png").exists() and (out / "coherence.pdf").exists()
     assert not (out / "noise_robustness.png").exists()
-    assert "skipped" in printed and "python -m ablations.run -m variant=vanilla,no_leak" in printed
+    assert "skipped" in printed and "python -m ablations.run -m dataset=digits variant=vanilla,no_leak" in printed
     assert "python -m ablations.study study=pareto" in printed
 
 
@@ -274,6 +282,134 @@ def test_cli_one_figure_and_bad_input(runs_root, tmp_path, capsys):
     error = capsys.readouterr().err
     assert "unknown figure 'nope'" in error and "noise_robustness" in error
     assert figures_main(["colour=red"]) == 2
+    # a grid figure asked for by name on a folder of two grids: exit 2 listing them, nothing drawn
+    grids = tmp_path / "grids"
+    assert figures_main([f"runs={runs_root}", f"out={grids}", "figure=variant_comparison"]) == 2
+    error = capsys.readouterr().err
+    assert "2 grids under" in error and "grid=digits/default: 7 run(s)" in error and "grid=digits_events/default" in error
+    assert not grids.exists()
+    assert figures_main([f"runs={runs_root}", f"out={grids}", "grid=digits_events", "figure=variant_comparison",
+                         "format=png"]) == 0
+    assert (grids / "variant_comparison.png").exists()
+    assert figures_main([f"runs={runs_root}", "grid=mnist/default", "figure=variant_comparison"]) == 2
+    assert "grid=mnist/default is not a grid of these runs" in capsys.readouterr().err
     completed = subprocess.run([sys.executable, "-m", "ablations.figures", "figure=nope"], check=False, capture_output=True,
                                text=True, timeout=120)
     assert completed.returncode == 2 and "valid figures:" in completed.stderr and "Traceback" not in completed.stderr
+
+
+# --------------------------------------------------------------------------- every hint is a command that runs
+def _sweep_values(value: str) -> list[str]:
+    """A Hydra sweep ``a,b,c`` -> its values; a list ``[a,b]`` or a quoted value stays one value."""
+    depth, parts, current = 0, [], ""
+    for char in value:
+        depth += char in "[{(" 
+        depth -= char in "]})"
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return parts + [current]
+
+
+def _check_run_hint(words: list[str]) -> None:
+    """Load each end of the sweep as ``python -m ablations.run`` does before training (config, data, model)."""
+    from ablations.pipeline import prepare
+
+    assert words[:4] == ["python", "-m", "ablations.run", "-m"], words
+    sweeps = [(w.partition("=")[0], _sweep_values(w.partition("=")[2])) for w in words[4:]]
+    for overrides in {tuple(f"{key}={values[pick]}" for key, values in sweeps) for pick in (0, -1)}:
+        prepare(list(overrides))
+
+
+def _check_evaluate_hint(words: list[str]) -> None:
+    """The folder exists, holds finished runs, and every suite applies to each run's data."""
+    from ablations import evaluate, evaluation
+
+    options = evaluate.parse(words[3:])
+    for run_dir in evaluate._finished_runs(options["run"]):
+        cfg = evaluate._run_config(run_dir, options)
+        evaluation.resolve(options["suite"], evaluate._kind(cfg))
+
+
+def _check_study_hint(words: list[str]) -> None:
+    from ablations.studies.checks import check_definition
+    from ablations.studies.definition import load_definition
+    from ablations.studies.trials import DEFAULT_RUN_OVERRIDES, merge_overrides
+    from ablations.studies.launch import parse_args
+
+    invocation = parse_args(words[3:])
+    plain = compose(merge_overrides(DEFAULT_RUN_OVERRIDES, invocation.run_overrides))
+    definition = load_definition(invocation.study, plain.paths.studies, invocation.study_changes)
+    check_definition(definition, invocation.run_overrides)
+
+
+def _check_figures_hint(words: list[str]) -> None:
+    """The options parse, the figures exist, the grid is one of the folder's and leaves one grid."""
+    from ablations.figures.__main__ import parse
+
+    options = parse(words[3:])
+    names = [name for name in options["figure"].split(",") if name]
+    for name in names:
+        figures.get(name)
+    chosen = settings.filter_grid(figures.load(options["runs"]), options["grid"])
+    settings.choose_grid(select.run_rows(chosen), chosen, ",".join(names))
+
+
+def _hints(frame: pd.DataFrame, which=None) -> dict[str, list[str]]:
+    outcome = figures.render(frame, None, which, log=None)
+    return {name: skipped.commands for name, skipped in outcome.skipped.items()}
+
+
+def _subset(table: pd.DataFrame, keep) -> pd.DataFrame:
+    rows = table[keep].copy()
+    rows.attrs.update(table.attrs)
+    return rows
+
+
+@pytest.mark.slow
+def test_every_hint_a_figure_prints_is_a_command_that_runs(table, runs_root, tmp_path):
+    from figure_grid import build_import_grid
+
+    imported = figures.load(build_import_grid(tmp_path / "imported", runs_root.parent / "datasets"))
+    cases = {  # (rows, the figures to try: all, or those that skip there; drawing the others costs time)
+        "event data only": (_subset(table, table["dataset"] == "digits_events"), None),
+        "vanilla only": (_subset(table, table["variant"] == "vanilla"),
+                         ["spike_rate_histograms", "linear_leak_noise", "linear_leak_rate"]),
+        "two grids": (table, GRID_FIGURES),
+        "an imported model": (imported, None),
+    }
+    checked = set()
+    for case, (frame, which) in cases.items():
+        hints = _hints(frame, which)
+        assert hints, case
+        for name, commands in hints.items():
+            assert commands, f"{case}: {name} skipped without a command"
+            for command in commands:
+                if command in checked:
+                    continue
+                checked.add(command)
+                words = shlex.split(command)
+                try:
+                    if words[2] == "ablations.run":
+                        _check_run_hint(words)
+                    elif words[2] == "ablations.evaluate":
+                        _check_evaluate_hint(words)
+                    elif words[2] == "ablations.study":
+                        _check_study_hint(words)
+                    elif words[2] == "ablations.figures":
+                        _check_figures_hint(words)
+                    else:
+                        raise AssertionError(f"unknown command {command}")
+                except UserError as error:
+                    raise AssertionError(f"{case}: {name}: the hint `{command}` is refused: {error}") from None
+    run_hints = " ".join(c for c in checked if "ablations.run" in c)
+    assert "model=import" in run_hints  # the user's model stays in what the hints propose
+    noise = [c for c in checked if "suite=noise" in c or "[noise]" in c]
+    assert noise and all("digits_events" not in c for c in noise)  # noise is for image data only
+    # an imported model's spike rates (its own layer names) are drawn: vanilla beside no_reset
+    figure = figures.build("spike_rate_histograms", imported)
+    assert set(_legend_texts(figure)) == {"vanilla LIF", "no reset"}
+    assert "lif1" in " ".join(notes(figure))
+    plt.close(figure)

@@ -36,7 +36,7 @@ def test_missing_ssc_files_name_folder_and_command(tmp_path):
 
 
 def test_roles_ssc_is_seed001_table4_net_with_temporal_column():
-    cfg = compose(["experiment=roles_ssc_table5"])   # roles_ssc: DH-SNN's form (tests/test_roles_delayed_xor.py)
+    cfg = compose(["experiment=roles_ssc_table5"])   # roles_ssc: DH-SNN's form (tests/reproduce/test_roles_delayed_xor.py)
     assert (cfg.dataset.name, cfg.model.layers, cfg.model.readout) == ("ssc", "700-200-35", "spike_count")
     assert (cfg.train.lr, cfg.train.batch_size, cfg.neuron.threshold, cfg.neuron.surrogate.width) == (0.01, 512, 0.5, 0.5)
     model = build_model(cfg, (700,))

@@ -22,7 +22,7 @@ from ablations.evaluation.neurobench import spiking_cells
 from ablations.models.imported import ImportedNetwork, wrap
 from ablations.pipeline import prepare
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 import snntorch_models as tutorial  # noqa: E402
 

@@ -25,7 +25,7 @@ from ablations.run import run
 
 from test_data_readonly import make_read_only, make_writable, snapshot
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 
 pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"no real data subsets at {REALDATA} "
                                 "(../shared/realdata from the project root); the real-data tests need them")

@@ -1,5 +1,5 @@
-"""The one table of neuron cases every path through time is pinned on (tests/test_scan.py runs
-each fast path against the definition on it; tests/test_kernel.py reads it for its own checks).
+"""The one table of neuron cases every path through time is pinned on (tests/neurons/test_scan.py runs
+each fast path against the definition on it; tests/neurons/test_kernel.py reads it for its own checks).
 
 A case is a NeuronSpec: every leak x reset x recurrence, each with the plain options, with the
 gradient through the reset (``reset_grad``) and with DH-SNN's random initial state

@@ -1,6 +1,6 @@
 """Every state of ``runs/`` is valid input for load_results, the figures, the report and evaluate.
 
-Built from real records (``tests/run_records.py``): empty, runs without any eval suite, only
+Built from real records (``tests/support/run_records.py``): empty, runs without any eval suite, only
 running / failed / diverged runs, one variant, an earlier version's records, foreign folders, and
 corrupt files. Each figure is drawn or skipped with the command that produces its results; no
 state ends in a traceback. A hypothesis property test draws random mixtures of the states.
@@ -28,7 +28,7 @@ from ablations.figures.__main__ import main as figures_main  # noqa: E402
 from ablations.report import build_report  # noqa: E402
 from ablations.report import main as report_main  # noqa: E402
 
-# named run-folder states: each a list of record states (tests/run_records.py), plus a foreign flag
+# named run-folder states: each a list of record states (tests/support/run_records.py), plus a foreign flag
 FOLDER_STATES = {
     "empty": ([], False),
     "missing_folder": (None, False),

@@ -1,4 +1,4 @@
-"""Run directories written by version 0.1.0 (``tests/data/legacy_v0_1_0``: a ``digits`` run of the
+"""Run directories written by version 0.1.0 (``tests/support/legacy_v0_1_0``: a ``digits`` run of the
 default model and one of ``fc_mnist`` whose config names its builder by import path) still load,
 evaluate to the numbers they recorded, and keep their directories."""
 
@@ -14,7 +14,7 @@ from ablations import data, evaluation, results
 from ablations.config import compose
 from ablations.run import prepare
 
-LEGACY = Path(__file__).parent / "data" / "legacy_v0_1_0"
+LEGACY = Path(__file__).resolve().parents[1] / "support" / "legacy_v0_1_0"
 RUNS = {
     "digits/default/vanilla/dba80b5869-seed0": ["model=default"],
     "digits/fc_mnist/vanilla/43d364369d-seed0": ["model=fc_mnist"],

@@ -58,3 +58,20 @@ def build_grid(folder: Path) -> Path:
              "eval.adversarial.max_iterations=3", "eval.generalization.time_windows_ms=[1,3,10]",
              "eval.generalization.n_samples=40"])
     return runs
+
+
+IMPORT_MODEL = Path(__file__).resolve().parents[2] / "examples" / "snntorch_models.py"
+
+
+def build_import_grid(folder: Path, data: Path) -> Path:
+    """Two runs of a user's own model (``model=import``, the snnTorch tutorial's ``Net``) on event data,
+    the activity suite only: the figures' hints must keep ``model=import`` and never propose a suite
+    the data cannot take."""
+    from ablations.run import run
+
+    runs = folder / "runs"
+    for variant in ("vanilla", "no_reset"):
+        run(["model=import", f"model.target={IMPORT_MODEL}:Net", "dataset=digits_events",
+             "dataset.frame.duration_ms=12", "train.epochs=1", "train.max_batches=2", "progress=false",
+             f"paths.runs={runs}", f"paths.data={data}", f"variant={variant}", "seed=0", "eval.suites=[activity]"])
+    return runs

@@ -21,7 +21,7 @@ from ablations.run import run
 
 from native_formats import write_cifar10, write_mnist, write_nmnist, write_shd
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _env() -> dict:

@@ -1,5 +1,5 @@
 """The compiled one-pass kernel (ablations/neurons/numba_scan.py): its own cases beside the shared
-table (tests/test_scan.py pins it on every leak x reset x recurrence x surrogate against the
+table (tests/neurons/test_scan.py pins it on every leak x reset x recurrence x surrogate against the
 definition): per-neuron learnable beta, a given state, conv shapes, float64, a wide layer, how it is
 chosen; spikes exactly, states and gradients within float32 rounding of the torch scan."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "delayed_xor_budget.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "delayed_xor_budget.py"
 
 
 def _module():

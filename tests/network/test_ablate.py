@@ -20,7 +20,7 @@ from ablations import ablate, neurons
 from ablations.ablate import AblatedLeaky, AblatedRLeaky, AblationError, ablated_neurons
 from ablations.network import SpikingLayer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 import snntorch_models as tutorial  # noqa: E402
 
 T, B = 12, 4
@@ -47,7 +47,7 @@ def _stronger(model: nn.Module, seed: int = 1) -> nn.Module:
 def _reference(ablated: nn.Module, groups: list[tuple[list[nn.Module], str]], x: torch.Tensor) -> dict:
     """The same layers run by the package: ops folded over time, then the package's neuron scanned by its
     per-step definition (the user's loop is per step too; the fast paths are pinned to that definition by
-    tests/test_components.py and tests/test_kernel.py, to float32 rounding, which may flip a spike)."""
+    tests/neurons/test_components.py and tests/neurons/test_kernel.py, to float32 rounding, which may flip a spike)."""
     record: dict = {}
     adapters = ablated_neurons(ablated)
     for ops, path in groups:
