@@ -11,7 +11,8 @@ builds it. The same network, twice from the same weights and seed, trains one ep
 (the user's forward once per time step, ``ImportedNetwork.folded = False``) and once time-folded
 (the layers on ``[T*B, ...]``, the neurons through ``neurons.run_sequence``). The two run in one
 process, one after the other, in an order that alternates over ``--repeats``; the table gives the
-median epoch time of each and their ratio. Before training, the output spikes of both on one test
+median epoch time of each and their ratio (an epoch also loads the data and runs the test pass, the
+same on both paths), and a line per case the model alone: forward and backward of one test batch. Before training, the output spikes of both on one test
 batch are compared (equal, or the count that differs), and after it the largest parameter
 difference (float32 rounding adds up over an epoch of Adam steps).
 
@@ -64,6 +65,15 @@ def case(name: str, overrides: list[str], repeats: int, scratch: Path) -> dict:
     with torch.no_grad():
         spikes = [network._records(x.float())["spikes"] for network in (stepwise, folded)]
     differing = int((spikes[0] != spikes[1]).sum())
+    step_s = {}
+    for label, network in (("step by step", stepwise), ("time-folded", folded)):  # the model alone: one batch
+        model = copy.deepcopy(network)
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            model(x.float()).sum().backward()
+            runs.append(time.perf_counter() - start)
+        step_s[label] = statistics.median(runs[1:])
     times: dict[str, list[float]] = {"step by step": [], "time-folded": []}
     trained = {}
     for repeat in range(repeats):
@@ -81,7 +91,8 @@ def case(name: str, overrides: list[str], repeats: int, scratch: Path) -> dict:
     return {"case": name, "T": int(prepared.bundle.steps), "train samples": len(prepared.bundle.train),
             "step by step s": statistics.median(times["step by step"]),
             "time-folded s": statistics.median(times["time-folded"]),
-            "spikes differing": f"{differing} of {spikes[0].numel()}", "parameter drift": drift, "times": times}
+            "spikes differing": f"{differing} of {spikes[0].numel()}", "parameter drift": drift, "times": times,
+            "batch": int(x.shape[1]), "forward+backward s": step_s}
 
 
 def main() -> None:
@@ -111,6 +122,10 @@ def main() -> None:
               f"{row['time-folded s']:>14.2f} {row['step by step s'] / row['time-folded s']:>6.1f} "
               f"{row['spikes differing']:>20} {row['parameter drift']:>12.2e}")
     for row in rows:
+        model = row["forward+backward s"]
+        print(f"{row['case']}: the model alone, forward + backward of one batch of {row['batch']} (median of 4): "
+              f"step by step {model['step by step']:.3f} s, time-folded {model['time-folded']:.3f} s, ratio "
+              f"{model['step by step'] / model['time-folded']:.1f}")
         print(f"{row['case']}: every epoch, s: " + "; ".join(
             f"{label} {', '.join(f'{t:.2f}' for t in times)}" for label, times in row["times"].items()))
 
