@@ -9,16 +9,17 @@ The variant (``vanilla``, ``no_leak``, ``complete_leak``, ``no_reset``, ``recurr
 
     U[t] = leak(reset(U[t-1], S[t-1])) + I[t] (+ V S[t-1] when recurrent),   S[t] = H(U[t] - theta)
 
-* **replaced by the variant**: the leak kind, the reset (``zero`` / ``subtract`` / ``none``; note that
-  snnTorch's default is ``subtract`` and the package's presets use ``zero``: pass ``reset="subtract"``
-  to keep it), and the recurrence (a recurrent variant adds ``V S[t-1]``; a non-recurrent one removes
-  an ``RLeaky``'s).
+* **replaced by the variant**: the leak kind, whether the neuron resets (``no_reset`` removes the
+  reset; a variant that resets keeps the user's kind of reset, ``subtract``, snnTorch's default, or
+  ``zero``; ``reset=...`` sets it), and the recurrence (a recurrent variant adds ``V S[t-1]``; a
+  non-recurrent one removes an ``RLeaky``'s).
 * **kept from the user's neuron** unless an option sets it: ``beta`` for the variants with an
   exponential leak (a per-neuron tensor stays per-neuron; ``no_leak`` / ``complete_leak`` /
   ``linear_leak`` set their own leak), ``threshold`` (per-neuron too), ``learn_beta`` (exponential
   leaks only: a learnt beta would undo ``no_leak``), ``learn_threshold``, the surrogate gradient
-  (snnTorch's ``atan`` and ``fast_sigmoid`` with their parameter; another one needs
-  ``surrogate=...``), ``init_hidden``, ``output`` and so the call signature: ``spk, mem = lif(cur,
+  (snnTorch's ``atan`` and ``fast_sigmoid`` with their parameter, ``surrogate_params={"slope": 10}``
+  changes it; snnTorch's ``triangular``, ``sigmoid``, ``straight_through_estimator``, ... have no
+  equal among the package's surrogates and need ``surrogate=...``), ``init_hidden``, ``output`` and so the call signature: ``spk, mem = lif(cur,
   mem)``, ``spk = lif(cur)`` with ``init_hidden=True`` (reset by ``snntorch.utils.reset(net)`` or
   ``lif.reset_mem()``), ``spk, mem = rlif(cur, spk, mem)``, ``init_leaky()`` / ``init_rleaky()``.
   An ``RLeaky``'s all-to-all recurrent weights (and their bias) carry over to a recurrent variant.
@@ -156,13 +157,18 @@ def _spec(origin: Origin, variant: str | NeuronSpec, options: Mapping[str, Any])
         fields.setdefault("syn_alpha", origin.alpha)
     if base.leak == "exponential":
         fields.setdefault("learn_beta", origin.learn_beta)
+    if "reset" not in options and base.reset != "none" and origin.reset in ("zero", "subtract"):
+        fields["reset"] = origin.reset  # the variant says whether the neuron resets; the user's model says how
     if "surrogate" not in fields:
         if origin.surrogate is None:
             raise AblationError(f"{origin.path} (snn.{origin.kind}): its spike_grad is not one of snnTorch's atan or "
                                 "fast_sigmoid, so the package cannot run it; pass surrogate=NAME (one of "
-                                f"{', '.join(neurons.SURROGATES)}) and surrogate_params={{...}} to ablate()")
+                                f"{', '.join(neurons.SURROGATES)}) and surrogate_params={{...}} to ablate() "
+                                "(neuron.surrogate.name=NAME with model=import)")
+        own = origin.surrogate.params()  # surrogate_params alone change the parameters this surrogate has
         fields["surrogate"] = origin.surrogate.name
-        fields["surrogate_params"] = origin.surrogate.params()
+        fields["surrogate_params"] = {**own, **{k: v for k, v in dict(fields.get("surrogate_params") or {}).items()
+                                                if k in own}}
     return neurons.spec_for(variant, **fields)
 
 
@@ -190,6 +196,7 @@ class AblatedNeuron(nn.Module):
         self.init_hidden = origin.init_hidden
         self.output = origin.output
         self.trace: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
+        self.given: frozenset[str] = frozenset()  # the ablate() options that set this neuron (provenance)
         self.register_buffer("mem", torch.zeros(0), persistent=False)
         if origin.init_hidden:  # snntorch.utils.reset(net) finds neurons in snnTorch's instance list
             snn.SpikingNeuron.instances.append(self)
@@ -225,6 +232,43 @@ class AblatedNeuron(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.spec.variant}: {self.spec.describe()}; was {self.origin.describe()} at {self.origin.path!r}"
+
+    def provenance(self) -> dict[str, Any]:
+        """What this neuron runs with and where each part comes from: ``model`` (the user's neuron as
+        written), ``override`` (an option of :func:`ablate`, i.e. a ``neuron.*`` key given with
+        ``model=import``) or ``variant`` (the variant's own leak or reset)."""
+        spec, given, origin = self.spec, self.given, self.origin
+        beta = self.beta.detach().float().cpu()
+        beta_value: Any = round(float(beta), 6) if beta.numel() == 1 else (
+            f"per neuron: {beta.numel()} values, mean {float(beta.mean()):.4g}")
+        threshold = self.threshold.detach().float().cpu()
+        threshold_value: Any = round(float(threshold), 6) if threshold.numel() == 1 else (
+            f"per neuron: {threshold.numel()} values, mean {float(threshold.mean()):.4g}")
+        exponential = spec.leak == "exponential"
+        if "reset" in given:
+            reset_from = "override"
+        elif spec.reset == "none" or spec.reset != origin.reset:
+            reset_from = "variant"
+        else:
+            reset_from = "model"
+        kept = origin.surrogate.params() if origin.surrogate is not None else {}
+        surrogate_from = ("override" if "surrogate" in given else
+                          "model, parameters overridden" if dict(spec.surrogate_params) != kept else "model")
+        return {
+            "path": origin.path,
+            "was": origin.describe(),
+            "leak": {"value": spec.leak, "from": "variant"},
+            "beta": {"value": beta_value, "from": "override" if exponential and given & {"tau", "beta"} else
+                     "model" if exponential else "variant"},
+            "learn_beta": {"value": isinstance(self.beta, nn.Parameter), "from": "override" if exponential and
+                           "learn_beta" in given else "model" if exponential else "variant"},
+            "threshold": {"value": threshold_value, "from": "override" if "threshold" in given else "model"},
+            "learn_threshold": {"value": isinstance(self.threshold, nn.Parameter), "from": "model"},
+            "surrogate": {"value": repr(self.cell.spike_grad), "from": surrogate_from},
+            "reset": {"value": spec.reset, "from": reset_from},
+            "recurrent": {"value": self.recurrent is not None, "from": "override" if "recurrent" in given else
+                          "model" if origin.kind == "RLeaky" and self.recurrent is not None else "variant"},
+        }
 
     def advance(self, current: torch.Tensor, mem: torch.Tensor, fired: torch.Tensor | None = None,
                 synapse: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -405,7 +449,9 @@ def _replacement(path: str, module: nn.Module, variant: str | NeuronSpec, option
     if user_recurrent is not None:
         neuron.recurrent = copy.deepcopy(user_recurrent)  # the user's V (and bias, if it has one)
     kind = {"RLeaky": AblatedRLeaky, "Synaptic": AblatedSynaptic}.get(origin.kind, AblatedLeaky)
-    return kind(origin, neuron)
+    ablated = kind(origin, neuron)
+    ablated.given = frozenset(given)
+    return ablated
 
 
 def _set_tensor(module: nn.Module, name: str, value: torch.Tensor, learn: bool) -> None:
@@ -433,7 +479,8 @@ def ablate(model: nn.Module, variant: str | NeuronSpec = "vanilla", n_neurons: M
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"ablate() takes a torch.nn.Module, got {type(model).__name__}")
-    neurons.spec_for(variant, **neuron_options)  # an unknown variant or field fails before any work
+    neurons.spec_for(variant, **{k: v for k, v in neuron_options.items()  # an unknown variant or field fails
+                                 if k != "surrogate_params" or "surrogate" in neuron_options})  # before any work
     n_neurons = dict(n_neurons or {})
     copied = copy.deepcopy(model)
     before = _preceding_widths(copied)
@@ -461,6 +508,14 @@ def ablate(model: nn.Module, variant: str | NeuronSpec = "vanilla", n_neurons: M
     if unknown:
         raise AblationError(f"n_neurons names {unknown}, which are not neurons of the model; its neurons: "
                             f"{', '.join(path for path, _ in targets)}")
+    if "surrogate_params" in neuron_options and "surrogate" not in neuron_options and not isinstance(variant, NeuronSpec):
+        kept = [surrogate_of(m.spike_grad) if not isinstance(m, AblatedNeuron) else m.origin.surrogate for _, m in targets]
+        unread = sorted(set(neuron_options["surrogate_params"] or {}) - {k for s in kept if s for k in s.params()})
+        if unread:
+            raise AblationError(f"surrogate_params {unread}: no neuron of the model has a surrogate with "
+                                f"{'this parameter' if len(unread) == 1 else 'these parameters'} (they have: "
+                                f"{', '.join(sorted({repr(s) for s in kept if s}))}); give surrogate=NAME with them "
+                                "(neuron.surrogate.name=NAME with model=import)")
     for path, module in targets:
         new = _replacement(path, module, variant, neuron_options, before.get(path), n_neurons)
         device = next((t.device for t in module.parameters()), None) or next(

@@ -66,8 +66,10 @@ def prepare(cfg: DictConfig | Iterable[str], overrides: Iterable[str] | None = N
         raise UserError(str(error)) from None
     streams.prepare_model(cfg, model)  # train.rng=paired: weights drawn per module name (ablations/streams.py)
     if model.n_classes != bundle.n_classes:
+        fix = (f"give your model's last layer {bundle.n_classes} outputs (e.g. through model.kwargs)"
+               if models.builder_of(cfg.model) == "import" else f"end the layer string with -{bundle.n_classes}")
         raise UserError(f"model {cfg.model.name!r} has {model.n_classes} outputs but dataset {bundle.name!r} "
-                        f"has {bundle.n_classes} classes; end the layer string with -{bundle.n_classes}")
+                        f"has {bundle.n_classes} classes; {fix}")
     return Prepared(cfg, spec, bundle, model)
 
 
@@ -125,13 +127,14 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "dataset": str(cfg.dataset.name),
         "model": str(cfg.model.name),
         "seed": int(cfg.seed),
-        "neuron": spec.describe(),
-        "beta_value": spec.beta_value,
+        "neuron": _neurons_in_words(model, spec),
+        "beta_value": None if hasattr(model, "neuron_table") else spec.beta_value,  # model=import: model_neurons
         "n_parameters": sum(p.numel() for p in model.parameters()),
         "device": str(device),
         **({"threads": threads[0], "threads_reason": threads[1]} if device.type == "cpu" else {}),
         "versions": results.versions(),
         **({"model_source": dict(model.source)} if getattr(model, "source", None) else {}),  # model=import
+        **({"model_neurons": model.neuron_table()} if hasattr(model, "neuron_table") else {}),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "started": previous.get("started") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -142,7 +145,7 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
     })
     faults.point("run.running")
     cpu = f", {threads[0]} thread(s) ({threads[1]})" if device.type == "cpu" else ""
-    print(f"run {run_dir}\n  {spec.describe()}\n  device {device}{cpu}", flush=True)
+    print(f"run {run_dir}\n  {_neurons_in_words(model, spec)}\n  device {device}{cpu}", flush=True)
     wall_start = time.perf_counter()
     try:
         final = fit(cfg, run_dir, bundle, model, device, on_epoch=on_epoch)
@@ -207,6 +210,10 @@ def _cpu_threads(cfg: DictConfig, model, bundle, status: dict | None) -> tuple[i
             return choose_threads(step)
         except Exception as error:  # noqa: BLE001 - a network that cannot take a random batch: keep torch's choice
             return torch.get_num_threads(), f"not measured ({type(error).__name__}); torch's default"
+
+def _neurons_in_words(model, spec: neurons.NeuronSpec) -> str:
+    """The neurons a run trains, in words: the spec, or per layer for a user's own model (model=import)."""
+    return model.describe_neurons() if hasattr(model, "describe_neurons") else spec.describe()
 
 
 def _evaluate(cfg: DictConfig, run_dir: Path, bundle, device, model=None) -> None:

@@ -30,9 +30,10 @@ import hydra
 from omegaconf import DictConfig
 
 from . import parallel
-from .config import group_folders, group_options
+from .config import RUN_GROUPS, group_folders, group_options, parse
+from .config.keys import check_groups
 from .errors import exit_code, wants_debug
-from .config import RUN_GROUPS
+from .models import hydra_overrides
 from .pipeline import compose_run, prepare, run, run_cfg  # noqa: F401 - the public API: ``from ablations.run import run``
 
 __all__ = ["run", "run_cfg", "compose_run", "main", "cli"]
@@ -88,6 +89,7 @@ def cli(argv: Iterable[str] | None = None) -> None:
         return
     if any(a in ("-m", "--multirun") for a in argv):  # jobs=N: Hydra's joblib launcher (ablations.parallel)
         def rewrite() -> None:
+            check_groups(parse([a for a in argv if not a.startswith("-")]), group_folders(argv))  # every swept option
             sys.argv[1:] = parallel.multirun_arguments(argv)
         report_errors(rewrite, wants_debug(argv))
         argv = [a for a in argv if not a.startswith("jobs=")]
@@ -96,6 +98,7 @@ def cli(argv: Iterable[str] | None = None) -> None:
     code = exit_code(lambda: compose_run(plain), wants_debug(argv))  # a bad key: one message, exit code 2
     if code:
         sys.exit(code)
+    sys.argv[1:] = hydra_overrides(sys.argv[1:])  # model.kwargs.x=...: the user's keys (ablations.models)
     main()
 
 

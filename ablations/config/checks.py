@@ -76,7 +76,7 @@ def check(overrides: Iterable[str] = (), cfg: DictConfig | None = None) -> Check
     composed from them (Hydra's own ``main``, a study), else it is composed here. Works on a copy."""
     overrides = [str(o) for o in overrides]
     parsed = override_keys.parse(overrides)
-    override_keys.check_groups(parsed)
+    override_keys.check_groups(parsed, group_folders(parsed))
     adds = _adds(parsed)
     if adds:  # the config without them is the schema the added keys are judged against
         base = compose([o.text for o in parsed if o not in adds])
@@ -104,8 +104,8 @@ def check(overrides: Iterable[str] = (), cfg: DictConfig | None = None) -> Check
         override_keys.check_read(parsed, cfg, train_keys, suites)
         spec = validate_values(cfg, group_folders(parsed)[1:], train_keys)
         resolve_neuron_defaults(cfg, spec)
-        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
         check_paths(cfg)
+        results.run_dir_for(cfg)  # a dataset, model or variant name that cannot name a folder fails now
     except OmegaConfBaseException as error:  # e.g. an interpolation ${...} that resolves to nothing
         raise UserError(f"the config cannot be resolved: {str(error).splitlines()[0]}") from None
     except (TypeError, ValueError, OverflowError) as error:  # int('abc'), int(1e400) in the checks
@@ -123,7 +123,9 @@ def check_paths(cfg: DictConfig) -> None:
     """``paths.runs`` must be a folder this process can make and write: its nearest existing part
     is a folder with write access (the run folder itself is made later, under the run lock, which
     answers for what only trying can tell, e.g. ``/proc``)."""
-    value = str(cfg.paths.runs)
+    value = str(cfg.paths.runs or "").strip()
+    if not value:  # Path("") is the working directory: run folders would land wherever the command runs
+        raise UserError(f"paths.runs={cfg.paths.runs!r} is empty; set it to the folder for run records (default: runs)")
     path = Path(value).expanduser()
     existing = path
     while not existing.exists() and existing != existing.parent:
@@ -142,6 +144,8 @@ def neuron_spec(cfg: DictConfig, search_path: Iterable[str | Path] = ()) -> neur
     found in the package's config folder or ``search_path`` (a plugin's) that sets a physics key the
     registered variant disagrees with is refused: the registration is the one source of physics."""
     node = OmegaConf.to_container(cfg.neuron, resolve=True)
+    if models.builder_of(cfg.model) == "import":  # the keys left to the user's neurons (value `model`)
+        node = models.imported.without_as_written(node)
     name = str(node.get("variant") or "vanilla")
     for folder in [CONF_DIR, *search_path]:
         path = Path(str(folder).removeprefix("file://")) / "variant" / f"{name}.yaml"
@@ -186,6 +190,8 @@ def validate_values(cfg: DictConfig, search_path: Iterable[str | Path] = (),
          f"device={cfg.device!r} is not one of ['auto', 'cpu', 'cuda', 'cuda:N']"),
         (int(cfg.dataset.steps) >= 1 if cfg.dataset.get("steps") is not None else True,
          f"dataset.steps={cfg.dataset.get('steps')} must be >= 1"),
+        (train.get("grad_clip") is None or float(train.grad_clip) > 0,
+         f"train.grad_clip={train.get('grad_clip')} must be > 0 (the largest gradient norm; null = no clipping)"),
         (train.get("max_batches") is None or int(train.max_batches) >= 1,
          f"train.max_batches={train.get('max_batches')} must be >= 1 (or null for every batch); "
          "0 batches would train nothing and record a run at chance"),
@@ -220,12 +226,15 @@ def resolve_neuron_defaults(cfg: DictConfig, spec: neurons.NeuronSpec) -> None:
     """Write the defaults a spec filled in (tau or lam) and the label its physics give back into
     the config, for the record."""
     resolved = spec.resolved()
+    kept = models.imported.as_written_keys(cfg.neuron)  # model=import: left to the user's neurons
+    if resolved.reset == "none":
+        kept.discard("reset")  # a variant without reset (no_reset): the record says none, as it runs
     with open_dict(cfg):
-        cfg.neuron.tau = resolved.tau
+        cfg.neuron.tau = cfg.neuron.tau if "tau" in kept else resolved.tau
         cfg.neuron.lam = resolved.lam
         cfg.neuron.variant = resolved.variant
         for key in neurons.PHYSICS_KEYS:  # every slot's choice, as the record shows it
-            if key in cfg.neuron:
+            if key in cfg.neuron and key not in kept:
                 cfg.neuron[key] = getattr(resolved, key)
         for slot in neurons.SLOTS.values():  # a plugin's slots: where chosen (other runs' identities stay)
             if slot.key not in neurons.PHYSICS_KEYS:

@@ -7,13 +7,14 @@ with "did you mean ..." (:func:`compose`). Nothing here judges a value: :mod:`.c
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from .. import neurons
+from .. import models, neurons
 from ..errors import UserError
 from . import keys as override_keys
 
@@ -71,7 +72,7 @@ def _hydra_compose(overrides: list[str], config_name: str = "config") -> DictCon
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            return hydra_compose(config_name=config_name, overrides=overrides)
+            return hydra_compose(config_name=config_name, overrides=models.hydra_overrides(overrides))
     finally:
         GlobalHydra.instance().clear()
 
@@ -108,6 +109,10 @@ def compose(overrides: Iterable[str] = (), config_name: str = "config") -> DictC
         return _hydra_compose(overrides, config_name)
     except (HydraException, OmegaConfBaseException, ValueError) as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        missing = re.match(r"In '[^']*': Could not find '([^'/]+)/([^']+)'", first)
+        if missing and missing.group(1) in override_keys.RUN_GROUPS:  # a study's or a test's composition
+            options = [p.stem for folder in group_folders(overrides) for p in (folder / missing.group(1)).glob("*.yaml")]
+            raise UserError(override_keys.unknown_option_message(missing.group(1), missing.group(2), options)) from None
         if first.startswith("Could not override '") and "No match in the defaults list" not in str(error):
             key = first.split("'")[1]
             try:

@@ -28,7 +28,8 @@ from .. import evaluation, models, training
 from ..errors import UserError
 
 __all__ = ["Override", "parse", "EVAL_KEYS_BY_KIND", "RUN_GROUPS", "OTHER_COMMAND_GROUPS", "flat_keys",
-           "did_you_mean", "unknown_key_message", "check_groups", "check_known", "check_read"]
+           "did_you_mean", "unknown_key_message", "unknown_option_message", "sweep_values", "check_groups",
+           "check_known", "check_read"]
 
 # the config groups a run composes; the others in ablations/conf belong to other commands
 RUN_GROUPS = ("variant", "dataset", "model", "train", "eval", "experiment")
@@ -111,12 +112,42 @@ def unknown_key_message(key: str, known: Iterable[str]) -> str:
             "change nothing; `python -m ablations.run --cfg job` lists every key and its value")
 
 
-def check_groups(overrides: Iterable[Override]) -> None:
-    """A group of another command (``study=``, ``reproduce=``) is refused, naming the command."""
+def unknown_option_message(group: str, option: str, options: Iterable[str]) -> str:
+    """``variant=vanila: no such variant (did you mean vanilla?); the variant options are: ...``"""
+    options = sorted(set(options))
+    close = difflib.get_close_matches(option, options, n=1, cutoff=0.6)
+    return (f"{group}={option}: no such {group}{f' (did you mean {close[0]}?)' if close else ''}; "
+            f"the {group} options are: {', '.join(options)}")
+
+
+def sweep_values(value: str) -> list[str]:
+    """The values of a Hydra sweep as typed (``a,b`` or ``choice(a,b)``); one value stays one."""
+    text = value.strip()
+    if text.startswith("choice(") and text.endswith(")"):
+        text = text[len("choice("):-1]
+    return [item.strip().strip("'\"") for item in text.split(",")] if "(" not in text else []
+
+
+def check_groups(overrides: Iterable[Override], folders: Iterable[Path] = ()) -> None:
+    """A group of another command (``study=``, ``reproduce=``) is refused, naming the command; an option
+    of a run group that no config folder (``folders``) has, each value of a sweep too, is refused with
+    the options and the closest one."""
+    overrides = list(overrides)
+    folders = list(folders)
+    if any(o.key == "hydra.searchpath" and o.value and any(not item.strip(" '\"").startswith("file://") for item in
+                                                          o.value.strip("[]").split(",")) for o in overrides):
+        folders = []  # a search path that is not a folder (pkg://): Hydra finds its options, this check cannot
     for override in overrides:
         if override.key in OTHER_COMMAND_GROUPS:
             raise UserError(f"{override.text}: {override.key} is not an option of `python -m ablations.run` (its "
                             f"groups: {', '.join(RUN_GROUPS)}); use `{OTHER_COMMAND_GROUPS[override.key]}`")
+        if override.key in RUN_GROUPS and folders and override.value and not override.delete and "${" not in override.value:
+            options = {p.stem for folder in folders for p in (Path(folder) / override.key).glob("*.yaml")}
+            nested = {p.relative_to(Path(folder) / override.key).with_suffix("").as_posix()  # base configs
+                      for folder in folders for p in (Path(folder) / override.key).rglob("*.yaml")}
+            for value in sweep_values(override.value):
+                if options and value not in nested and value != "null":
+                    raise UserError(unknown_option_message(override.key, value, options))
 
 
 def _plugin_parameter(key: str) -> bool:
@@ -129,9 +160,11 @@ def _plugin_parameter(key: str) -> bool:
 
 
 def _model_key(key: str) -> bool:
-    """``model.<key>`` that some registered model builder reads (the builder check judges it)."""
+    """``model.<key>`` that some registered model builder reads, or a key inside a free mapping one
+    declares (``model.kwargs.x``); the builder check judges it."""
     parts = key.split(".")
-    return len(parts) == 2 and parts[0] == "model" and any(parts[1] in b.all_keys for b in models.MODELS.values())
+    return (len(parts) == 2 and parts[0] == "model" and any(parts[1] in b.all_keys for b in models.MODELS.values())
+            or models.mapping_key(key))
 
 
 def check_known(overrides: Iterable[Override], groups: Iterable[str], schema: DictConfig | None) -> None:

@@ -35,7 +35,8 @@ from ..errors import UserError
 from ..registry import Registry
 from . import imported, layered, resnet, rnn
 
-__all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build_model"]
+__all__ = ["Builder", "MODELS", "LEGACY_BUILDERS", "builder_of", "check_keys", "build_model", "mapping_key",
+           "hydra_overrides"]
 
 # keys every model config has, whatever its builder
 COMMON_KEYS = ("name", "builder")
@@ -43,10 +44,13 @@ COMMON_KEYS = ("name", "builder")
 
 @dataclass(frozen=True)
 class Builder:
-    """``function(cfg, spec, input_shape) -> network`` and the ``model.*`` keys it reads."""
+    """``function(cfg, spec, input_shape) -> network``, the ``model.*`` keys it reads, and ``mappings``:
+    those of its keys whose value is a free mapping handed on to the user's code (``model.kwargs``),
+    whose sub-keys (``model.kwargs.num_hidden``) no config file can list."""
 
     function: Callable[..., Any]
     keys: tuple[str, ...]
+    mappings: tuple[str, ...] = ()
 
     @property
     def all_keys(self) -> tuple[str, ...]:
@@ -60,7 +64,8 @@ MODELS.add("layered", Builder(layered.build_layered_network, ("layers", "readout
 MODELS.add("resnet", Builder(resnet.build_resnet, ("readout", "readout_beta", "pool", "batch_norm", "bias", "dropout",
                                             "blocks", "widths", "n_classes")))
 MODELS.add("recurrent_baseline", Builder(rnn.build_recurrent_baseline, ("cell", "layers", "readout", "readout_window")))
-MODELS.add("import", Builder(imported.build_imported, ("target", "kwargs", "call", "returns", "readout")))
+MODELS.add("import", Builder(imported.build_imported, ("target", "kwargs", "call", "returns", "readout"),
+                             mappings=("kwargs",)))
 
 # how configs recorded before builders had names spelled them (the functions have been renamed since;
 # these spellings are only read from old records, never imported)
@@ -74,6 +79,22 @@ def builder_of(model_cfg: Any) -> str:
     """The registered builder name of a model config (``layered`` when it names none)."""
     name = str(model_cfg.get("builder") or "layered")
     return LEGACY_BUILDERS.get(name, name)
+
+
+def mapping_key(key: str) -> bool:
+    """``model.<mapping>`` or a key inside it (``model.kwargs.num_hidden``), for a mapping some
+    registered builder declares (:attr:`Builder.mappings`)."""
+    parts = key.lstrip("+~").split(".")
+    return len(parts) >= 2 and parts[0] == "model" and any(parts[1] in b.mappings for b in MODELS.values())
+
+
+def hydra_overrides(overrides: list[str]) -> list[str]:
+    """The command-line overrides as Hydra composes them: ``model.kwargs={num_hidden: 128}`` and
+    ``model.kwargs.num_inputs=2048`` are written ``++model.kwargs...`` (set or add), because Hydra's
+    struct check knows only the keys a config file lists and a free mapping's keys are the user's.
+    ``+model.kwargs.x=...`` (add) and ``~`` (delete) are left as typed."""
+    return [f"++{o}" if not o.startswith(("+", "~")) and "=" in o and mapping_key(o.partition("=")[0]) else o
+            for o in overrides]
 
 
 def check_keys(model_cfg: Any) -> Builder:
@@ -94,7 +115,9 @@ def build_model(cfg: Any, input_shape: tuple[int, ...], spec: "neurons.NeuronSpe
     backend ``cfg.neuron.backend``. A config it cannot build is a ValueError or UserError saying why."""
     if spec is None:
         neuron = cfg.neuron
-        spec = neurons.spec_from_config(OmegaConf.to_container(neuron, resolve=True)
-                                        if isinstance(neuron, DictConfig) else dict(neuron))
+        node = OmegaConf.to_container(neuron, resolve=True) if isinstance(neuron, DictConfig) else dict(neuron)
+        if builder_of(cfg.model) == "import":  # the keys left to the user's neurons (value `model`)
+            node = imported.without_as_written(node)
+        spec = neurons.spec_from_config(node)
     network = MODELS.get(builder_of(cfg.model)).function(cfg, spec, tuple(input_shape))  # keys: the check pass
     return neurons.set_backend(network, str(cfg.neuron.get("backend") or "auto"))

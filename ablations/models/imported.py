@@ -2,9 +2,24 @@ r"""A user's own snnTorch model by import path (``model=import``), ablated into 
 
 ``model.target`` names a class or function returning an ``nn.Module``: ``package.module:Name`` (imported
 from the current directory or the installed packages) or ``path/to/file.py:Name``; ``model.kwargs``
-are passed to it. The module's ``snn.Leaky`` / ``snn.RLeaky`` become the package's neurons of the run's
-``neuron`` node by :func:`ablations.ablate.ablate` (with the node's values: ``neuron.tau`` and
-``neuron.threshold`` set the leak and threshold as for every model, not the user's ``beta``).
+are passed to it (``model.kwargs.num_hidden=128`` on the command line: a free mapping,
+:attr:`ablations.models.Builder.mappings`). The module's ``snn.Leaky`` / ``snn.RLeaky`` /
+``snn.Synaptic`` become the package's neurons of the run's variant by :func:`ablations.ablate.ablate`,
+exactly as ``ablate(model, variant)`` from Python: each neuron keeps what the user wrote (beta per
+layer or per neuron, ``learn_beta``, threshold, ``learn_threshold``, surrogate, the kind of reset),
+and the variant sets the leak kind, whether it resets, and the recurrence. In the run's ``neuron``
+node these keys read ``model`` (:data:`AS_WRITTEN`, ``conf/model/import_neuron/as_written.yaml``);
+a ``neuron.*`` key given on the command line (``neuron.tau=20``, ``neuron.surrogate.name=atan``,
+``neuron.surrogate.slope=10`` for the layers whose surrogate has a slope) replaces the value in
+every layer (:func:`ablate_arguments`). ``status.json`` ``model_neurons`` says, per layer, each
+value and whether it came from the ``model``, an ``override`` or the ``variant``.
+
+Speed: a tutorial-7 ``nn.Sequential`` (``model.call=step``) of stateless layers and neurons with
+``init_hidden=True`` runs time-folded (:func:`folding_plan`): its layers once on ``[T*B, ...]``, its
+neurons through :func:`ablations.neurons.run_sequence` (the fused scan), pinned to the per-step run
+by ``tests/models/test_model_import.py``. Any other model runs step by step, and the log says why, once.
+Before training, one dry forward pass on one sample of the data's shape (:meth:`ImportedNetwork.dry_run`)
+turns a shape mismatch into one message naming the layer, the input it expects and the one it got.
 
 The user's output convention is declared, not guessed:
 
@@ -34,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -42,12 +58,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from .. import neurons
 from ..ablate import AblatedNeuron, ablate, ablated_neurons
 from ..errors import UserError
 from ..registry import import_file
 
-__all__ = ["CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of", "build_imported", "wrap"]
+__all__ = ["AS_WRITTEN", "CALLS", "RETURNS", "READOUTS", "ImportedNetwork", "resolve_target", "source_of",
+           "build_imported", "wrap", "ablate_arguments", "without_as_written", "as_written_keys"]
 
+#: the value of a ``neuron.*`` key left to the user's neurons (conf/model/import_neuron/as_written.yaml)
+AS_WRITTEN = "model"
 CALLS = ("sequence", "step")
 RETURNS = ("spikes", "membrane")
 READOUTS = ("spike_count", "mem_mean", "mem_max", "mem_last")
@@ -92,6 +112,71 @@ def source_of(target: str) -> dict[str, str]:
     return {"target": str(target), "file": str(file), "sha256": digest}
 
 
+# stateless layers whose output for one sample depends on that sample alone, without randomness:
+# on the folded [T*B, ...] tensor they compute what they compute on each step's [B, ...]
+FOLDABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d,
+            nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d,
+            nn.AdaptiveMaxPool2d, nn.Flatten, nn.Unflatten, nn.Identity, nn.LayerNorm, nn.ReLU, nn.LeakyReLU, nn.Sigmoid,
+            nn.Tanh, nn.GELU, nn.ELU, nn.SiLU, nn.Hardtanh)
+
+log = logging.getLogger("ablations.models")
+_SAID: set[str] = set()
+
+
+def folding_plan(user: nn.Module, call: str) -> tuple[list[tuple[str, Any]] | None, str]:
+    """How a user's model runs time-folded, or None and why it runs step by step.
+
+    Folded: an ``nn.Sequential`` (``model.call=step``) of the stateless layers in :data:`FOLDABLE`
+    and ablated neurons with ``init_hidden=True`` (tutorial 7), the neuron that returns its membrane
+    (``output=True``) last. Its layers then run once on ``[T*B, ...]`` and each neuron is scanned over
+    time by :func:`ablations.neurons.run_sequence` (the fused scan where it covers the neuron), which
+    computes what calling it once per step computes (``tests/models/test_model_import.py`` pins spikes equal
+    and membranes to float32 rounding). A model whose own ``forward`` loops over time
+    (``model.call=sequence``, tutorial 5) runs as written: the package cannot see inside the loop."""
+    if call != "step":
+        return None, ("model.call=sequence: the model's own forward loops over time, and the package runs it as "
+                      "written")
+    if not isinstance(user, nn.Sequential) or type(user).forward is not nn.Sequential.forward:
+        return None, f"{type(user).__name__} is not an nn.Sequential (its forward is the model's own)"
+    plan: list[tuple[str, Any]] = []
+    children = list(user.named_children())
+    for index, (path, module) in enumerate(children):
+        if isinstance(module, AblatedNeuron):
+            if not module.init_hidden:
+                return None, f"neuron {path!r} has init_hidden=False"
+            if module.output and index != len(children) - 1:
+                return None, f"neuron {path!r} returns its membrane (output=True) but is not the last layer"
+            plan.append(("neuron", (path, module)))
+        elif type(module) in FOLDABLE and not (isinstance(module, (nn.Flatten, nn.Unflatten)) and
+                                               getattr(module, "start_dim", getattr(module, "dim", 1)) == 0):
+            if plan and plan[-1][0] == "ops":
+                plan[-1][1].append(module)
+            else:
+                plan.append(("ops", [module]))
+        else:
+            return None, (f"layer {path!r} ({type(module).__name__}) is not one the package folds over time "
+                          f"(batch statistics, random masks or state of its own, or unknown)")
+    if not any(kind == "neuron" for kind, _ in plan):
+        return None, "it has no ablated neuron at its top level"
+    return plan, ""
+
+
+def _fold(ops: Sequence[nn.Module], x: torch.Tensor) -> torch.Tensor:
+    steps, batch = x.shape[:2]
+    folded = x.reshape(steps * batch, *x.shape[2:])
+    for op in ops:
+        folded = op(folded)
+    return folded.reshape(steps, batch, *folded.shape[1:])
+
+
+def _has_hooks(user: nn.Module) -> bool:
+    from torch.nn.modules import module as torch_module
+
+    if torch_module._global_forward_hooks or torch_module._global_forward_pre_hooks:
+        return True
+    return any(m._forward_hooks or m._forward_pre_hooks for m in user.modules())
+
+
 def _returns(value: Any) -> tuple[str, ...]:
     names = (value,) if isinstance(value, str) else tuple(value or ())
     names = tuple(str(n) for n in names)
@@ -128,6 +213,13 @@ class ImportedNetwork(nn.Module):
         self.probes = False
         self.records: dict[str, dict[str, torch.Tensor]] = {}
         self._n_classes: int | None = None
+        self.plan, self.per_step_reason = folding_plan(user, call)
+        self.folded = self.plan is not None  # False: every call runs the model step by step (per_step_reason)
+        if not self.folded and self.per_step_reason not in _SAID:
+            _SAID.add(self.per_step_reason)
+            log.warning("note: %s runs step by step (%s): correct, slower than the time-folded path of an "
+                        "nn.Sequential with init_hidden=True neurons (model.call=step)",
+                        self.source.get("target") or type(user).__name__, self.per_step_reason)
 
     @property
     def n_classes(self) -> int:
@@ -137,13 +229,75 @@ class ImportedNetwork(nn.Module):
                                 "input_shape")
             device = next((p.device for p in self.parameters()), torch.device("cpu"))
             with torch.no_grad():
-                out = self._records(torch.zeros(1, 1, *self.input_shape, device=device))
+                out = self.dry_run(torch.zeros(1, 1, *self.input_shape, device=device))
             self._n_classes = int(next(iter(out.values())).shape[-1])
         return self._n_classes
 
+    def dry_run(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The records of one forward pass on ``x`` (one sample of the data's shape, before training); a
+        failure in a layer is a UserError naming the layer, the input it expects and the one it was given."""
+        running: list[tuple[str, nn.Module, tuple]] = []
+        hooks = []
+        for path, module in self.user.named_modules():
+            if path and (isinstance(module, AblatedNeuron) or not any(True for _ in module.children())):
+                hooks.append(module.register_forward_pre_hook(
+                    lambda module, args, path=path: running.append((path, module, args))))
+                hooks.append(module.register_forward_hook(lambda module, args, output: running.pop() and None))
+        try:
+            return self._records(x)
+        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+            if isinstance(error, UserError):
+                raise
+            raise UserError(self._mismatch(running[-1] if running else None, x, error)) from None
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    def _mismatch(self, failed: tuple[str, nn.Module, tuple] | None, x: torch.Tensor, error: Exception) -> str:
+        data = f"the data gives [{', '.join(map(str, x.shape[2:]))}] per sample and time step"
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        source = f"model.target={self.source['target']}" if self.source.get("target") else "the model"
+        if failed is None:
+            return (f"{source}: its forward fails on one sample of the data ({data}; model.call={self.call}): "
+                    f"{type(error).__name__}: {first}. Make the model take inputs of this shape")
+        path, module, args = failed
+        given = [list(a.shape) for a in args if isinstance(a, torch.Tensor)]
+        given_text = str(given[0]) if len(given) == 1 else str(given)
+        if isinstance(module, nn.Linear):
+            expected = f"[batch, {module.in_features}] (in_features={module.in_features})"
+        elif isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            expected = (f"[batch, {module.in_channels}, ...] (in_channels={module.in_channels}, "
+                        f"{type(module).__name__[-2]} spatial dimensions)")
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            expected = f"[batch, {module.num_features}, ...] (num_features={module.num_features})"
+        else:
+            expected = None
+        what = f"expects {expected} but was given {given_text}" if expected else f"was given {given_text} and failed"
+        return (f"{source}: layer {path!r} ({type(module).__name__}) {what}; {data} (model.call={self.call}). "
+                f"Give the model the data's input size (e.g. through model.kwargs) or choose the dataset it was "
+                f"written for. ({type(error).__name__}: {first})")
+
+    def _folded(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The user's ``nn.Sequential`` run time-folded (:func:`folding_plan`): what calling it once per
+        step and stacking the outputs gives."""
+        h = x
+        out: tuple[torch.Tensor, ...] = ()
+        for kind, item in self.plan:
+            if kind == "ops":
+                h = _fold(item, h)
+                out = (h,)
+                continue
+            _, neuron = item
+            spikes, membrane = neurons.run_sequence(neuron.neuron, h, record_membrane=neuron.output)
+            h = spikes.view(h.shape)
+            out = (h, membrane.view(h.shape)) if neuron.output else (h,)
+        return out
+
     def _records(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The user's time-major records by name (``spikes``, ``membrane``)."""
-        if self.call == "sequence":
+        if self.folded and not self.probes and not _has_hooks(self.user):
+            out = self._folded(x)
+        elif self.call == "sequence":
             out = self.user(x)
         else:
             for neuron in ablated_neurons(self.user).values():
@@ -190,6 +344,24 @@ class ImportedNetwork(nn.Module):
     def extra_repr(self) -> str:
         return f"call={self.call}, returns={list(self.returns)}, readout={self.decoding}"
 
+    def neuron_table(self) -> list[dict[str, Any]]:
+        """Per ablated neuron, what it runs with and where each part comes from (``model``: the user's
+        neuron as written; ``override``: a ``neuron.*`` key given; ``variant``): the run record's
+        ``model_neurons`` (:meth:`ablations.ablate.AblatedNeuron.provenance`)."""
+        return [neuron.provenance() for neuron in ablated_neurons(self.user).values()]
+
+    def describe_neurons(self) -> str:
+        """One line per ablated neuron: its module path, its physics, and what came from an override."""
+        lines = []
+        for path, neuron in ablated_neurons(self.user).items():
+            table = neuron.provenance()
+            overridden = [key for key, part in table.items() if isinstance(part, dict) and part["from"] != "model"
+                          and part["from"] != "variant"]
+            lines.append(f"{path}: {neuron.spec.describe()}"
+                         + (f" (given: {', '.join(overridden)}; the rest as written in the model)" if overridden
+                            else " (as written in the model, the variant's leak kind, reset and recurrence)"))
+        return "; ".join(lines)
+
 
 def _probe_records(neurons: Mapping[str, AblatedNeuron], x: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
     records: dict[str, dict[str, torch.Tensor]] = {}
@@ -215,8 +387,70 @@ def wrap(model: nn.Module, variant: Any = "vanilla", call: str = "sequence",
                            input_shape=input_shape)
 
 
+def without_as_written(node: Any) -> Any:
+    """A ``neuron`` config node without the keys left to the user's neurons (value ``model``); with the
+    surrogate left to them, the whole surrogate block (a parameter given alone is checked by
+    :func:`ablations.ablate.ablate` against the surrogates the model has)."""
+    if isinstance(node, dict):
+        return {key: without_as_written(value) for key, value in node.items() if value != AS_WRITTEN
+                and not (isinstance(value, dict) and value.get("name") == AS_WRITTEN)}
+    return node
+
+
+def as_written_keys(node: Any, prefix: str = "") -> set[str]:
+    """The dotted keys of a ``neuron`` node left to the user's neurons (``tau``, ``surrogate.name``)."""
+    node = OmegaConf.to_container(node, resolve=False) if isinstance(node, DictConfig) else node
+    keys: set[str] = set()
+    for key, value in (node or {}).items():
+        if isinstance(value, dict):
+            keys |= as_written_keys(value, f"{prefix}{key}.")
+        elif value == AS_WRITTEN:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def _neuron_defaults() -> dict[str, Any]:
+    """The ``neuron`` node of ``conf/config.yaml``: a key at its default there is the package's default,
+    which ``ablate()`` applies anyway (the keys a user's neuron holds read ``model`` instead)."""
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    defaults = dict(OmegaConf.to_container(OmegaConf.load(conf / "config.yaml")).get("neuron") or {})
+    as_written = OmegaConf.to_container(OmegaConf.load(conf / "model" / "import_neuron" / "as_written.yaml"))["neuron"]
+    return {key: value for key, value in defaults.items() if key not in as_written}  # a value there is given
+
+
+def ablate_arguments(neuron_cfg: Any) -> tuple[str, dict[str, Any]]:
+    """``(variant, options)`` for :func:`ablations.ablate.ablate` from a run's ``neuron`` node: the
+    variant, and only the keys that replace what the user's neurons have (a value other than
+    ``model``, :data:`AS_WRITTEN`) or that choose another component than the variant's."""
+    node = OmegaConf.to_container(neuron_cfg, resolve=True) if isinstance(neuron_cfg, DictConfig) else dict(neuron_cfg)
+    name = str(node.get("variant") or "vanilla")
+    variant = name if name in neurons.VARIANTS else "vanilla"  # a label built from choices: every slot key is set
+    preset = neurons.VARIANTS[variant]
+    options: dict[str, Any] = {}
+    defaults = _neuron_defaults()
+    for key, value in node.items():
+        if key in ("variant", "backend", "surrogate") or value is None or value == AS_WRITTEN:
+            continue
+        if key in neurons.PHYSICS_KEYS and value == getattr(preset, key) and (key != "reset" or value == "none"):
+            continue  # the variant's own choice, written into the record (a reset not `model` is given)
+        if key in defaults and defaults[key] == value and not isinstance(value, dict):
+            continue  # the package's default for a key the user's neurons do not hold
+        options[key] = value
+    surrogate = {k: v for k, v in dict(node.get("surrogate") or {}).items() if v is not None and v != AS_WRITTEN}
+    name = surrogate.pop("name", None)
+    if name is not None:
+        allowed = neurons.SURROGATE_PARAMETERS[str(name)]
+        options["surrogate"] = str(name)
+        options["surrogate_params"] = {k: float(v) for k, v in surrogate.items() if k in allowed}
+    elif surrogate:
+        options["surrogate_params"] = {k: float(v) for k, v in surrogate.items()}
+    return variant, options
+
+
 def build_imported(cfg: DictConfig, spec, input_shape: tuple[int, ...]) -> ImportedNetwork:
-    """``model=import``: the user's ``model.target(**model.kwargs)`` ablated into ``spec``."""
+    """``model=import``: the user's ``model.target(**model.kwargs)`` ablated into the run's variant,
+    keeping what the user's neurons have except the ``neuron.*`` keys given (:func:`ablate_arguments`;
+    ``spec``, the package's reading of the same node, is not used: the user's neurons fill the rest)."""
     model_cfg = cfg.model
     target = model_cfg.get("target")
     if not target:
@@ -233,8 +467,9 @@ def build_imported(cfg: DictConfig, spec, input_shape: tuple[int, ...]) -> Impor
                         f"{', '.join(parameters) or 'no arguments'}") from None
     if not isinstance(user, nn.Module):
         raise UserError(f"model.target={target!r} returned a {type(user).__name__}, not a torch.nn.Module")
+    variant, options = ablate_arguments(cfg.neuron)
     try:
-        ablated = ablate(user, spec)
+        ablated = ablate(user, variant, **options)
     except ValueError as error:
         raise UserError(f"model.target={target!r}: {error}") from None
     returns = model_cfg.get("returns") or ["spikes", "membrane"]

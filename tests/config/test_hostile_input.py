@@ -5,6 +5,7 @@ error (exit code 2): never a traceback, never a file outside the roots the user 
 from __future__ import annotations
 
 import math
+import re
 import os
 import subprocess
 import sys
@@ -179,3 +180,68 @@ def test_hostile_command_lines_exit_2_without_traceback(module, argv, tmp_path):
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.stderr.startswith("error: ") or "\nerror: " in proc.stderr
     assert not list(tmp_path.rglob("*")), list(tmp_path.rglob("*"))
+
+
+# --------------------------------------------------------------------------- the user's own mistakes
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_a_model_that_does_not_fit_the_data_is_one_message_naming_the_layer(sandbox, capsys):
+    from ablations.run import run
+
+    work = Path.cwd()
+    cases = [(["model.target=" + str(EXAMPLES / "snntorch_models.py:Net"), "model.kwargs.num_inputs=100"],
+              r"layer 'fc1' \(Linear\) expects \[batch, 100\] \(in_features=100\) but was given \[1, 288\]; the data "
+              r"gives \[2, 12, 12\] per sample"),
+             (["model.target=" + str(EXAMPLES / "snntorch_models.py:conv_sequential"), "model.call=step",
+               "model.kwargs.in_channels=3"],
+              r"layer '0' \(Conv2d\) expects \[batch, 3, \.\.\.\] \(in_channels=3, 2 spatial dimensions\) but was "
+              r"given \[1, 2, 12, 12\]")]
+    for extra, message in cases:
+        overrides = ["model=import", "dataset=digits_events", *extra, *BASE[1:], f"paths.runs={work / 'runs'}"]
+        assert exit_code(lambda: run(overrides)) == USER_ERROR_EXIT
+        err = capsys.readouterr().err
+        assert err.startswith("error: model.target=") and err.count("\n") == 1 and "Traceback" not in err
+        assert re.search(message, err), err
+    assert not (work / "runs").exists()
+
+
+@pytest.mark.parametrize("argv", [["variant=vanila"], ["-m", "variant=vanila,no_reset"],
+                                  ["-m", "variant=choice(no_reset,vanila)", "seed=0,1"]])
+def test_a_variant_typo_in_a_run_or_a_grid_names_the_choices_and_the_closest(argv, sandbox, capsys):
+    from ablations.run import cli
+
+    with pytest.raises(SystemExit) as stop:
+        cli([*argv, "train.max_batches=1", f"paths.runs={Path.cwd() / 'runs'}"])
+    assert stop.value.code == USER_ERROR_EXIT
+    err = capsys.readouterr().err
+    assert err.startswith("error: variant=vanila: no such variant (did you mean vanilla?); the variant options are: ")
+    assert "no_reset" in err and "HYDRA_FULL_ERROR" not in err and "Traceback" not in err
+    assert not (Path.cwd() / "runs").exists()
+
+
+def test_a_variant_typo_in_a_study_names_the_choices_and_the_closest(sandbox, capsys):
+    from ablations import study
+
+    (Path.cwd() / "studies").mkdir()
+    (Path.cwd() / "studies" / "typo.yaml").write_text(yaml.safe_dump(
+        {**GOOD, "space": {"variant": {"type": "categorical", "choices": ["vanila", "no_reset"]}}}))
+    assert study.main(["study=typo", "paths.runs=runs"]) == USER_ERROR_EXIT
+    assert "variant=vanila: no such variant (did you mean vanilla?)" in capsys.readouterr().err
+    assert study.main(["study=variants", "variant=no_rest", "paths.runs=runs"]) == USER_ERROR_EXIT
+    assert "variant=no_rest: no such variant (did you mean no_reset?)" in capsys.readouterr().err
+    assert not (Path.cwd() / "runs").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.grad_clip=-1", r"^error: train.grad_clip=-1 must be > 0 \(the largest gradient norm; null = no clipping\)\n$"),
+    ("paths.runs=", r"^error: paths.runs='' is empty; set it to the folder for run records \(default: runs\)\n$"),
+    ("paths.runs=null", r"^error: paths.runs=None is empty"),
+])
+def test_a_negative_gradient_clip_and_an_empty_runs_folder_are_refused(override, message, sandbox, capsys):
+    from ablations.run import run
+
+    before = _files(sandbox)
+    assert exit_code(lambda: run([*BASE, f"paths.data={sandbox / 'data'}", override])) == USER_ERROR_EXIT
+    assert re.search(message, capsys.readouterr().err)
+    assert _files(sandbox) == before

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -99,3 +101,180 @@ def test_cli_trains_and_evaluates_an_imported_model(tmp_path):
     rates = results.load_results(tmp_path / "runs")
     layers = set(rates[(rates["metric"] == "spike_rate")]["layer"].dropna())
     assert {"2", "4", "network"} <= layers
+
+
+USER_MODEL = '''
+import snntorch as snn
+import torch
+from snntorch import surrogate
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, num_inputs=288, num_hidden=32, num_outputs=10):
+        super().__init__()
+        self.fc1 = nn.Linear(num_inputs, num_hidden)
+        self.lif1 = snn.Leaky(beta=0.9, learn_beta=True, spike_grad=surrogate.fast_sigmoid(slope=25))
+        self.fc2 = nn.Linear(num_hidden, num_outputs)
+        self.lif2 = snn.Leaky(beta=0.8)
+
+    def forward(self, x):
+        mem1, mem2 = self.lif1.init_leaky(), self.lif2.init_leaky()
+        spikes, membranes = [], []
+        for step in range(x.size(0)):
+            spk1, mem1 = self.lif1(self.fc1(x[step].flatten(1)), mem1)
+            spk2, mem2 = self.lif2(self.fc2(spk1), mem2)
+            spikes.append(spk2)
+            membranes.append(mem2)
+        return torch.stack(spikes), torch.stack(membranes)
+
+
+def sized(sizes=None, num_outputs=10):
+    sizes = dict(sizes or {"inputs": 288, "hidden": 32})
+    return nn.Sequential(nn.Flatten(), nn.Linear(sizes["inputs"], sizes["hidden"]), snn.Leaky(beta=0.9, init_hidden=True),
+                         nn.Linear(sizes["hidden"], num_outputs), snn.Leaky(beta=0.9, init_hidden=True, output=True))
+'''
+
+
+def test_model_import_trains_the_model_ablate_builds(tmp_path):
+    """The two documented paths build one model: the user's beta per layer, learn_beta, surrogate and reset
+    are kept by model=import (through the CLI's own function) as by ablate(), and one epoch from one
+    seed gives the same parameters; the record says per layer what came from the model."""
+    from ablations.data import build_dataset
+    from ablations.run import run
+    from ablations.training import fit, seed_everything
+
+    source = tmp_path / "user_net.py"
+    source.write_text(USER_MODEL)
+    overrides = _overrides(f"{source}:Net", f"paths.runs={tmp_path}/runs", f"paths.data={tmp_path}/data")
+    run_dir = run(overrides)
+    imported, cfg = results.load_model(run_dir)
+
+    seed_everything(int(cfg.seed))  # the Python path, in the order prepare() draws: data, then weights
+    bundle = build_dataset(cfg.dataset, cfg.paths.data)
+    namespace: dict = {}
+    exec(compile(USER_MODEL, str(source), "exec"), namespace)
+    network = wrap(namespace["Net"](), "vanilla", call="sequence", input_shape=bundle.input_shape)
+    assert isinstance(network.user.lif1.beta, nn.Parameter)
+    assert repr(network.user.lif1.spike_grad) == "fast_sigmoid(slope=25.0)"
+    fit(cfg, tmp_path / "python_run", bundle, network, torch.device("cpu"))
+
+    expected = network.state_dict()
+    trained = imported.state_dict()
+    assert trained.keys() == expected.keys()
+    for key in expected:
+        assert torch.equal(trained[key], expected[key]), key
+    assert float(trained["user.lif1.neuron.beta"]) != pytest.approx(0.9)  # learnt, as the model says
+    assert float(trained["user.lif2.neuron.beta"]) == pytest.approx(0.8)  # fixed, as the model says
+
+    assert cfg.neuron.tau == "model" and cfg.neuron.threshold == "model" and cfg.neuron.surrogate.name == "model"
+    table = {row["path"]: row for row in json.loads((run_dir / results.STATUS_FILE).read_text())["model_neurons"]}
+    assert table["lif1"]["beta"] == {"value": 0.9, "from": "model"}
+    assert table["lif1"]["learn_beta"] == {"value": True, "from": "model"}
+    assert table["lif1"]["surrogate"] == {"value": "fast_sigmoid(slope=25.0)", "from": "model"}
+    assert table["lif2"]["beta"] == {"value": 0.8, "from": "model"}
+    assert table["lif2"]["reset"] == {"value": "subtract", "from": "model"}
+
+
+def test_a_neuron_key_given_replaces_the_models_value_and_is_recorded(tmp_path):
+    source = tmp_path / "user_net.py"
+    source.write_text(USER_MODEL)
+    base = _overrides(f"{source}:Net", f"paths.runs={tmp_path}/runs", f"paths.data={tmp_path}/data")
+    kept = prepare(compose(base), base)
+    given = ["neuron.tau=20", "neuron.surrogate.name=atan", "neuron.reset=zero"]
+    changed = prepare(compose(base + given), base + given)
+    assert results.config_hash(kept.cfg) != results.config_hash(changed.cfg)
+    lif1 = changed.model.user.lif1
+    assert float(lif1.beta.detach()) == pytest.approx(math.exp(-1 / 20)) and isinstance(lif1.beta, nn.Parameter)
+    assert repr(lif1.spike_grad) == "atan(alpha=2.0)" and lif1.spec.reset == "zero"
+    row = changed.model.neuron_table()[0]
+    assert row["beta"]["from"] == "override" and row["learn_beta"]["from"] == "model"
+    assert row["surrogate"]["from"] == "override" and row["reset"]["from"] == "override"
+    assert row["threshold"]["from"] == "model"
+    no_reset = prepare(base + ["variant=no_reset"])
+    assert no_reset.cfg.neuron.reset == "none" and no_reset.model.neuron_table()[0]["reset"]["from"] == "variant"
+    explicit = prepare(compose(base + ["neuron.tau=10"]), base + ["neuron.tau=10"])  # a preset's value, given
+    assert float(explicit.model.user.lif2.beta) == pytest.approx(math.exp(-1 / 10))
+    assert float(kept.model.user.lif2.beta) == pytest.approx(0.8)
+
+
+def test_model_kwargs_from_the_command_line_build_the_model_and_are_part_of_its_identity(tmp_path):
+    source = tmp_path / "user_net.py"
+    source.write_text(USER_MODEL)
+    base = _overrides(f"{source}:Net", f"paths.runs={tmp_path}/runs", f"paths.data={tmp_path}/data")
+    hashes = set()
+    for spelling in ("model.kwargs={num_hidden: 16}", "model.kwargs.num_hidden=16", "+model.kwargs.num_hidden=16"):
+        prepared = prepare(base + [spelling])
+        assert prepared.model.user.fc1.out_features == 16, spelling
+        hashes.add(results.config_hash(prepared.cfg))
+    assert len(hashes) == 1  # one run, however it is spelled
+    unset = prepare(base)
+    assert unset.model.user.fc1.out_features == 32 and results.config_hash(unset.cfg) not in hashes
+    assert results.config_hash(unset.cfg) == results.config_hash(prepare(base + ["model.kwargs={}"]).cfg)
+    nested = _overrides(f"{source}:sized", "model.call=step", f"paths.runs={tmp_path}/runs", f"paths.data={tmp_path}/data")
+    prepared = prepare(nested + ["model.kwargs.sizes={inputs: 288, hidden: 24}"])
+    assert prepared.model.user[1].out_features == 24
+    prepared = prepare(nested + ["model.kwargs={sizes: {inputs: 288, hidden: 12}, num_outputs: 10}"])
+    assert prepared.model.user[1].out_features == 12
+    with pytest.raises(UserError, match=r"model.kwargs=\{'num_hidden': 16\}: not used by model 'default'"):
+        prepare(["model.kwargs.num_hidden=16", f"paths.runs={tmp_path}/runs"])
+
+
+def _per_step(network: ImportedNetwork) -> ImportedNetwork:
+    twin = copy.deepcopy(network)
+    twin.folded = False
+    return twin
+
+
+def _sharpened(model: nn.Module) -> nn.Module:
+    with torch.no_grad():  # weights that make every layer spike some, not all, of the time
+        for module in model.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                module.weight.mul_(4)
+    return model
+
+
+def _synaptic_sequential() -> nn.Sequential:
+    return nn.Sequential(nn.Flatten(), nn.Linear(288, 32), snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True),
+                         nn.Linear(32, 10), snn.Leaky(beta=torch.linspace(0.5, 0.95, 10), learn_beta=True,
+                                                      threshold=0.8, init_hidden=True, output=True))
+
+
+FOLDED_CASES = [(tutorial.fc_sequential, variant) for variant in ("vanilla", "no_leak", "complete_leak", "no_reset",
+                                                                   "recurrent", "linear_leak")]
+FOLDED_CASES += [(tutorial.conv_sequential, variant) for variant in ("vanilla", "no_reset", "linear_leak")]
+FOLDED_CASES += [(_synaptic_sequential, variant) for variant in ("vanilla", "no_reset")]
+
+
+@pytest.mark.parametrize("factory, variant", FOLDED_CASES)
+def test_a_tutorial_sequential_runs_time_folded_as_it_runs_step_by_step(factory, variant):
+    torch.manual_seed(0)
+    folded = wrap(_sharpened(factory()), variant, call="step", input_shape=(2, 12, 12))
+    stepwise = _per_step(folded)
+    assert folded.folded, folded.per_step_reason
+    x = (torch.rand(16, 6, 2, 12, 12) < 0.3).float()
+    records, expected = folded._records(x), stepwise._records(x)
+    assert torch.equal(records["spikes"], expected["spikes"])
+    assert 0 < float(expected["spikes"].detach().mean()) < 1
+    assert torch.allclose(records["membrane"], expected["membrane"], atol=1e-5, rtol=0)
+    folded(x).sum().backward()
+    stepwise(x).sum().backward()
+    gradients = dict(stepwise.named_parameters())
+    for name, parameter in folded.named_parameters():
+        assert torch.allclose(parameter.grad, gradients[name].grad, atol=1e-5, rtol=1e-4), name
+
+
+def test_models_that_are_not_folded_say_why_once(caplog):
+    from ablations.models import imported
+
+    imported._SAID.clear()
+    with caplog.at_level("WARNING", logger="ablations.models"):
+        network = wrap(tutorial.Net(), call="sequence", input_shape=(2, 12, 12))
+        wrap(tutorial.Net(), call="sequence", input_shape=(2, 12, 12))
+    assert not network.folded and "model's own forward loops over time" in network.per_step_reason
+    assert sum("runs step by step (model.call=sequence" in r.getMessage() for r in caplog.records) == 1
+    batch_norm = nn.Sequential(nn.Flatten(), nn.Linear(288, 10), nn.BatchNorm1d(10),
+                               snn.Leaky(beta=0.9, init_hidden=True, output=True))
+    assert wrap(batch_norm, call="step").per_step_reason.startswith("layer '2' (BatchNorm1d) is not one the package folds")
+    no_hidden = nn.Sequential(nn.Flatten(), nn.Linear(288, 10), snn.Leaky(beta=0.9))
+    assert wrap(no_hidden, call="step").per_step_reason == "neuron '2' has init_hidden=False"

@@ -155,13 +155,26 @@ def test_kept_settings_and_options():
     assert isinstance(neuron.beta, nn.Parameter) and isinstance(neuron.threshold, nn.Parameter)
     assert float(neuron.threshold.detach()) == pytest.approx(0.7)
     assert neuron.spec.surrogate == "fast_sigmoid" and neuron.spec.surrogate_params["slope"] == 10
-    assert neuron.spec.reset == "zero"  # the variant's reset, not snnTorch's default subtract
+    assert neuron.spec.reset == "subtract"  # the user's kind of reset (snnTorch's default) where the variant resets
+    assert ablate(model, "no_reset")[1].spec.reset == "none"
+    assert ablate(model, "vanilla", reset="zero")[1].spec.reset == "zero"
     no_leak = ablate(model, "no_leak")[1]
     assert float(no_leak.beta) == 1.0 and not isinstance(no_leak.beta, nn.Parameter)  # a learnt beta would undo it
     options = ablate(model, "vanilla", tau=20.0, reset="subtract", threshold=1.5)[1]
     assert options.spec.tau == 20.0 and options.spec.reset == "subtract" and float(options.threshold) == 1.5
     again = ablate(ablate(model, "no_leak"), "vanilla")[1]  # re-ablation starts from the user's neuron
     assert torch.allclose(again.beta, torch.linspace(0.2, 0.8, 5))
+
+
+def test_surrogate_parameters_alone_change_the_surrogates_that_have_them():
+    model = nn.Sequential(nn.Linear(3, 5), snn.Leaky(beta=0.9, spike_grad=snn.surrogate.fast_sigmoid(slope=25)),
+                          nn.Linear(5, 2), snn.Leaky(beta=0.8))
+    ablated = ablate(model, "vanilla", surrogate_params={"slope": 5.0})
+    assert repr(ablated[1].spike_grad) == "fast_sigmoid(slope=5.0)" and repr(ablated[3].spike_grad) == "atan(alpha=2.0)"
+    assert ablated[1].provenance()["surrogate"]["from"] == "model, parameters overridden"
+    assert ablated[3].provenance()["surrogate"]["from"] == "model"
+    with pytest.raises(AblationError, match=r"surrogate_params \['width'\]: no neuron of the model has"):
+        ablate(model, "vanilla", surrogate_params={"width": 1.0})
 
 
 def test_rleaky_keeps_its_call_and_weights():
@@ -177,11 +190,13 @@ def test_rleaky_keeps_its_call_and_weights():
     for step in range(7):
         spk, mem = neuron(ablated["fc"](x[step]), spk, mem)
         outs.append(spk)
-    # by hand: U[t] = beta (1 - S[t-1]) U[t-1] + I[t] + V S[t-1] + b_V, S = H(U - 1)
+    # by hand, with the user's (snnTorch's default) subtractive reset:
+    # U[t] = beta U[t-1] + I[t] + V S[t-1] + b_V - theta S[t-1], S = H(U - 1)
+    assert neuron.spec.reset == "subtract"
     u, s = torch.zeros(2, 6), torch.zeros(2, 6)
     with torch.no_grad():
         for step in range(7):
-            u = 0.8 * (1 - s) * u + ablated["fc"](x[step]) + rlif.recurrent(s)
+            u = 0.8 * u + ablated["fc"](x[step]) + rlif.recurrent(s) - 1.0 * s
             s = (u > 1.0).float()
             assert torch.equal(outs[step], s)
     plain = ablate(model, "vanilla")["rlif"]
