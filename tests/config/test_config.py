@@ -68,3 +68,31 @@ def test_silent_overrides_exit_2_at_the_command_line(tmp_path):
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 2 and words in done.stderr and "Traceback" not in done.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_one_prepare_runs_each_check_once(monkeypatch, tmp_path):
+    """The one check pass: composing, the override rules, the neuron spec, the model keys, the train keys
+    read and the suites each run once for one run, whatever the entry point."""
+    import collections
+    import functools
+    import importlib
+
+    from ablations import evaluation, models, neurons, pipeline, training
+
+    checks = importlib.import_module("ablations.config.checks")
+    compose_module = importlib.import_module("ablations.config.compose")
+    keys = importlib.import_module("ablations.config.keys")
+    calls = collections.Counter()
+    for module, name in [(compose_module, "_hydra_compose"), (keys, "check_known"), (keys, "check_read"),
+                         (checks, "neuron_spec"), (neurons, "spec_from_config"), (models, "check_keys"),
+                         (training, "keys_read"), (evaluation, "check"), (evaluation, "resolve")]:
+        original = getattr(module, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, functools.wraps(original)(counted))
+    pipeline.prepare(["eval.suites=[noise]", "+train.grad_clip=1.0", "neuron.tau=30", f"paths.runs={tmp_path}"])
+    assert dict(calls) == {name: 1 for name in ("_hydra_compose", "check_known", "check_read", "neuron_spec",
+                                                "spec_from_config", "check_keys", "keys_read", "check", "resolve")}
