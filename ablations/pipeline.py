@@ -198,6 +198,9 @@ def _cpu_threads(cfg: DictConfig, model, bundle, status: dict | None) -> tuple[i
     steps = int(cfg.dataset.get("steps") or 1)
     batch = max(1, min(int(cfg.train.batch_size), 2**22 // max(1, steps * math.prod(bundle.input_shape))))
     probe = copy.deepcopy(model).train()
+    for module in probe.modules():  # the copy times the network only: hooks on the run's model (probes, a
+        for hooks in ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks"):
+            getattr(module, hooks, {}).clear()  # caller's recorder) stay with that model
 
     def step() -> None:
         x = torch.rand(steps, batch, *bundle.input_shape)

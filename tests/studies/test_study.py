@@ -189,7 +189,7 @@ def test_cli_bad_input_exits_2_before_any_trial(tmp_path, capsys, monkeypatch):
         (["study=badmetric"], "do not produce metric 'synaptic_ops'.*name its suite"),
         (["study=fine", "storage=postgresql://nobody:secret@127.0.0.1:9/none"], "cannot reach study storage"),
         (["study=fine", "storage=nonsense"], "not a valid database URL"),
-        (["study=fine", "variant=nope"], "Could not find 'variant/nope'"),
+        (["study=fine", "variant=nope"], "variant=nope: no such variant; the variant options are"),
         (["study=fine", "summary=true"], "does not exist in this storage"),
     ]
     for argv, message in cases:

@@ -1,5 +1,5 @@
 """The figure grid: tiny real runs (``digits``, four variants, two seeds for the leak ablation, every
-evaluation suite with small samples; two ``digits_events`` runs for the event-data figures; two runs
+evaluation suite with small samples; two ``digits_events`` runs for the event-data figures (event noise included); two runs
 tagged as trials of the ``pareto`` study) that the figure and report tests draw from
 (``runs_root`` in conftest.py trains it once per session)."""
 
@@ -54,9 +54,11 @@ def build_grid(folder: Path) -> Path:
              "trial.study=pareto", f"trial.number={number}", "eval.suites=[activity]"])
     for variant in EVENT_VARIANTS:
         run(["dataset=digits_events", "train.epochs=1", "train.max_batches=3", "progress=false", *paths,
-             f"variant={variant}", "eval.suites=[adversarial,generalization]", "eval.adversarial.n_samples=10",
-             "eval.adversarial.max_iterations=3", "eval.generalization.time_windows_ms=[1,3,10]",
-             "eval.generalization.n_samples=40"])
+             f"variant={variant}", "eval.suites=[adversarial,generalization,event_noise]",
+             "eval.adversarial.n_samples=10", "eval.adversarial.max_iterations=3",
+             "eval.generalization.time_windows_ms=[1,3,10]", "eval.generalization.n_samples=40",
+             "eval.event_noise.n_samples=20", "eval.event_noise.noises=[drop_event,uniform_noise]",
+             "eval.event_noise.severities.drop_event=[0,0.5]", "eval.event_noise.severities.uniform_noise=[0,1]"])
     return runs
 
 
