@@ -553,6 +553,14 @@ ROLES: tuple[Claim, ...] = (
           "Under a PGD attack (epsilon 0.05) recurrence keeps less accuracy than vanilla.",
           _measure_vs(m.pgd_accuracy, "recurrent", "vanilla", "less", 0.0, "PGD accuracy",
                       "eval suite `adversarial` on image data", unit=" %"), STATIC, "no numbers available here"),
+    Claim("roles.event_noise_recurrent_less_robust", "roles",
+          "abstract ('recurrence ... at a cost of robustness degradation'), read on event-sensor noise: the "
+          "package's reading (the paper measures robustness with attacks)",
+          "Under event-sensor noise (half of each sample's events dropped) recurrence keeps less accuracy than "
+          "vanilla.",
+          _measure_vs(lambda r: m.event_noise_accuracy(r, *pre.EVENT_NOISE_READ), "recurrent", "vanilla", "less", 0.0,
+                      "accuracy under drop_event 0.5", "eval suite `event_noise` on event data", unit=" %"),
+          EVENTS, "no numbers in the paper (its robustness is measured with attacks)"),
     Claim("roles.abstract_leakage", "roles", "abstract",
           "Leakage balances memory retention (complete leak cannot hold a delayed pattern) and robustness.",
           parts=("roles.xor_complete_leak_near_chance", "roles.attack_more_leak_larger_perturbation")),
@@ -569,7 +577,8 @@ ROLES: tuple[Claim, ...] = (
     Claim("roles.suggest_robustness", "roles", "optimisation suggestions (abstract)",
           "Where robustness matters, keep the leak and avoid recurrence.",
           parts=("roles.attack_more_leak_larger_perturbation", "roles.attack_recurrent_smaller_perturbation",
-                 "roles.recurrence_generalises_worst", "roles.image_attack_recurrent_less_robust")),
+                 "roles.recurrence_generalises_worst", "roles.image_attack_recurrent_less_robust",
+                 "roles.event_noise_recurrent_less_robust")),
     Claim("roles.suggest_efficiency", "roles", "optimisation suggestions (abstract)",
           "On compute-limited hardware, keep the reset.", parts=("roles.no_reset_more_synaptic_ops",)),
 )
@@ -597,6 +606,7 @@ ROLES = _with_regimes(ROLES, {
     "roles.attack_succeeds_on_every_variant": rg.attack_sanity(("vanilla", "no_leak", "complete_leak", "no_reset",
                                                                 "recurrent")),
     "roles.image_attack_recurrent_less_robust": rg.attack_sanity(("vanilla", "recurrent")),
+    "roles.event_noise_recurrent_less_robust": rg.event_noise_hurts(("vanilla", "recurrent")),
 })
 
 

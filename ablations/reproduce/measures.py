@@ -200,6 +200,24 @@ def noise_drop(results: pd.DataFrame, noise: str, scenario: int, levels: tuple[i
     return pd.Series(out, dtype=float)
 
 
+def event_noise_accuracy(results: pd.DataFrame, noise: str, severity: float) -> pd.Series:
+    """Accuracy (%) per run under the event noise ``noise`` at ``severity`` (the ``event_noise`` suite;
+    severity 0 is the clean test set the suite evaluates once)."""
+    rows = eval_rows(results, "event_noise", "accuracy")
+    if rows.empty or "severity" not in rows.columns:
+        return pd.Series(dtype=float)
+    at = np.isclose(_numeric(rows, "severity"), severity)
+    if severity > 0:
+        at &= (rows["noise"] == noise).to_numpy() if "noise" in rows.columns else False
+    return rows[at].groupby("run_dir")["value"].mean() * 100.0
+
+
+def event_noise_drop(results: pd.DataFrame, noise: str, severity: float) -> pd.Series:
+    """Per run: clean accuracy minus accuracy under ``noise`` at ``severity``, in percentage points."""
+    clean, noisy = event_noise_accuracy(results, noise, 0.0), event_noise_accuracy(results, noise, severity)
+    return (clean - noisy).dropna()
+
+
 def activity(results: pd.DataFrame, metric: str, layer: str = "network") -> pd.Series:
     """An activity-suite metric of one layer per run (``spike_rate`` as a fraction, ``synaptic_ops``)."""
     rows = eval_rows(results, "activity", metric)

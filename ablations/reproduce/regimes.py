@@ -120,6 +120,34 @@ def noise_loss(noise: str, scenario: int) -> Regime:
                   "accuracy degradation' of the IF)", check)
 
 
+def event_noise_hurts(variants: Sequence[str]) -> Regime:
+    """The compared networks learned (:func:`learned`) and the event noise the claim reads hurts:
+    vanilla loses at least NOISE_REGIME_LOSS_PP under it."""
+    noise, severity = pre.EVENT_NOISE_READ
+    floor = pre.NOISE_REGIME_LOSS_PP
+    trained = learned(variants)
+
+    def check(rows: pd.DataFrame) -> Reading:
+        first = trained.check(rows)
+        if not first.reached:
+            return first
+        drop = m.event_noise_drop(rows, noise, severity)
+        runs = m.runs_of(rows, "vanilla")
+        values = [float(drop[r]) for r in runs["run_dir"] if r in drop.index] if not runs.empty else []
+        if not values:
+            return Reading(False, f"{first.measured}; no event_noise rows at {noise} {severity:g} for vanilla",
+                           f"eval suite `event_noise` with {noise} severity {severity:g}")
+        loss = float(np.mean(values))
+        measured = f"{first.measured}; vanilla loses {loss:.1f} pp under {noise} {severity:g} ({len(values)} runs)"
+        if loss < floor:
+            return Reading(False, measured, f"event noise under which vanilla loses at least {floor:g} pp "
+                                            "(a stronger read level, fixed before the runs)")
+        return Reading(True, measured)
+
+    return Regime(f"networks learned and the event noise hurts: vanilla loses at least {floor:g} pp under {noise} "
+                  f"{severity:g}", "preregistered.EVENT_NOISE_READ, NOISE_REGIME_LOSS_PP", check)
+
+
 def equal_accuracy() -> Regime:
     """Equal clean accuracy of every tau and the IF (TOST at EQUAL_ACCURACY_MARGIN), the IF's
     distance to the white-noise critical frequency reported as a covariate."""
