@@ -1,19 +1,25 @@
 """Seed 001's delayed XOR in its group's regime (DH-SNN generator), the window readout, the
-stated leak assumption of every roles_* preset and the roles_tau study over it."""
+stated leak assumption of every roles_* preset and the roles_tau study over it; experiment=roles_delayed_xor
+as DH-SNN's delayed XOR script runs it (eva1801/DH-SNN, delayed_xor/): the schedule counted in training
+steps, the recurrent layer's joint layout and initialisation, the hard-reset reading of Table 6's vanilla."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 import torch
+from torch import nn
 
-from ablations import network
+from ablations import network, streams
 from ablations.config import CONF_DIR, UserError, build_model, compose, group_options, neuron_spec
 from ablations.data import build_dataset as build_data
 from ablations.data.generated import make_delayed_xor
+from ablations.pipeline import prepare
 from ablations.studies.checks import check_definition
 from ablations.studies.definition import load_definition
+from ablations.training import make_loader, make_trainer
 
 ROLES = [name for name in group_options("experiment") if name.startswith("roles_")]
 
@@ -93,7 +99,7 @@ def test_temporal_presets_are_dhsnn_shd_script(name):
     assert (old.dataset.frame.time_window_ms, old.model.readout, old.train.batch_size) == (10, "spike_count", 512)
 
 
-DHSNN_PRESETS = ["roles_delayed_xor", "roles_shd", "roles_ssc"]
+DHSNN_PRESETS = ["roles_delayed_xor", "roles_delayed_xor_hardreset", "roles_shd", "roles_ssc"]
 
 
 @pytest.mark.parametrize("name", [name for name in ROLES if name not in DHSNN_PRESETS])
@@ -114,12 +120,13 @@ def test_dhsnn_presets_run_dhsnn_neuron_where_the_variant_has_its_leak(name):
         assert (spec.input_scale, spec.leak_shape, spec.leak_init, spec.learn_beta) == (
             "one_minus_beta", "per_neuron", "uniform(0,4)", True)
         assert spec.surrogate == "multi_gaussian" and spec.threshold == 1.0 and spec.tau is None
-        assert spec.reset == reset                                  # DH-SNN's soft reset; no_reset keeps none
+        hard = name.endswith("_hardreset") and reset == "subtract"  # DH-SNN's hard-reset layer instead
+        assert spec.reset == ("zero" if hard else reset)            # DH-SNN's soft reset; no_reset keeps none
     for variant, leak, scale in [("no_leak", "none", "one_minus_beta"), ("complete_leak", "complete", "one_minus_beta"),
                                  ("linear_leak", "linear", "none")]:
         spec = neuron_spec(compose([f"experiment={name}", f"variant={variant}"]))   # fixed leaks stay fixed
         assert (spec.leak, spec.leak_init, spec.learn_beta, spec.input_scale) == (leak, None, False, scale)
-        assert spec.surrogate == "multi_gaussian" and spec.reset == "subtract"
+        assert spec.surrogate == "multi_gaussian" and spec.reset == ("zero" if name.endswith("_hardreset") else "subtract")
     old = neuron_spec(compose([f"experiment={name}", "neuron.input_scale=none", "neuron.leak_shape=scalar",
                                "neuron.leak_init=null", "neuron.learn_beta=false", "neuron.tau=10", "neuron.reset=zero"]))
     assert (old.input_scale, old.leak_init, old.reset) == ("none", None, "zero")
@@ -154,3 +161,106 @@ def test_roles_tau_study_composes_every_cell():
 def test_tau_cannot_be_forced_on_a_variant_without_exponential_leak():
     with pytest.raises(UserError, match="tau"):
         neuron_spec(compose(["experiment=roles_delayed_xor", "variant=no_leak", "neuron.tau=5"]))
+
+
+# --------------------------------------------------------------------------- DH-SNN's script, exactly
+SMALL = ["dataset.n_test=20", "train.eval_batch_size=20"]
+
+
+def _layer(model):
+    layer = model.layers[0]
+    (linear,) = [op for op in layer.ops if isinstance(op, nn.Linear)]
+    return linear, getattr(layer.neuron, "recurrent", None)
+
+
+def test_schedule_is_dhsnn_counted_in_steps():
+    """15 000 steps = 150 epochs x 100 fresh batches of 500; lr 1e-2, 1e-3 from step 5 000, 1e-4 from 10 000
+    (DH-SNN delayed_xor_snn.py lines 187, 218, 227, 250, 254)."""
+    prepared = prepare(["experiment=roles_delayed_xor", "variant=no_reset", *SMALL])
+    cfg, model = prepared.cfg, prepared.model
+    loader = make_loader(prepared.bundle.train, int(cfg.train.batch_size), shuffle=True, seed=0)
+    steps_per_epoch = len(loader)
+    x, _ = next(iter(loader))
+    assert steps_per_epoch == 100 and x.shape == (500, 200, 20)
+    trainer = make_trainer(cfg.train, model, torch.device("cpu"))
+    rates = []
+    for _ in range(int(cfg.train.epochs)):
+        rates += [[group["lr"] for group in trainer.optimizer.param_groups]] * steps_per_epoch
+        trainer.scheduler.step()  # once an epoch, as training.fit and DH-SNN's train() do
+    assert len(rates) == 15_000
+    expected = {0: 1e-2, 4_999: 1e-2, 5_000: 1e-3, 9_999: 1e-3, 10_000: 1e-4, 14_999: 1e-4}
+    for step, lr in expected.items():
+        assert all(math.isclose(rate, lr) for rate in rates[step]), (step, rates[step])
+
+
+def _bounds(model):
+    linear, recurrent = _layer(model)
+    parts = [linear.weight, linear.bias] + ([] if recurrent is None else [recurrent.weight])
+    return [float(p.detach().abs().max()) for p in parts]
+
+
+@pytest.mark.parametrize("rng", ["global", "paired"])
+def test_recurrent_layer_is_one_linear_over_input_and_spikes(rng):
+    """DH-SNN spike_rnn.py line 30: nn.Linear(20 + 16, 16), weights and bias ~ U(+-1/6); the package's
+    two matrices are drawn as that layer, in both random-stream modes."""
+    joint = 1 / math.sqrt(20 + 16)
+    maxima, spreads = [], []
+    for seed in range(20):
+        model = prepare(["experiment=roles_delayed_xor", "variant=recurrent", f"train.rng={rng}", f"seed={seed}",
+                         *SMALL]).model
+        maxima.append(_bounds(model))
+        linear, recurrent = _layer(model)
+        spreads.append(torch.cat([linear.weight.flatten(), recurrent.weight.flatten()]).std().item())
+    for part in zip(*maxima):  # input weight, bias, recurrent weight: the bound reached, never passed
+        assert max(part) <= joint + 1e-7 and max(part) > 0.95 * joint
+    assert abs(sum(spreads) / len(spreads) - joint / math.sqrt(3)) < 0.004  # std of U(-b, b) = b / sqrt(3)
+
+
+def test_joint_layout_leaves_other_layers_and_other_inits_alone():
+    feedforward = prepare(["experiment=roles_delayed_xor", "variant=no_reset", *SMALL]).model
+    assert max(_bounds(feedforward)) > 1 / 6 + 0.02  # nn.Linear(20, 16)'s own U(+-1/sqrt(20)) (spike_dense.py)
+    separate = prepare(["experiment=roles_delayed_xor", "variant=recurrent", "model.init=default", *SMALL]).model
+    assert _bounds(separate)[2] > 1 / 6 + 0.02  # the package's own recurrent Linear(16, 16): U(+-1/4)
+    before = [p.detach().clone() for p in separate.parameters()]
+    streams.pair_parameters(separate, seed=3, init="default")
+    again = [p.detach().clone() for p in streams.pair_parameters(separate, seed=3, init="default").parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(again, [p.detach() for p in separate.parameters()]))
+    assert not all(torch.equal(a, b) for a, b in zip(before, again))
+    with pytest.raises(ValueError, match="joint_recurrent"):
+        network.build_network("20-16FC-2", "recurrent", init="joint")
+
+
+def test_joint_layer_computes_dhsnn_current():
+    """W_x x + V s + b equals DH-SNN's dense(cat(x, s)) with W = [W_x, V]."""
+    model = prepare(["experiment=roles_delayed_xor", "variant=recurrent", *SMALL]).model
+    linear, recurrent = _layer(model)
+    dense = nn.Linear(36, 16)
+    with torch.no_grad():
+        dense.weight.copy_(torch.cat([linear.weight, recurrent.weight], 1))
+        dense.bias.copy_(linear.bias)
+    x, s = torch.rand(5, 20), torch.rand(5, 16)
+    assert torch.allclose(dense(torch.cat([x, s], 1)), linear(x) + recurrent(s), atol=1e-6)
+
+
+def test_hard_reset_preset_is_the_other_vanilla():
+    soft = compose(["experiment=roles_delayed_xor", "variant=vanilla"])
+    hard = compose(["experiment=roles_delayed_xor_hardreset", "variant=vanilla"])
+    assert soft.neuron.reset == "subtract" and hard.neuron.reset == "zero"
+    assert compose(["experiment=roles_delayed_xor_hardreset", "variant=no_reset"]).neuron.reset is None
+    for key in ("dataset", "model", "train"):
+        assert soft[key] == hard[key]
+
+
+def test_hard_reset_neuron_is_dhsnn_hardreset_update():
+    """DH-SNN spike_neuron.py line 101: U = alpha U (1 - S) + (1 - alpha) I, spikes at U > 1."""
+    neuron = prepare(["experiment=roles_delayed_xor_hardreset", "variant=vanilla", *SMALL]).model.layers[0].neuron
+    torch.manual_seed(0)
+    current = 3 * torch.rand(30, 4, 16)
+    spikes, membrane = neuron(current)
+    alpha = neuron.decay().detach()
+    mem, fired = torch.zeros(4, 16), torch.zeros(4, 16)
+    for t in range(30):
+        mem = alpha * mem * (1 - fired) + (1 - alpha) * current[t]
+        fired = (mem > 1.0).float()
+        assert torch.allclose(membrane[t], mem, atol=1e-5) and torch.equal(spikes[t].detach(), fired)
+    assert spikes.sum() > 0
