@@ -264,3 +264,38 @@ def test_hard_reset_neuron_is_dhsnn_hardreset_update():
         fired = (mem > 1.0).float()
         assert torch.allclose(membrane[t], mem, atol=1e-5) and torch.equal(spikes[t].detach(), fired)
     assert spikes.sum() > 0
+
+
+def test_stored_grid_is_judged_again_without_training(tmp_path):
+    """A delayed XOR grid trained once, its run records moved as a shipped folder is, then judged from
+    the records alone (``reproduce ... train=false paths.runs=<that folder>``)."""
+    import shutil
+
+    import yaml
+
+    from ablations.reproduce import reproduce
+
+    grid = {"paper": "roles", "seed_paper": "001", "title": "tiny", "figures": [], "tables": [],
+            "scales": {"full": {"seeds": [0, 1], "overrides": ["train.rng=paired"], "suites": ["clean"],
+                                "groups": [{"name": "delayed_xor",
+                                            "overrides": ["experiment=roles_delayed_xor", "train.epochs=1",
+                                                          "dataset.n_train=20", "dataset.n_test=20",
+                                                          "dataset.delay_steps=10", "train.batch_size=10",
+                                                          "train.eval_batch_size=20", "progress=false"],
+                                            "sweep": {"variant": ["vanilla", "no_reset"]}}]}}}
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text(yaml.safe_dump(grid))
+    trained_at, shipped = tmp_path / "runs", tmp_path / "results" / "shipped"
+    first = reproduce("roles", "full", common=[f"paths.runs={trained_at}"], grid_path=grid_file, draw=False,
+                      progress=False, figures_root=tmp_path / "fig1", log=lambda *a, **k: None)
+    assert (first.trained, first.missing, first.failed) == (4, 0, [])
+    shutil.move(str(trained_at), str(shipped))
+    again = reproduce("roles", "full", common=[f"paths.runs={shipped}"], grid_path=grid_file, draw=False,
+                      progress=False, figures_root=tmp_path / "fig2", train=False, log=lambda *a, **k: None)
+    assert (again.trained, again.skipped, again.missing) == (0, 4, 0)
+    xor = again.verdicts[again.verdicts["claim"] == "roles.xor_no_reset_beats_vanilla"]
+    assert len(xor) == 1 and "not run" not in str(xor.iloc[0]["verdict"]).lower()
+    nothing = reproduce("roles", "full", common=[f"paths.runs={tmp_path / 'empty'}"], grid_path=grid_file, draw=False,
+                        progress=False, figures_root=tmp_path / "fig3", train=False, log=lambda *a, **k: None)
+    assert (nothing.trained, nothing.missing) == (0, 4)
+    assert set(nothing.verdicts[nothing.verdicts["claim"] == "roles.xor_no_reset_beats_vanilla"]["verdict"]) != set(xor["verdict"])
