@@ -299,3 +299,36 @@ def test_stored_grid_is_judged_again_without_training(tmp_path):
                         progress=False, figures_root=tmp_path / "fig3", train=False, log=lambda *a, **k: None)
     assert (nothing.trained, nothing.missing) == (0, 4)
     assert set(nothing.verdicts[nothing.verdicts["claim"] == "roles.xor_no_reset_beats_vanilla"]["verdict"]) != set(xor["verdict"])
+
+
+def test_xor_escape_marks_the_first_step_above_the_claims_line(tmp_path):
+    """The figure's escape and success lines are the claims' (XOR_LEARNED, XOR_SUCCESS); its steps are
+    epochs x batches per epoch read from each run's config; a run still training is counted apart."""
+    import pandas as pd
+
+    from ablations import figures
+    from ablations.figures import xor_escape
+    from ablations.reproduce import claims
+    from ablations.run import run
+
+    assert (xor_escape.ESCAPED, xor_escape.SOLVED) == (claims.XOR_LEARNED / 100, claims.XOR_SUCCESS / 100)
+    tiny = ["experiment=roles_delayed_xor", "train.epochs=3", "dataset.n_train=20", "dataset.n_test=20",
+            "dataset.delay_steps=10", "train.batch_size=10", "train.eval_batch_size=20", "progress=false",
+            "eval.suites=[]", f"paths.runs={tmp_path}"]
+    run_dirs = {variant: run([*tiny, f"variant={variant}"]) for variant in ("no_reset", "recurrent")}
+    recorded = pd.read_csv(run_dirs["no_reset"] / "metrics.csv")
+    recorded["test_accuracy"] = [0.55, 0.75, 0.95]  # a known curve on a real record: escape at epoch 2
+    recorded.to_csv(run_dirs["no_reset"] / "metrics.csv", index=False)
+    table = figures.load(tmp_path)
+    rows = xor_escape.escape_rows(table).set_index("variant")
+    assert rows.loc["no_reset", "escape_step"] == 2 * 2 and rows.loc["no_reset", "solved"]   # 20 / 10 = 2 batches an epoch
+    assert rows.loc["no_reset", "steps_done"] == 6
+    assert 0 <= rows.loc["no_reset", "final_window_accuracy"] <= 1
+    recurrent = pd.read_csv(run_dirs["recurrent"] / "metrics.csv")["test_accuracy"]
+    above = [2 * (i + 1) for i, a in enumerate(recurrent) if a > 0.7]
+    assert (rows.loc["recurrent", "escape_step"] == above[0]) if above else math.isnan(rows.loc["recurrent", "escape_step"])
+    figure = xor_escape.xor_escape(table)
+    assert len([a for a in figure.axes if a.get_visible()]) == 2
+    assert any("1/1 escaped, 1/1 finished solved" in t.get_text() for a in figure.axes for t in a.texts)
+    with pytest.raises(figures.MissingResults):
+        xor_escape.xor_escape(figures.load(tmp_path / "nothing"))

@@ -33,6 +33,7 @@ attack                   seed 001 Fig. 9: attack success rate and mean L2 pertur
 adversarial_accuracy     the package's own analysis (no seed 001 figure): FGSM / PGD accuracy on image data vs budget
 roles_table6             seed 001 Table 6: accuracy per variant x dataset
 roles_table7             seed 001 Table 7: accuracy per variant x test frame window
+xor_escape               seed 001 Table 6 (delayed XOR): every run's held-out accuracy over steps, escape step marked
 linear_leak_noise        seed 002: accuracy under noise, linear vs exponential vs no leak
 linear_leak_rate         seed 002: firing rate vs the linear-leak parameter lambda
 variant_comparison       any grid: every recorded metric per variant (or swept key), seeds and 95 % intervals
@@ -121,6 +122,7 @@ for _spec in (
                "the package's own analysis (image data; no seed 001 figure shows it)"),
     FigureSpec("roles_table6", "tables:roles_table6", "seed 001 Table 6", kind="table"),
     FigureSpec("roles_table7", "tables:roles_table7", "seed 001 Table 7", kind="table"),
+    FigureSpec("xor_escape", "xor_escape:xor_escape", "seed 001 Table 6 (delayed XOR), run by run"),
     FigureSpec("linear_leak_noise", "linear:linear_leak_noise", "seed 002 (noise robustness)"),
     FigureSpec("linear_leak_rate", "linear:linear_leak_rate", "seed 002 (rate vs leak parameter)"),
     FigureSpec("variant_comparison", "grid:variant_comparison", "any grid: every recorded metric per variant"),
