@@ -120,7 +120,7 @@ def xor_escape(results: pd.DataFrame):
             curve = rows[rows["run_dir"] == run.run_dir].sort_values("step")
             finished = run.status == "finished"
             axis.plot(curve["step"], curve["test_accuracy"], color=color, alpha=0.75, linewidth=0.9,
-                      linestyle="-" if finished else ":")
+                      linestyle="-" if finished else ":", marker="." if len(curve) < 30 else None, markersize=3)
             if not math.isnan(run.escape_step):
                 at = curve[curve["step"] == run.escape_step]["test_accuracy"].iloc[0]
                 axis.plot([run.escape_step], [at], marker="o", markersize=4, color=color, markeredgecolor="black",
