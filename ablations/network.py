@@ -89,7 +89,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from . import leak_gradient, neurons, scan, sparse
+from . import neurons, sparse
+from .neurons import leak_gradient, torch_scan as scan
 from .neurons import NeuronSpec
 
 __all__ = ["READOUTS", "POOLS", "INITS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "he_normal_", "joint_recurrent_",
@@ -261,7 +262,7 @@ class SpikingLayer(nn.Module):
     def _forward_in_time_blocks(self, x: torch.Tensor, block: int) -> torch.Tensor:
         recurrent = getattr(self.neuron, "recurrent", None)
         cell = self.neuron.cell if recurrent is not None else self.neuron
-        if cell.backend in ("snntorch", "step") or not scan.supports(cell) or not cell.spec.fused:
+        if cell.backend in ("snntorch", "step") or not scan.supports(cell) or scan.uncovered(cell.spec):
             raise ValueError(f"train.checkpoint_time_steps needs the fused neuron scan, but layer {self.name} "
                              f"runs neuron.backend={cell.backend}; use neuron.backend=auto")
         if cell.spec.synapse != "none" or cell.spec.adaptation != "none":
@@ -306,7 +307,7 @@ class Readout(nn.Module):
     CLOSED_FORM_MAX = 1 << 16  # integrator_softmax: window x T up to which the membrane is one product (delayed XOR: 9 x 200)
 
     def __init__(self, ops: Sequence[nn.Module], kind: str, beta: float, spiking: nn.Module | None,
-                 unscaled_leak_gradient: bool = False, window: int | None = None):
+                 unscaled_leak_gradient: bool = False, window: int | None = None, init_state: str = "zero"):
         super().__init__()
         if kind not in READOUTS:
             raise ValueError(f"readout {kind!r} is not one of {list(READOUTS)}")
@@ -319,6 +320,7 @@ class Readout(nn.Module):
         self.spiking = spiking
         self.unscaled_leak_gradient = bool(unscaled_leak_gradient)
         self.window = None if window is None else int(window)
+        self.init_state = init_state  # integrator_softmax: its membrane starts at 0 or U(0, 1) per batch (DH-SNN)
         self.binary_input = False  # the input is a spiking layer's 0/1 spikes (set by SpikingNetwork)
         self.leak_parameter: nn.Parameter | None = None  # p of alpha = sigmoid(p), integrator_softmax only
         self.window_predictions: torch.Tensor | None = None  # integrator_softmax: [W, B] of the last forward
@@ -337,11 +339,12 @@ class Readout(nn.Module):
         steps = current.shape[0]
         first = 0 if self.window is None else max(steps - self.window, 0)
         if self.kind == "integrator_softmax":
+            start = torch.rand_like(current[0]) if self.init_state == "uniform" else None
             if record is None and (steps - first) * steps <= self.CLOSED_FORM_MAX:
-                membrane = self._leaky_window(current, first)  # rows first..T-1 only
+                membrane = self._leaky_window(current, first, start)  # rows first..T-1 only
                 first = 0
             else:
-                membrane = self._leaky_integrate(current)
+                membrane = self._leaky_integrate(current, start)
             probabilities = torch.softmax(membrane[first:], dim=-1)
             self.window_predictions = probabilities.detach().argmax(-1)
             out = torch.log_softmax(probabilities, dim=-1).sum(0)
@@ -365,29 +368,33 @@ class Readout(nn.Module):
             record["readout"] = {"input": x.detach(), "current": current.detach(), "membrane": membrane.detach()}
         return out
 
-    def _leaky_integrate(self, current: torch.Tensor) -> torch.Tensor:
+    def _leaky_integrate(self, current: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
         """``integrator_softmax``'s membrane, step by step (the definition):
-        ``U[t] = alpha U[t-1] + (1 - alpha) I[t]``, ``U[-1] = 0``; ``[T, B, C]``."""
+        ``U[t] = alpha U[t-1] + (1 - alpha) I[t]``, ``U[-1] = 0`` or ``start``; ``[T, B, C]``."""
         alpha = torch.sigmoid(self.leak_parameter)
-        mem = torch.zeros_like(current[0])
+        mem = torch.zeros_like(current[0]) if start is None else start
         trace = []
         for t in range(current.shape[0]):
             mem = alpha * mem + (1 - alpha) * current[t]
             trace.append(mem)
         return torch.stack(trace)
 
-    def _leaky_window(self, current: torch.Tensor, first: int) -> torch.Tensor:
+    def _leaky_window(self, current: torch.Tensor, first: int, start: torch.Tensor | None = None) -> torch.Tensor:
         """Rows ``first..T-1`` of :meth:`_leaky_integrate` in one product (a fast path, pinned to it by
-        a test): ``U[t] = sum_{s <= t} (1 - alpha) alpha^(t - s) I[s]``. Costs ``(T - first) x T`` per
-        class and sample, so it is used for short windows only (:data:`CLOSED_FORM_MAX`)."""
+        a test): ``U[t] = alpha^(t+1) U[-1] + sum_{s <= t} (1 - alpha) alpha^(t - s) I[s]``. Costs
+        ``(T - first) x T`` per class and sample, so it is used for short windows only (:data:`CLOSED_FORM_MAX`)."""
         alpha = torch.sigmoid(self.leak_parameter)
         steps = current.shape[0]
         lag = (torch.arange(first, steps, device=current.device)[:, None]
                - torch.arange(steps, device=current.device)[None, :])  # [W, T]
         powers = torch.pow(alpha, lag.clamp(min=0).unsqueeze(-1).to(alpha.dtype))  # [W, T, C]
         weights = torch.where((lag >= 0).unsqueeze(-1), powers * (1 - alpha), torch.zeros_like(powers))
-        return torch.einsum("wsc,sbc->wbc", weights, current.reshape(steps, -1, current.shape[-1])).reshape(
+        membrane = torch.einsum("wsc,sbc->wbc", weights, current.reshape(steps, -1, current.shape[-1])).reshape(
             steps - first, *current.shape[1:])
+        if start is not None:
+            decay = torch.pow(alpha, torch.arange(first + 1, steps + 1, device=current.device, dtype=alpha.dtype)[:, None])
+            membrane = membrane + decay.reshape(steps - first, *([1] * (current.dim() - 2)), -1) * start
+        return membrane
 
     def _integrate(self, current: torch.Tensor) -> torch.Tensor:
         mem = torch.zeros_like(current[0])
@@ -554,7 +561,8 @@ def build_network(
     if readout == "spike_count":
         spiking = neurons.build_neuron(dataclasses.replace(spec, recurrent=False), n_neurons=n_classes)
     head = Readout(out_ops, readout, readout_beta, spiking,
-                   unscaled_leak_gradient=spec.gradient == "leak_corrected", window=readout_window)
+                   unscaled_leak_gradient=spec.gradient == "leak_corrected", window=readout_window,
+                   init_state=spec.init_state)
     net = SpikingNetwork(hidden, head, spec, layers, tuple(int(s) for s in input_shape))
     if init == "he_normal":
         he_normal_(net)

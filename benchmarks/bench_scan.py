@@ -1,5 +1,5 @@
 """The neuron scan alone, forward + backward: the torch scan (``neuron.backend=fused``) beside the
-compiled one-pass kernel (``neuron.backend=kernel``, ablations/kernel.py) and snnTorch's step loop.
+compiled one-pass kernel (``neuron.backend=kernel``, ablations/neurons/numba_scan.py) and snnTorch's step loop.
 
     python benchmarks/bench_scan.py                        # the three shapes of issue 23, vanilla + recurrent
     python benchmarks/bench_scan.py --shapes 25x64x512 --variants recurrent --iters 50 --threads 1
@@ -22,7 +22,8 @@ import time
 
 import torch
 
-from ablations import neurons, scan
+from ablations import neurons
+from ablations.neurons import torch_scan as scan
 
 VARIANTS = {"vanilla": dict(leak="exponential", tau=5.0, reset="zero"),
             "recurrent": dict(leak="exponential", tau=5.0, reset="zero", recurrent=True),

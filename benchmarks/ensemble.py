@@ -24,7 +24,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from ablations import network, neurons, scan
+from ablations import network, neurons
+from ablations.neurons import torch_scan as scan
 
 
 def main() -> None:

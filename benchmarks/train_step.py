@@ -12,7 +12,7 @@ forward + backward + Adam step on an MSE-to-one-hot loss of the readout ``U_L[T]
   called per step (``snn.Leaky`` with reset zero, ATan surrogate), as snnTorch's tutorials write it;
 * ``package <backend> <precision>``: ``ablations.network`` with ``neuron.backend`` = ``snntorch``,
   ``fused`` (the torch scan) or ``auto`` (the default: the compiled kernel on a CPU where numba is
-  installed, ablations/kernel.py; the torch scan elsewhere), fp32 or bf16 autocast;
+  installed, ablations/neurons/numba_scan.py; the torch scan elsewhere), fp32 or bf16 autocast;
 * ``spikingjelly``: its multi-step ``LIFNode`` (``step_mode='m'``) behind ``SeqToANNContainer``
   layers; ``norse``: its time-major ``LIF`` module (where installed, optional extra ``bench``);
 * ``dense floor``: the dense matrix products of the first layer alone (forward + weight gradient,

@@ -1,32 +1,22 @@
-"""The compiled one-pass kernel (ablations/kernel.py) against the torch scan (ablations/scan.py):
-every leak x reset x recurrence x surrogate, scalar and per-neuron learnable beta, a given state,
-float32 and float64; spikes exactly, states and gradients within float32 rounding."""
+"""The compiled one-pass kernel (ablations/neurons/numba_scan.py): its own cases beside the shared
+table (tests/test_scan.py pins it on every leak x reset x recurrence x surrogate against the
+definition): per-neuron learnable beta, a given state, conv shapes, float64, a wide layer, how it is
+chosen; spikes exactly, states and gradients within float32 rounding of the torch scan."""
 
 from __future__ import annotations
 
 import copy
-import itertools
 import logging
 
 import pytest
 import torch
 
-from ablations import kernel, network, neurons, scan
+from ablations import network, neurons
+from ablations.neurons import numba_scan as kernel, torch_scan as scan
+
+from neuron_cases import LEAKS, SUM_TOLERANCE, SURROGATES, TOLERANCE, assert_same
 
 pytestmark = pytest.mark.skipif(not kernel.available(), reason=kernel.missing_reason())
-
-LEAKS = {"exponential": {"tau": 4.0}, "none": {}, "complete": {}, "linear": {"lam": 0.1}}
-SURROGATES = {
-    "atan": {"alpha": 2.0},
-    "fast_sigmoid": {"slope": 5.0},
-    "rectangular": {"width": 1.0},
-    "straight_through": {"epsilon": 0.5},
-}
-CASES = list(itertools.product(LEAKS, ("zero", "subtract", "none"), (False, True), SURROGATES))
-# float32: the kernel adds the same terms as the torch scan in the same order, except the recurrent
-# current (a sum over the neurons that fired) and the sums over T x B of the beta and V gradients
-TOLERANCE = dict(rtol=1e-5, atol=1e-6)
-SUM_TOLERANCE = dict(rtol=1e-4, atol=1e-5)
 
 
 def _cell(leak, reset, recurrent, surrogate, width=5, per_neuron_beta=False):
@@ -63,28 +53,7 @@ def _run(neuron, cell, current, backend, state=None):
 
 
 def _compare(expected, got, scale=1.0):
-    assert torch.equal(expected["spikes"], got["spikes"])
-    for key, value in expected.items():
-        if key == "spikes":
-            continue
-        if value is None:
-            assert got[key] is None, key
-            continue
-        tolerance = TOLERANCE if key in ("membrane", "input grad", "state grad") else SUM_TOLERANCE
-        tolerance = {name: bound * scale for name, bound in tolerance.items()}
-        torch.testing.assert_close(got[key], value, **tolerance, msg=lambda m: f"{key}: {m}")
-
-
-@pytest.mark.parametrize("leak,reset,recurrent,surrogate", CASES)
-def test_kernel_matches_torch_scan(leak, reset, recurrent, surrogate):
-    neuron, cell = _cell(leak, reset, recurrent, surrogate)
-    assert scan.implementation("kernel", torch.zeros(1), cell.spike_grad) is kernel.KernelScan
-    torch.manual_seed(1)
-    current = torch.randn(9, 3, 5) * 0.9 + 0.3
-    expected, got = _run(neuron, cell, current, "fused"), _run(neuron, cell, current, "kernel")
-    assert expected["spikes"].sum() > 0 and (expected["spikes"] == 0).any()  # both branches covered
-    _compare(expected, got)
-    assert got["input grad"].abs().sum() > 0
+    assert_same(expected, got, scale)
 
 
 @pytest.mark.parametrize("leak,reset,recurrent", [("exponential", "zero", True), ("linear", "subtract", False),
@@ -137,35 +106,12 @@ def test_kernel_without_numba_runs_the_torch_scan_with_one_log_line(monkeypatch,
     monkeypatch.setattr(scan, "_told_missing", False)
     cell = neurons.build("vanilla")
     current = torch.randn(3, 2, 4)
-    with caplog.at_level(logging.WARNING, logger="ablations.scan"):
+    with caplog.at_level(logging.WARNING, logger="ablations.neurons.torch_scan"):
         for _ in range(3):
             assert scan.implementation("kernel", current, cell.spike_grad) is scan.NeuronScan
         assert scan.implementation("auto", current, cell.spike_grad) is scan.NeuronScan
     lines = [r.getMessage() for r in caplog.records]
     assert lines == ["neuron.backend=kernel runs the torch scan instead: numba is not installed; pip install numba"]
-
-
-@pytest.mark.parametrize("variant", ["vanilla", "recurrent", "linear_leak"])
-def test_network_trains_the_same_with_the_kernel(variant):
-    """A whole network, 5 Adam steps: the same losses with the torch scan and the kernel."""
-    torch.manual_seed(0)
-    base = network.build("12-8FC-6FC-3", variant=variant, neuron={"learn_beta": variant != "linear_leak"})
-    x = (torch.rand(10, 4, 12) < 0.4).float()
-    y = torch.tensor([0, 1, 2, 1])
-    losses = {}
-    for backend in ("fused", "auto"):
-        model = neurons.set_backend(copy.deepcopy(base), backend)
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
-        trajectory = []
-        for _ in range(5):
-            loss = torch.nn.functional.cross_entropy(model(x) * 10, y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            trajectory.append(float(loss.detach()))
-        losses[backend] = trajectory
-    assert len(set(losses["fused"])) > 1
-    assert losses["auto"] == pytest.approx(losses["fused"], rel=1e-5, abs=1e-6)
 
 
 @pytest.mark.parametrize("variant", ["vanilla", "recurrent"])

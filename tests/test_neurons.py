@@ -9,6 +9,7 @@ import torch
 
 from ablations import neurons
 from ablations.neurons import NeuronSpec
+from ablations.neurons import torch_scan as scan
 
 
 def drive(neuron, values):
@@ -188,7 +189,7 @@ def test_spec_resolution_fills_defaults():
     assert NeuronSpec(leak="complete").beta_value == 0.0
 
 
-@pytest.mark.parametrize("variant", [name for name, spec in neurons.VARIANTS.items() if spec.fused])
+@pytest.mark.parametrize("variant", [name for name, spec in neurons.VARIANTS.items() if not scan.uncovered(spec)])
 @pytest.mark.parametrize("reset", ["zero", "subtract", "none"])
 @pytest.mark.parametrize("reference_backend", ["snntorch", "step"])
 def test_fused_backend_matches_the_definition(variant, reset, reference_backend):
@@ -256,3 +257,53 @@ def test_surrogates_are_frozen_values():
     assert surrogate == neurons.ATan(alpha=3.0) and hash(surrogate) == hash(neurons.ATan(alpha=3.0))
     assert surrogate != neurons.ATan(alpha=2.0)
     assert repr(surrogate) == "atan(alpha=3.0)"
+
+
+def test_uniform_initial_state_is_drawn_per_sequence_from_the_seeded_generator():
+    """``init_state=uniform``: U[0] and a continuous S[0] ~ U(0, 1) (DH-SNN's set_neuron_state): the
+    first step is ``beta U[0] + I[1] - theta S[0]`` for a subtractive reset; the same seed draws the
+    same state, another sequence another one."""
+    neuron = neurons.set_backend(neurons.build_neuron("vanilla", reset="subtract", init_state="uniform"), "step")
+    current = torch.zeros(3, 4, 2)
+    torch.manual_seed(5)
+    first = neurons.simulate(neuron, current)[1]
+    torch.manual_seed(5)
+    start_membrane, start_spikes = torch.rand(4, 2), torch.rand(4, 2)
+    beta = neuron.spec.beta_value
+    torch.testing.assert_close(first[0], beta * start_membrane - start_spikes)
+    torch.manual_seed(5)
+    assert torch.equal(neurons.simulate(neuron, current)[1], first)
+    assert not torch.equal(neurons.simulate(neuron, current)[1], first)  # the next batch: a new draw
+    with pytest.raises(ValueError, match="init_state='gaussian' is not one of"):
+        neurons.build_neuron("vanilla", init_state="gaussian")
+    with pytest.raises(ValueError, match="reset_grad=true would change nothing with neuron.reset=none"):
+        neurons.build_neuron("no_reset", reset_grad=True)
+
+
+def test_integrator_readout_starts_uniform_in_its_closed_form_and_its_definition():
+    from ablations import network
+
+    torch.manual_seed(0)
+    model = network.build("6-8FC-3", variant="vanilla", readout="integrator_softmax", readout_window=4,
+                          neuron={"init_state": "uniform"})
+    head = model.readout
+    current = torch.randn(12, 5, 3)
+    start = torch.rand(5, 3)
+    torch.testing.assert_close(head._leaky_window(current, 8, start), head._leaky_integrate(current, start)[8:])
+    assert not torch.allclose(head._leaky_integrate(current, start), head._leaky_integrate(current))
+
+
+def test_reset_gradient_is_dhsnn_soft_reset_gradient():
+    """``reset_grad=true``: the gradient of U[2] = beta U[1] + I[2] - theta S[1] reaches I[1] through
+    S[1] too (-theta dS/dU), which the detached reset drops."""
+    current = torch.tensor([[[1.5]], [[0.0]]], requires_grad=True)
+    gradients = {}
+    for keep in (False, True):
+        neuron = neurons.set_backend(neurons.build_neuron("vanilla", reset="subtract", reset_grad=keep), "step")
+        current.grad = None
+        neurons.simulate(neuron, current)[1][1].sum().backward()
+        gradients[keep] = float(current.grad[0])
+    beta = neurons.spec_for("vanilla").beta_value
+    slope = neurons.make_surrogate("atan").derivative(torch.tensor(0.5))
+    assert gradients[False] == pytest.approx(beta)
+    assert gradients[True] == pytest.approx(beta - float(slope))

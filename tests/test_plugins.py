@@ -27,6 +27,7 @@ class Refractory(neurons.Component):
     """For `refractory_steps` steps after a spike the neuron ignores its input current."""
 
     slot, name, keys = "refractory", "steps", ("refractory_steps",)
+    fused = True  # a claim about itself: no path reads it (the fast paths declare what they run)
 
     def build(self, cell, spec, n_neurons):
         cell.register_buffer("refractory_steps", torch.as_tensor(float(spec.option("refractory_steps", 2))))
@@ -40,7 +41,7 @@ class Refractory(neurons.Component):
 
 
 class NoRefractory(neurons.Component):
-    slot, name, fused = "refractory", "none", True
+    slot, name = "refractory", "none"  # overrides no hook: changes nothing, so every path runs it
 
 
 neurons.register_slot("refractory", key="refractory", default="none")
@@ -187,3 +188,122 @@ def test_a_plugin_run_replays_from_another_folder_and_its_import_errors_are_show
     assert broken.returncode == 2 and "Traceback" not in broken.stderr
     assert f"plugin '{plugin}' could not be imported (FileNotFoundError" in broken.stderr, broken.stderr
     assert "unknown evaluation suite" not in broken.stderr
+
+
+def _refractory_if_neuron(slot_name: str):
+    """IF (no leak) with a refractory period of 2 steps, from a component that claims ``fused = True``."""
+    import torch
+
+    from ablations import neurons
+
+    class ClaimsFused(neurons.Component):
+        slot, name, fused = slot_name, "steps", True
+
+        def init_state(self, cell, like):
+            return {"refractory": torch.zeros_like(like)}
+
+        def current(self, cell, current, state, fired, recurrent):
+            state["refractory"] = torch.where(fired > 0, torch.full_like(fired, 2.0),
+                                              (state["refractory"] - 1).clamp(min=0))
+            return current * (state["refractory"] == 0)
+
+    neurons.register_slot(slot_name, key=slot_name, default="none")
+    neurons.register_component(ClaimsFused())
+    return neurons.build_neuron(neurons.NeuronSpec(leak="none", reset="zero", extra={slot_name: "steps"}))
+
+
+def test_a_component_that_claims_to_be_fused_gets_the_definitions_spikes(caplog):
+    """A plugin component saying ``fused = True`` about itself is not run by a fast path that does not
+    declare it: the default backend gives the definition's spikes (once said in the log), and asking
+    for a fast path by name is refused with what it does not cover."""
+    import copy
+    import logging
+
+    import torch
+
+    from ablations import neurons
+
+    slot = "refractory_probe"
+    try:
+        neuron = _refractory_if_neuron(slot)
+        current = torch.full((8, 1, 1), 0.6)
+        with caplog.at_level(logging.WARNING, logger="ablations.neurons"):
+            spikes = neurons.simulate(neuron, current)[0].flatten().tolist()
+        definition = neurons.simulate(neurons.set_backend(copy.deepcopy(neuron), "step"), current)[0]
+        assert spikes == definition.flatten().tolist() == [0, 1, 0, 0, 0, 1, 0, 0]
+        assert any(f"{slot}=steps run through the per-step path" in r.getMessage() for r in caplog.records)
+        for backend in ("fused", "kernel"):
+            with pytest.raises(ValueError, match=f"neuron.backend={backend} does not cover {slot}=steps"):
+                neurons.set_backend(copy.deepcopy(neuron), backend)
+    finally:
+        neurons.COMPONENTS.remove(f"{slot}-steps")
+        neurons.SLOTS.remove(slot)
+
+
+HALF_RESET = """
+from ablations import neurons
+
+
+class HalfReset(neurons.FormReset):
+    \"\"\"U -> U/2 after a spike: given by its ResetForm, so the fast paths run it too.\"\"\"
+
+    name, form = "half", neurons.ResetForm(scale=0.5)
+
+
+class ToThreshold(neurons.Component):
+    \"\"\"U -> U - theta/2 after a spike, by its own hook: the per-step definition runs it.\"\"\"
+
+    slot, name = "reset", "half_threshold"
+
+    def reset(self, cell, previous, fired, threshold):
+        return previous, fired * (0.5 * threshold)
+
+
+neurons.register_component(HalfReset())
+neurons.register_component(ToThreshold())
+"""
+
+
+def test_a_plugin_reset_runs_on_every_path_its_form_allows(tmp_path):
+    """A reset registered by a plugin: ``half`` (a ResetForm) on the fast paths equals its definition;
+    a reset with its own hook runs on the per-step path."""
+    import copy
+
+    import torch
+
+    from ablations import neurons
+    from ablations.registry import import_file
+
+    plugin = tmp_path / "half_reset.py"
+    plugin.write_text(HALF_RESET)
+    import_file(plugin, "half_reset_plugin")
+    try:
+        torch.manual_seed(0)
+        current = torch.rand(12, 3, 4) * 1.2
+        for reset in ("half", "half_threshold"):
+            neuron = neurons.build_neuron("vanilla", reset=reset, reset_grad=True)
+            expected = neurons.simulate(neurons.set_backend(copy.deepcopy(neuron), "step"), current)[0]
+            assert expected.sum() > 0
+            assert torch.equal(neurons.simulate(neuron, current)[0], expected)
+        assert not neurons.torch_scan.uncovered(neurons.spec_for("vanilla", reset="half"))
+        assert neurons.torch_scan.uncovered(neurons.spec_for("vanilla", reset="half_threshold")) == \
+            ["reset=half_threshold"]
+    finally:
+        neurons.COMPONENTS.remove("reset-half")
+        neurons.COMPONENTS.remove("reset-half_threshold")
+
+
+@pytest.mark.slow
+def test_a_plugin_reset_trains_through_the_command_line(tmp_path):
+    plugin = tmp_path / "half_reset.py"
+    plugin.write_text(HALF_RESET)
+    done = _cli("ablations.run", f"plugins=[{plugin}]", "neuron.reset=half", "dataset.steps=4", "train.epochs=1",
+                "progress=false", f"paths.runs={tmp_path / 'runs'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "reset half" in done.stdout
+    assert "per-step path" not in done.stderr  # its ResetForm runs on the fast path
+    (run_dir,) = list((tmp_path / "runs").glob("*/*/*/*-seed0"))
+    assert "reset: half\n" in (run_dir / "config.yaml").read_text()
+    unknown = _cli("ablations.run", "neuron.reset=half", "dataset.steps=4", "train.epochs=1",
+                   f"paths.runs={tmp_path / 'runs'}", cwd=tmp_path)
+    assert unknown.returncode == 2 and "neuron.reset='half' is not one of" in unknown.stderr

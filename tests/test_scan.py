@@ -1,74 +1,56 @@
-"""The fused scan (ablations/scan.py) against the snnTorch reference: every leak x reset x
+"""The fused scan (ablations/neurons/torch_scan.py) against the snnTorch reference: every leak x reset x
 recurrence x surrogate, learnable beta, spikes, membranes and every gradient; then a whole
 network trained for 5 steps with each backend."""
 
 from __future__ import annotations
 
 import copy
-import itertools
 
 import pytest
 import torch
 
-from ablations import network, neurons, scan
+from ablations import network, neurons
+from ablations.neurons import torch_scan as scan
 
-LEAKS = {"exponential": {"tau": 4.0}, "none": {}, "complete": {}, "linear": {"lam": 0.1}}
-SURROGATES = {
-    "atan": {"alpha": 2.0},
-    "fast_sigmoid": {"slope": 5.0},
-    "rectangular": {"width": 1.0},
-    "straight_through": {"epsilon": 0.5},
-    "multi_gaussian": {"sigma": 0.5},
-}
-CASES = list(itertools.product(LEAKS, ("zero", "subtract", "none"), (False, True), SURROGATES))
-# float32 (snnTorch's surrogates return float32 spikes): the two backends add the same terms in
-# another order, so states and gradients agree to float32 rounding; spikes are compared exactly.
-# Gradients of beta and V sum over T x B (x N) terms and get a looser tolerance.
-TOLERANCE = dict(rtol=1e-5, atol=1e-6)
-SUM_TOLERANCE = dict(rtol=1e-4, atol=1e-5)
+from neuron_cases import CASES, LEAKS, SUM_TOLERANCE, SURROGATES, TOLERANCE, assert_same, build, run
 
 
-def _pair(leak, reset, recurrent, surrogate, learn_beta, width=5):
-    spec = neurons.NeuronSpec(leak=leak, reset=reset, recurrent=recurrent, surrogate=surrogate,
-                              surrogate_params=SURROGATES[surrogate], learn_beta=learn_beta,
-                              **LEAKS[leak])
-    torch.manual_seed(0)
-    reference = neurons.set_backend(neurons.build(spec, n_neurons=width), "snntorch")
-    fused = neurons.set_backend(copy.deepcopy(reference), "fused")
-    return reference, fused
+def _pair(spec, width=5):
+    reference = neurons.set_backend(build(spec, width), "snntorch")
+    return reference, neurons.set_backend(copy.deepcopy(reference), "fused")
 
 
 def _run(neuron, current):
-    x = current.clone().requires_grad_(True)
-    spikes, membrane = neurons.simulate(neuron, x)
-    weights = torch.linspace(0.5, 1.5, current.shape[-1], dtype=current.dtype)
-    (spikes * weights).sum().add(membrane.pow(2).mean()).backward()
-    cell = neuron.cell if hasattr(neuron, "cell") else neuron
-    return {
-        "spikes": spikes.detach(),
-        "membrane": membrane.detach(),
-        "input grad": x.grad,
-        "beta grad": cell.beta.grad if isinstance(cell.beta, torch.nn.Parameter) else None,
-        "recurrent grad": neuron.recurrent.weight.grad if hasattr(neuron, "recurrent") else None,
-    }
+    return run(neuron, current)
 
 
-@pytest.mark.parametrize("leak,reset,recurrent,surrogate", CASES)
-def test_scan_matches_snntorch(leak, reset, recurrent, surrogate):
-    learn_beta = leak != "linear"
-    reference, fused = _pair(leak, reset, recurrent, surrogate, learn_beta)
+def _spec(leak, reset, recurrent, surrogate="atan", **options):
+    return neurons.NeuronSpec(leak=leak, reset=reset, recurrent=recurrent, surrogate=surrogate,
+                              surrogate_params=SURROGATES[surrogate], learn_beta=leak != "linear", **LEAKS[leak],
+                              **options)
+
+
+@pytest.mark.parametrize("path", ["fused", "kernel", "snntorch"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_path_matches_the_definition(case, path):
+    """Every path through time against the definition (backend ``step``: the components' own
+    step, autograd at every step) on the shared table: spikes equal, membranes and every gradient
+    (input, beta, recurrent matrix) within float32 rounding. snnTorch's own step runs the neurons
+    it has (no reset gradient, a start from rest)."""
+    spec = CASES[case]
+    reference = neurons.set_backend(build(spec), "step")
+    cell = reference.cell if hasattr(reference, "cell") else reference
+    if path == "snntorch" and not cell.plain:
+        with pytest.raises(ValueError, match="snnTorch"):
+            neurons.set_backend(copy.deepcopy(reference), path)
+        return
+    other = neurons.set_backend(copy.deepcopy(reference), path)
     torch.manual_seed(1)
     current = torch.randn(9, 3, 5) * 0.9 + 0.3
-    expected, got = _run(reference, current), _run(fused, current)
+    expected, got = run(reference, current), run(other, current)
     assert expected["spikes"].sum() > 0 and (expected["spikes"] == 0).any()  # both branches covered
-    assert torch.equal(expected["spikes"], got["spikes"])
-    for key in ("membrane", "input grad", "beta grad", "recurrent grad"):
-        if expected[key] is None:
-            assert got[key] is None, key
-            continue
-        tolerance = TOLERANCE if key in ("membrane", "input grad") else SUM_TOLERANCE
-        torch.testing.assert_close(got[key], expected[key], **tolerance, msg=lambda m: f"{key}: {m}")
     assert expected["input grad"].abs().sum() > 0
+    assert_same(expected, got)
 
 
 def test_scan_per_neuron_beta_and_conv_shapes():
@@ -85,7 +67,7 @@ def test_scan_per_neuron_beta_and_conv_shapes():
 
 
 def test_scan_float32_within_state_tolerance():
-    reference, fused = _pair("exponential", "zero", True, "atan", True, width=16)
+    reference, fused = _pair(_spec("exponential", "zero", True), width=16)
     current = torch.randn(20, 4, 16) * 0.8 + 0.2
     expected, got = _run(reference, current), _run(fused, current)
     assert torch.equal(expected["spikes"], got["spikes"])
@@ -129,13 +111,13 @@ def test_scan_under_autocast_keeps_float32_state():
 
 @pytest.mark.parametrize("variant", ["vanilla", "recurrent", "linear_leak"])
 def test_network_loss_trajectory_equal_for_5_steps(variant):
-    """A whole network trained for 5 Adam steps: same losses with either backend."""
+    """A whole network trained for 5 Adam steps: the same losses on every path as on the definition."""
     torch.manual_seed(0)
     base = network.build("12-8FC-6FC-3", variant=variant, neuron={"learn_beta": variant != "linear_leak"})
     x = (torch.rand(10, 4, 12) < 0.4).float()
     y = torch.tensor([0, 1, 2, 1])
     losses = {}
-    for backend in ("snntorch", "fused"):
+    for backend in ("step", "snntorch", "fused", "kernel"):
         model = neurons.set_backend(copy.deepcopy(base), backend)
         optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
         trajectory = []
@@ -146,15 +128,16 @@ def test_network_loss_trajectory_equal_for_5_steps(variant):
             optimizer.step()
             trajectory.append(float(loss.detach()))
         losses[backend] = trajectory
-    assert len(set(losses["snntorch"])) > 1  # the network learns something
-    assert losses["fused"] == pytest.approx(losses["snntorch"], rel=1e-5, abs=1e-6)
+    assert len(set(losses["step"])) > 1  # the network learns something
+    for backend in ("snntorch", "fused", "kernel"):
+        assert losses[backend] == pytest.approx(losses["step"], rel=1e-5, abs=1e-6), backend
 
 
 @pytest.mark.parametrize("leak,reset,recurrent", [("exponential", "zero", True), ("linear", "subtract", False),
                                                   ("none", "none", True), ("exponential", "subtract", False)])
 def test_scan_continues_from_a_given_state(leak, reset, recurrent):
     """Two blocks with the state carried over equal one scan: values and every gradient."""
-    _, fused = _pair(leak, reset, recurrent, "atan", leak != "linear")
+    _, fused = _pair(_spec(leak, reset, recurrent))
     current = torch.randn(9, 3, 5) * 0.9 + 0.3
     whole = _run(fused, current)
     fused.zero_grad()

@@ -61,7 +61,7 @@ Further components (:mod:`ablations.neurons.components` has their equations): in
 Backends. :func:`run_sequence` is the one place where a neuron is scanned over time. Backend
 ``snntorch`` calls the snnTorch module at every step (the reference, for leak, reset and
 recurrence). Backend ``fused`` runs the same update over all T as one autograd node with a
-hand-written backward (:class:`ablations.scan.NeuronScan`) on the module's own parameters (beta,
+hand-written backward (:class:`ablations.neurons.torch_scan.NeuronScan`) on the module's own parameters (beta,
 lam, threshold, surrogate, recurrent weight), after the components' input transforms; it gives the
 same spikes, membranes and gradients (pinned by ``tests/test_scan.py``) in less time and memory
 (``benchmarks/train_step.py``). ``auto`` (the default) is ``fused`` for every neuron the scan
@@ -84,9 +84,9 @@ from __future__ import annotations
 
 from .cells import (BACKENDS, Leaky, LinearLeaky, RecurrentNeuron, SynapticFilter, build_neuron, exponential_leak,
                     fused_sequence, linear_leak, release_instances, run_sequence, set_backend, simulate, step)
-from .components import (COMPONENTS, SLOTS, Component, Slot, component_for, components_of, parse_leak_init,
-                         register_component, register_slot)
-from .spec import (DEFAULT_LAM, DEFAULT_TAU, LEAKS, PHYSICS_KEYS, RESETS, VARIANTS, NeuronSpec, effective_tau,
+from .components import (COMPONENTS, SLOTS, Component, FormReset, ResetForm, Slot, component_for, components_of,
+                         parse_leak_init, register_component, register_slot)
+from .spec import (DEFAULT_LAM, DEFAULT_TAU, INIT_STATES, LEAKS, PHYSICS_KEYS, VARIANTS, NeuronSpec, effective_tau,
                    physics, register_variant, spec_for, spec_from_config, variant_file_conflicts, variant_label)
 from .surrogates import (SURROGATE_PARAMETERS, SURROGATES, ATan, FastSigmoid, MultiGaussian, Rectangular,
                          StraightThrough, Surrogate, make_surrogate)
@@ -94,8 +94,8 @@ from .surrogates import (SURROGATE_PARAMETERS, SURROGATES, ATan, FastSigmoid, Mu
 build = build_neuron  # the name the README's first examples use
 
 __all__ = [
-    "DEFAULT_TAU", "DEFAULT_LAM", "LEAKS", "RESETS", "PHYSICS_KEYS", "SURROGATES", "SURROGATE_PARAMETERS",
-    "VARIANTS", "SLOTS", "COMPONENTS", "Slot", "Component", "register_variant", "register_slot",
+    "DEFAULT_TAU", "DEFAULT_LAM", "LEAKS", "INIT_STATES", "PHYSICS_KEYS", "SURROGATES", "SURROGATE_PARAMETERS",
+    "VARIANTS", "SLOTS", "COMPONENTS", "Slot", "Component", "ResetForm", "FormReset", "register_variant", "register_slot",
     "register_component", "component_for", "components_of", "parse_leak_init", "variant_label", "physics",
     "variant_file_conflicts", "effective_tau", "spec_from_config", "step", "exponential_leak", "linear_leak",
     "NeuronSpec", "Leaky", "LinearLeaky", "RecurrentNeuron", "SynapticFilter", "build_neuron", "build",

@@ -5,7 +5,7 @@ Every built neuron is an ``nn.Module`` whose ``forward(current[T, B, ...])`` ret
 its components' parameters; :class:`RecurrentNeuron` adds the recurrent matrix. :func:`run_sequence`
 picks the path:
 
-- ``fused`` (:mod:`ablations.scan`): one autograd node over all T, for every neuron whose
+- ``fused`` (:mod:`ablations.neurons.torch_scan`): one autograd node over all T, for every neuron whose
   components the scan covers (input transforms such as ``one_minus_beta`` and the synaptic filter
   are applied to the current before it);
 - ``snntorch``: snnTorch's ``Leaky`` called at every step (the reference for the neurons it has:
@@ -23,8 +23,8 @@ import snntorch as snn
 import torch
 from torch import nn
 
-from .. import leak_gradient, scan
-from .components import SLOTS, linear_leak
+from . import leak_gradient, torch_scan as scan
+from .components import SLOTS, NoReset, SubtractReset, ZeroReset, linear_leak
 from .spec import NeuronSpec, spec_for
 
 __all__ = ["Leaky", "LinearLeaky", "RecurrentNeuron", "BACKENDS", "build_neuron", "run_sequence", "simulate",
@@ -32,6 +32,7 @@ __all__ = ["Leaky", "LinearLeaky", "RecurrentNeuron", "BACKENDS", "build_neuron"
            "fused_sequence"]
 
 BACKENDS = ("auto", *scan.SCAN_BACKENDS, "snntorch", "step")
+_SNNTORCH_RESETS = ("zero", "subtract", "none")
 log = logging.getLogger("ablations.neurons")
 _SAID: set[str] = set()
 
@@ -44,15 +45,14 @@ def exponential_leak(mem: torch.Tensor, beta: torch.Tensor | float) -> torch.Ten
     return beta * mem
 
 
-def step(mem: torch.Tensor, fired: torch.Tensor, current: torch.Tensor, leak, reset: str,
+def step(mem: torch.Tensor, fired: torch.Tensor, current: torch.Tensor, leak, reset,
          threshold: torch.Tensor | float) -> torch.Tensor:
-    """One update: ``U[t]`` from ``U[t-1]``, ``S[t-1]`` (``fired``, without gradient, as snnTorch
-    detaches the reset) and the step's current ``I[t]``."""
-    if reset == "zero":
-        return leak((1 - fired) * mem) + current
-    if reset == "subtract":
-        return leak(mem) + current - fired * threshold
-    return leak(mem) + current
+    """One update: ``U[t] = leak(P) + I[t] - subtracted`` with ``(P, subtracted) = reset(U[t-1],
+    S[t-1], theta)`` (the reset component's hook; ``fired`` = ``S[t-1]``, detached unless the
+    neuron keeps the reset's gradient)."""
+    kept, subtracted = reset(mem, fired, threshold)
+    mem = leak(kept) + current
+    return mem if subtracted is None else mem - subtracted
 
 
 class SynapticFilter(torch.autograd.Function):
@@ -96,7 +96,7 @@ class Leaky(snn.Leaky):
             spike_grad=spec.make_surrogate(),
             init_hidden=False,
             learn_beta=bool(spec.learn_beta) and spec.leak_init is None,
-            reset_mechanism=spec.reset,
+            reset_mechanism=spec.reset if spec.reset in _SNNTORCH_RESETS else "none",  # a plugin's: not snnTorch's
             reset_delay=True,
         )
         _forget_instance(self)
@@ -127,7 +127,9 @@ class Leaky(snn.Leaky):
         spec = self.spec
         defaults = all(component.name == SLOTS[slot].default for slot, component in self.parts.items()
                        if slot not in ("leak", "reset", "recurrence"))
-        return defaults and spec.leak in ("exponential", "none", "complete", "linear") and spec.leak_init is None
+        return (defaults and spec.leak in ("exponential", "none", "complete", "linear") and spec.leak_init is None
+                and type(self.parts["reset"]) in (ZeroReset, SubtractReset, NoReset) and not spec.reset_grad
+                and spec.init_state == "zero")
 
     def forward(self, current: torch.Tensor, mem: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
@@ -162,8 +164,25 @@ class Leaky(snn.Leaky):
         """The leak term of the update applied to the previous membrane."""
         return self.parts["leak"].apply(self, mem)
 
-    def initial_state(self, like: torch.Tensor) -> dict[str, torch.Tensor]:
-        state = {"mem": torch.zeros_like(like), "spikes": torch.zeros_like(like)}
+    def reset_term(self, mem: torch.Tensor, fired: torch.Tensor, threshold) -> tuple[torch.Tensor, object]:
+        """``(P, subtracted)`` of the reset component (:meth:`Component.reset`)."""
+        return self.parts["reset"].reset(self, mem, fired, threshold)
+
+    def draw_start(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The state before step 1, ``(U[0], S[0])``: None for rest (``init_state=zero``); for
+        ``uniform`` both drawn U(0, 1) per sequence from the global generator, which the run seeds
+        (DH-SNN's ``set_neuron_state``: a continuous ``S[0]``, subtracted by the first reset and fed
+        through the recurrence)."""
+        if self.spec.init_state == "zero":
+            return None
+        return torch.rand_like(like), torch.rand_like(like)
+
+    def initial_state(self, like: torch.Tensor, start: tuple[torch.Tensor, torch.Tensor] | None = None
+                      ) -> dict[str, torch.Tensor]:
+        if start is None:
+            state = {"mem": torch.zeros_like(like), "spikes": torch.zeros_like(like)}
+        else:
+            state = {"mem": start[0], "spikes": start[1]}
         for component in self.parts.values():
             state.update(component.init_state(self, like))
         return state
@@ -177,7 +196,8 @@ class Leaky(snn.Leaky):
         for slot, component in self.parts.items():
             if SLOTS[slot].stage == "current":
                 current = component.current(self, current, state, fired, recurrent)
-        mem = step(state["mem"], fired, current, self.leak, self.spec.reset, self.threshold)
+        reset_fired = state["spikes"] if self.spec.reset_grad else fired
+        mem = step(state["mem"], reset_fired, current, self.leak, self.reset_term, self.threshold)
         threshold = self.threshold
         for slot, component in self.parts.items():
             if SLOTS[slot].stage == "threshold":
@@ -194,7 +214,7 @@ class LinearLeaky(Leaky):
 
     def step(self, current: torch.Tensor, mem: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         fired = (mem > self.threshold).to(mem.dtype)
-        mem = step(mem, fired, current, self.leak, self.spec.reset, self.threshold)
+        mem = step(mem, fired, current, self.leak, self.reset_term, self.threshold)
         return self.spike_grad(mem - self.threshold), mem
 
 
@@ -230,7 +250,7 @@ def _forget_instance(neuron: nn.Module) -> None:
 
 def set_backend(module: nn.Module, backend: str) -> nn.Module:
     """Set the sequence backend of every neuron inside ``module``: ``auto``, ``fused`` (the torch
-    scan), ``kernel`` (the compiled CPU scan, :mod:`ablations.kernel`), ``snntorch``
+    scan), ``kernel`` (the compiled CPU scan, :mod:`ablations.neurons.numba_scan`), ``snntorch``
     (snnTorch's step, plain neurons only) or ``step`` (the components' own per-step definition,
     :meth:`Leaky.generic_step`, autograd at every step: the reference every fast path is pinned to)."""
     if backend not in BACKENDS:
@@ -240,8 +260,9 @@ def set_backend(module: nn.Module, backend: str) -> nn.Module:
             if backend == "snntorch" and not child.plain:
                 raise ValueError(f"neuron.backend=snntorch runs snnTorch's Leaky, which has no "
                                  f"{_non_plain(child)}; use neuron.backend=auto")
-            if backend in scan.SCAN_BACKENDS and not child.spec.fused:
-                raise ValueError(f"neuron.backend=fused does not cover {_non_plain(child)}; use neuron.backend=auto, "
+            missing = scan.uncovered(child.spec)
+            if backend in scan.SCAN_BACKENDS and missing:
+                raise ValueError(f"neuron.backend={backend} does not cover {', '.join(missing)}; use neuron.backend=auto, "
                                  "which runs it through the per-step path")
             child.backend = backend
     return module
@@ -253,8 +274,12 @@ def _non_plain(cell: Leaky) -> str:
              if slot not in ("leak", "reset", "recurrence") and component.name != SLOTS[slot].default]
     if spec.leak_init is not None:
         parts.append(f"leak_init={spec.leak_init}")
-    if not cell.parts["leak"].fused:
-        parts.append(f"leak={spec.leak}")
+    if type(cell.parts["reset"]) not in (ZeroReset, SubtractReset, NoReset):
+        parts.append(f"reset={spec.reset}")
+    if spec.reset_grad:
+        parts.append("reset_grad=true")
+    if spec.init_state != "zero":
+        parts.append(f"init_state={spec.init_state}")
     return ", ".join(parts) or "this neuron"
 
 
@@ -300,28 +325,31 @@ def run_sequence(
         )
     if cell.spec.gradient != "exact":
         return leak_gradient.scan(cell, current, record_membrane)
-    covered = cell.spec.fused and scan.supports(cell, recurrent)
+    missing = scan.uncovered(cell.spec)  # what the scan declares it runs, against this neuron's components
+    covered = not missing and scan.supports(cell, recurrent)
+    like = current[0] if recurrent is None else current[0].reshape(current.shape[1], -1)
+    start = cell.draw_start(like)
     if cell.backend in scan.SCAN_BACKENDS or (cell.backend == "auto" and covered):
         if not covered:
             raise ValueError(
-                f"neuron.backend=fused does not cover this neuron ({cell!r}); use neuron.backend=auto, "
-                "which falls back to the per-step path for it"
+                f"neuron.backend={cell.backend} does not cover this neuron ({', '.join(missing) or 'forward hooks on it'}); "
+                "use neuron.backend=auto, which falls back to the per-step path for it"
             )
-        spikes, membrane = fused_sequence(cell, recurrent, current)
+        spikes, membrane = fused_sequence(cell, recurrent, current, start=start)
         return spikes, (membrane if record_membrane else None)
     if cell.backend == "snntorch" or (cell.backend == "auto" and cell.plain):
         return _per_step_snntorch(cell, recurrent, current, record_membrane)
     if cell.backend == "auto":
-        _say_once(cell)
-    return _per_step_generic(cell, recurrent, current, record_membrane)
+        _say_once(missing or [_non_plain(cell)])
+    return _per_step_generic(cell, recurrent, current, record_membrane, start)
 
 
-def _say_once(cell: Leaky) -> None:
-    key = _non_plain(cell)
+def _say_once(missing: list[str]) -> None:
+    key = ", ".join(missing)
     if key not in _SAID:
         _SAID.add(key)
-        log.warning("note: neurons with %s run through the per-step path with autograd (the fused scan does not cover "
-                 "them): correct, slower", key)
+        log.warning("note: neurons with %s run through the per-step path with autograd (no fast path declares "
+                    "it): correct, slower", key)
 
 
 def _per_step_snntorch(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor, record_membrane: bool):
@@ -340,10 +368,11 @@ def _per_step_snntorch(cell: Leaky, recurrent: nn.Linear | None, current: torch.
     return torch.stack(spikes), (torch.stack(membranes) if record_membrane else None)
 
 
-def _per_step_generic(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor, record_membrane: bool):
+def _per_step_generic(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor, record_membrane: bool,
+                      start: tuple[torch.Tensor, torch.Tensor] | None = None):
     if recurrent is not None:
         current = current.reshape(current.shape[0], current.shape[1], -1)
-    state = cell.initial_state(current[0])
+    state = cell.initial_state(current[0], start)
     spikes, membranes = [], []
     for t in range(current.shape[0]):
         spk, mem = cell.generic_step(current[t], state, recurrent)
@@ -354,11 +383,15 @@ def _per_step_generic(cell: Leaky, recurrent: nn.Linear | None, current: torch.T
 
 
 def fused_sequence(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor,
-                   state: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                   state: tuple[torch.Tensor, torch.Tensor] | None = None,
+                   start: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The fused scan with the components' input transforms applied first: the synaptic filter
     (no recurrence) and ``one_minus_beta`` on the current and on the recurrent matrix's rows.
     ``state`` continues a sequence (time blocks); a synaptic filter has state of its own and
-    cannot be continued this way."""
+    cannot be continued this way. ``start`` is a drawn initial ``(U[0], S[0])`` (:meth:`Leaky.draw_start`)."""
+    if state is not None and cell.spec.init_state != "zero":
+        raise ValueError("train.checkpoint_time_steps does not cover neuron.init_state=uniform; leave "
+                         "checkpoint_time_steps null")
     spec = cell.spec
     weight = None if recurrent is None else recurrent.weight
     beta = cell.decay() if getattr(cell, "leak_logit", None) is not None else None  # None: the scan reads cell.beta
@@ -378,7 +411,8 @@ def fused_sequence(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tens
         current = current * factor
         if weight is not None:
             weight = weight * (factor.reshape(-1, 1) if isinstance(factor, torch.Tensor) else factor)
-    return scan.fused_scan(cell, recurrent, current, state, beta=beta, weight=weight, adaptation=adaptation)
+    return scan.fused_scan(cell, recurrent, current, state if start is None else start, beta=beta, weight=weight,
+                           adaptation=adaptation)
 
 
 def simulate(neuron: nn.Module, current: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

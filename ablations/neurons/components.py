@@ -19,14 +19,22 @@ reset, as in snnTorch) and the layer's input current ``I[t]``:
     I <- I + V S[t-1]                       recurrence all_to_all (seed 001 Eq. 4)
     Y[t] = a Y[t-1] + I;  I <- Y[t]         synapse current (snnTorch ``Synaptic``'s current, a = syn_alpha)
     I <- (1 - beta) I                       input one_minus_beta (DH-SNN's normalised input; 1 where beta = 1)
-    P = (1 - S[t-1]) U[t-1] | U[t-1]        reset zero | otherwise
-    U[t] = leak(P) + I - theta S[t-1] [subtract]
+    P = U[t-1] (1 - r S[t-1])               reset (r = 1 zero, 0 subtract / none)
+    U[t] = leak(P) + I - q theta S[t-1]      (q = 1 subtract, 0 zero / none)
     A[t] = rho A[t-1] + S[t-1];  Th[t] = theta + b A[t]      adaptation alif (Bellec et al. 2020)
     S[t] = H(U[t] - Th[t])                  (Th = theta without adaptation)
 
+A reset is the pair ``(r, q)`` of :class:`ResetForm` (a plugin's ``half`` reset is ``r = 1/2``), or
+any ``reset(cell, previous, fired) -> (P, subtracted)`` hook. ``S[t-1]`` in the reset carries no
+gradient unless ``neuron.reset_grad=true`` (DH-SNN back-propagates through ``-theta S[t-1]``).
+
 A plugin adds a component to a slot (``COMPONENTS.add``) or a new slot with its components
-(:func:`register_slot`); a component the fused scan does not cover runs through the generic
-per-step path with autograd (correct, slower; said once in the log).
+(:func:`register_slot`). Which components a fast path runs is declared by the path
+(``COVERED`` in :mod:`ablations.neurons.torch_scan` and :mod:`ablations.neurons.numba_scan`) and
+computed by :func:`ablations.neurons.torch_scan.covers`: the built-in components, a reset given as a
+:class:`ResetForm`, and a component that overrides none of the hooks (it changes nothing). Any
+other component runs through the generic per-step path with autograd (correct, slower; said once
+in the log).
 """
 
 from __future__ import annotations
@@ -41,7 +49,7 @@ from torch import nn
 from ..registry import Registry
 
 __all__ = ["Slot", "SLOTS", "COMPONENTS", "Component", "register_slot", "component_for", "slot_choices",
-           "component_keys", "linear_leak", "register_component", "components_of", "slot_value", "parse_leak_init", "LEAK_SHAPES", "DEFAULT_SYN_ALPHA", "DEFAULT_ADAPT_TAU",
+           "component_keys", "linear_leak", "register_component", "ResetForm", "FormReset", "is_identity", "components_of", "slot_value", "parse_leak_init", "LEAK_SHAPES", "DEFAULT_SYN_ALPHA", "DEFAULT_ADAPT_TAU",
            "DEFAULT_ADAPT_SCALE"]
 
 LEAK_SHAPES = ("scalar", "per_neuron")
@@ -85,14 +93,13 @@ for _slot in (Slot("recurrence", "recurrent", "none", "current"), Slot("synapse"
 
 class Component:
     """One choice for one slot. Subclasses set ``slot``, ``name``, ``keys`` (the ``neuron.*``
-    parameters it reads besides its slot key), ``fused`` (whether the fused scan covers it) and
-    override the hooks of their stage. Components hold no tensors: :meth:`build` registers their
+    parameters it reads besides its slot key) and override the hooks of their stage (whether a fast
+    path runs it is that path's declaration, never the component's own claim). Components hold no tensors: :meth:`build` registers their
     parameters and buffers on the neuron module, and the step reads them from there."""
 
     slot: ClassVar[str] = ""
     name: ClassVar[str] = ""
     keys: ClassVar[tuple[str, ...]] = ()
-    fused: ClassVar[bool] = False
     description: ClassVar[str] = ""
 
     def check(self, spec: Any) -> None:
@@ -114,6 +121,11 @@ class Component:
     def apply(self, cell: nn.Module, previous: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"leak component {self.name!r} defines no apply(cell, previous)")
 
+    # stage "reset": (P, subtracted) of U[t] = leak(P) + I[t] - subtracted (None: nothing), from U[t-1], S[t-1]
+    def reset(self, cell: nn.Module, previous: torch.Tensor, fired: torch.Tensor,
+              threshold: Any) -> tuple[torch.Tensor, Any]:
+        raise NotImplementedError(f"reset component {self.name!r} defines no reset(cell, previous, fired, threshold)")
+
     # stage "threshold": the threshold of S[t] (may update this component's state from S[t-1])
     def threshold(self, cell: nn.Module, threshold: Any, state: dict, fired: torch.Tensor) -> Any:
         return threshold
@@ -126,6 +138,13 @@ class Component:
 
 
 COMPONENTS: Registry[Component] = Registry("neuron component")
+_HOOKS = ("init_state", "current", "apply", "reset", "threshold", "build")
+
+
+def is_identity(component: Component) -> bool:
+    """Whether ``component`` overrides none of the hooks: it changes nothing in the step (a plugin
+    slot's ``none``), so every path runs it by doing nothing."""
+    return all(getattr(type(component), hook) is getattr(Component, hook) for hook in _HOOKS)
 
 
 def register_component(component: Component, replace: bool = False) -> Component:
@@ -203,7 +222,6 @@ class BetaLeak(Component):
 
     slot = "leak"
     keys = ("learn_beta", "leak_shape", "leak_init")
-    fused = True
 
     def check(self, spec: Any) -> None:
         if spec.leak_shape not in LEAK_SHAPES:
@@ -288,7 +306,6 @@ class LinearLeak(Component):
     slot = "leak"
     name = "linear"
     keys = ("lam",)
-    fused = True
 
     def build(self, cell: nn.Module, spec: Any, n_neurons: int | None) -> None:
         cell.register_buffer("lam", torch.as_tensor(float(spec.lam_value)))
@@ -301,25 +318,51 @@ class LinearLeak(Component):
 
 
 # --------------------------------------------------------------------------- reset
-@_component
-class ZeroReset(Component):
-    slot, name, fused = "reset", "zero", True
+@dataclass(frozen=True)
+class ResetForm:
+    """A reset the fast paths run: ``P = U[t-1] (1 - scale S[t-1])`` and ``subtract theta S[t-1]``
+    taken off after the leak. ``zero`` is (1, 0), ``subtract`` (0, 1), ``none`` (0, 0)."""
+
+    scale: float = 0.0
+    subtract: float = 0.0
+
+
+class FormReset(Component):
+    """A reset given by its :class:`ResetForm` ``form``: the step below is its definition, and the
+    fast paths run the same form (a plugin reset ``half`` is ``form = ResetForm(scale=0.5)``)."""
+
+    slot = "reset"
+    form: ClassVar[ResetForm] = ResetForm()
+
+    def reset(self, cell, previous, fired, threshold):
+        form = self.form
+        kept = previous if form.scale == 0 else previous * (1 - form.scale * fired)
+        return kept, (None if form.subtract == 0 else fired * (form.subtract * threshold))
 
 
 @_component
-class SubtractReset(Component):
-    slot, name, fused = "reset", "subtract", True
+class ZeroReset(FormReset):
+    """``P = (1 - S[t-1]) U[t-1]``: to rest after a spike (snnTorch ``reset_mechanism="zero"``)."""
+
+    name, form = "zero", ResetForm(scale=1.0)
 
 
 @_component
-class NoReset(Component):
-    slot, name, fused = "reset", "none", True
+class SubtractReset(FormReset):
+    """``U[t] = leak(U[t-1]) + I[t] - theta S[t-1]``: the threshold taken off (snnTorch ``"subtract"``)."""
+
+    name, form = "subtract", ResetForm(subtract=1.0)
+
+
+@_component
+class NoReset(FormReset):
+    name, form = "none", ResetForm()
 
 
 # --------------------------------------------------------------------------- current
 @_component
 class NoRecurrence(Component):
-    slot, name, fused = "recurrence", "none", True
+    slot, name = "recurrence", "none"
 
 
 @_component
@@ -327,7 +370,7 @@ class AllToAll(Component):
     """``I <- I + V S[t-1]``: an all-to-all, bias-free recurrent matrix ``V`` (the neuron's
     ``recurrent`` ``nn.Linear``); ``S[t-1]`` carries its gradient here (seed 001 Eq. 4)."""
 
-    slot, name, fused = "recurrence", "all_to_all", True
+    slot, name = "recurrence", "all_to_all"
 
     def current(self, cell, current, state, fired, recurrent):
         return current + recurrent(state["spikes"])
@@ -335,7 +378,7 @@ class AllToAll(Component):
 
 @_component
 class NoSynapse(Component):
-    slot, name, fused = "synapse", "none", True
+    slot, name = "synapse", "none"
 
 
 @_component
@@ -346,7 +389,7 @@ class CurrentSynapse(Component):
     also discards the step's synaptic current (as its ``RLeaky`` does), here the step keeps its
     input as every variant of this package does."""
 
-    slot, name, fused = "synapse", "current", True
+    slot, name = "synapse", "current"
     keys = ("syn_alpha",)
 
     def check(self, spec: Any) -> None:
@@ -370,7 +413,7 @@ class CurrentSynapse(Component):
 
 @_component
 class NoInputScale(Component):
-    slot, name, fused = "input", "none", True
+    slot, name = "input", "none"
 
 
 @_component
@@ -381,7 +424,7 @@ class OneMinusBeta(Component):
     (factor 1, ``U = U + I``): the ablation removes the leak, not the input. complete_leak
     (beta = 0) gets factor 1 by the formula."""
 
-    slot, name, fused = "input", "one_minus_beta", True
+    slot, name = "input", "one_minus_beta"
 
     def check(self, spec: Any) -> None:
         if spec.leak == "linear":
@@ -395,7 +438,7 @@ class OneMinusBeta(Component):
 # --------------------------------------------------------------------------- threshold
 @_component
 class NoAdaptation(Component):
-    slot, name, fused = "adaptation", "none", True
+    slot, name = "adaptation", "none"
 
 
 @_component
@@ -405,7 +448,7 @@ class AdaptiveThreshold(Component):
     ``rho = exp(-1/adapt_tau)``, ``b = adapt_scale``. ``S[t-1]`` carries its gradient into
     ``A`` (as in Bellec's BPTT); the subtractive reset removes the base threshold ``theta``."""
 
-    slot, name, fused = "adaptation", "alif", True
+    slot, name = "adaptation", "alif"
     keys = ("adapt_tau", "adapt_scale")
 
     def check(self, spec: Any) -> None:

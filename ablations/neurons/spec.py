@@ -10,18 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..registry import Registry
-from .. import leak_gradient
-from .components import COMPONENTS, LEAK_SHAPES, SLOTS, component_keys, components_of, slot_value
+from . import leak_gradient
+from .components import COMPONENTS, LEAK_SHAPES, SLOTS, component_keys, components_of, slot_choices, slot_value
 from .surrogates import SURROGATE_PARAMETERS, SURROGATES, Surrogate, make_surrogate
 
-__all__ = ["DEFAULT_TAU", "DEFAULT_LAM", "LEAKS", "RESETS", "NeuronSpec", "VARIANTS", "register_variant",
+__all__ = ["DEFAULT_TAU", "DEFAULT_LAM", "LEAKS", "INIT_STATES", "NeuronSpec", "VARIANTS", "register_variant",
            "variant_label", "effective_tau", "spec_for", "spec_from_config", "physics", "PHYSICS_KEYS",
            "variant_file_conflicts"]
 
 DEFAULT_TAU = 10.0  # time steps; used when an exponential leak is given neither tau nor beta
 DEFAULT_LAM = 0.05  # membrane units per step; used when a linear leak is given no lam
 LEAKS = ("exponential", "none", "complete", "linear")
-RESETS = ("zero", "subtract", "none")
+# the state a sequence starts from: rest, or DH-SNN's U(0, 1) draw per batch of the membrane and of a
+# continuous "spike" S[0] (eva1801/DH-SNN delayed_xor/SNN_layers/spike_dense.py, set_neuron_state)
+INIT_STATES = ("zero", "uniform")
 
 
 def effective_tau(leak: str, tau: float | None = None, beta: float | None = None) -> float | None:
@@ -47,9 +49,11 @@ class NeuronSpec:
 
     One component per slot (:mod:`ablations.neurons.components`): ``leak`` (``exponential`` with
     ``tau`` in steps or ``beta``; ``none``; ``complete``; ``linear`` with ``lam``), ``reset``
-    (``zero``, ``subtract``, ``none``), ``recurrent`` (all-to-all ``V S[t-1]``), ``input_scale``
+    (``zero``, ``subtract``, ``none``, or a plugin's), ``recurrent`` (all-to-all ``V S[t-1]``), ``input_scale``
     (``none``, ``one_minus_beta``), ``synapse`` (``none``, ``current``), ``adaptation`` (``none``,
-    ``alif``), and ``extra`` for slots a plugin registers. ``options`` holds the parameters of
+    ``alif``), and ``extra`` for slots a plugin registers. ``reset_grad`` keeps the gradient through
+    the reset's ``S[t-1]`` (DH-SNN does; snnTorch and the default detach it); ``init_state`` is
+    ``zero`` (rest) or ``uniform`` (U(0, 1) per sequence: membrane and a continuous ``S[0]``). ``options`` holds the parameters of
     components that have no field here (``syn_alpha``, ``adapt_tau``, ``adapt_scale``, a plugin's).
     """
 
@@ -64,7 +68,7 @@ class NeuronSpec:
     surrogate_params: Mapping[str, float] = field(default_factory=dict)
     learn_beta: bool = False
     variant: str | None = None
-    gradient: str = "exact"  # exact | leak_corrected (ref [21], seed 003 Eq. 5): ablations/leak_gradient.py
+    gradient: str = "exact"  # exact | leak_corrected (ref [21], seed 003 Eq. 5): ablations/neurons/leak_gradient.py
     input_scale: str = "none"
     leak_shape: str = "scalar"
     leak_init: str | None = None
@@ -72,6 +76,8 @@ class NeuronSpec:
     adaptation: str = "none"
     extra: Mapping[str, str] = field(default_factory=dict)
     options: Mapping[str, float] = field(default_factory=dict)
+    reset_grad: bool = False
+    init_state: str = "zero"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra", dict(self.extra or {}))
@@ -79,8 +85,14 @@ class NeuronSpec:
         object.__setattr__(self, "surrogate_params", dict(self.surrogate_params or {}))
         if self.leak not in LEAKS and f"leak-{self.leak}" not in COMPONENTS:
             raise ValueError(f"neuron.leak={self.leak!r} is not one of {list(LEAKS)}")
-        if self.reset not in RESETS:
-            raise ValueError(f"neuron.reset={self.reset!r} is not one of {list(RESETS)}")
+        if f"reset-{self.reset}" not in COMPONENTS:
+            raise ValueError(f"neuron.reset={self.reset!r} is not one of {slot_choices('reset')} (a plugin adds one: "
+                             "register_component(MyReset()))")
+        if self.init_state not in INIT_STATES:
+            raise ValueError(f"neuron.init_state={self.init_state!r} is not one of {list(INIT_STATES)}")
+        if self.reset_grad and self.reset == "none":
+            raise ValueError("neuron.reset_grad=true would change nothing with neuron.reset=none (there is no reset "
+                             "to back-propagate through); leave reset_grad false")
         if self.tau is not None and self.beta is not None:
             raise ValueError(
                 f"neuron.tau={self.tau} and neuron.beta={self.beta} were both given; they set the "
@@ -191,14 +203,6 @@ class NeuronSpec:
     def make_surrogate(self) -> Surrogate:
         return make_surrogate(self.surrogate, **self._surrogate_kwargs())
 
-    @property
-    def fused(self) -> bool:
-        """Whether the fused scan covers every component of this neuron."""
-        parts = self.components()
-        if not all(component.fused for component in parts.values()):
-            return False
-        return not (self.synapse != "none" and self.recurrent)  # the synaptic filter is applied before the scan
-
     def describe(self) -> str:
         parts = self.components()
         text = [parts["leak"].describe(self) if hasattr(parts["leak"], "describe") else self.leak,
@@ -208,6 +212,10 @@ class NeuronSpec:
         for slot, component in parts.items():
             if slot not in ("leak", "reset", "recurrence") and component.name != SLOTS[slot].default:
                 text.append(component.describe(self))
+        if self.reset_grad:
+            text.append("gradient through the reset")
+        if self.init_state != "zero":
+            text.append(f"initial state {self.init_state}")
         return ", ".join(text) + f", threshold {self.threshold:g}, surrogate {self.make_surrogate()!r}"
 
 
@@ -356,6 +364,8 @@ def spec_from_config(node: Mapping[str, Any]) -> NeuronSpec:
         "gradient": str(node.get("gradient", "exact")),
         "leak_shape": str(node.get("leak_shape") or "scalar"),
         "leak_init": None if node.get("leak_init") is None else str(node.get("leak_init")),
+        "reset_grad": bool(node.get("reset_grad", False)),
+        "init_state": str(node.get("init_state") or "zero"),
     }
     for key in ("leak", "reset", "input_scale", "synapse", "adaptation"):
         if node.get(key) is not None:

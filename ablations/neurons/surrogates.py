@@ -92,7 +92,7 @@ class Surrogate:
         overwritten). Each built-in surrogate gives its closed form, pinned against its autograd
         backward by a test; a plugin surrogate that does not falls back to one autograd call over
         all steps."""
-        from ..scan import autograd_derivative
+        from .torch_scan import autograd_derivative
 
         return autograd_derivative(self, z)
 

@@ -54,6 +54,8 @@ IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
     "neuron.input_scale": ("none", lambda identity: True),
     "neuron.leak_shape": ("scalar", lambda identity: True),
     "neuron.leak_init": (None, lambda identity: True),
+    "neuron.reset_grad": (False, lambda identity: True),
+    "neuron.init_state": ("zero", lambda identity: True),
     "neuron.synapse": ("none", lambda identity: True),
     "neuron.syn_alpha": (None, lambda identity: True),
     "neuron.adaptation": ("none", lambda identity: True),

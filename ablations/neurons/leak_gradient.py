@@ -68,7 +68,8 @@ def check(spec) -> None:
     if spec.recurrent:
         raise ValueError("neuron.gradient=leak_corrected is defined for non-recurrent neurons only "
                          "(ref [21] has no recurrence); use neuron.gradient=exact")
-    others = {"input_scale": "none", "synapse": "none", "adaptation": "none", "leak_shape": "scalar", "leak_init": None}
+    others = {"input_scale": "none", "synapse": "none", "adaptation": "none", "leak_shape": "scalar", "leak_init": None,
+              "reset_grad": False, "init_state": "zero"}
     changed = [f"{key}={getattr(spec, key)}" for key, default in others.items() if getattr(spec, key, default) != default]
     if changed or getattr(spec, "extra", None):
         raise ValueError(f"neuron.gradient=leak_corrected is ref [21]'s gradient for its plain LIF neuron; this one "
@@ -111,15 +112,14 @@ def scan(cell, current: torch.Tensor, record_membrane: bool) -> tuple[torch.Tens
     beta = cell.beta.clamp(0, 1)
     threshold = cell.threshold
     surrogate = cell.spike_grad
-    reset_mode = cell.spec.reset
     mem = torch.zeros_like(current[0])
     fired = torch.zeros_like(current[0])
     spikes, membranes = [], []
     for t in range(current.shape[0]):
-        kept = (1 - fired) * mem if reset_mode == "zero" else mem
+        kept, subtracted = cell.reset_term(mem, fired, threshold)  # the reset component's own hook
         mem = unscaled_leak(beta, kept) + current[t]
-        if reset_mode == "subtract":
-            mem = mem - fired * threshold
+        if subtracted is not None:
+            mem = mem - subtracted
         spk = surrogate(mem - threshold)
         fired = spk.detach()
         spikes.append(spk)

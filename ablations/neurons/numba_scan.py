@@ -1,7 +1,7 @@
 r"""A one-pass CPU kernel of the neuron scan (numba): the whole time recursion in compiled loops.
 
 :class:`KernelScan` computes exactly the update and the backward pass through time of
-:class:`ablations.scan.NeuronScan` (equations in that module's docstring), with the same inputs and
+:class:`ablations.neurons.torch_scan.NeuronScan` (equations in that module's docstring), with the same inputs and
 outputs, but each time step reads the input current and writes the membrane once per neuron, where
 the torch scan makes a few full-tensor passes per step. It is a fast path, pinned against the torch
 scan (and through it snnTorch) by ``tests/test_kernel.py`` to float32 rounding:
@@ -16,7 +16,7 @@ recursion (``a[t+1] V`` as a BLAS matrix product per step).
 
 Parallel over the batch (numba's threads; as many as torch uses). Needs ``numba`` (``pip install
 numba``, which ships its own LLVM: no compiler needed); where it is missing :func:`available` says
-so and :mod:`ablations.scan` runs the torch scan instead, with one log line. The first call in a
+so and :mod:`ablations.neurons.torch_scan` runs the torch scan instead, with one log line. The first call in a
 process compiles the loops (a few seconds; cached on disk next to this file where it is writable).
 """
 
@@ -27,14 +27,24 @@ import math
 
 import torch
 
-__all__ = ["KernelScan", "available", "missing_reason"]
+from .components import (AllToAll, CompleteLeak, CurrentSynapse, ExponentialLeak, LinearLeak, NoAdaptation,
+                         NoInputScale, NoLeak, NoRecurrence, NoSynapse, OneMinusBeta)
+
+__all__ = ["KernelScan", "COVERED", "available", "missing_reason"]
 
 log = logging.getLogger(__name__)
 
 LEAK_BETA, LEAK_LINEAR = 0, 1
-RESETS = {"zero": 0, "subtract": 1, "none": 2}
+# What the kernel implements (slot, component class), as ablations.neurons.torch_scan.COVERED declares
+# for the torch scan (resets given by a ResetForm and components that change nothing are run too):
+# everything the torch scan runs but the adaptive threshold, which runs in the torch scan.
+COVERED = frozenset({
+    ("leak", ExponentialLeak), ("leak", NoLeak), ("leak", CompleteLeak), ("leak", LinearLeak),
+    ("recurrence", NoRecurrence), ("recurrence", AllToAll), ("synapse", NoSynapse), ("synapse", CurrentSynapse),
+    ("input", NoInputScale), ("input", OneMinusBeta), ("adaptation", NoAdaptation),
+})
 
-try:  # numba is optional: without it the torch scan runs (ablations.scan)
+try:  # numba is optional: without it the torch scan runs (ablations.neurons.torch_scan)
     import numba
     import numpy as np
 except ImportError as error:  # pragma: no cover - depends on the environment
@@ -57,20 +67,21 @@ def missing_reason() -> str:
 if numba is not None:
     # Arrays are [T, M] (M = B x neurons, a time step contiguous); each thread scans one contiguous
     # slice of M through all T. `beta` and `grad_beta` are [M] arrays (zeros for a linear leak).
-    # Scalars arrive as `constants` = [threshold, lam, 0, 1] in the tensors' dtype, so that float32 runs
-    # in float32 arithmetic like the torch scan (a float64 literal would promote it). The loops are
-    # branch-free (selects and 0/1 factors that leave each term exactly as the torch scan has it), so
-    # that they vectorise: `factors` = (reset zero, reset subtract, linear leak, beta leak) as 0/1.
+    # Scalars arrive as `constants` = [threshold, lam, 0, 1, r, q] in the tensors' dtype, so that float32
+    # runs in float32 arithmetic like the torch scan (a float64 literal would promote it); (r, q) is the
+    # reset's ResetForm (scale, subtract). The loops are branch-free (selects and 0/1 factors that leave
+    # each term exactly as the torch scan has it), so that they vectorise: `factors` = (r, q, linear
+    # leak, beta leak). `reset` is 1 where the gradient passes through the reset (neuron.reset_grad).
 
     @numba.njit(cache=True, inline="always")
     def _factors(leak, reset, constants):  # pragma: no cover - compiled
         zero, one = constants[2], constants[3]
         linear = one if leak == LEAK_LINEAR else zero
-        return (one if reset == 0 else zero), (one if reset == 1 else zero), linear, one - linear
+        return constants[4], constants[5], linear, one - linear
 
     @numba.njit(cache=True, inline="always")
     def _update(before, fired, current, beta, factors, constants):  # pragma: no cover - compiled
-        """U[t] without the recurrent current, from U[t-1], S[t-1] (0/1), I[t] and beta."""
+        """U[t] without the recurrent current, from U[t-1], S[t-1], I[t] and beta."""
         threshold, lam, one = constants[0], constants[1], constants[3]
         reset_zero, reset_subtract, linear, exponential = factors
         previous = before * (one - fired * reset_zero)
@@ -79,7 +90,7 @@ if numba is not None:
 
     @numba.njit(cache=True, inline="always")
     def _carry(before, fired, beta, factors, constants):  # pragma: no cover - compiled
-        """``(d, P)``: dU[t]/dU[t-1] and the state the leak acts on, from U[t-1] and S[t-1] (0/1)."""
+        """``(d, P)``: dU[t]/dU[t-1] and the state the leak acts on, from U[t-1] and S[t-1]."""
         lam, zero, one = constants[1], constants[2], constants[3]
         reset_zero, _, linear, exponential = factors
         keep = one - fired * reset_zero
@@ -135,10 +146,14 @@ if numba is not None:
                 fired_before = spikes0[b * width:(b + 1) * width] if t == 0 else spikes[t - 1, b]
                 incoming[:] = zero
                 for j in range(width):
-                    if fired_before[j] != zero:
-                        column = weight_t[j]
-                        for n in range(width):
-                            incoming[n] += column[n]
+                    if fired_before[j] != zero:  # 0/1, or DH-SNN's continuous S[0]
+                        column, weight_of = weight_t[j], fired_before[j]
+                        if weight_of == one:
+                            for n in range(width):
+                                incoming[n] += column[n]
+                        else:
+                            for n in range(width):
+                                incoming[n] += column[n] * weight_of
                 for n in range(width):
                     value = _update(before[n], fired_before[n], now[n], betas[n], factors, constants) + incoming[n]
                     out[n] = value
@@ -160,13 +175,21 @@ if numba is not None:
                 out[i] = out[i] + gradient[i]
 
     @numba.njit(cache=True, inline="always")
-    def _recursion(out, later, before, betas, grad_betas, factors, constants):  # pragma: no cover - compiled
-        """a[t] = out + d[t+1] a[t+1] (``out`` holds what a[t] has without the recursion), dL/dbeta."""
-        threshold, zero, one = constants[0], constants[2], constants[3]
+    def _recursion(out, later, before, betas, grad_betas, factors, constants, slope, through_reset
+                   ):  # pragma: no cover - compiled
+        """a[t] = out + d[t+1] a[t+1] (``out`` holds what a[t] has without the recursion), dL/dbeta;
+        with ``through_reset``: + g[t] f[t+1] a[t+1], f[t+1] = dU[t+1]/dS[t] = -r leak'(P) U[t] - q theta."""
+        threshold, lam, zero, one = constants[0], constants[1], constants[2], constants[3]
+        scale, subtract, linear, exponential = factors
         for i in range(out.shape[0]):
-            carry, kept = _carry(before[i], one if before[i] > threshold else zero, betas[i], factors, constants)
+            fired = one if before[i] > threshold else zero
+            carry, kept = _carry(before[i], fired, betas[i], factors, constants)
             grad_betas[i] += later[i] * kept
             out[i] = out[i] + carry * later[i]
+            if through_reset:
+                leak_slope = linear * (one if abs(kept) > lam else zero) + exponential * betas[i]
+                feedback = -(leak_slope * scale * before[i]) - subtract * threshold
+                out[i] = out[i] + slope[i] * (feedback * later[i])
 
     @numba.njit(parallel=True, cache=True)
     def _backward(membrane, slope, grad_spikes, has_grad_spikes, grad_membrane, has_grad_membrane, beta, leak,
@@ -184,7 +207,7 @@ if numba is not None:
                             constants[2])
                 if t < steps - 1:
                     _recursion(out, total[t + 1, low:high], membrane[t, low:high], betas, grad_betas, factors,
-                               constants)
+                               constants, slope[t, low:high] if reset == 1 else slope[0, 0:0], reset == 1)
 
     @numba.njit(parallel=True, cache=True)
     def _backward_step(t, through_weight, membrane, slope, grad_spikes, has_grad_spikes, grad_membrane,
@@ -204,7 +227,7 @@ if numba is not None:
                 for i in range(high - low):
                     out[i] = out[i] + through[i] * gradient_slope[i]
                 _recursion(out, total[t + 1, low:high], membrane[t, low:high], beta[low:high],
-                           grad_beta[low:high], factors, constants)
+                           grad_beta[low:high], factors, constants, slope[t, low:high], reset == 1)
 
     @numba.njit(parallel=True, cache=True)
     def _backward_into_state(total, membrane0, spikes0, beta, leak, reset, grad_beta, grad_membrane0, constants,
@@ -250,11 +273,11 @@ def _state_arguments(membrane0, spikes0, size: int, dtype: torch.dtype):
         placeholder = np.zeros(1, dtype=_numpy_dtype(dtype))
         return placeholder, placeholder
     return (membrane0.detach().to(dtype).reshape(size).contiguous().numpy(),
-            (spikes0.detach() > 0.5).to(dtype).reshape(size).contiguous().numpy())
+            spikes0.detach().to(dtype).reshape(size).contiguous().numpy())
 
 
-def _constants(threshold: float, lam: float | None, dtype: torch.dtype):
-    return np.array([threshold, lam or 0.0, 0.0, 1.0], dtype=_numpy_dtype(dtype))
+def _constants(threshold: float, lam: float | None, reset: tuple[float, float, bool], dtype: torch.dtype):
+    return np.array([threshold, lam or 0.0, 0.0, 1.0, reset[0], reset[1]], dtype=_numpy_dtype(dtype))
 
 
 def _slices(size: int) -> int:
@@ -263,7 +286,7 @@ def _slices(size: int) -> int:
 
 
 class KernelScan(torch.autograd.Function):
-    """:class:`ablations.scan.NeuronScan` computed by the compiled loops: the same arguments
+    """:class:`ablations.neurons.torch_scan.NeuronScan` computed by the compiled loops: the same arguments
     ``(current [T, B, ...], membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate, adaptation)``
     (``adaptation`` must be None: the adaptive threshold runs in the torch scan)
     and the same ``(spikes, membrane)``; CPU tensors of float32 or float64. The surrogate must give
@@ -272,7 +295,7 @@ class KernelScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate, adaptation=None):
         if adaptation is not None:
-            raise ValueError("the kernel scan does not cover the adaptive threshold; ablations.scan runs NeuronScan")
+            raise ValueError("the kernel scan does not cover the adaptive threshold; ablations.neurons.torch_scan runs NeuronScan")
         _threads()
         shape, dtype = current.shape, current.dtype
         steps, batch = shape[0], shape[1]
@@ -281,16 +304,16 @@ class KernelScan(torch.autograd.Function):
         membrane, spikes = torch.empty_like(flat), torch.empty_like(flat)
         state, fired = _state_arguments(membrane0, spikes0, size, dtype)
         beta_array = _beta_argument(beta, shape[1:], size, dtype)
-        constants = _constants(threshold, lam, dtype)
+        constants = _constants(threshold, lam, reset, dtype)
         leak = LEAK_LINEAR if beta is None else LEAK_BETA
         if weight is None:
             _forward(flat.numpy(), membrane.numpy(), spikes.numpy(), state, fired, membrane0 is not None, beta_array,
-                     leak, RESETS[reset], constants, _slices(size))
+                     leak, int(reset[2]), constants, _slices(size))
         else:
             rows = (steps, batch, size // batch)
             _forward_recurrent(flat.numpy().reshape(rows), membrane.numpy().reshape(rows),
                                spikes.numpy().reshape(rows), state, fired, membrane0 is not None, beta_array, leak,
-                               RESETS[reset], weight.detach().to(dtype).t().contiguous().numpy(), constants)
+                               int(reset[2]), weight.detach().to(dtype).t().contiguous().numpy(), constants)
         membrane, spikes = membrane.reshape(shape), spikes.reshape(shape)
         ctx.save_for_backward(membrane, membrane0, spikes0, beta, weight)
         ctx.set_materialize_grads(False)  # an output the loss does not use (often the membrane) stays None
@@ -310,7 +333,7 @@ class KernelScan(torch.autograd.Function):
         empty = np.zeros((1, 1), dtype=_numpy_dtype(dtype))
         flat_membrane = membrane.reshape(steps, size)
         slope = (ctx.surrogate.derivative_(flat_membrane - threshold).to(dtype).contiguous().numpy()
-                 if grad_spikes is not None or weight is not None else empty)
+                 if grad_spikes is not None or weight is not None or reset[2] else empty)
 
         def as_array(gradient):
             return empty if gradient is None else gradient.to(dtype).reshape(steps, size).contiguous().numpy()
@@ -318,13 +341,13 @@ class KernelScan(torch.autograd.Function):
         has_state = membrane0 is not None
         state, fired = _state_arguments(membrane0, spikes0, size, dtype)
         beta_array = _beta_argument(beta, shape[1:], size, dtype)
-        constants = _constants(threshold, lam, dtype)
+        constants = _constants(threshold, lam, reset, dtype)
         leak = LEAK_LINEAR if beta is None else LEAK_BETA
         want_beta = beta is not None and ctx.needs_input_grad[3]
         total = torch.empty((steps, size), dtype=dtype)
         grad_beta_flat = torch.zeros(size, dtype=dtype)
         arguments = (flat_membrane.numpy(), slope, as_array(grad_spikes), grad_spikes is not None,
-                     as_array(grad_membrane), grad_membrane is not None, beta_array, leak, RESETS[reset],
+                     as_array(grad_membrane), grad_membrane is not None, beta_array, leak, int(reset[2]),
                      total.numpy(), grad_beta_flat.numpy(), constants, _slices(size))
         if weight is None:
             _backward(*arguments)
@@ -339,13 +362,20 @@ class KernelScan(torch.autograd.Function):
         result_membrane0 = result_spikes0 = result_beta = result_weight = None
         if has_state:
             grad_membrane0 = torch.empty(size, dtype=dtype)
-            _backward_into_state(total.numpy(), state, fired, beta_array, leak, RESETS[reset], grad_beta_flat.numpy(),
+            _backward_into_state(total.numpy(), state, fired, beta_array, leak, int(reset[2]), grad_beta_flat.numpy(),
                                  grad_membrane0.numpy(), constants, _slices(size))
             if ctx.needs_input_grad[1]:
                 result_membrane0 = grad_membrane0.reshape(membrane0.shape).to(membrane0.dtype)
-            if weight is not None and ctx.needs_input_grad[2]:
-                result_spikes0 = (total[0].view(batch, width) @ weight.detach().to(dtype)).reshape(spikes0.shape)
-                result_spikes0 = result_spikes0.to(spikes0.dtype)
+            if (weight is not None or reset[2]) and ctx.needs_input_grad[2]:
+                result_spikes0 = torch.zeros(size, dtype=dtype)
+                if weight is not None:
+                    result_spikes0 += (total[0].view(batch, width) @ weight.detach().to(dtype)).reshape(size)
+                if reset[2]:  # dU[1]/dS[0] = -r leak'(P[1]) U[0] - q theta
+                    before = torch.from_numpy(state)
+                    kept = before * (1 - reset[0] * torch.from_numpy(fired))
+                    leak_slope = (kept.abs() > lam).to(dtype) if beta is None else torch.from_numpy(beta_array)
+                    result_spikes0 += total[0] * (-(leak_slope * reset[0] * before) - reset[1] * threshold)
+                result_spikes0 = result_spikes0.reshape(spikes0.shape).to(spikes0.dtype)
         if want_beta:
             inside = ((beta > 0) & (beta < 1)).to(dtype)  # torch's clamp: no gradient at the bounds
             result_beta = (_sum_to(grad_beta_flat.reshape(shape[1:]), beta.shape) * inside).to(beta.dtype)
