@@ -253,7 +253,8 @@ def test_hard_reset_preset_is_the_other_vanilla():
 
 def test_hard_reset_neuron_is_dhsnn_hardreset_update():
     """DH-SNN spike_neuron.py line 101: U = alpha U (1 - S) + (1 - alpha) I, spikes at U > 1."""
-    neuron = prepare(["experiment=roles_delayed_xor_hardreset", "variant=vanilla", *SMALL]).model.layers[0].neuron
+    neuron = prepare(["experiment=roles_delayed_xor_hardreset", "variant=vanilla", "neuron.init_state=zero",
+                      *SMALL]).model.layers[0].neuron
     torch.manual_seed(0)
     current = 3 * torch.rand(30, 4, 16)
     spikes, membrane = neuron(current)
@@ -264,6 +265,57 @@ def test_hard_reset_neuron_is_dhsnn_hardreset_update():
         fired = (mem > 1.0).float()
         assert torch.allclose(membrane[t], mem, atol=1e-5) and torch.equal(spikes[t].detach(), fired)
     assert spikes.sum() > 0
+
+
+class _MultiGaussian(torch.autograd.Function):
+    """DH-SNN's ActFun_adp with surrograte_type 'MG' (SNN_layers/spike_neuron.py lines 21-52), written out."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.gt(0).float()
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+
+        def gaussian(mu, sigma):
+            return torch.exp(-((x - mu) ** 2) / (2 * sigma ** 2)) / math.sqrt(2 * math.pi) / sigma
+        return grad * (gaussian(0.0, 0.5) * 1.15 - gaussian(0.5, 3.0) * 0.15 - gaussian(-0.5, 3.0) * 0.15) * 0.5
+
+
+@pytest.mark.parametrize("variant, experiment", [("vanilla", "roles_delayed_xor"), ("vanilla", "roles_delayed_xor_hardreset"),
+                                                 ("no_reset", "roles_delayed_xor")])
+def test_preset_neuron_is_dhsnn_update_with_its_gradient(variant, experiment):
+    """DH-SNN's mem_update_pra / _noreset / _hardreset (spike_neuron.py lines 60-105) from a given state,
+    the reset's spike not detached: the package's neuron under the preset gives the same spikes,
+    membrane and input gradient (the preset's random initial state replaced by one drawn here)."""
+    assert compose([f"experiment={experiment}", f"variant={variant}"]).neuron.init_state == "uniform"
+    neuron = prepare([f"experiment={experiment}", f"variant={variant}", "neuron.init_state=zero",
+                      *SMALL]).model.layers[0].neuron
+    torch.manual_seed(1)
+    current = (2.5 * torch.rand(40, 3, 16)).requires_grad_()
+    spikes, membrane = neuron(current)
+    weights = torch.randn(40, 3, 16)
+    (spikes * weights).sum().backward()
+    package_grad = current.grad.clone()
+    current.grad = None
+    alpha = neuron.decay().detach()
+    mem, spike, out = torch.zeros(3, 16), torch.zeros(3, 16), []
+    for t in range(40):
+        if variant == "no_reset":
+            mem = mem * alpha + (1 - alpha) * current[t]
+        elif experiment.endswith("hardreset"):
+            mem = mem * alpha * (1 - spike) + (1 - alpha) * current[t]
+        else:
+            mem = mem * alpha + (1 - alpha) * current[t] - 1.0 * spike
+        spike = _MultiGaussian.apply(mem - 1.0)
+        out.append(spike)
+        assert torch.allclose(membrane[t], mem.detach(), atol=1e-5)
+    reference = torch.stack(out)
+    assert torch.equal(spikes.detach(), reference.detach()) and reference.sum() > 0
+    (reference * weights).sum().backward()
+    assert torch.allclose(package_grad, current.grad, rtol=1e-4, atol=1e-6)
 
 
 def test_stored_grid_is_judged_again_without_training(tmp_path):
