@@ -382,5 +382,9 @@ def test_xor_escape_marks_the_first_step_above_the_claims_line(tmp_path):
     figure = xor_escape.xor_escape(table)
     assert len([a for a in figure.axes if a.get_visible()]) == 2
     assert any("1/1 escaped, 1/1 finished solved" in t.get_text() for a in figure.axes for t in a.texts)
+    counts = xor_escape.xor_table6(table).set_index("variant")
+    assert counts.loc["no_reset", ["finished", "escaped", "solved", "published"]].tolist() == [1, 1, 1, 96.1]
+    assert counts.loc["no_reset", "test"] == pytest.approx(95.0)
+    assert counts.loc["recurrent", "published"] == 98.9 and counts.loc["recurrent", "solved"] == int(recurrent.iloc[-1] > 0.9)
     with pytest.raises(figures.MissingResults):
         xor_escape.xor_escape(figures.load(tmp_path / "nothing"))

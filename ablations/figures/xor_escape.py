@@ -8,6 +8,9 @@ evaluated training step (``epoch x batches per epoch``) whose held-out test accu
 :data:`ESCAPED` (0.7, the claims' "learned" line, ``ablations.reproduce.claims.XOR_LEARNED``); a
 run is **solved** when its final accuracy exceeds :data:`SOLVED` (0.9, ``XOR_SUCCESS``).
 
+:func:`xor_table6` is the table beside it: per variant, runs escaped and solved of the finished runs,
+mean and s.d. of the final held-out and training-window accuracy, and seed 001 Table 6's number.
+
 Input: the tidy results table (per-epoch ``test_accuracy`` rows of ``metrics.csv``) and each run's
 ``config.yaml`` for its batches per epoch (``dataset.n_train / train.batch_size``, capped by
 ``train.max_batches``); no checkpoint is opened. Runs still training are drawn dotted and counted
@@ -24,7 +27,7 @@ import pandas as pd
 
 from . import layout, missing, select, style
 
-__all__ = ["ESCAPED", "SOLVED", "XOR_DATASETS", "escape_rows", "xor_escape"]
+__all__ = ["ESCAPED", "SOLVED", "XOR_DATASETS", "escape_rows", "xor_escape", "xor_table6"]
 
 #: Held-out accuracy above which a run has left the 50 % plateau (the claims' XOR_LEARNED / 100).
 ESCAPED = 0.7
@@ -143,3 +146,40 @@ def xor_escape(results: pd.DataFrame):
     layout.note(figure, f"dot: first evaluated step with held-out accuracy > {ESCAPED:g} (escape); dashed {ESCAPED:g}, "
                         f"dash-dot {SOLVED:g} (solved); dotted curves: runs still training")
     return figure
+
+
+def xor_table6(results: pd.DataFrame) -> pd.DataFrame:
+    """Seed 001 Table 6, delayed XOR column, as success counts: per variant (and reset, where one variant
+    ran with two) the finished runs, how many escaped chance (> 0.7) and solved the task (> 0.9), the
+    mean ± s.d. of the final held-out test accuracy and of the training-window accuracy (DH-SNN's printed
+    number, the running accuracy over the readout window in the last epoch), beside the published value
+    (a single run of DH-SNN's script). Runs still training are counted in ``training`` only."""
+    from .tables import reference, reference_source
+
+    runs = escape_rows(results)
+    missing.require(runs, results, "delayed XOR runs (metrics.csv)", variants=list(select.ROLES_VARIANTS),
+                    dataset="delayed_xor_dhsnn")
+    published = reference("roles_table6").set_index("variant")["delayed_xor"]
+    order = [v for v in style.VARIANTS if v in set(runs["variant"])] + sorted(set(runs["variant"]) - set(style.VARIANTS))
+    out = []
+    for series in sorted(set(runs["series"]), key=lambda s: (order.index(s.split(" (")[0]), s)):
+        mine = runs[runs["series"] == series]
+        done = mine[mine["status"] == "finished"]
+        variant = str(mine["variant"].iloc[0])
+        test, window = 100.0 * done["final_accuracy"], 100.0 * done["final_window_accuracy"]
+        out.append({"variant": series, "finished": len(done), "training": len(mine) - len(done),
+                    "escaped": int(done["escape_step"].notna().sum()), "solved": int(done["solved"].sum()),
+                    "test": test.mean() if len(done) else float("nan"), "test_sd": test.std() if len(done) > 1 else float("nan"),
+                    "train_window": window.mean() if len(done) else float("nan"),
+                    "train_window_sd": window.std() if len(done) > 1 else float("nan"),
+                    "steps": float(done["steps_done"].max()) if len(done) else float("nan"),
+                    "published": float(published.get(variant, float("nan")))})
+    table = pd.DataFrame(out)
+    table.attrs.update(
+        caption="Seed 001 Table 6, delayed XOR: runs that escaped chance (> 70 %) and solved it (> 90 %), accuracy (%)",
+        pm={"test": "test_sd", "train_window": "train_window_sd"},
+        notes=[f"published: {reference_source('roles_table6')} (a single run: DH-SNN's script seeds 42 once)",
+               "escaped / solved: counts among the finished runs; test: final held-out accuracy (dataset.n_test samples); "
+               "train_window: training accuracy over the readout window in the last epoch (DH-SNN's printed number); "
+               "mean ± s.d. over finished runs"])
+    return table
