@@ -203,6 +203,11 @@ class _SpikeLinear(torch.autograd.Function):
         return grad_spikes, grad_weight, grad_bias
 
 
+# The bool copy of the spikes saves memory where they are big; it costs two passes over them (pack and
+# unpack), which on a small network (the delayed XOR's [100 000 x 16]) is a measurable part of the step:
+# below this many elements the float spikes the scan returned are kept as they are (no copy).
+PACK_SPIKES_MIN = 1 << 23
+
 # ops that keep a 0/1 tensor 0/1 (the spikes of the layer before stay binary through them)
 _KEEP_BINARY = (nn.Flatten, nn.Identity, nn.MaxPool1d, nn.MaxPool2d)
 
@@ -221,7 +226,7 @@ def _apply_ops(ops: nn.ModuleList, x: torch.Tensor, binary: bool = False) -> tor
     for op in ops:
         if isinstance(op, nn.Linear) and not folded.requires_grad:
             folded = sparse.event_linear(folded, op)
-        elif (isinstance(op, nn.Linear) and binary and folded.dtype == torch.float32
+        elif (isinstance(op, nn.Linear) and binary and folded.dtype == torch.float32 and folded.numel() >= PACK_SPIKES_MIN
               and not torch.is_autocast_enabled(folded.device.type) and not sparse.has_hooks(op)):
             folded = _SpikeLinear.apply(folded, op.weight, op.bias)
         elif isinstance(op, TimeDropout):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["event_linear", "has_hooks", "sparse_linear", "sample_density", "crossover_density", "dense_only", "sparse_only", "PROBE_DENSITY"]
+__all__ = ["event_linear", "has_hooks", "sparse_linear", "sample_density", "crossover_density", "dense_only", "sparse_only", "PROBE_DENSITY", "probe_rows"]
 
 PROBE_DENSITY = 0.05  # density at which the sparse product is timed (assumption: well inside the sparse regime)
 _forced: str | None = None  # "dense" or "sparse" inside dense_only() / sparse_only()
@@ -71,21 +71,29 @@ def _time(function, repeats: int = 3) -> float:
     return best
 
 
-PROBE_ROWS = 1024  # rows (time steps x samples) of the timed products
+PROBE_ROWS = 1024  # the fewest rows (time steps x samples) of the timed products
+MAX_PROBE_ROWS = 1 << 17  # the most: a [200 x 500] delayed XOR batch is timed on its own 100 000 rows (131 072)
+
+
+def probe_rows(rows: int) -> int:
+    """The rows the crossover of a batch of ``rows`` rows is measured on: its own count rounded up to
+    a power of two (between :data:`PROBE_ROWS` and :data:`MAX_PROBE_ROWS`), so that a run measures
+    once, on its own shape. (Measured on 1 024 rows, the sparse gather won on the delayed XOR's
+    [100 000 x 20] x [20 x 16] product, where the dense product is faster.)"""
+    return max(PROBE_ROWS, min(MAX_PROBE_ROWS, 1 << max(0, int(rows) - 1).bit_length()))
 
 
 @functools.cache
-def crossover_density(in_features: int, out_features: int, device: str) -> float:
+def crossover_density(in_features: int, out_features: int, device: str, rows: int = PROBE_ROWS) -> float:
     """The input density below which :func:`sparse_linear` (forward + weight gradient) beats the
     dense product on this machine, for this layer shape; measured once per process (both costs
-    grow with the number of rows alike, so :data:`PROBE_ROWS` stand for any batch).
+    grow with the number of rows, but not alike (the dense product gains from long
+    panels), so it is timed on ``rows`` rows: :func:`probe_rows` of the batch).
 
     Both are timed at :data:`PROBE_DENSITY`; the dense cost does not depend on the density and
     the sparse one grows about linearly with it, so the crossover is
     ``PROBE_DENSITY * dense / sparse`` (capped at 0.5).
     """
-    rows = PROBE_ROWS
-
     def run(product, x, linear, gradient):
         def step():
             linear.zero_grad(set_to_none=True)
@@ -135,6 +143,6 @@ def event_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     if _forced == "sparse":
         return sparse_linear(x, linear)
     density = sample_density(x)
-    if density >= crossover_density(linear.in_features, linear.out_features, str(x.device)):
+    if density >= crossover_density(linear.in_features, linear.out_features, str(x.device), probe_rows(x.shape[0])):
         return linear(x)
     return sparse_linear(x, linear)

@@ -137,3 +137,28 @@ def test_kernel_with_a_sigmoid_per_neuron_leak_and_input_scaling(variant):
     for name, expected in gradients["fused"].items():
         assert expected is not None and expected.abs().sum() > 0, name
         torch.testing.assert_close(gradients["auto"][name], expected, **SUM_TOLERANCE, msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_kernel_with_numbas_threads_equals_its_serial_loops(monkeypatch, recurrent):
+    """A small layer runs the serial loops (no thread pool to spin on a shared machine); where the
+    process may use two cores and the layer is wide, the threaded loops: the same numbers."""
+    from ablations import parallel
+
+    if kernel.numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba's pool was started with one thread (NUMBA_NUM_THREADS=1)")
+    neuron, cell = _cell("exponential", "zero", recurrent, "atan", width=8, per_neuron_beta=True)
+    torch.manual_seed(5)
+    current = torch.randn(11, 6, 8) * 0.9 + 0.3
+    serial = _run(neuron, cell, current, "kernel")
+    assert kernel._mode["parallel"] is False
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(kernel, "PARALLEL_MIN_NEURONS", 1)
+    monkeypatch.setattr(parallel, "cores", lambda: 2)
+    try:
+        torch.set_num_threads(2)
+        threaded = _run(neuron, cell, current, "kernel")
+        assert kernel._mode["parallel"] is True
+    finally:
+        torch.set_num_threads(threads)
+    _compare(serial, threaded)

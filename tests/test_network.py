@@ -118,9 +118,10 @@ def test_batch_norm_and_max_pool():
     assert net(torch.rand(3, 2, 1, 4, 4)).shape == (2, 2)
 
 
-def test_spikes_kept_for_backward_as_bool_give_the_same_gradients():
-    """Layers fed by spikes keep them for the weight gradient as bool: same gradients as the
+def test_spikes_kept_for_backward_as_bool_give_the_same_gradients(monkeypatch):
+    """Layers fed by big spike tensors keep them for the weight gradient as bool: same gradients as the
     float product, and no float tensor of the hidden spikes' size is saved for backward."""
+    monkeypatch.setattr(network, "PACK_SPIKES_MIN", 0)  # small tensors keep their float spikes (no copy)
     torch.manual_seed(0)
     net = network.build("30-40FC-24FC-5", variant="vanilla", input_shape=(30,))
     x = (torch.rand(12, 6, 30) < 0.4).float()

@@ -53,7 +53,7 @@ from .bundle import DataBundle
 from .encoders import SequenceEncoder
 
 __all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor",
-           "make_fresh_delayed_xor", "bernoulli_positions"]
+           "make_fresh_delayed_xor", "bernoulli_positions", "pcg64_states"]
 
 
 class SpikeSequenceEncoder(SequenceEncoder):
@@ -62,7 +62,8 @@ class SpikeSequenceEncoder(SequenceEncoder):
     name = "sequence"
 
     def __call__(self, x, generator=None):
-        return x.transpose(0, 1).float().contiguous()
+        # one pass: the float tensor is written time-major directly (`.float().contiguous()` made two)
+        return torch.empty((x.shape[1], x.shape[0], *x.shape[2:]), dtype=torch.float32).copy_(x.transpose(0, 1))
 
     def __repr__(self) -> str:
         return f"SpikeSequenceEncoder(steps={self.steps})"
@@ -111,27 +112,127 @@ def make_fresh_delayed_xor(keys: Sequence[int | Sequence[int]], channels: int = 
     ``2 * pattern_steps * channels + 2`` uniforms (the two patterns, then the two pattern levels),
     then its background noise as the gaps between noise spikes (:func:`bernoulli_positions`).
     A sample depends on its key alone, never on the other samples of its batch.
+
+    Speed: the generators' states are computed for the whole batch at once (:func:`pcg64_states`,
+    numpy's own SeedSequence and PCG64 seeding, pinned to numpy by a test) and set on one generator;
+    the patterns are compared and assembled for the whole batch.
     """
     make_delayed_xor(1, channels, pattern_steps, delay_steps, low_rate, high_rate, noise_rate)  # checks the values
     steps = 2 * pattern_steps + delay_steps
     n_noise, n_pattern = steps * channels, pattern_steps * channels
-    spikes = np.zeros((len(keys), steps * channels), dtype=bool)
-    high = np.empty((len(keys), 2), dtype=bool)
-    for row, key in enumerate(keys):
-        generator = np.random.Generator(np.random.PCG64(np.random.SeedSequence(key)))
-        uniforms = generator.random(2 * n_pattern + 2, dtype=np.float32)
-        np.less(uniforms[-2:], 0.5, out=high[row])  # pattern A, pattern B: high with probability 1/2
-        spikes[row, bernoulli_positions(generator, n_noise, noise_rate)] = True
-        sample = spikes[row].reshape(steps, channels)
-        for which, rows in ((0, slice(0, pattern_steps)), (1, slice(steps - pattern_steps, steps))):
-            pattern = uniforms[which * n_pattern:(which + 1) * n_pattern].reshape(pattern_steps, channels) < (
-                high_rate if high[row, which] else low_rate)
-            if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
-                sample[rows] |= pattern
-            else:
-                sample[rows] = pattern
+    count = len(keys)
+    spikes = np.zeros((count, steps * channels), dtype=bool)
+    uniforms = np.empty((count, 2 * n_pattern + 2), dtype=np.float32)
+    bit_generator = np.random.PCG64(0)
+    generator = np.random.Generator(bit_generator)
+    rows, columns = [], []
+    for row, state in enumerate(pcg64_states(keys)):
+        bit_generator.state = state
+        generator.random(out=uniforms[row], dtype=np.float32)
+        positions = bernoulli_positions(generator, n_noise, noise_rate)
+        rows.append(np.full(len(positions), row))
+        columns.append(positions)
+    if count:
+        spikes[np.concatenate(rows), np.concatenate(columns)] = True
+    high = uniforms[:, -2:] < 0.5  # pattern A, pattern B: high with probability 1/2
+    sample = spikes.reshape(count, steps, channels)
+    for which, window in ((0, slice(0, pattern_steps)), (1, slice(steps - pattern_steps, steps))):
+        rate = np.where(high[:, which], np.float32(high_rate), np.float32(low_rate)).astype(np.float32)
+        pattern = uniforms[:, which * n_pattern:(which + 1) * n_pattern].reshape(count, pattern_steps, channels) \
+            < rate[:, None, None]
+        if noise_over_patterns:  # DH-SNN: background noise everywhere, the pattern spikes ORed in
+            sample[:, window] |= pattern
+        else:
+            sample[:, window] = pattern
     labels = torch.from_numpy(high[:, 0] ^ high[:, 1]).long()
-    return torch.from_numpy(spikes.view(np.uint8).reshape(len(keys), steps, channels)), labels
+    return torch.from_numpy(spikes.view(np.uint8).reshape(count, steps, channels)), labels
+
+
+# numpy's SeedSequence (numpy/random/bit_generator.pyx) and PCG64 seeding (numpy/random/_pcg64.pyx,
+# pcg64.h pcg_setseq_128_srandom_r), for a batch of keys at once: numpy builds one object per key
+# (about 10 us each), which was most of a fresh batch's time. Pinned to numpy's own by a test.
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_MULT_L, _MIX_MULT_R, _POOL = 0xCA01F9DD, 0x4973F715, 4
+_PCG_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
+_MASK128 = (1 << 128) - 1
+
+
+def _words(key: int | Sequence[int]) -> list[int] | None:
+    """The uint32 entropy words numpy's SeedSequence takes from ``key`` (None: not a plain int key)."""
+    words: list[int] = []
+    for value in (key if isinstance(key, (tuple, list)) else (key,)):
+        value = int(value)
+        if value < 0:
+            return None
+        if value == 0:
+            words.append(0)
+        while value > 0:
+            words.append(value & 0xFFFFFFFF)
+            value >>= 32
+    return words
+
+
+def _seed_sequence_states(entropy: np.ndarray) -> np.ndarray:
+    """``SeedSequence(key).generate_state(4, uint64)`` for each row of ``entropy`` ``[n, words]`` (uint32)."""
+    with np.errstate(over="ignore"):
+        hash_const = np.uint32(_INIT_A)
+
+        def hashmix(value):
+            nonlocal hash_const
+            value = value ^ hash_const
+            hash_const = np.uint32(int(hash_const) * _MULT_A & 0xFFFFFFFF)
+            value = value * hash_const
+            return value ^ (value >> np.uint32(16))
+
+        def mix(x, y):
+            result = np.uint32(_MIX_MULT_L) * x - np.uint32(_MIX_MULT_R) * y
+            return result ^ (result >> np.uint32(16))
+
+        count, length = entropy.shape
+        zero = np.zeros(count, dtype=np.uint32)
+        mixer = [hashmix(entropy[:, i] if i < length else zero) for i in range(_POOL)]
+        for source in range(_POOL):
+            for target in range(_POOL):
+                if source != target:
+                    mixer[target] = mix(mixer[target], hashmix(mixer[source]))
+        for source in range(_POOL, length):
+            for target in range(_POOL):
+                mixer[target] = mix(mixer[target], hashmix(entropy[:, source]))
+        hash_const = np.uint32(_INIT_B)
+        state = np.empty((count, 8), dtype=np.uint32)
+        for index in range(8):
+            value = mixer[index % _POOL] ^ hash_const
+            hash_const = np.uint32(int(hash_const) * _MULT_B & 0xFFFFFFFF)
+            value = value * hash_const
+            state[:, index] = value ^ (value >> np.uint32(16))
+    return state.astype("<u4").view("<u8")
+
+
+def pcg64_states(keys: Sequence[int | Sequence[int]]) -> list[dict]:
+    """The state of ``numpy.random.PCG64(numpy.random.SeedSequence(key))`` for every key, as the
+    ``bit_generator.state`` dicts numpy takes."""
+    if not keys:
+        return []
+    try:  # the usual keys: tuples of one length of ints in [0, 2**32), one entropy word each
+        entropy = np.array(keys, dtype=np.int64).reshape(len(keys), -1)
+        plain = bool(((entropy >= 0) & (entropy < 1 << 32)).all())
+    except (ValueError, TypeError, OverflowError):
+        plain = False
+    if not plain:
+        words = [_words(key) for key in keys]
+        if None in words or len({len(w) for w in words}) != 1:  # mixed key lengths: numpy's own, one by one
+            return [np.random.PCG64(np.random.SeedSequence(key)).state for key in keys]
+        entropy = np.array(words)
+    seeds = _seed_sequence_states(entropy.astype(np.uint32))
+    states = []
+    for seed in seeds.tolist():
+        initial = (seed[0] << 64) | seed[1]
+        increment = (((seed[2] << 64) | seed[3]) << 1 | 1) & _MASK128
+        state = increment  # one step from 0: 0 * multiplier + increment
+        state = ((state + initial) * _PCG_MULTIPLIER + increment) & _MASK128
+        states.append({"bit_generator": "PCG64", "state": {"state": state, "inc": increment},
+                       "has_uint32": 0, "uinteger": 0})
+    return states
 
 
 def bernoulli_positions(generator: np.random.Generator, n: int, rate: float) -> np.ndarray:

@@ -64,6 +64,27 @@ def missing_reason() -> str:
     return _MISSING
 
 
+# Threads. A thread pool pays off on wide layers only, and on a shared machine it spins against the
+# other processes (measured: a delayed XOR step 3x slower under load with numba's pool of 2 than with
+# one thread). So the loops run serially (no pool at all) unless the process may use more than one
+# core (torch's threads, capped by its affinity mask) and a step has at least PARALLEL_MIN_NEURONS
+# neurons (B x N; an assumption: the delayed XOR's 500 x 16 = 8 000 runs serially).
+PARALLEL_MIN_NEURONS = 1 << 16
+_mode = {"parallel": False}
+
+
+def _parallel_and_serial(function):
+    """``function`` compiled twice, with numba's thread pool (``prange`` split over threads) and
+    without (``prange`` a plain loop); calls run the one :func:`_threads` chose."""
+    parallel, serial = numba.njit(parallel=True, cache=True)(function), numba.njit(cache=True)(function)
+
+    def run(*arguments):
+        return (parallel if _mode["parallel"] else serial)(*arguments)
+
+    run.parallel, run.serial, run.__doc__ = parallel, serial, function.__doc__
+    return run
+
+
 if numba is not None:
     # Arrays are [T, M] (M = B x neurons, a time step contiguous); each thread scans one contiguous
     # slice of M through all T. `beta` and `grad_beta` are [M] arrays (zeros for a linear leak).
@@ -97,7 +118,7 @@ if numba is not None:
         kept = before * keep
         return keep * (linear * (one if abs(kept) > lam else zero) + exponential * beta), kept
 
-    @numba.njit(parallel=True, cache=True)
+    @_parallel_and_serial
     def _forward(current, membrane, spikes, membrane0, spikes0, has_state, beta, leak, reset, constants,
                  slices):  # pragma: no cover - compiled
         """The forward recursion of a layer without recurrence, [T, M]."""
@@ -124,7 +145,7 @@ if numba is not None:
                     out[i] = value
                     fired[i] = one if value > threshold else zero
 
-    @numba.njit(parallel=True, cache=True)
+    @_parallel_and_serial
     def _forward_recurrent(current, membrane, spikes, membrane0, spikes0, has_state, beta, leak, reset, weight_t,
                            constants):  # pragma: no cover - compiled
         """The forward recursion with recurrence, [T, B, N]: ``V S[t-1]`` as the sum of the columns of
@@ -191,7 +212,7 @@ if numba is not None:
                 feedback = -(leak_slope * scale * before[i]) - subtract * threshold
                 out[i] = out[i] + slope[i] * (feedback * later[i])
 
-    @numba.njit(parallel=True, cache=True)
+    @_parallel_and_serial
     def _backward(membrane, slope, grad_spikes, has_grad_spikes, grad_membrane, has_grad_membrane, beta, leak,
                   reset, total, grad_beta, constants, slices):  # pragma: no cover - compiled
         """``a[t] = c[t] + d[t+1] a[t+1]`` from t = T down to 1 without recurrence, [T, M]; dL/dbeta."""
@@ -209,7 +230,7 @@ if numba is not None:
                     _recursion(out, total[t + 1, low:high], membrane[t, low:high], betas, grad_betas, factors,
                                constants, slope[t, low:high] if reset == 1 else slope[0, 0:0], reset == 1)
 
-    @numba.njit(parallel=True, cache=True)
+    @_parallel_and_serial
     def _backward_step(t, through_weight, membrane, slope, grad_spikes, has_grad_spikes, grad_membrane,
                        has_grad_membrane, beta, leak, reset, total, grad_beta, constants,
                        slices):  # pragma: no cover - compiled
@@ -229,7 +250,7 @@ if numba is not None:
                 _recursion(out, total[t + 1, low:high], membrane[t, low:high], beta[low:high],
                            grad_beta[low:high], factors, constants, slope[t, low:high], reset == 1)
 
-    @numba.njit(parallel=True, cache=True)
+    @_parallel_and_serial
     def _backward_into_state(total, membrane0, spikes0, beta, leak, reset, grad_beta, grad_membrane0, constants,
                              slices):  # pragma: no cover - compiled
         """Step 1 continued a given state: its P and d come from (membrane0, spikes0)."""
@@ -247,10 +268,14 @@ def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return tensor.sum().reshape(shape) if len(shape) == 0 or shape.numel() == 1 else tensor.sum_to_size(shape)
 
 
-def _threads() -> None:
-    """numba's threads follow torch's (``torch.set_num_threads``: one per process under ``jobs=N``)."""
-    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    if numba.get_num_threads() != wanted:
+def _threads(size: int) -> None:
+    """Serial loops, or numba's threads as many as torch's (``torch.set_num_threads``: one per
+    process under ``jobs=N``) within the cores the process may use, for a step of ``size`` neurons."""
+    from ..parallel import cores
+
+    wanted = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, cores()))
+    _mode["parallel"] = wanted > 1 and size >= PARALLEL_MIN_NEURONS
+    if _mode["parallel"] and numba.get_num_threads() != wanted:
         numba.set_num_threads(wanted)
 
 
@@ -282,6 +307,8 @@ def _constants(threshold: float, lam: float | None, reset: tuple[float, float, b
 
 def _slices(size: int) -> int:
     """Threads' slices of the M neurons of a step: one per thread, none under 1024 neurons."""
+    if not _mode["parallel"]:
+        return 1
     return max(1, min(numba.get_num_threads(), size // 1024))
 
 
@@ -296,10 +323,10 @@ class KernelScan(torch.autograd.Function):
     def forward(ctx, current, membrane0, spikes0, beta, weight, lam, threshold, reset, surrogate, adaptation=None):
         if adaptation is not None:
             raise ValueError("the kernel scan does not cover the adaptive threshold; ablations.neurons.torch_scan runs NeuronScan")
-        _threads()
         shape, dtype = current.shape, current.dtype
         steps, batch = shape[0], shape[1]
         size = batch * math.prod(shape[2:])
+        _threads(size)
         flat = current.detach().reshape(steps, size).contiguous()
         membrane, spikes = torch.empty_like(flat), torch.empty_like(flat)
         state, fired = _state_arguments(membrane0, spikes0, size, dtype)
@@ -323,12 +350,12 @@ class KernelScan(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_spikes, grad_membrane):
-        _threads()
         membrane, membrane0, spikes0, beta, weight = ctx.saved_tensors
         lam, threshold, reset = ctx.lam, ctx.threshold, ctx.reset
         shape, dtype = membrane.shape, membrane.dtype
         steps, batch = shape[0], shape[1]
         size = batch * math.prod(shape[2:])
+        _threads(size)
         width = size // batch
         empty = np.zeros((1, 1), dtype=_numpy_dtype(dtype))
         flat_membrane = membrane.reshape(steps, size)

@@ -182,9 +182,11 @@ class _MultiGaussian(torch.autograd.Function):
         return grad_output * ctx.surrogate.derivative(z), None
 
 
-def _gaussian_(z: torch.Tensor, mu: float, sigma: float) -> torch.Tensor:
-    """The normal density ``G(z; mu, sigma)``, computed in the storage of ``z``."""
-    return z.sub_(mu).square_().mul_(-0.5 / sigma**2).exp_().mul_(1.0 / (math.sqrt(2 * math.pi) * sigma))
+def _gaussian_(z: torch.Tensor, mu: float, sigma: float, factor: float = 1.0) -> torch.Tensor:
+    """``factor`` times the normal density ``G(z; mu, sigma)``, computed in the storage of ``z``."""
+    if mu != 0.0:
+        z = z.sub_(mu)
+    return z.square_().mul_(-0.5 / sigma**2).exp_().mul_(factor / (math.sqrt(2 * math.pi) * sigma))
 
 
 @dataclass(frozen=True, repr=False)
@@ -205,11 +207,13 @@ class MultiGaussian(Surrogate):
         return _MultiGaussian.apply(z, self)
 
     def derivative_(self, z):
+        # gamma [(1 + h) G(z; 0, s) - h G(z; -s, S) - h G(z; s, S)], S = scale s: one buffer besides z
+        # (the side Gaussians summed into it), each density's constant folded into one multiply
         side = self.scale * self.sigma
-        left = _gaussian_(z.clone(), -self.sigma, side)
-        right = _gaussian_(z.clone(), self.sigma, side)
-        centre = _gaussian_(z, 0.0, self.sigma).mul_(1.0 + self.height)
-        return centre.sub_(left.add_(right).mul_(self.height)).mul_(self.gamma)
+        sides = _gaussian_(z + self.sigma, 0.0, side, factor=-self.height * self.gamma)
+        sides.add_(_gaussian_(z - self.sigma, 0.0, side, factor=-self.height * self.gamma))
+        centre = _gaussian_(z, 0.0, self.sigma, factor=(1.0 + self.height) * self.gamma)
+        return centre.add_(sides)
 
 
 SURROGATES: Registry[type[Surrogate]] = Registry("surrogate")
