@@ -9,7 +9,9 @@ configured ``snn.Leaky`` subclass (:mod:`ablations.neurons.cells`); :func:`simul
 time-major current ``[T, B, N]`` from a fresh state.
 
 Layout: ``surrogates`` (dS/dU objects), ``components`` (slots, components, their step),
-``spec`` (NeuronSpec, variants, config parsing), ``cells`` (modules and the sequence runner).
+``spec`` (NeuronSpec, variants, config parsing), ``cells`` (modules and the sequence runner),
+``torch_scan`` and ``numba_scan`` (the fast paths and what they declare), ``leak_gradient``
+(ref [21]'s leak-corrected gradient).
 
 Discrete equations
 ------------------
@@ -59,15 +61,17 @@ Further components (:mod:`ablations.neurons.components` has their equations): in
 ``Synaptic`` (``synapse=current``) and an adaptive threshold (``adaptation=alif``, Bellec et al. 2020).
 
 Backends. :func:`run_sequence` is the one place where a neuron is scanned over time. Backend
-``snntorch`` calls the snnTorch module at every step (the reference, for leak, reset and
-recurrence). Backend ``fused`` runs the same update over all T as one autograd node with a
-hand-written backward (:class:`ablations.neurons.torch_scan.NeuronScan`) on the module's own parameters (beta,
-lam, threshold, surrogate, recurrent weight), after the components' input transforms; it gives the
-same spikes, membranes and gradients (pinned by ``tests/test_scan.py``) in less time and memory
-(``benchmarks/train_step.py``). ``auto`` (the default) is ``fused`` for every neuron the scan
-covers, snnTorch's step for the other plain neurons, and the generic per-step path of the
-components (autograd at every step, said once in the log) for the rest (ALIF, plugin components).
-Choose per network with :func:`set_backend` or ``neuron.backend=...``.
+``step`` runs the components' own per-step definition (:meth:`Leaky.generic_step`, autograd at
+every step): the reference every other path is pinned to (``tests/test_scan.py``, one table of
+cases). ``snntorch`` calls snnTorch's module at every step (leak, the built-in resets,
+recurrence). ``fused`` runs the same update over all T as one autograd node with a hand-written
+backward (:class:`ablations.neurons.torch_scan.NeuronScan`), ``kernel`` as compiled loops
+(:mod:`ablations.neurons.numba_scan`); each declares the components it runs, and whether a neuron
+runs on it is computed from that declaration (:func:`ablations.neurons.torch_scan.uncovered`).
+``auto`` (the default) is the kernel, else the torch scan, for every neuron they declare,
+snnTorch's step for the other plain neurons, and the definition (said once in the log) for the
+rest (a plugin component with its own hook). Choose per network with :func:`set_backend` or
+``neuron.backend=...``.
 
 Surrogate gradients replace ``dS/dU`` in the backward pass (the forward pass is always H):
 

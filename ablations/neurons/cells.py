@@ -5,9 +5,10 @@ Every built neuron is an ``nn.Module`` whose ``forward(current[T, B, ...])`` ret
 its components' parameters; :class:`RecurrentNeuron` adds the recurrent matrix. :func:`run_sequence`
 picks the path:
 
-- ``fused`` (:mod:`ablations.neurons.torch_scan`): one autograd node over all T, for every neuron whose
-  components the scan covers (input transforms such as ``one_minus_beta`` and the synaptic filter
-  are applied to the current before it);
+- ``fused`` / ``kernel`` (:mod:`ablations.neurons.torch_scan`, :mod:`ablations.neurons.numba_scan`): one
+  autograd node over all T, for every neuron whose components the path declares (``COVERED``;
+  input transforms such as ``one_minus_beta`` and the synaptic filter are applied to the current
+  before it);
 - ``snntorch``: snnTorch's ``Leaky`` called at every step (the reference for the neurons it has:
   leak, reset, recurrence);
 - ``step``: :meth:`Leaky.generic_step`, the component definition of

@@ -1,12 +1,13 @@
 r"""A one-pass CPU kernel of the neuron scan (numba): the whole time recursion in compiled loops.
 
 :class:`KernelScan` computes exactly the update and the backward pass through time of
-:class:`ablations.neurons.torch_scan.NeuronScan` (equations in that module's docstring), with the same inputs and
-outputs, but each time step reads the input current and writes the membrane once per neuron, where
-the torch scan makes a few full-tensor passes per step. It is a fast path, pinned against the torch
-scan (and through it snnTorch) by ``tests/test_kernel.py`` to float32 rounding:
-spikes bit for bit on the tested sequences, states and gradients within ``rtol=1e-5``
-(sums over T x B terms: ``rtol=1e-4``).
+:class:`ablations.neurons.torch_scan.NeuronScan` (equations in that module's docstring: any
+ResetForm, the reset gradient, a given or random start), with the same inputs and outputs, but each
+time step reads the input current and writes the membrane once per neuron, where the torch scan
+makes a few full-tensor passes per step. It is a fast path that declares what it runs
+(:data:`COVERED`), pinned against the definition (``tests/test_scan.py``) and the torch scan
+(``tests/test_kernel.py``) to float32 rounding: spikes bit for bit on the tested sequences, states
+and gradients within ``rtol=1e-5`` (sums over T x B terms: ``rtol=1e-4``).
 
 What stays in torch, vectorised: the surrogate slope ``g[t]`` (``surrogate.derivative_``, so every
 surrogate is covered, a plugin's too), the recurrent weight's gradient ``sum_t a[t]^T S[t-1]`` (one
@@ -14,7 +15,8 @@ matrix product) and the dtype handling. What is compiled: the forward recursion 
 current ``V S[t-1]`` as a sum over the neurons that fired, which are few), and the backward
 recursion (``a[t+1] V`` as a BLAS matrix product per step).
 
-Parallel over the batch (numba's threads; as many as torch uses). Needs ``numba`` (``pip install
+Serial, or parallel over the batch with numba's threads (as many as torch uses, within the
+process's cores) on wide layers only (:func:`_threads`). Needs ``numba`` (``pip install
 numba``, which ships its own LLVM: no compiler needed); where it is missing :func:`available` says
 so and :mod:`ablations.neurons.torch_scan` runs the torch scan instead, with one log line. The first call in a
 process compiles the loops (a few seconds; cached on disk next to this file where it is writable).

@@ -2,38 +2,45 @@ r"""A fused scan of one neuron layer over all time steps: one autograd node per 
 
 :class:`NeuronScan` runs the update of :mod:`ablations.neurons` (module docstring there) for
 every ``t = 1..T`` in one call, without building a per-step graph, and differentiates it with a
-hand-written backward pass through time (BPTT). It covers every axis of :class:`NeuronSpec`:
-leak exponential / none / complete (a ``beta``, learnable or not) and linear (``lam``), reset
-zero / subtract / none, recurrence ``V S[t-1]`` (matrix product inside the scan), the adaptive threshold of the
-``alif`` component (``theta + b A[t]``, ``A[t] = rho A[t-1] + S[t-1]``, its gradient through ``A``
-included: ``_adaptive_backward``) and every surrogate (its derivative is taken from the surrogate object itself, so a new surrogate needs no
-code here).
+hand-written backward pass through time (BPTT). What it runs is declared here, in :data:`COVERED`
+(the component classes it implements), and :func:`uncovered` computes from that declaration
+whether a neuron runs on it: leak exponential / none / complete (a ``beta``, learnable or not, per
+neuron or ``sigmoid(p)``) and linear (``lam``), every reset given as a
+:class:`~ablations.neurons.components.ResetForm` ``(r, q)`` (zero, subtract, none, a plugin's),
+recurrence ``V S[t-1]`` (matrix product inside the scan), the adaptive threshold of the ``alif``
+component (``theta + b A[t]``, ``A[t] = rho A[t-1] + S[t-1]``, its gradient through ``A``
+included: ``_adaptive_backward``) and every surrogate (its derivative is taken from the surrogate
+object itself, so a new surrogate needs no code here).
 
-Forward, from ``U[0] = 0``, ``S[0] = 0``, with ``keep[t-1] = 1 - S[t-1]`` for reset zero:
+Forward, from ``U[0] = 0``, ``S[0] = 0`` (or a given state, e.g. DH-SNN's random start):
 
-    P[t] = keep[t-1] U[t-1] (reset zero) or U[t-1]            the state the leak acts on
-    U[t] = leak(P[t]) + I[t] + V S[t-1] - theta S[t-1] [reset subtract]
+    P[t] = U[t-1] (1 - r S[t-1])                               the state the leak acts on
+    U[t] = leak(P[t]) + I[t] + V S[t-1] - q theta S[t-1]
     S[t] = H(U[t] - theta)
 
 with ``leak(p) = beta p`` (``beta`` clamped to [0, 1] as snnTorch does) or
-``leak(p) = p - clamp(p, -lam, lam)``. Like snnTorch the reset is detached: ``S[t-1]`` in
-``keep`` and in ``theta S[t-1]`` carries no gradient; in ``V S[t-1]`` it does.
+``leak(p) = p - clamp(p, -lam, lam)``. Like snnTorch the reset is detached by default: ``S[t-1]``
+in ``P`` and in ``q theta S[t-1]`` carries no gradient (``neuron.reset_grad=true``: it does); in
+``V S[t-1]`` it always does.
 
 Backward. With ``g[t] = dS/dU`` (the surrogate at ``U[t] - theta``), the upstream gradients
 ``gS[t]``, ``gU[t]`` and ``a[t] = dL/dU[t]`` (total), for ``t = T..1``:
 
-    a[t] = gU[t] + g[t] (gS[t] + a[t+1] V) + d[t+1] a[t+1],    a[T+1] = 0
-    d[t+1] = dU[t+1]/dU[t] = beta keep[t] (exponential) or leak'(P[t+1]) keep[t] (linear)
+    a[t] = gU[t] + g[t] (gS[t] + a[t+1] V + a[t+1] f[t+1]) + d[t+1] a[t+1],    a[T+1] = 0
+    d[t+1] = dU[t+1]/dU[t] = leak'(P[t+1]) (1 - r S[t])
+    f[t+1] = dU[t+1]/dS[t] = -r leak'(P[t+1]) U[t] - q theta   (reset_grad only; else 0)
 
 and then ``dL/dI[t] = a[t]``, ``dL/dbeta = sum_t a[t] P[t]`` (through the clamp) and
 ``dL/dV = sum_t a[t]^T S[t-1]``. Only the membrane ``U`` is saved (in the compute dtype): the
 spikes are ``U > theta`` again, so they cost nothing to keep.
 
 Two implementations of the same node: :class:`NeuronScan` (torch operations, any device) and
-:class:`ablations.neurons.numba_scan.KernelScan` (a compiled one-pass loop for CPU tensors, numba).
-:func:`fused_scan` picks one from the cell's ``backend`` (:func:`implementation`): ``fused`` the
-torch scan, ``kernel`` the compiled loop, ``auto`` the compiled loop on a CPU where numba is
-installed (measured faster on every shape of ``benchmarks/bench_scan.py``), else the torch scan.
+:class:`ablations.neurons.numba_scan.KernelScan` (a compiled one-pass loop for CPU tensors, numba;
+it declares its own ``COVERED``). :func:`fused_scan` picks one from the cell's ``backend``
+(:func:`implementation`): ``fused`` the torch scan, ``kernel`` the compiled loop, ``auto`` the
+compiled loop on a CPU where numba is installed and the kernel declares the neuron (measured faster
+on every shape of ``benchmarks/bench_scan.py``), else the torch scan. Both are pinned against the
+definition, :meth:`ablations.neurons.Leaky.generic_step` (``tests/test_scan.py``).
 ``ABLATIONS_KERNEL=0`` in the environment keeps ``auto`` on the torch scan.
 
 Precision: the scan always runs in at least float32, also under ``torch.autocast`` (state is
