@@ -23,8 +23,9 @@ awk '{ match($0, / seed=[0-9]+/); print substr($0, RSTART + 6, RLENGTH - 6) "\t"
 echo "$(date -u +%FT%TZ) grid: $(wc -l < "$RUNS/grid_order.txt") points, $JOBS at a time"
 tr '\n' '\0' < "$RUNS/grid_order.txt" | xargs -0 -P "$JOBS" -I{} bash -c '
   start=$(date +%s); echo "$(date -u +%FT%TZ) start: $1"
-  if eval "$1 progress=false" > /dev/null 2>&1; then echo "$(date -u +%FT%TZ) done in $(( $(date +%s) - start )) s: $1"
-  else echo "$(date -u +%FT%TZ) FAILED ($?): $1"; fi' _ {}
+  eval "$1 progress=false" > /dev/null 2>&1; rc=$?
+  if [ $rc -eq 0 ]; then echo "$(date -u +%FT%TZ) done in $(( $(date +%s) - start )) s: $1"
+  else echo "$(date -u +%FT%TZ) FAILED (exit $rc): $1"; fi' _ {}
 echo "$(date -u +%FT%TZ) grid trained; judging"
 python -m ablations.reproduce paper=roles scale=full groups=delayed_xor train=false "paths.runs=$RUNS" \
   "paths.figures=$RUNS/report" progress=false $SEEDS $EXTRA
