@@ -175,6 +175,7 @@ def xor_table6(results: pd.DataFrame) -> pd.DataFrame:
                     "steps": float(done["steps_done"].max()) if len(done) else float("nan"),
                     "published": float(published.get(variant, float("nan")))})
     table = pd.DataFrame(out)
+    table["steps"] = table["steps"].round().astype("Int64")  # training steps of the longest finished run
     table.attrs.update(
         caption="Seed 001 Table 6, delayed XOR: runs that escaped chance (> 70 %) and solved it (> 90 %), accuracy (%)",
         pm={"test": "test_sd", "train_window": "train_window_sd"},
