@@ -93,12 +93,12 @@ from . import neurons, sparse
 from .neurons import leak_gradient, torch_scan as scan
 from .neurons import NeuronSpec
 
-__all__ = ["READOUTS", "POOLS", "INITS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "he_normal_",
+__all__ = ["READOUTS", "POOLS", "INITS", "SpikingNetwork", "build", "parse_layers", "LayerToken", "he_normal_", "joint_recurrent_",
            "set_time_checkpointing"]
 
 READOUTS = ("mem_last", "mem_mean", "mem_max", "spike_count", "integrator_softmax")
 POOLS = ("avg", "max", "spiking")
-INITS = ("default", "he_normal")
+INITS = ("default", "he_normal", "joint_recurrent")
 
 _TOKEN_PATTERNS = [
     ("conv", re.compile(r"^(\d+)C(\d+)$")),
@@ -607,6 +607,8 @@ def build_network(
     net = SpikingNetwork(hidden, head, spec, layers, tuple(int(s) for s in input_shape))
     if init == "he_normal":
         he_normal_(net)
+    elif init == "joint_recurrent":
+        joint_recurrent_(net)
     return net
 
 
@@ -622,6 +624,30 @@ def _pooling_spec(threshold: float) -> NeuronSpec:
     """Ref [21]'s pooling neuron: IF, hard reset, threshold 0.75, spike gradient 1 where it fired."""
     return NeuronSpec(leak="none", reset="zero", threshold=float(threshold), surrogate="straight_through",
                       surrogate_params={"threshold": 1.0}, variant="pooling")
+
+
+def joint_recurrent_(module: nn.Module) -> nn.Module:
+    """Recurrent layers initialised as one ``nn.Linear(n_in + N, N)`` with bias over ``[x, S[t-1]]``
+    (PyTorch's default: weights and bias ~ U(+-1/sqrt(n_in + N))), the layout of DH-SNN's recurrent
+    layer (eva1801/DH-SNN, delayed_xor/SNN_layers/spike_rnn.py lines 30, 46-48).
+
+    The package keeps the input ``nn.Linear(n_in, N)`` and the bias-free recurrent ``nn.Linear(N, N)``
+    apart; ``W [x, s] + b = W_x x + W_s s + b``, so drawing both (and the input bias) from
+    U(+-1/sqrt(n_in + N)) is that layer exactly. PyTorch's default draws U(+-1/sqrt(fan_in)), so
+    the draw is rescaled by ``sqrt(fan_in / (n_in + N))``. Layers without recurrence keep theirs."""
+    for layer in module.modules():
+        recurrent = getattr(getattr(layer, "neuron", None), "recurrent", None)
+        linears = [op for op in getattr(layer, "ops", ()) if isinstance(op, nn.Linear)]
+        if not isinstance(recurrent, nn.Linear) or len(linears) != 1:
+            continue
+        joint = linears[0].in_features + recurrent.in_features
+        with torch.no_grad():
+            for part in (linears[0], recurrent):
+                scale = (part.in_features / joint) ** 0.5
+                part.weight.mul_(scale)
+                if part.bias is not None:
+                    part.bias.mul_(scale)
+    return module
 
 
 def he_normal_(module: nn.Module) -> nn.Module:

@@ -83,6 +83,10 @@ def pair_parameters(model: nn.Module, seed: int, init: str = "default") -> nn.Mo
             module.reset_parameters()
             if init == "he_normal" and isinstance(module, (nn.Conv2d, nn.Linear)) and not name.endswith(".recurrent"):
                 nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+        if init == "joint_recurrent":  # after every module's own draw: the rescale of network.joint_recurrent_
+            from .network import joint_recurrent_
+
+            joint_recurrent_(model)
     return model
 
 

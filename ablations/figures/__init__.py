@@ -34,6 +34,8 @@ adversarial_accuracy     the package's own analysis (no seed 001 figure): FGSM /
 event_noise              the package's own analysis (no paper figure): accuracy vs event-noise severity per variant
 roles_table6             seed 001 Table 6: accuracy per variant x dataset
 roles_table7             seed 001 Table 7: accuracy per variant x test frame window
+xor_escape               seed 001 Table 6 (delayed XOR): every run's held-out accuracy over steps, escape step marked
+xor_table6               seed 001 Table 6 (delayed XOR): runs escaped and solved, test and training-window accuracy
 linear_leak_noise        seed 002: accuracy under noise, linear vs exponential vs no leak
 linear_leak_rate         seed 002: firing rate vs the linear-leak parameter lambda
 variant_comparison       any grid: every recorded metric per variant (or swept key), seeds and 95 % intervals
@@ -124,6 +126,8 @@ for _spec in (
                "the package's own analysis (event data; no paper figure): accuracy vs event noise"),
     FigureSpec("roles_table6", "tables:roles_table6", "seed 001 Table 6", kind="table"),
     FigureSpec("roles_table7", "tables:roles_table7", "seed 001 Table 7", kind="table"),
+    FigureSpec("xor_escape", "xor_escape:xor_escape", "seed 001 Table 6 (delayed XOR), run by run"),
+    FigureSpec("xor_table6", "xor_escape:xor_table6", "seed 001 Table 6 (delayed XOR) as success counts", kind="table"),
     FigureSpec("linear_leak_noise", "linear:linear_leak_noise", "seed 002 (noise robustness)"),
     FigureSpec("linear_leak_rate", "linear:linear_leak_rate", "seed 002 (rate vs leak parameter)"),
     FigureSpec("variant_comparison", "grid:variant_comparison", "any grid: every recorded metric per variant"),

@@ -63,7 +63,8 @@ def test_registry_names_docstrings_and_errors():
     for name, spec in figures.FIGURES.items():
         doc = spec.function().__doc__ or ""
         assert re.search(r"[Ss]eed 00[123]|[Ss]tud|[Aa]ny grid", doc), f"{name}: docstring must name the paper figure"
-    assert set(figures.names("table")) == {"leak_table1", "leak_critical_frequency", "roles_table6", "roles_table7"}
+    assert set(figures.names("table")) == {"leak_table1", "leak_critical_frequency", "roles_table6", "roles_table7",
+                                           "xor_table6"}
     with pytest.raises(UserError, match="valid figures: coherence, noise_robustness"):
         figures.get("nope")
 

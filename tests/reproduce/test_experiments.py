@@ -14,7 +14,7 @@ INPUT_SHAPES = {"cifar10": (3, 32, 32), "svhn": (3, 32, 32), "mnist": (1, 28, 28
                 "dvs_gesture": (2, 32, 32), "shd": (700,), "delayed_xor": (16,), "digits": (1, 8, 8),
                 "digits_events": (2, 12, 12), "delayed_xor_dhsnn": (20,), "ssc": (700,)}
 
-EXPERIMENTS = ["leak_cifar10", "leak_svhn", "roles_cifar10", "roles_delayed_xor", "roles_delayed_xor_table5",
+EXPERIMENTS = ["leak_cifar10", "leak_svhn", "roles_cifar10", "roles_delayed_xor", "roles_delayed_xor_hardreset", "roles_delayed_xor_table5",
                "roles_dvs_gesture", "roles_mnist", "roles_nmnist", "roles_shd", "roles_shd_table5", "roles_ssc",
                "roles_ssc_table5"]
 
