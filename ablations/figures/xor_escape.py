@@ -5,7 +5,7 @@ On seed 001's delayed XOR (Table 6) a run sits on the 50 % plateau until it esca
 and when it escapes is a per-seed event: the success counts the claims use (runs above 90 %) are
 counts of escapes. This figure shows them run by run. A run's **escape step** is the first
 evaluated training step (``epoch x batches per epoch``) whose held-out test accuracy exceeds
-:data:`ESCAPED` (0.7, the claims' "learned" line, ``ablations.reproduce.claims.XOR_LEARNED``); a
+:data:`ESCAPED` (0.7, the claims' "learned" line, ``ablations.reproduce.preregistered.XOR_LEARNED``); a
 run is **solved** when its final accuracy exceeds :data:`SOLVED` (0.9, ``XOR_SUCCESS``).
 
 :func:`xor_table6` is the table beside it: per variant, runs escaped and solved of the finished runs,
@@ -54,11 +54,12 @@ def _batches_per_epoch(run_dir: str) -> float:
 def _series(rows: pd.DataFrame) -> pd.Series:
     """The panel of a run: its variant, with the reset named where one variant ran with two."""
     variant = rows["variant"].astype(str)
-    if "reset" not in rows.columns:
+    if rows.empty or "reset" not in rows.columns:
         return variant
     reset = rows["reset"].astype(str)
-    several = rows.groupby(variant)["reset"].transform(lambda r: r.astype(str).nunique() > 1)
-    return variant.where(~several, variant + " (reset " + reset + ")")
+    several = variant.map(reset.groupby(variant).nunique()).fillna(0).astype(int) > 1
+    labelled = [f"{v} (reset {r})" if s else v for v, r, s in zip(variant, reset, several)]
+    return pd.Series(labelled, index=rows.index, dtype=object)
 
 
 def escape_rows(results: pd.DataFrame) -> pd.DataFrame:

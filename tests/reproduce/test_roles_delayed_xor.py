@@ -361,10 +361,10 @@ def test_xor_escape_marks_the_first_step_above_the_claims_line(tmp_path):
 
     from ablations import figures
     from ablations.figures import xor_escape
-    from ablations.reproduce import claims
+    from ablations.reproduce import preregistered
     from ablations.run import run
 
-    assert (xor_escape.ESCAPED, xor_escape.SOLVED) == (claims.XOR_LEARNED / 100, claims.XOR_SUCCESS / 100)
+    assert (xor_escape.ESCAPED, xor_escape.SOLVED) == (preregistered.XOR_LEARNED / 100, preregistered.XOR_SUCCESS / 100)
     tiny = ["experiment=roles_delayed_xor", "train.epochs=3", "dataset.n_train=20", "dataset.n_test=20",
             "dataset.delay_steps=10", "train.batch_size=10", "train.eval_batch_size=20", "progress=false",
             "eval.suites=[]", f"paths.runs={tmp_path}"]
