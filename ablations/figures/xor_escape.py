@@ -93,8 +93,11 @@ def _epoch_rows(results: pd.DataFrame) -> pd.DataFrame:
     if "test_accuracy" not in rows.columns:
         return rows.iloc[0:0].assign(step=[], series=[])
     rows = rows.dropna(subset=["test_accuracy"]).copy()
+    if rows.empty:  # no delayed-XOR epochs: nothing to put on a step axis
+        return rows.assign(step=pd.Series(dtype=float), steps_known=pd.Series(dtype=bool),
+                           series=pd.Series(dtype=object))
     per_epoch = {run_dir: _batches_per_epoch(run_dir) for run_dir in rows["run_dir"].astype(str).unique()}
-    batches = rows["run_dir"].astype(str).map(per_epoch)
+    batches = pd.to_numeric(rows["run_dir"].astype(str).map(per_epoch), errors="coerce").astype(float)
     rows["step"] = np.where(batches.notna(), rows["epoch"].astype(float) * batches, rows["epoch"].astype(float))
     rows["steps_known"] = batches.notna()
     rows["series"] = _series(rows)
