@@ -13,14 +13,14 @@ learning rate (1e-2, line 227); StepLR(50, 0.1) (line 250) is kept as it is, so 
 Each (variant, seed) is one ``python -m ablations.run`` process (``nice``, one torch thread), ``--jobs``
 at a time; a rerun skips runs already finished (the run record resumes or returns). The table:
 per variant, the number of seeds whose final test accuracy exceeds ``--success`` (0.7: a run that
-escaped the 50 % plateau, issue 21), the mean test accuracy, the mean training accuracy over the
+escaped the 50 % plateau), the mean test accuracy, the mean training accuracy over the
 readout window (DH-SNN's printed number), ms per training step (data + forward + backward + Adam;
 the machine's load inflates it), and seed 001 Table 6's delayed XOR accuracy. The Fisher verdicts
 between variants are drawn by the package's claims, not here.
 
 ``--emulate``: until the package has DH-SNN's neuron (neuron.input_scale=one_minus_beta, a learned
 per-neuron leak, the multi-Gaussian surrogate), approximate its normalised update with existing
-keys as issue 21 did: tau = 100 (beta = 0.990), threshold 1 / (1 - beta) ~ 100, atan alpha 0.02
+keys as the earlier measurement did: tau = 100 (beta = 0.990), threshold 1 / (1 - beta) ~ 100, atan alpha 0.02
 (the surrogate's width scaled with the threshold). Per variant (assumptions, stated in the table):
 complete_leak has beta = 0, so 1 / (1 - beta) = 1: threshold 1, atan alpha 2 (unscaled); no_leak and
 linear_leak keep the scale of the exponential variants (threshold 100, alpha 0.02; linear_leak's

@@ -88,7 +88,7 @@ def asked_variant(run_dir: str | Path, recorded: str) -> str:
 
 
 def learned_leak(results: pd.DataFrame):
-    """Issue 21: alpha per variant after training (hidden neurons and readout), every seed pooled;
+    """Alpha per variant after training (hidden neurons and readout), every seed pooled;
     the band is DH-SNN's initial range sigmoid(U(0, 4))."""
     import matplotlib.pyplot as plt
     import seaborn as sns

@@ -42,7 +42,7 @@ IDENTITY_NEUTRAL: dict[str, tuple[Any, Callable[[dict], bool]]] = {
     # seed 001 fidelity (DH-SNN's delayed XOR reads out during the second pattern only)
     "model.readout_window": (None, lambda identity: True),
     "dataset.noise_over_patterns": (False, lambda identity: True),
-    # seed 001 protocol (issue 21): generated data drawn fresh each epoch; false = the fixed set runs had
+    # seed 001 protocol: generated data drawn fresh each epoch; false = the fixed set runs had
     "dataset.fresh": (False, lambda identity: True),
     # real-data subsets: reading the official files with their checksums tested is what runs did before
     "dataset.verify": (True, lambda identity: True),

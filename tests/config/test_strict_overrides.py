@@ -1,6 +1,6 @@
 """Every override is used or refused: an override that would change nothing, an unknown key (with or
 without ``+``) and a folder that cannot hold runs all end in one clear error before anything is
-written (issue 20, "Strictness everywhere")."""
+written."""
 
 from __future__ import annotations
 

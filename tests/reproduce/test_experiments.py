@@ -65,7 +65,7 @@ def test_leak_presets_follow_seed003():
         assert (cfg.dataset.name, cfg.model.name) == (dataset, model)
         assert (cfg.train.epochs, cfg.train.batch_size, list(cfg.train.milestones)) == (150, 64, [70, 100])
         assert cfg.train.schedule == "multistep" and cfg.train.loss == "mse_onehot"
-        assert cfg.model.readout == "mem_last" and cfg.model.pool == "spiking"  # ref [21] pooling neurons (issue 11)
+        assert cfg.model.readout == "mem_last" and cfg.model.pool == "spiking"  # ref [21] pooling neurons
         assert (cfg.dataset.steps, cfg.dataset.signed, cfg.dataset.normalize) == (100, True, "zero_mean")
         assert neuron_spec(cfg).leak == "exponential" and float(cfg.neuron.tau) in (30.0, 100.0)
         assert cfg.model.dropout == 0.2
