@@ -246,14 +246,14 @@ STUDY_POINTS = ["study.commit@1", "study.commit@2", "write:checkpoint.pt@2", "re
 def test_study_killed_then_same_command(point, tmp_path):
     import optuna
 
-    from ablations import study
+    from ablations import studies
 
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / "tiny.yaml").write_text(textwrap.dedent(STUDY))
     command = ["study=tiny", f"paths.runs={tmp_path / 'runs'}"]
     _killed(_call("ablations.study", command, tmp_path, kill_at=point), point)
     _ok(_call("ablations.study", command, tmp_path))
-    storage = optuna.storages.RDBStorage(study.default_storage_url("tiny", tmp_path / "studies"))
+    storage = optuna.storages.RDBStorage(studies.default_storage_url("tiny", tmp_path / "studies"))
     trials = optuna.load_study(study_name="tiny", storage=storage).get_trials()
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(t.params["seed"] for t in complete) == [0, 1], [(t.number, t.state, t.params) for t in trials]
