@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 from .errors import UserError
 
-__all__ = ["cores", "parse_jobs", "set_threads", "threads_per_job", "choose_threads", "multirun_arguments", "grid_points",
+__all__ = ["cores", "parse_jobs", "set_threads", "threads_per_job", "best_seconds", "choose_threads", "multirun_arguments", "grid_points",
            "hydra_job", "job_log", "GRID_POINTS_ENV"]
 
 #: the number of points of a parallel grid, handed from the command to its jobs (None: unknown)
@@ -70,6 +70,18 @@ def set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def best_seconds(function: Callable[[], object], repeats: int = 3) -> float:
+    """The shortest of ``repeats`` timed calls of ``function``, after one untimed warm-up call
+    (allocations, a compiled kernel's first call)."""
+    function()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 #: a training step shorter than this on one thread is not split across threads (see choose_threads)
 SPLIT_MIN_S = 0.05
 
@@ -93,13 +105,7 @@ def choose_threads(step: "Callable[[], object]", repeats: int = 2) -> tuple[int,
 
     def seconds(threads: int) -> float:
         torch.set_num_threads(threads)
-        step()  # warm-up: allocations, a compiled kernel's first call
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            step()
-            best = min(best, time.perf_counter() - start)
-        return best
+        return best_seconds(step, repeats)
 
     one, every = seconds(1), seconds(available)
     threads = available if one >= SPLIT_MIN_S and every * 1.5 < one else 1

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .parallel import best_seconds
 
 __all__ = ["event_linear", "has_hooks", "sparse_linear", "sample_density", "crossover_density", "dense_only", "sparse_only", "PROBE_DENSITY", "probe_rows"]
 
@@ -59,16 +60,6 @@ def sparse_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     weights = None if bool((values == 1).all()) else values
     out = F.embedding_bag(columns, linear.weight.t(), offsets, mode="sum", per_sample_weights=weights)
     return out if linear.bias is None else out + linear.bias
-
-
-def _time(function, repeats: int = 3) -> float:
-    function()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 PROBE_ROWS = 1024  # the fewest rows (time steps x samples) of the timed products
@@ -111,8 +102,8 @@ def crossover_density(in_features: int, out_features: int, device: str, rows: in
         x = (torch.rand(rows, in_features, generator=generator) < PROBE_DENSITY).float().to(device)
         linear = nn.Linear(in_features, out_features).to(device)
         gradient = torch.randn(rows, out_features, device=device)
-        dense = _time(run(lambda inputs, layer: layer(inputs), x, linear, gradient))
-        sparse = _time(run(sparse_linear, x, linear, gradient))
+        dense = best_seconds(run(lambda inputs, layer: layer(inputs), x, linear, gradient))
+        sparse = best_seconds(run(sparse_linear, x, linear, gradient))
     return min(0.5, PROBE_DENSITY * dense / sparse)
 
 
