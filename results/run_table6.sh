@@ -12,14 +12,16 @@ set -u
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-results/roles_full_delayed_xor}
 JOBS=${JOBS:-1}
-SEEDS=${SEEDS:+seeds=$SEEDS}   # SEEDS=0,1: only these seeds (default: the grid's 8)
+SEEDS=${SEEDS:+seeds=$SEEDS}   # SEEDS=[0,1]: only these seeds (default: the grid's)
+VARIANTS=${VARIANTS:-}         # VARIANTS="vanilla no_reset": only these variants (default: the grid's)
 EXTRA=${EXTRA:-}               # run overrides appended to every point (a small trial: EXTRA="train.epochs=1 ...")
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
 mkdir -p "$RUNS"
 python -m ablations.reproduce paper=roles scale=full groups=delayed_xor list=true "paths.runs=$RUNS" $SEEDS $EXTRA > "$RUNS/grid_commands.txt" || exit 2
 # seed-major order: sort the commands by their seed, keeping the variant order inside a seed
 awk '{ match($0, / seed=[0-9]+/); print substr($0, RSTART + 6, RLENGTH - 6) "\t" NR "\t" $0 }' "$RUNS/grid_commands.txt" \
-  | sort -n -k1,1 -k2,2 | cut -f3- > "$RUNS/grid_order.txt"
+  | sort -n -k1,1 -k2,2 | cut -f3- \
+  | { if [ -n "$VARIANTS" ]; then grep -E " variant=(${VARIANTS// /|}) "; else cat; fi; } > "$RUNS/grid_order.txt"
 echo "$(date -u +%FT%TZ) grid: $(wc -l < "$RUNS/grid_order.txt") points, $JOBS at a time"
 tr '\n' '\0' < "$RUNS/grid_order.txt" | xargs -0 -P "$JOBS" -I{} bash -c '
   start=$(date +%s); echo "$(date -u +%FT%TZ) start: $1"

@@ -30,8 +30,8 @@ into float spikes by the encoder, on the training device.
 Fresh samples every step (``dataset.fresh=true``): DH-SNN never reuses a sample; every training
 step draws a new batch of 500 (``get_batch``, lines 42-65, called at line 189 for each of the
 100 steps of each of 150 epochs: 15 000 steps, 7.5 M samples). ``fresh=true`` does the same,
-reproducibly: training sample ``i`` of epoch ``e`` is drawn from its own generator seeded by
-``(data_seed, e, i)`` (drawn by :func:`make_fresh_delayed_xor`: the same task, drawn in another
+reproducibly: training sample ``i`` of epoch ``e`` is drawn from its own counter-based stream seeded
+by ``(data_seed, e, i)`` (drawn by :func:`make_fresh_delayed_xor`: the same task, drawn in another
 way than the fixed set), so an epoch is ``n_train`` new samples, a run
 resumed at epoch ``e`` sees exactly the samples it would have seen, and every run with the same
 ``data_seed`` sees the same stream (the run seed still sets the batch order). The trainer tells the
@@ -53,7 +53,8 @@ from .bundle import DataBundle
 from .encoders import SequenceEncoder
 
 __all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor",
-           "make_fresh_delayed_xor", "bernoulli_positions", "pcg64_states"]
+           "make_fresh_delayed_xor", "fresh_sample", "mix64", "stream_seed", "stream_seeds", "stream_draws", "uniforms32", "uniform32_of",
+           "noise_positions", "bernoulli_positions_of"]
 
 
 class SpikeSequenceEncoder(SequenceEncoder):
@@ -69,11 +70,9 @@ class SpikeSequenceEncoder(SequenceEncoder):
         return f"SpikeSequenceEncoder(steps={self.steps})"
 
 
-def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10, delay_steps: int = 10,
-                     low_rate: float = 0.05, high_rate: float = 0.6, noise_rate: float = 0.05,
-                     noise_over_patterns: bool = False, seed: int = 0,
-                     dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Spike trains ``[n, T, channels]`` (0/1 of ``dtype``) and XOR labels ``[n]`` (int64)."""
+def check_delayed_xor(n_samples: int, channels: int, pattern_steps: int, delay_steps: int, low_rate: float,
+                      high_rate: float, noise_rate: float) -> None:
+    """The task's values, checked (``ValueError`` naming the ``dataset.*`` key)."""
     for key, value in {"low_rate": low_rate, "high_rate": high_rate, "noise_rate": noise_rate}.items():
         if not 0.0 <= float(value) <= 1.0:
             raise ValueError(f"dataset.{key}={value} is a per-step spike probability and must lie in [0, 1]")
@@ -84,6 +83,14 @@ def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10
             raise ValueError(f"dataset.{key}={value} must be >= 1")
     if int(delay_steps) < 0:
         raise ValueError(f"dataset.delay_steps={delay_steps} must be >= 0")
+
+
+def make_delayed_xor(n_samples: int, channels: int = 16, pattern_steps: int = 10, delay_steps: int = 10,
+                     low_rate: float = 0.05, high_rate: float = 0.6, noise_rate: float = 0.05,
+                     noise_over_patterns: bool = False, seed: int = 0,
+                     dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spike trains ``[n, T, channels]`` (0/1 of ``dtype``) and XOR labels ``[n]`` (int64)."""
+    check_delayed_xor(n_samples, channels, pattern_steps, delay_steps, low_rate, high_rate, noise_rate)
     generator = torch.Generator().manual_seed(int(seed))
     first = torch.randint(0, 2, (n_samples,), generator=generator)
     second = torch.randint(0, 2, (n_samples,), generator=generator)
@@ -103,37 +110,32 @@ def make_fresh_delayed_xor(keys: Sequence[int | Sequence[int]], channels: int = 
                            delay_steps: int = 10, low_rate: float = 0.05, high_rate: float = 0.6,
                            noise_rate: float = 0.05, noise_over_patterns: bool = False
                            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One sample per key, each from its own generator: spikes ``[n, T, channels]`` (uint8), labels ``[n]``.
+    """One sample per key, each from its own stream: spikes ``[n, T, channels]`` (uint8), labels ``[n]``.
 
-    The same task as :func:`make_delayed_xor`, drawn differently (fast enough to draw every step):
-    a key (an int or a tuple of ints >= 0, e.g. ``(data_seed, epoch, index)``) seeds numpy's PCG64
-    through a ``SeedSequence``, which mixes every bit of every entry (torch's CPU generator keeps
-    only the low 32 bits of a seed, so distinct keys could draw the same sample). Each sample draws
-    ``2 * pattern_steps * channels + 2`` uniforms (the two patterns, then the two pattern levels),
-    then its background noise as the gaps between noise spikes (:func:`bernoulli_positions`).
-    A sample depends on its key alone, never on the other samples of its batch.
+    The same task as :func:`make_delayed_xor`, drawn differently (fast enough to draw every step).
+    A key (an int or a tuple of ints in ``[0, 2**63)``, e.g. ``(data_seed, epoch, index)``) is
+    hashed into the seed of a SplitMix64 stream (:func:`stream_seeds`; every bit of every entry
+    counts, and the key's length too); draw ``j`` of the sample is ``mix64(seed + (j + 1) G)``
+    (:func:`stream_draws`). A sample takes ``2 * pattern_steps * channels + 2`` float32 uniforms (the
+    two patterns, then the two pattern levels), two from each draw (:func:`uniforms32`), then its
+    background noise as the gaps between noise spikes from the following draws, geometric by
+    inversion (:func:`noise_positions`). A sample depends on its key alone,
+    never on the other samples of its batch or the batch size.
 
-    Speed: the generators' states are computed for the whole batch at once (:func:`pcg64_states`,
-    numpy's own SeedSequence and PCG64 seeding, pinned to numpy by a test) and set on one generator;
-    the patterns are compared and assembled for the whole batch.
+    Speed: the stream is counter-based, so every draw of the whole batch is computed at once in
+    numpy (about 1 ms for DH-SNN's batch of 500, where one numpy generator per key took 7 ms);
+    :func:`fresh_sample` is the definition, one key at a time in Python integers, and a test pins the two.
     """
-    make_delayed_xor(1, channels, pattern_steps, delay_steps, low_rate, high_rate, noise_rate)  # checks the values
+    check_delayed_xor(1, channels, pattern_steps, delay_steps, low_rate, high_rate, noise_rate)
     steps = 2 * pattern_steps + delay_steps
     n_noise, n_pattern = steps * channels, pattern_steps * channels
     count = len(keys)
+    seeds = stream_seeds(keys)
+    n_uniform = 2 * n_pattern + 2
+    uniforms = uniforms32(seeds, n_uniform)
     spikes = np.zeros((count, steps * channels), dtype=bool)
-    uniforms = np.empty((count, 2 * n_pattern + 2), dtype=np.float32)
-    bit_generator = np.random.PCG64(0)
-    generator = np.random.Generator(bit_generator)
-    rows, columns = [], []
-    for row, state in enumerate(pcg64_states(keys)):
-        bit_generator.state = state
-        generator.random(out=uniforms[row], dtype=np.float32)
-        positions = bernoulli_positions(generator, n_noise, noise_rate)
-        rows.append(np.full(len(positions), row))
-        columns.append(positions)
-    if count:
-        spikes[np.concatenate(rows), np.concatenate(columns)] = True
+    rows, columns = noise_positions(seeds, (n_uniform + 1) // 2, n_noise, noise_rate)
+    spikes[rows, columns] = True
     high = uniforms[:, -2:] < 0.5  # pattern A, pattern B: high with probability 1/2
     sample = spikes.reshape(count, steps, channels)
     for which, window in ((0, slice(0, pattern_steps)), (1, slice(steps - pattern_steps, steps))):
@@ -148,104 +150,154 @@ def make_fresh_delayed_xor(keys: Sequence[int | Sequence[int]], channels: int = 
     return torch.from_numpy(spikes.view(np.uint8).reshape(count, steps, channels)), labels
 
 
-# numpy's SeedSequence (numpy/random/bit_generator.pyx) and PCG64 seeding (numpy/random/_pcg64.pyx,
-# pcg64.h pcg_setseq_128_srandom_r), for a batch of keys at once: numpy builds one object per key
-# (about 10 us each), which was most of a fresh batch's time. Pinned to numpy's own by a test.
-_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
-_MIX_MULT_L, _MIX_MULT_R, _POOL = 0xCA01F9DD, 0x4973F715, 4
-_PCG_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
-_MASK128 = (1 << 128) - 1
+# SplitMix64 (Steele, Lea & Flood 2014; the seeding generator of Java's SplittableRandom and of
+# xoshiro): the state advances by the golden gamma, each output is the state mixed (mix64).
+_GAMMA = 0x9E3779B97F4A7C15
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_MASK64 = (1 << 64) - 1
 
 
-def _words(key: int | Sequence[int]) -> list[int] | None:
-    """The uint32 entropy words numpy's SeedSequence takes from ``key`` (None: not a plain int key)."""
-    words: list[int] = []
-    for value in (key if isinstance(key, (tuple, list)) else (key,)):
-        value = int(value)
-        if value < 0:
-            return None
-        if value == 0:
-            words.append(0)
-        while value > 0:
-            words.append(value & 0xFFFFFFFF)
-            value >>= 32
-    return words
+def mix64(value: int) -> int:
+    """SplitMix64's output function on one 64-bit integer (Python ints: the definition)."""
+    value &= _MASK64
+    value = ((value ^ (value >> 30)) * _MIX1) & _MASK64
+    value = ((value ^ (value >> 27)) * _MIX2) & _MASK64
+    return value ^ (value >> 31)
 
 
-def _seed_sequence_states(entropy: np.ndarray) -> np.ndarray:
-    """``SeedSequence(key).generate_state(4, uint64)`` for each row of ``entropy`` ``[n, words]`` (uint32)."""
-    with np.errstate(over="ignore"):
-        hash_const = np.uint32(_INIT_A)
-
-        def hashmix(value):
-            nonlocal hash_const
-            value = value ^ hash_const
-            hash_const = np.uint32(int(hash_const) * _MULT_A & 0xFFFFFFFF)
-            value = value * hash_const
-            return value ^ (value >> np.uint32(16))
-
-        def mix(x, y):
-            result = np.uint32(_MIX_MULT_L) * x - np.uint32(_MIX_MULT_R) * y
-            return result ^ (result >> np.uint32(16))
-
-        count, length = entropy.shape
-        zero = np.zeros(count, dtype=np.uint32)
-        mixer = [hashmix(entropy[:, i] if i < length else zero) for i in range(_POOL)]
-        for source in range(_POOL):
-            for target in range(_POOL):
-                if source != target:
-                    mixer[target] = mix(mixer[target], hashmix(mixer[source]))
-        for source in range(_POOL, length):
-            for target in range(_POOL):
-                mixer[target] = mix(mixer[target], hashmix(entropy[:, source]))
-        hash_const = np.uint32(_INIT_B)
-        state = np.empty((count, 8), dtype=np.uint32)
-        for index in range(8):
-            value = mixer[index % _POOL] ^ hash_const
-            hash_const = np.uint32(int(hash_const) * _MULT_B & 0xFFFFFFFF)
-            value = value * hash_const
-            state[:, index] = value ^ (value >> np.uint32(16))
-    return state.astype("<u4").view("<u8")
+def _mix64_array(value: np.ndarray) -> np.ndarray:
+    """:func:`mix64` on a uint64 array, in place (wrapping products, as the definition's mask)."""
+    shifted = np.empty_like(value)
+    for shift, multiplier in ((30, _MIX1), (27, _MIX2)):
+        np.right_shift(value, np.uint64(shift), out=shifted)
+        np.bitwise_xor(value, shifted, out=value)
+        np.multiply(value, np.uint64(multiplier), out=value)
+    np.right_shift(value, np.uint64(31), out=shifted)
+    return np.bitwise_xor(value, shifted, out=value)
 
 
-def pcg64_states(keys: Sequence[int | Sequence[int]]) -> list[dict]:
-    """The state of ``numpy.random.PCG64(numpy.random.SeedSequence(key))`` for every key, as the
-    ``bit_generator.state`` dicts numpy takes."""
-    if not keys:
-        return []
-    try:  # the usual keys: tuples of one length of ints in [0, 2**32), one entropy word each
-        entropy = np.array(keys, dtype=np.int64).reshape(len(keys), -1)
-        plain = bool(((entropy >= 0) & (entropy < 1 << 32)).all())
+def _key_words(key: int | Sequence[int]) -> list[int]:
+    words = list(key) if isinstance(key, (tuple, list)) else [key]
+    for word in words:
+        if isinstance(word, bool) or not isinstance(word, (int, np.integer)) or not 0 <= int(word) < 1 << 63:
+            raise ValueError(f"a fresh sample's key {key!r} must be ints in [0, 2**63)")
+    return [int(word) for word in words]
+
+
+def stream_seed(key: int | Sequence[int]) -> int:
+    """The seed of ``key``'s stream: ``h = mix64(len)``, then ``h = mix64(h ^ word + G)`` per word."""
+    words = _key_words(key)
+    seed = mix64(len(words))
+    for word in words:
+        seed = mix64(((seed ^ word) + _GAMMA) & _MASK64)
+    return seed
+
+
+def stream_seeds(keys: Sequence[int | Sequence[int]]) -> np.ndarray:
+    """:func:`stream_seed` of every key, uint64 ``[n]`` (keys of one length at once)."""
+    try:  # the usual keys: tuples of one length of ints in [0, 2**63)
+        table = np.array(keys, dtype=np.int64)
+        plain = table.ndim in (1, 2) and len(keys) > 0 and bool((table >= 0).all()) \
+            and not any(isinstance(word, bool) for word in np.ravel(keys[0]).tolist())
     except (ValueError, TypeError, OverflowError):
         plain = False
     if not plain:
-        words = [_words(key) for key in keys]
-        if None in words or len({len(w) for w in words}) != 1:  # mixed key lengths: numpy's own, one by one
-            return [np.random.PCG64(np.random.SeedSequence(key)).state for key in keys]
-        entropy = np.array(words)
-    seeds = _seed_sequence_states(entropy.astype(np.uint32))
-    states = []
-    for seed in seeds.tolist():
-        initial = (seed[0] << 64) | seed[1]
-        increment = (((seed[2] << 64) | seed[3]) << 1 | 1) & _MASK128
-        state = increment  # one step from 0: 0 * multiplier + increment
-        state = ((state + initial) * _PCG_MULTIPLIER + increment) & _MASK128
-        states.append({"bit_generator": "PCG64", "state": {"state": state, "inc": increment},
-                       "has_uint32": 0, "uinteger": 0})
-    return states
+        return np.array([stream_seed(key) for key in keys], dtype=np.uint64)
+    table = table.reshape(len(keys), -1).astype(np.uint64)
+    seeds = np.full(len(keys), mix64(table.shape[1]), dtype=np.uint64)
+    for column in range(table.shape[1]):
+        np.bitwise_xor(seeds, table[:, column], out=seeds)
+        np.add(seeds, np.uint64(_GAMMA), out=seeds)
+        _mix64_array(seeds)
+    return seeds
 
 
-def bernoulli_positions(generator: np.random.Generator, n: int, rate: float) -> np.ndarray:
-    """The indices in ``[0, n)`` of ``n`` independent Bernoulli(``rate``) draws that came out 1, drawn
-    as the gaps between them (geometric): exact, and about ``n * rate`` draws instead of ``n``."""
+def stream_draws(seeds: np.ndarray, first: int, count: int) -> np.ndarray:
+    """Draws ``first .. first + count - 1`` of each seed's stream, uint64 ``[n, count]``."""
+    steps = np.arange(first + 1, first + count + 1, dtype=np.uint64) * np.uint64(_GAMMA)
+    return _mix64_array(np.add(seeds[:, None], steps[None, :]))
+
+
+def uniforms32(seeds: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` float32 uniforms in [0, 1) of each seed's stream, ``[n, count]``: uniform
+    ``j`` is the top 24 bits of the low (j even) or high (j odd) 32-bit half of draw ``j // 2``,
+    as ``k / 2**24`` (exact); the draws after ``(count + 1) // 2`` are left to the noise."""
+    draws = stream_draws(seeds, 0, (count + 1) // 2)
+    halves = draws.astype("<u8", copy=False).view("<u4").reshape(len(seeds), -1)[:, :count]  # low half first
+    return (halves >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
+
+
+def uniform32_of(seed: int, j: int) -> np.float32:
+    """The definition of uniform ``j`` of :func:`uniforms32`, in Python integers."""
+    draw = mix64(seed + (j // 2 + 1) * _GAMMA)
+    half = (draw >> 32) if j % 2 else (draw & 0xFFFFFFFF)
+    return np.float32((half >> 8) * 2.0 ** -24)
+
+
+def _gaps(draws: np.ndarray, rate: float) -> np.ndarray:
+    """Geometric(``rate``) gaps >= 1 by inversion, ``1 + floor(log(U) / log(1 - rate))``, U in (0, 1]
+    from the top 53 bits of each draw."""
+    uniform = ((draws >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0 ** -53
+    return 1 + np.floor(np.log(uniform) / np.log1p(-rate)).astype(np.int64)
+
+
+def noise_positions(seeds: np.ndarray, first: int, n: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(rows, positions)``: for each seed, the indices in ``[0, n)`` of ``n`` Bernoulli(``rate``)
+    draws that came out 1, drawn as the gaps between them from draw ``first`` of its stream on:
+    exact, and about ``n * rate`` draws instead of ``n``."""
+    count = len(seeds)
+    if rate <= 0.0 or n == 0 or count == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if rate >= 1.0:
+        return np.repeat(np.arange(count), n), np.tile(np.arange(n), count)
+    width = int(2 * n * rate) + 16
+    positions = np.cumsum(_gaps(stream_draws(seeds, first, width), rate), axis=1) - 1
+    rows, columns = np.nonzero(positions < n)
+    values = positions[rows, columns]
+    short = np.flatnonzero(positions[:, -1] < n)  # rare: more ones than the first gaps reached
+    if len(short):
+        keep = ~np.isin(rows, short)
+        extra = [bernoulli_positions_of(int(seeds[row]), first, n, rate) for row in short]
+        rows = np.concatenate([rows[keep]] + [np.full(len(more), row) for row, more in zip(short, extra)])
+        values = np.concatenate([values[keep]] + extra)
+    return rows, values
+
+
+def bernoulli_positions_of(seed: int, first: int, n: int, rate: float) -> np.ndarray:
+    """The definition of :func:`noise_positions` for one seed (Python integers, one gap at a time)."""
     if rate <= 0.0 or n == 0:
         return np.empty(0, dtype=np.int64)
     if rate >= 1.0:
         return np.arange(n)
-    positions = np.cumsum(generator.geometric(rate, size=int(2 * n * rate) + 16)) - 1
-    while positions[-1] < n:  # rare: more ones than the first batch of gaps reached
-        positions = np.concatenate([positions, positions[-1] + np.cumsum(generator.geometric(rate, size=int(n * rate) + 16))])
-    return positions[positions < n]
+    positions, position, index = [], -1, first
+    while True:
+        draw = mix64(seed + (index + 1) * _GAMMA)
+        index += 1
+        uniform = np.array([((draw >> 11) + 1.0) * 2.0 ** -53])  # numpy's own log loop, as the batch's
+        position += 1 + int(np.floor(np.log(uniform) / np.log1p(-rate))[0])
+        if position >= n:
+            return np.array(positions, dtype=np.int64)
+        positions.append(position)
+
+
+def fresh_sample(key: int | Sequence[int], channels: int, pattern_steps: int, delay_steps: int, low_rate: float,
+                 high_rate: float, noise_rate: float, noise_over_patterns: bool) -> tuple[np.ndarray, bool]:
+    """The definition of one fresh sample (:func:`make_fresh_delayed_xor`), in Python integers:
+    spikes ``[T, channels]`` (bool) and the label."""
+    steps = 2 * pattern_steps + delay_steps
+    n_noise, n_pattern = steps * channels, pattern_steps * channels
+    seed = stream_seed(key)
+    n_uniform = 2 * n_pattern + 2
+    uniforms = [uniform32_of(seed, j) for j in range(n_uniform)]
+    spikes = np.zeros(n_noise, dtype=bool)
+    spikes[bernoulli_positions_of(seed, (n_uniform + 1) // 2, n_noise, noise_rate)] = True
+    spikes = spikes.reshape(steps, channels)
+    high = [uniforms[-2] < 0.5, uniforms[-1] < 0.5]
+    for which, window in ((0, slice(0, pattern_steps)), (1, slice(steps - pattern_steps, steps))):
+        rate = np.float32(high_rate if high[which] else low_rate)
+        pattern = np.array(uniforms[which * n_pattern:(which + 1) * n_pattern]).reshape(pattern_steps, channels) < rate
+        spikes[window] = (spikes[window] | pattern) if noise_over_patterns else pattern
+    return spikes, bool(high[0] ^ high[1])
 
 
 class FreshDelayedXor(Dataset):

@@ -9,8 +9,12 @@ makes a few full-tensor passes per step. It is a fast path that declares what it
 (``tests/neurons/test_kernel.py``) to float32 rounding: spikes bit for bit on the tested sequences, states
 and gradients within ``rtol=1e-5`` (sums over T x B terms: ``rtol=1e-4``).
 
-What stays in torch, vectorised: the surrogate slope ``g[t]`` (``surrogate.derivative_``, so every
-surrogate is covered, a plugin's too), the recurrent weight's gradient ``sum_t a[t]^T S[t-1]`` (one
+The surrogate slope ``g[t]`` is compiled for the surrogates :data:`SLOPES` declares (the multi-Gaussian,
+whose three exponentials over ``[T, B, N]`` were a third of a delayed-XOR step in torch: one pass in
+chunks that stay in the cache, with an exponential the compiler vectorises, pinned to
+``surrogate.derivative`` by ``tests/neurons/test_kernel.py``); any other surrogate's comes from its
+``derivative_`` in torch (so every surrogate is covered, a plugin's too). What stays in torch,
+vectorised: the recurrent weight's gradient ``sum_t a[t]^T S[t-1]`` (one
 matrix product) and the dtype handling. What is compiled: the forward recursion (the recurrent
 current ``V S[t-1]`` as a sum over the neurons that fired, which are few), and the backward
 recursion (``a[t+1] V`` as a BLAS matrix product per step).
@@ -32,7 +36,7 @@ import torch
 from .components import (AllToAll, CompleteLeak, CurrentSynapse, ExponentialLeak, LinearLeak, NoAdaptation,
                          NoInputScale, NoLeak, NoRecurrence, NoSynapse, OneMinusBeta)
 
-__all__ = ["KernelScan", "COVERED", "available", "missing_reason"]
+__all__ = ["KernelScan", "COVERED", "SLOPES", "available", "missing_reason", "slope"]
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +270,83 @@ if numba is not None:
                 grad_membrane0[i] = total[0, i] * carry
 
 
+if numba is not None:
+    # exp(x) for float32 x <= 0 (Cody & Waite's reduction x = k ln2 + r, |r| <= ln2 / 2, and the degree-6
+    # Taylor polynomial of exp(r), relative error below 2e-7 on that range), 2^k built from its bits so
+    # that the loop vectorises (numba calls libm's scalar exp otherwise); below -87 it returns exp(-87),
+    # about 1.6e-38, where the surrogates' densities are 0 to float32 rounding.
+    _LOG2E, _LN2_HI, _LN2_LO = np.float32(1.4426950408889634), np.float32(0.693359375), np.float32(-2.12194440e-4)
+
+    @numba.njit(cache=True, inline="always")
+    def _exp_into(x, out, bits, n):  # pragma: no cover - compiled
+        low, half, one = np.float32(-87.0), np.float32(0.5), np.float32(1.0)
+        for i in range(n):
+            value = max(x[i], low)
+            k = np.floor(value * _LOG2E + half)
+            r = (value - k * _LN2_HI) - k * _LN2_LO
+            out[i] = one + r * (one + r * (half + r * (np.float32(1 / 6) + r * (np.float32(1 / 24) + r * (
+                np.float32(1 / 120) + r * np.float32(1 / 720))))))
+            bits[i] = (np.int32(k) + np.int32(127)) << np.int32(23)
+        scale = bits.view(np.float32)
+        for i in range(n):
+            out[i] = out[i] * scale[i]
+
+    @numba.njit(cache=True)
+    def _multi_gaussian_slope(membrane, threshold, out, centre, centre_exponent, side, side_exponent, offset
+                              ):  # pragma: no cover - compiled
+        """``out = centre exp(a z^2) - side [exp(b (z + s)^2) + exp(b (z - s)^2)]``, ``z = U - theta``,
+        in chunks of 1 024 that stay in the cache (float32)."""
+        size, chunk = membrane.shape[0], 1024
+        argument = np.empty(chunk, np.float32)
+        first, second = np.empty(chunk, np.float32), np.empty(chunk, np.float32)
+        bits = np.empty(chunk, np.int32)
+        for start in range(0, size, chunk):
+            n = min(size, start + chunk) - start
+            values, result = membrane[start:start + n], out[start:start + n]
+            for i in range(n):
+                z = values[i] - threshold
+                argument[i] = centre_exponent * z * z
+            _exp_into(argument, first, bits, n)
+            for i in range(n):
+                z = values[i] - threshold + offset
+                argument[i] = side_exponent * z * z
+            _exp_into(argument, second, bits, n)
+            for i in range(n):
+                z = values[i] - threshold - offset
+                argument[i] = side_exponent * z * z
+            _exp_into(argument, result, bits, n)
+            for i in range(n):
+                result[i] = centre * first[i] - side * (second[i] + result[i])
+
+
+def _multi_gaussian(surrogate, membrane: np.ndarray, threshold: float, out: np.ndarray) -> None:
+    sigma, side = surrogate.sigma, surrogate.scale * surrogate.sigma
+    root = math.sqrt(2 * math.pi)
+    constants = [(1.0 + surrogate.height) * surrogate.gamma / (root * sigma), -0.5 / sigma**2,
+                 surrogate.height * surrogate.gamma / (root * side), -0.5 / side**2, sigma]
+    _multi_gaussian_slope(membrane, np.float32(threshold), out, *(np.float32(value) for value in constants))
+
+
+#: The surrogates whose slope the kernel computes itself (float32 membranes), by the class's module and
+#: name (this module sits below the surrogates, ablations/neurons/__init__.py): the class itself, not a
+#: subclass (a plugin deriving from one may change its derivative). Every other surrogate's slope is
+#: its own ``derivative_`` in torch.
+SLOPES = {"ablations.neurons.surrogates.MultiGaussian": _multi_gaussian}
+
+
+def slope(surrogate, membrane: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``dS/dU`` at ``membrane - threshold`` (a new tensor): compiled where :data:`SLOPES` declares the
+    surrogate and the membrane is float32, else ``surrogate.derivative_`` in torch."""
+    kind = f"{type(surrogate).__module__}.{type(surrogate).__qualname__}"
+    compiled = SLOPES.get(kind) if numba is not None and membrane.dtype == torch.float32 else None
+    if compiled is None:
+        return surrogate.derivative_(membrane - threshold)
+    flat = membrane.contiguous().reshape(-1)
+    out = torch.empty_like(flat)
+    compiled(surrogate, flat.numpy(), threshold, out.numpy())
+    return out.reshape(membrane.shape)
+
+
 def _sum_to(tensor: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return tensor.sum().reshape(shape) if len(shape) == 0 or shape.numel() == 1 else tensor.sum_to_size(shape)
 
@@ -361,8 +442,8 @@ class KernelScan(torch.autograd.Function):
         width = size // batch
         empty = np.zeros((1, 1), dtype=_numpy_dtype(dtype))
         flat_membrane = membrane.reshape(steps, size)
-        slope = (ctx.surrogate.derivative_(flat_membrane - threshold).to(dtype).contiguous().numpy()
-                 if grad_spikes is not None or weight is not None or reset[2] else empty)
+        slope_of = (slope(ctx.surrogate, flat_membrane, threshold).to(dtype).contiguous().numpy()
+                    if grad_spikes is not None or weight is not None or reset[2] else empty)
 
         def as_array(gradient):
             return empty if gradient is None else gradient.to(dtype).reshape(steps, size).contiguous().numpy()
@@ -375,7 +456,7 @@ class KernelScan(torch.autograd.Function):
         want_beta = beta is not None and ctx.needs_input_grad[3]
         total = torch.empty((steps, size), dtype=dtype)
         grad_beta_flat = torch.zeros(size, dtype=dtype)
-        arguments = (flat_membrane.numpy(), slope, as_array(grad_spikes), grad_spikes is not None,
+        arguments = (flat_membrane.numpy(), slope_of, as_array(grad_spikes), grad_spikes is not None,
                      as_array(grad_membrane), grad_membrane is not None, beta_array, leak, int(reset[2]),
                      total.numpy(), grad_beta_flat.numpy(), constants, _slices(size))
         if weight is None:

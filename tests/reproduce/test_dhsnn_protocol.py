@@ -20,7 +20,7 @@ from ablations.errors import UserError
 from ablations.config import compose
 from ablations.data import build_dataset as build_data
 from ablations.figures import learned_leak
-from ablations.data.generated import FreshDelayedXor, bernoulli_positions, make_fresh_delayed_xor
+from ablations.data.generated import FreshDelayedXor, make_fresh_delayed_xor
 from ablations.run import run
 from ablations.training import loss_function, make_loader
 
@@ -62,18 +62,6 @@ def test_fresh_generator_draws_the_task_it_claims():
     assert set(quiet[:, :3].float().mean((1, 2)).tolist()) <= {0.0, 1.0} and quiet[:, 3:7].all()
     with pytest.raises(ValueError, match="noise_rate"):
         make_fresh_delayed_xor([0], noise_rate=1.5)
-
-
-def test_bernoulli_positions_are_bernoulli_draws():
-    generator = np.random.default_rng(0)
-    counts = np.zeros(50)
-    for _ in range(4000):
-        positions = bernoulli_positions(generator, 50, 0.1)
-        assert len(set(positions.tolist())) == len(positions) and (0 <= positions).all() and (positions < 50).all()
-        counts[positions] += 1
-    assert abs(counts.mean() / 4000 - 0.1) < 0.005 and counts.std() / 4000 < 0.015   # every position at rate 0.1
-    assert len(bernoulli_positions(generator, 30, 1.0)) == 30 and len(bernoulli_positions(generator, 30, 0.0)) == 0
-    assert len(bernoulli_positions(generator, 5, 0.99)) <= 5
 
 
 def test_fresh_is_reachable_and_off_keeps_earlier_identities():
