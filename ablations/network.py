@@ -305,6 +305,18 @@ def set_time_checkpointing(model: nn.Module, steps: int | None) -> nn.Module:
     return model
 
 
+def _argmax_first_dim(values: torch.Tensor) -> torch.Tensor:
+    """``values.argmax(0)`` (the first index of the largest, as argmax), by comparisons over the few
+    classes: torch's argmax over a short leading dimension took 0.6 ms on the delayed XOR's
+    ``[2, 9, 500]`` window, the comparisons 7 us (measured, one CPU thread)."""
+    best, index = values[0], torch.zeros(values.shape[1:], dtype=torch.long, device=values.device)
+    for c in range(1, values.shape[0]):
+        better = values[c] > best
+        index = torch.where(better, c, index)
+        best = torch.where(better, values[c], best)
+    return index
+
+
 class Readout(nn.Module):
     """Output layer: stateless ops, then a decoding of ``I_L[t]`` into ``[B, classes]``."""
 
@@ -420,7 +432,7 @@ class Readout(nn.Module):
                                                           dtype=alpha.dtype)[None, :])  # [C, W]
             membrane = membrane + decay[:, :, None] * start.t()[:, None, :]
         probabilities = torch.softmax(membrane, dim=0)
-        self.window_predictions = probabilities.detach().argmax(0)  # [W, B]
+        self.window_predictions = _argmax_first_dim(probabilities.detach())  # [W, B]
         return torch.log_softmax(probabilities, dim=0).sum(1).t()
 
     def _leaky_window(self, current: torch.Tensor, first: int, start: torch.Tensor | None = None) -> torch.Tensor:

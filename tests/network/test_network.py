@@ -188,3 +188,11 @@ def test_integrator_readout_window_pass_equals_its_step_by_step_definition(init_
     torch.testing.assert_close(fast_input, slow_input, rtol=1e-5, atol=1e-6)
     for mine, reference in zip(fast_params, slow_params):
         torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(2, 9, 500), (5, 3, 7), (1, 4, 4)])
+def test_window_predictions_are_argmax_over_classes_ties_to_the_first(shape):
+    from ablations.network import _argmax_first_dim
+
+    values = torch.randint(0, 3, shape).float()  # many ties
+    assert torch.equal(_argmax_first_dim(values), values.argmax(0))
