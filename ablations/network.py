@@ -212,21 +212,52 @@ PACK_SPIKES_MIN = 1 << 23
 _KEEP_BINARY = (nn.Flatten, nn.Identity, nn.MaxPool1d, nn.MaxPool2d)
 
 
-def _apply_ops(ops: nn.ModuleList, x: torch.Tensor, binary: bool = False) -> torch.Tensor:
+class _ScaledLinear(nn.Module):
+    """``linear`` with its output rows scaled by ``factor`` ``[N]``: the next neuron's ``one_minus_beta``
+    folded into the weights (:func:`ablations.neurons.input_scale_folds`), so that no pass over the
+    ``[T, B, N]`` current scales it, forward or back."""
+
+    def __init__(self, linear: nn.Linear, factor: torch.Tensor):
+        super().__init__()
+        factor = factor.reshape(-1)
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.weight = linear.weight * factor[:, None]
+        self.bias = None if linear.bias is None else linear.bias * factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight, self.bias)
+
+
+#: fold a neuron's one_minus_beta factor into the fully connected op before it (tests switch it off
+#: to compare the two)
+FOLD_INPUT_SCALE = True
+
+
+def _folds_into(ops: nn.ModuleList, neuron: nn.Module) -> bool:
+    """Whether the last of ``ops`` takes the neuron's input factor into its weights."""
+    return (FOLD_INPUT_SCALE and len(ops) > 0 and type(ops[-1]) is nn.Linear and not sparse.has_hooks(ops[-1])
+            and neurons.input_scale_folds(neuron))
+
+
+def _apply_ops(ops: nn.ModuleList, x: torch.Tensor, binary: bool = False,
+               last_scale: torch.Tensor | None = None) -> torch.Tensor:
     """Run stateless ops on a time-major tensor: folded ``[T*B, ...]`` except time dropout.
 
     A fully connected op on input that needs no gradient (event data entering the first layer)
     uses the sparse product of :mod:`ablations.sparse` where the input is sparse enough.
     ``binary``: ``x`` is the 0/1 spikes of a spiking layer; a fully connected op they reach
     unchanged keeps them for its backward pass as bool (:class:`_SpikeLinear`; float32 only, an
-    autocast product keeps its own low-precision copy).
+    autocast product keeps its own low-precision copy). ``last_scale``: the last op (an
+    ``nn.Linear``) runs with its rows scaled by it (:class:`_ScaledLinear`).
     """
     steps, batch = x.shape[:2]
     folded = x.reshape(steps * batch, *x.shape[2:])
-    for op in ops:
-        if isinstance(op, nn.Linear) and not folded.requires_grad:
+    for index, op in enumerate(ops):
+        if last_scale is not None and index == len(ops) - 1:
+            op = _ScaledLinear(op, last_scale)
+        if isinstance(op, (nn.Linear, _ScaledLinear)) and not folded.requires_grad:
             folded = sparse.event_linear(folded, op)
-        elif (isinstance(op, nn.Linear) and binary and folded.dtype == torch.float32 and folded.numel() >= PACK_SPIKES_MIN
+        elif (isinstance(op, (nn.Linear, _ScaledLinear)) and binary and folded.dtype == torch.float32 and folded.numel() >= PACK_SPIKES_MIN
               and not torch.is_autocast_enabled(folded.device.type) and not sparse.has_hooks(op)):
             folded = _SpikeLinear.apply(folded, op.weight, op.bias)
         elif isinstance(op, TimeDropout):
@@ -252,8 +283,11 @@ class SpikingLayer(nn.Module):
         block = self.checkpoint_time_steps
         if block and block < x.shape[0] and record is None and self.training and torch.is_grad_enabled():
             return self._forward_in_time_blocks(x, block)
-        current = _apply_ops(self.ops, x, self.binary_input)
-        spikes, membrane = neurons.run_sequence(self.neuron, current, record_membrane=record is not None)
+        fold = record is None and _folds_into(self.ops, self.neuron)  # a record keeps the unscaled current
+        cell = getattr(self.neuron, "cell", self.neuron)
+        current = _apply_ops(self.ops, x, self.binary_input, cell.input_factor() if fold else None)
+        spikes, membrane = neurons.run_sequence(self.neuron, current, record_membrane=record is not None,
+                                                input_scaled=fold)
         if record is not None:
             record[self.name] = {
                 "input": x.detach(),

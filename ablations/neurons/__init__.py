@@ -87,7 +87,7 @@ with ``z = U - theta``. Surrogates are small picklable objects, unlike snnTorch'
 from __future__ import annotations
 
 from .cells import (BACKENDS, Leaky, LinearLeaky, RecurrentNeuron, SynapticFilter, build_neuron, exponential_leak,
-                    fused_sequence, linear_leak, release_instances, run_sequence, set_backend, simulate, step)
+                    fused_sequence, input_scale_folds, linear_leak, release_instances, run_sequence, set_backend, simulate, step)
 from .components import (COMPONENTS, SLOTS, Component, FormReset, ResetForm, Slot, component_for, components_of,
                          parse_leak_init, register_component, register_slot)
 from .spec import (DEFAULT_LAM, DEFAULT_TAU, INIT_STATES, LEAKS, PHYSICS_KEYS, VARIANTS, NeuronSpec, effective_tau,
@@ -103,6 +103,6 @@ __all__ = [
     "register_component", "component_for", "components_of", "parse_leak_init", "variant_label", "physics",
     "variant_file_conflicts", "effective_tau", "spec_from_config", "step", "exponential_leak", "linear_leak",
     "NeuronSpec", "Leaky", "LinearLeaky", "RecurrentNeuron", "SynapticFilter", "build_neuron", "build",
-    "spec_for", "make_surrogate", "run_sequence", "fused_sequence", "simulate", "release_instances", "BACKENDS",
+    "spec_for", "make_surrogate", "run_sequence", "fused_sequence", "input_scale_folds", "simulate", "release_instances", "BACKENDS",
     "set_backend", "Surrogate", "ATan", "FastSigmoid", "Rectangular", "StraightThrough", "MultiGaussian",
 ]

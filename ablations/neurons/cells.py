@@ -308,13 +308,15 @@ def build_neuron(variant_or_spec: str | NeuronSpec, n_neurons: int | None = None
 
 # --------------------------------------------------------------------------- sequence runner
 def run_sequence(
-    neuron: nn.Module, current: torch.Tensor, record_membrane: bool = True
+    neuron: nn.Module, current: torch.Tensor, record_membrane: bool = True, input_scaled: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scan a neuron over time from a fresh state.
 
     ``current`` is ``[T, B, ...]``; returns spikes ``[T, B, ...]`` and, when asked for, the
     membrane ``U[t]`` of the equations (before the reset its spike causes), same shape.
     For a :class:`RecurrentNeuron` the trailing dimensions are flattened to its width.
+    ``input_scaled``: ``current`` already carries the ``one_minus_beta`` factor (the layer folded it
+    into its weights, :func:`input_scale_folds`); only where that is true.
     """
     if current.dim() < 2:
         raise ValueError(f"current must be time-major [T, B, ...], got shape {tuple(current.shape)}")
@@ -325,25 +327,51 @@ def run_sequence(
             f"recurrent neuron of width {recurrent.in_features} got current of shape "
             f"{tuple(current.shape)}"
         )
+    if input_scaled and not input_scale_folds(neuron):
+        raise ValueError("input_scaled: this neuron does not run the fused scan with neuron.input_scale=one_minus_beta")
     if cell.spec.gradient != "exact":
         return leak_gradient.scan(cell, current, record_membrane)
-    missing = scan.uncovered(cell.spec)  # what the scan declares it runs, against this neuron's components
-    covered = not missing and scan.supports(cell, recurrent)
+    fused, missing = _fused_path(cell, recurrent)
     like = current[0] if recurrent is None else current[0].reshape(current.shape[1], -1)
     start = cell.draw_start(like)
-    if cell.backend in scan.SCAN_BACKENDS or (cell.backend == "auto" and covered):
-        if not covered:
-            raise ValueError(
-                f"neuron.backend={cell.backend} does not cover this neuron ({', '.join(missing) or 'forward hooks on it'}); "
-                "use neuron.backend=auto, which falls back to the per-step path for it"
-            )
-        spikes, membrane = fused_sequence(cell, recurrent, current, start=start)
+    if fused:
+        spikes, membrane = fused_sequence(cell, recurrent, current, start=start, input_scaled=input_scaled)
         return spikes, (membrane if record_membrane else None)
     if cell.backend == "snntorch" or (cell.backend == "auto" and cell.plain):
         return _per_step_snntorch(cell, recurrent, current, record_membrane)
     if cell.backend == "auto":
         _say_once(missing or [_non_plain(cell)])
     return _per_step_generic(cell, recurrent, current, record_membrane, start)
+
+
+def _fused_path(cell: Leaky, recurrent: nn.Linear | None) -> tuple[bool, list[str]]:
+    """Whether :func:`run_sequence` scans ``cell`` with the fused scan, and what the scan does not
+    cover of it; a scan backend asked for by name that does not cover it is refused here."""
+    missing = scan.uncovered(cell.spec)  # what the scan declares it runs, against this neuron's components
+    covered = not missing and scan.supports(cell, recurrent)
+    if cell.backend in scan.SCAN_BACKENDS and not covered:
+        raise ValueError(
+            f"neuron.backend={cell.backend} does not cover this neuron ({', '.join(missing) or 'forward hooks on it'}); "
+            "use neuron.backend=auto, which falls back to the per-step path for it"
+        )
+    return cell.backend in scan.SCAN_BACKENDS or (cell.backend == "auto" and covered), missing
+
+
+def input_scale_folds(neuron: nn.Module) -> bool:
+    """Whether the layer before ``neuron`` may fold its ``one_minus_beta`` factor into its own weights
+    (``(1 - beta) (W x + b) = ((1 - beta) W) x + (1 - beta) b``, exact up to rounding): the neuron
+    scales its input (with a leak; no synaptic filter) and runs the fused scan, which then skips
+    the scaling pass over ``[T, B, N]`` and its two passes back (``run_sequence(input_scaled=True)``)."""
+    recurrent = neuron.recurrent if isinstance(neuron, RecurrentNeuron) else None
+    cell = neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
+    spec = getattr(cell, "spec", None)
+    if spec is None or spec.input_scale != "one_minus_beta" or spec.leak == "none" or spec.synapse != "none" \
+            or spec.gradient != "exact":
+        return False
+    try:
+        return _fused_path(cell, recurrent)[0]
+    except ValueError:
+        return False
 
 
 def _say_once(missing: list[str]) -> None:
@@ -386,9 +414,11 @@ def _per_step_generic(cell: Leaky, recurrent: nn.Linear | None, current: torch.T
 
 def fused_sequence(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tensor,
                    state: tuple[torch.Tensor, torch.Tensor] | None = None,
-                   start: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                   start: tuple[torch.Tensor, torch.Tensor] | None = None,
+                   input_scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """The fused scan with the components' input transforms applied first: the synaptic filter
-    (no recurrence) and ``one_minus_beta`` on the current and on the recurrent matrix's rows.
+    (no recurrence) and ``one_minus_beta`` on the current (unless ``input_scaled``: the layer folded
+    it into its weights) and on the recurrent matrix's rows.
     ``state`` continues a sequence (time blocks); a synaptic filter has state of its own and
     cannot be continued this way. ``start`` is a drawn initial ``(U[0], S[0])`` (:meth:`Leaky.draw_start`)."""
     if state is not None and cell.spec.init_state != "zero":
@@ -410,7 +440,8 @@ def fused_sequence(cell: Leaky, recurrent: nn.Linear | None, current: torch.Tens
         adaptation = (float(cell.adapt_decay), float(cell.adapt_scale))
     if spec.input_scale == "one_minus_beta":
         factor = cell.input_factor()
-        current = current * factor
+        if not input_scaled:
+            current = current * factor
         if weight is not None:
             weight = weight * (factor.reshape(-1, 1) if isinstance(factor, torch.Tensor) else factor)
     return scan.fused_scan(cell, recurrent, current, state if start is None else start, beta=beta, weight=weight,

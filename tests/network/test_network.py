@@ -196,3 +196,27 @@ def test_window_predictions_are_argmax_over_classes_ties_to_the_first(shape):
 
     values = torch.randint(0, 3, shape).float()  # many ties
     assert torch.equal(_argmax_first_dim(values), values.argmax(0))
+
+
+@pytest.mark.parametrize("variant,learn_beta", [("vanilla", True), ("recurrent", True), ("vanilla", False),
+                                                ("no_leak", True)])
+def test_one_minus_beta_folded_into_the_weights_gives_the_scaled_current(monkeypatch, variant, learn_beta):
+    """``(1 - beta) (W x + b)`` computed as ``((1 - beta) W) x + (1 - beta) b``: the same spikes and, to
+    float32 rounding, the same gradients as scaling the current."""
+    torch.manual_seed(0)
+    spec = neurons.spec_for(variant, input_scale="one_minus_beta", learn_beta=learn_beta)
+    net = network.build("20-16FC-12FC-2", variant=spec, input_shape=(20,))
+    layer = net.layers[0]
+    assert network._folds_into(layer.ops, layer.neuron) == (variant != "no_leak")  # no leak: factor 1, nothing to fold
+    x = (torch.rand(30, 8, 20) < 0.3).float()
+    results = []
+    for fold in (True, False):
+        monkeypatch.setattr(network, "FOLD_INPUT_SCALE", fold)
+        model = copy.deepcopy(net)
+        out = model(x)
+        out.square().sum().backward()
+        results.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    (folded, folded_grads), (scaled, scaled_grads) = results
+    assert torch.equal(folded, scaled)
+    for mine, reference in zip(folded_grads, scaled_grads):
+        torch.testing.assert_close(mine, reference, rtol=1e-5, atol=1e-6)
