@@ -12,7 +12,7 @@ set -u
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-results/roles_full_delayed_xor}
 JOBS=${JOBS:-1}
-SEEDS=${SEEDS:+seeds=$SEEDS}   # SEEDS=[0,1]: only these seeds (default: the grid's)
+SEEDS=${SEEDS:+seeds=$SEEDS}   # SEEDS=0,1: only these seeds (default: the grid's)
 VARIANTS=${VARIANTS:-}         # VARIANTS="vanilla no_reset": only these variants (default: the grid's)
 EXTRA=${EXTRA:-}               # run overrides appended to every point (a small trial: EXTRA="train.epochs=1 ...")
 export PYTHONPATH=$PWD OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1
