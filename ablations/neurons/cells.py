@@ -327,11 +327,13 @@ def run_sequence(
             f"recurrent neuron of width {recurrent.in_features} got current of shape "
             f"{tuple(current.shape)}"
         )
-    if input_scaled and not input_scale_folds(neuron):
-        raise ValueError("input_scaled: this neuron does not run the fused scan with neuron.input_scale=one_minus_beta")
+    if input_scaled and not _scales_foldably(cell.spec):
+        raise ValueError("input_scaled: this neuron does not scale its input by one_minus_beta on the fused scan")
     if cell.spec.gradient != "exact":
         return leak_gradient.scan(cell, current, record_membrane)
     fused, missing = _fused_path(cell, recurrent)
+    if input_scaled and not fused:
+        raise ValueError("input_scaled: this neuron does not run the fused scan with neuron.input_scale=one_minus_beta")
     like = current[0] if recurrent is None else current[0].reshape(current.shape[1], -1)
     start = cell.draw_start(like)
     if fused:
@@ -357,6 +359,13 @@ def _fused_path(cell: Leaky, recurrent: nn.Linear | None) -> tuple[bool, list[st
     return cell.backend in scan.SCAN_BACKENDS or (cell.backend == "auto" and covered), missing
 
 
+def _scales_foldably(spec) -> bool:
+    """The spec's part of :func:`input_scale_folds`: ``one_minus_beta`` with a leak, no synaptic filter,
+    the exact gradient (the scan decides the rest)."""
+    return (spec.input_scale == "one_minus_beta" and spec.leak != "none" and spec.synapse == "none"
+            and spec.gradient == "exact")
+
+
 def input_scale_folds(neuron: nn.Module) -> bool:
     """Whether the layer before ``neuron`` may fold its ``one_minus_beta`` factor into its own weights
     (``(1 - beta) (W x + b) = ((1 - beta) W) x + (1 - beta) b``, exact up to rounding): the neuron
@@ -365,8 +374,7 @@ def input_scale_folds(neuron: nn.Module) -> bool:
     recurrent = neuron.recurrent if isinstance(neuron, RecurrentNeuron) else None
     cell = neuron.cell if isinstance(neuron, RecurrentNeuron) else neuron
     spec = getattr(cell, "spec", None)
-    if spec is None or spec.input_scale != "one_minus_beta" or spec.leak == "none" or spec.synapse != "none" \
-            or spec.gradient != "exact":
+    if spec is None or not _scales_foldably(spec):
         return False
     try:
         return _fused_path(cell, recurrent)[0]

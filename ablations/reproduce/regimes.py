@@ -104,7 +104,7 @@ def noise_loss(noise: str, scenario: int) -> Regime:
         runs = m.finished_runs(rows)
         runs = runs[[math.isinf(m.tau_of(r)) and str(r.get("variant")) in ("no_leak", "vanilla")
                      for _, r in runs.iterrows()]] if not runs.empty else runs
-        values = [float(drop[r]) for r in runs["run_dir"] if r in drop.index]
+        values = _drops_of(drop, runs)
         if not values:
             return Reading(False, f"no noise rows at severity {level} for the IF network",
                            f"eval suite `noise` with severity {level}")
@@ -120,6 +120,11 @@ def noise_loss(noise: str, scenario: int) -> Regime:
                   "accuracy degradation' of the IF)", check)
 
 
+def _drops_of(drop: pd.Series, runs: pd.DataFrame) -> list[float]:
+    """The accuracy drops (pp) of ``runs`` that have a row in ``drop`` (indexed by run_dir)."""
+    return [] if runs.empty else [float(drop[r]) for r in runs["run_dir"] if r in drop.index]
+
+
 def event_noise_hurts(variants: Sequence[str]) -> Regime:
     """The compared networks learned (:func:`learned`) and the event noise the claim reads hurts:
     vanilla loses at least NOISE_REGIME_LOSS_PP under it."""
@@ -133,7 +138,7 @@ def event_noise_hurts(variants: Sequence[str]) -> Regime:
             return first
         drop = m.event_noise_drop(rows, noise, severity)
         runs = m.runs_of(rows, "vanilla")
-        values = [float(drop[r]) for r in runs["run_dir"] if r in drop.index] if not runs.empty else []
+        values = _drops_of(drop, runs)
         if not values:
             return Reading(False, f"{first.measured}; no event_noise rows at {noise} {severity:g} for vanilla",
                            f"eval suite `event_noise` with {noise} severity {severity:g}")
