@@ -19,7 +19,7 @@ while [ ! -e "$STOP_FILE" ]; do
   done
   for extra in "$RUNS/grid_commands.txt" "$RUNS/grid_order.txt"; do [ -e "$extra" ] && git add -f -- "$extra"; done
   if [ "$added" -gt 0 ]; then
-    git commit -q -m "Table 6 grid: finished delayed XOR run records ($(find "$RUNS" -name status.json | xargs grep -l '"status": "finished"' | wc -l) of 48)" -- "$RUNS" \
+    git commit -q -m "Table 6 grid: finished delayed XOR run records ($(find "$RUNS" -name status.json | xargs grep -l '"status": "finished"' | wc -l) finished in $RUNS)" -- "$RUNS" \
       && echo "$(date -u +%FT%TZ) committed $added run(s)"
   fi
   sleep "$INTERVAL"
