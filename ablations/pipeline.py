@@ -116,6 +116,8 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
             if mirrored:
                 print(f"{run_dir}: {mirrored}", flush=True)
         return run_dir
+    stream = (bundle.meta or {}).get("sample_stream")
+    _check_same_stream(run_dir, status, stream)
     run_dir.mkdir(parents=True, exist_ok=True)
     results.atomic_write_text(run_dir / results.CONFIG_FILE, OmegaConf.to_yaml(cfg, resolve=True))
     previous = status or {}
@@ -142,6 +144,7 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
         "overrides": list(overrides) if overrides is not None else previous.get("overrides"),
         # False: the files were read without the checksum test (dataset.verify=false, e.g. a subset)
         "data_verified": (bundle.meta or {}).get("verified", True),
+        **({"sample_stream": stream} if stream else {}),  # samples drawn during training (fresh batches)
     })
     faults.point("run.running")
     cpu = f", {threads[0]} thread(s) ({threads[1]})" if device.type == "cpu" else ""
@@ -179,6 +182,24 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
                           wall_time_s=previous_wall + time.perf_counter() - wall_start)
     print(f"{run_dir}: finished, test accuracy {final.get('accuracy', float('nan')):.4f}", flush=True)
     return run_dir
+
+
+def _check_same_stream(run_dir: Path, status: dict | None, stream: str | None) -> None:
+    """A run whose training samples are drawn as it trains (``sample_stream`` in the data's meta, e.g.
+    fresh delayed XOR batches) resumes only on the stream it was trained on: the config identity
+    names the task, not how its samples are drawn, so a record trained by another version would
+    otherwise go on with other samples and say nothing. Refused before anything is written."""
+    done = int((status or {}).get("epochs_done") or 0)
+    if not stream or done == 0 or status.get("sample_stream") == stream:
+        return
+    recorded = status.get("sample_stream")
+    was = (f"samples from the stream {recorded!r}" if recorded else
+           "samples from a stream its record does not name (a version that did not record it)")
+    raise UserError(
+        f"{run_dir} trained {done} epoch(s) on {was}; this version draws them from {stream!r}, so resuming "
+        "would train one run on two different draws of the task. Resume it with the version that started it, "
+        "or train it again from scratch with train.restart=true (deletes this record), or choose another "
+        "paths.runs.")
 
 
 def _cpu_threads(cfg: DictConfig, model, bundle, status: dict | None) -> tuple[int, str]:

@@ -300,6 +300,12 @@ def fresh_sample(key: int | Sequence[int], channels: int, pattern_steps: int, de
     return spikes, bool(high[0] ^ high[1])
 
 
+# What a fresh-batch record was drawn from (status.json ``sample_stream``): a run trained on one stream
+# is never resumed on another (ablations.pipeline). Change this string whenever the samples a key gives
+# change; a record without it predates the counter-based streams or does not say.
+FRESH_STREAM = "fresh-delayed-xor/splitmix64-key(data_seed,epoch,index)/v1"
+
+
 class FreshDelayedXor(Dataset):
     """``n_samples`` delayed XOR samples per epoch, new every epoch: sample ``i`` of epoch ``e`` is
     :func:`make_fresh_delayed_xor` of the key ``(data_seed, e, i)``.
@@ -364,5 +370,6 @@ def delayed_xor(cfg: Any, data_root: Path) -> DataBundle:
         input_shape=(params["channels"],),
         n_classes=2,
         steps=steps,
-        meta={"chance": 0.5, "pattern_steps": params["pattern_steps"]},
+        meta={"chance": 0.5, "pattern_steps": params["pattern_steps"],
+              **({"sample_stream": FRESH_STREAM} if isinstance(train, FreshDelayedXor) else {})},
     )

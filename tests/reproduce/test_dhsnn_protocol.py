@@ -20,8 +20,10 @@ from ablations.errors import UserError
 from ablations.config import compose
 from ablations.data import build_dataset as build_data
 from ablations.figures import learned_leak
-from ablations.data.generated import FreshDelayedXor, make_fresh_delayed_xor
+from ablations.data.generated import FRESH_STREAM, FreshDelayedXor, make_fresh_delayed_xor
+from ablations.pipeline import run_cfg
 from ablations.run import run
+from ablations.training import StopRun
 from ablations.training import loss_function, make_loader
 
 from native_formats import write_shd
@@ -181,6 +183,32 @@ def test_fresh_xor_run_killed_after_an_epoch_resumes_exactly(tmp_path):
     split = pd.read_csv(run(args) / results.METRICS_FILE)
     columns = ["train_loss", "train_accuracy", "train_window_accuracy", "test_loss", "test_accuracy"]
     pd.testing.assert_frame_equal(whole[columns], split[columns])
+
+
+def test_a_fresh_xor_record_resumes_only_on_the_stream_it_was_trained_on(tmp_path):
+    def stop_after_one(epoch, row):
+        raise StopRun("interrupted")
+
+    with pytest.raises(StopRun) as stopped:
+        run_cfg(compose(_tiny_xor(tmp_path, 2)), on_epoch=stop_after_one)
+    run_dir = stopped.value.run_dir
+    status = results.read_status(run_dir)
+    assert status["sample_stream"] == FRESH_STREAM and status["epochs_done"] == 1
+    files = [results.STATUS_FILE, results.METRICS_FILE, results.CHECKPOINT_FILE]
+    for recorded in (None, "another stream"):   # a record from a version that drew other samples, or did not say
+        changed = {key: value for key, value in status.items() if key != "sample_stream"}
+        if recorded:
+            changed["sample_stream"] = recorded
+        results.write_status(run_dir, changed)
+        before = {name: (run_dir / name).read_bytes() for name in files}
+        with pytest.raises(UserError, match="two different draws of the task.*train.restart=true"):
+            run(_tiny_xor(tmp_path, 2))
+        assert {name: (run_dir / name).read_bytes() for name in files} == before   # refused before any write
+    results.write_status(run_dir, status)                                          # its own stream: it resumes
+    run(_tiny_xor(tmp_path, 2))
+    assert results.read_status(run_dir)["epochs_done"] == 2
+    fixed = run([*_tiny_xor(tmp_path, 1), "dataset.fresh=false"])                # samples drawn once: no stream
+    assert "sample_stream" not in results.read_status(fixed)
 
 
 def test_shd_at_1ms_on_the_native_file(tmp_path):
