@@ -683,6 +683,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
         if clock is None:  # the run states its expected duration after its first batches (past a warm-up)
             clock = EtaClock(n_batches, epochs - first_epoch, device)
         clock.start()
+        lr = trainer.optimizer.param_groups[0]["lr"]  # the rate this epoch trains at (recorded before the scheduler steps)
         means, data_time = train_epoch(trainer, loader, n_batches, data, device, train.get("grad_clip"), epoch,
                                        f"epoch {epoch + 1}/{epochs}", progress, clock,
                                        draws=lambda e, i: streams.training_batch(cfg, e, i, device))  # train.rng
@@ -690,7 +691,7 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
             trainer.scheduler.step()
         row: dict[str, Any] = {
             "epoch": epoch + 1,
-            "lr": trainer.optimizer.param_groups[0]["lr"],
+            "lr": lr,
             **{f"train_{key}": value for key, value in means.items()},
             "epoch_time_s": time.perf_counter() - epoch_start,
             "data_time_s": data_time,

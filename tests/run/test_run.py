@@ -35,6 +35,7 @@ def test_run_writes_a_complete_record(tmp_path, capsys):
     assert cfg.neuron.variant == "no_reset" and cfg.neuron.tau == 10.0  # default made explicit
     metrics = pd.read_csv(path / "metrics.csv")
     assert metrics["epoch"].tolist() == [1, 2]
+    assert metrics["lr"].tolist() == pytest.approx([0.005, 0.0025])  # the rate each epoch trained at (cosine over 2)
     assert {"train_loss", "test_accuracy", "train_sse", "test_sse", "data_time_s"} <= set(metrics.columns)
     assert (path / "checkpoint.pt").exists()
     assert not list(path.glob(".*.tmp"))  # no temporary files left behind
