@@ -212,6 +212,38 @@ def _nmnist_runs(overrides: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_table6_puts_the_papers_delayed_xor_beside_the_runs_of_its_preset():
+    """Seed 001's delayed XOR is DH-SNN's task (dataset delayed_xor_dhsnn): the published column sits beside
+    the runs of experiment=roles_delayed_xor (soft or hard reset; train.rng only picks the random numbers)."""
+    from ablations.figures import select, tables
+
+    rows = []
+    hashes = {("roles_delayed_xor", "vanilla"): "40a93b50f0", ("roles_delayed_xor", "no_reset"): "7fb4778d18",
+              ("roles_delayed_xor_hardreset", "vanilla"): "40a93b77aa"}   # two vanilla configs share 6 characters
+    for experiment, variant in (("roles_delayed_xor", "vanilla"), ("roles_delayed_xor", "no_reset"),
+                                ("roles_delayed_xor_hardreset", "vanilla")):
+        for seed in (0, 1):
+            rows.append({"run_dir": f"runs/{experiment}/{variant}/{seed}", "status": "finished", "kind": "run",
+                         "dataset": "delayed_xor_dhsnn", "model": "fc_delayed_xor", "variant": variant, "seed": seed,
+                         "config_hash": hashes[experiment, variant], "data_kind": "temporal", "accuracy": 0.5 + 0.1 * seed,
+                         "overrides": (f"experiment={experiment}", "train.rng=paired", f"variant={variant}",
+                                       f"seed={seed}", "paths.runs=/tmp/r")})
+    runs = pd.DataFrame(rows)
+    table = tables.roles_table6(runs)
+    published = table[table["source"] == "published"].set_index("variant")
+    assert published.loc["vanilla", "delayed_xor_dhsnn"] == 77.5 and "delayed_xor" not in table.columns
+    ours = table[table["source"] == "ours"]
+    assert ours["delayed_xor_dhsnn"].tolist() == pytest.approx([55.0, 55.0, 55.0])   # no two settings merged
+    assert sorted(ours["model"]) == ["no reset", "vanilla LIF (config 40a93b5)", "vanilla LIF (config 40a93b7)"]
+    assert set(published["compared"]) == {
+        "published (same preset on delayed_xor_dhsnn; other columns: different model, data and budget)"}
+    assert select.published_label(runs, "roles", "delayed_xor_dhsnn") == (
+        "published (same preset: experiment=roles_delayed_xor / roles_delayed_xor_hardreset)")
+    longer = runs.assign(overrides=[(*o, "train.epochs=3") for o in runs["overrides"]])
+    assert set(tables.roles_table6(longer).loc[lambda t: t["source"] == "published", "compared"]) == {
+        select.NOT_THE_PAPERS}
+
+
 def test_published_numbers_say_when_they_are_not_the_papers_setting():
     from ablations.figures import select, tables
 
