@@ -823,14 +823,17 @@ def evaluate(paper: str, results: pd.DataFrame, scale: str | None = None) -> pd.
                              to_reach=reading.to_reach, ran=_ran(subset), post_hoc=_post_hoc(subset, since)))
     _decide(rows, scale)
     by_id: dict[str, list[str]] = {}
+    results_of: dict[str, list[str]] = {}
     for row, claim in zip(rows, _claim_of_rows(paper, rows)):
         if claim.parts:
             row["verdict"] = stats.combine([v for part in claim.parts for v in by_id.get(part, [NOT_MEASURED])])
-            row["result"] = stats.combine([r["result"] for r in rows if r["claim"] in claim.parts and r["result"]]
+            row["result"] = stats.combine([r for part in claim.parts for r in results_of.get(part, [])]
                                           or [NOT_MEASURED])
-            row["evidence"] = "; ".join(f"{part.split('.', 1)[1]}: {', '.join(by_id.get(part, [NOT_MEASURED]))}"
-                                        for part in claim.parts)
+            # each part's result on what we ran (what ``result`` combines), then its verdict on the paper
+            row["evidence"] = "; ".join(_part_in_words(part, results_of.get(part), by_id.get(part)) for part in claim.parts)
         by_id.setdefault(claim.id, []).append(row["verdict"])
+        if row["result"]:
+            results_of.setdefault(claim.id, []).append(row["result"])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -866,10 +869,37 @@ def _decide(rows: list[dict], scale: str | None) -> None:
         elif math.isfinite(row["p_holm"]) or math.isfinite(row["p_fails_holm"]):
             row["verdict"] = HOLDS if row["p_holm"] < pre.ALPHA else FAILS if row["p_fails_holm"] < pre.ALPHA \
                 else INCONCLUSIVE
+            if row["verdict"] == INCONCLUSIVE and row["method"] == "McNemar" and not _decidable(rows, hypotheses, i):
+                row["evidence"] += (
+                    f"; with {row['n']} paired seeds no outcome decides it: even every seed discordant one way "
+                    f"(p = 0.5^{row['n']} = {0.5 ** row['n']:.2g}) stays above Holm's threshold over the "
+                    f"{len(hypotheses)} hypotheses judged; at least {pre.min_seeds_mcnemar(len(hypotheses))} "
+                    "discordant seeds are needed (train more seeds)")
         elif row["method"] == "" and row["result"] in (HOLDS, FAILS):
             row["verdict"] = row["result"]  # exact (analytic): nothing to correct
         else:
             row["verdict"] = INCONCLUSIVE
+
+
+def _part_in_words(part: str, part_results: list[str] | None, verdicts: list[str] | None) -> str:
+    """A composite claim's part: its result on what we ran (what the composite's result combines), then its
+    verdict on the paper."""
+    name, measured = part.split(".", 1)[1], [r for r in part_results or [] if r != NOT_MEASURED]
+    if not measured:
+        return f"{name}: {NOT_MEASURED}"
+    return f"{name}: {', '.join(measured)} on what we ran (verdict: {', '.join(verdicts or [NOT_MEASURED])})"
+
+
+def _decidable(rows: list[dict], hypotheses: list[tuple[int, str]], i: int) -> bool:
+    """Whether McNemar row ``i`` could be decided at all with its paired seeds: its best case (every
+    seed discordant in one direction, p = 0.5^n) put in place of either direction, the other
+    hypotheses as they are, reaches ALPHA after Holm."""
+    best = 0.5 ** int(rows[i]["n"])
+    for direction in ("p", "p_fails"):
+        ps = [best if (j, key) == (i, direction) else rows[j][key] for j, key in hypotheses]
+        if (i, direction) in hypotheses and stats.holm(ps)[hypotheses.index((i, direction))] < pre.ALPHA:
+            return True
+    return False
 
 
 def family_size(verdicts: pd.DataFrame) -> tuple[int, int]:

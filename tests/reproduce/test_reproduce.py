@@ -236,6 +236,7 @@ def test_xor_small_success_counts_never_decide_and_8_of_8_holds():
     row = _xor_verdicts(three)["roles.xor_no_reset_beats_vanilla"]
     assert row["regime_reached"] == "yes" and row["verdict"] == stats.INCONCLUSIVE
     assert row["p"] == pytest.approx(0.125) and "McNemar" in row["method"]
+    assert "with 3 paired seeds no outcome decides it" in row["evidence"]      # says why, not only "inconclusive"
     two = _xor_table({"vanilla": [95, 96], "no_reset": [60, 61], "recurrent": [97, 98], "no_leak": [50, 51],
                       "complete_leak": [50, 49]})
     row = _xor_verdicts(two)["roles.xor_no_reset_beats_vanilla"]
@@ -253,7 +254,14 @@ def test_xor_small_success_counts_never_decide_and_8_of_8_holds():
         assert verdicts[claim]["p"] == pytest.approx(0.5 ** 8)
     # vanilla at 60-67 % has not escaped chance in the near-chance claims' sense: those stay unjudged
     assert verdicts["roles.xor_no_leak_near_chance"]["verdict"] == stats.NOT_REACHED
-    assert _verdict(claims.evaluate("roles", eight, scale="full"), "roles.suggest_temporal") == stats.HOLDS
+    judged = claims.evaluate("roles", eight, scale="full").set_index("claim")
+    assert judged.loc["roles.suggest_temporal", "verdict"] == stats.HOLDS
+    # a composite names each part's result on what we ran (what its own result combines) and its verdict apart
+    assert judged.loc["roles.suggest_temporal", "evidence"] == (
+        "xor_recurrent_beats_vanilla: holds on what we ran (verdict: holds); "
+        "xor_no_reset_beats_vanilla: holds on what we ran (verdict: holds)")
+    parts = judged.loc["roles.abstract_leakage", "evidence"]
+    assert "xor_complete_leak_near_chance: holds on what we ran (verdict: regime not reached)" in parts
 
 
 def test_xor_at_quick_scale_without_the_regime_is_a_standin_only():
@@ -455,6 +463,27 @@ def test_holm_runs_over_both_directions_of_the_reached_claims():
             for i, p_fails in enumerate((0.001, 0.03, 0.04))]
     claims._decide(rows, "full")
     assert [r["verdict"] for r in rows] == [stats.FAILS, stats.INCONCLUSIVE, stats.INCONCLUSIVE]
+
+
+def test_a_mcnemar_claim_its_seeds_cannot_decide_says_so():
+    """8 paired seeds: 0.5^8 = 0.0039 passes Holm's first step over 2 hypotheses, not over 20."""
+    def family(others: int, won: int) -> list[dict]:
+        row = dict(claim="xor", dataset="d", result=stats.INCONCLUSIVE, verdict="", regime_reached="yes",
+                   p=0.5 ** won, p_fails=1.0, p_holm=math.nan, p_fails_holm=math.nan, method="McNemar", n=8,
+                   evidence="counts")
+        rest = [dict(claim=f"c{i}", dataset="d", result=stats.INCONCLUSIVE, verdict="", regime_reached="yes", p=0.5,
+                     p_fails=0.5, p_holm=math.nan, p_fails_holm=math.nan, method="paired t", n=8, evidence="")
+                for i in range(others)]
+        claims._decide(rows := [row, *rest], "full")
+        return rows
+
+    alone = family(0, won=2)[0]
+    assert alone["verdict"] == stats.INCONCLUSIVE and alone["evidence"] == "counts"   # 8 of 8 one way would decide
+    assert family(0, won=8)[0]["verdict"] == stats.HOLDS
+    crowded = family(9, won=2)[0]
+    assert crowded["verdict"] == stats.INCONCLUSIVE
+    assert "with 8 paired seeds no outcome decides it" in crowded["evidence"] and "at least 9 discordant" in crowded["evidence"]
+    assert family(9, won=8)[0]["verdict"] == stats.INCONCLUSIVE                     # and indeed 8 of 8 does not
 
 
 def test_every_row_carries_the_rules_version_and_flags_a_rule_set_after_its_runs():
