@@ -104,13 +104,19 @@ def training_batch(cfg: Any, epoch: int, index: int, device: torch.device | str 
 
 @contextlib.contextmanager
 def evaluation_draws(cfg: Any) -> Iterator[None]:
-    """Inside: Poisson draws keyed by ``(seed, sample)`` under ``train.rng=paired`` (else unchanged)."""
+    """Inside, under ``train.rng=paired`` (else unchanged): Poisson draws keyed by ``(seed, sample)``,
+    and the global generator (a random initial state, ``neuron.init_state=uniform``) seeded by the run's
+    seed alone, its state outside restored: an evaluation draws the same numbers each time it runs, and
+    two evaluations of one test set in the same batches (the end-of-epoch test, the clean suite at
+    ``train.eval_batch_size``) report the same accuracy. Training is untouched (it reseeds the global
+    generator per batch: :func:`training_batch`)."""
     if cfg is None or not paired(cfg):
         yield
         return
     from .data.encoders import keyed_draws
 
-    with keyed_draws(derive_seed(int(cfg.seed), "evaluate")):
+    with torch.random.fork_rng(), keyed_draws(derive_seed(int(cfg.seed), "evaluate")):
+        torch.manual_seed(derive_seed(int(cfg.seed), "evaluate-global"))
         yield
 
 

@@ -185,6 +185,20 @@ def test_fresh_xor_run_killed_after_an_epoch_resumes_exactly(tmp_path):
     pd.testing.assert_frame_equal(whole[columns], split[columns])
 
 
+def test_a_random_initial_state_gives_every_evaluation_of_the_test_set_one_accuracy(tmp_path):
+    """neuron.init_state=uniform draws a state per batch; under train.rng=paired the end-of-epoch test and
+    the clean suite draw the same states, so a network at chance reports one accuracy, not two."""
+    args = [*_tiny_xor(tmp_path, 1), "train.rng=paired", "eval.suites=[clean]", "dataset.n_test=200",
+            "eval.clean.batch_size=20"]   # the preset sets it to train.eval_batch_size (500); _tiny_xor's is 20
+    run_dir = run(args)
+    test = float(pd.read_csv(run_dir / results.METRICS_FILE)["test_accuracy"].iloc[-1])
+    clean = pd.read_parquet(run_dir / results.EVAL_DIR / "clean.parquet")
+    assert float(clean.loc[clean["metric"] == "accuracy", "value"].iloc[0]) == test
+    assert results.read_status(run_dir)["final"]["accuracy"] == test
+    assert compose(["experiment=roles_delayed_xor"]).eval.clean.batch_size == 500 == \
+        compose(["experiment=roles_delayed_xor"]).train.eval_batch_size
+
+
 def test_a_fresh_xor_record_resumes_only_on_the_stream_it_was_trained_on(tmp_path):
     def stop_after_one(epoch, row):
         raise StopRun("interrupted")
