@@ -71,7 +71,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import faults, network, results, streams, tracking
-from .data.bundle import DataBundle
+from .data.bundle import DataBundle, collate
 from .errors import UserError
 from .registry import Registry
 
@@ -218,7 +218,7 @@ class _WindowTally:
 def make_loader(dataset, batch_size: int, shuffle: bool, seed: int = 0, num_workers: int = 0) -> DataLoader:
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                      num_workers=num_workers, drop_last=False)
+                      num_workers=num_workers, drop_last=False, collate_fn=collate)
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")

@@ -6,14 +6,44 @@ evaluation suites import it without importing the dataset registry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from torch.utils.data import Dataset
+import torch
+from torch.utils.data import Dataset, default_collate
 
 from .encoders import Encoder
 
-__all__ = ["DataBundle"]
+__all__ = ["DataBundle", "StackedBatch", "collate"]
+
+
+class StackedBatch(Sequence):
+    """What a dataset's ``__getitems__`` may return when it draws a whole batch at once: the batch's
+    tensors ``x [B, ...]`` and ``y [B]`` as drawn, read as the sequence of its ``(x[i], y[i])`` samples.
+    :func:`collate` hands the two tensors on as they are, where splitting the batch into samples and
+    stacking them again cost a delayed XOR step 1.5 ms (about as much as drawing the batch)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        if len(x) != len(y):
+            raise ValueError(f"a batch of {len(x)} inputs has {len(y)} labels")
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [(self.x[i], self.y[i]) for i in range(len(self))[index]]
+        return self.x[index], self.y[index]
+
+
+def collate(batch):
+    """The loaders' collate: a :class:`StackedBatch` as its two tensors (what ``default_collate`` makes
+    of its samples, without the copies), anything else by ``default_collate``."""
+    if isinstance(batch, StackedBatch):
+        return [batch.x, batch.y]
+    return default_collate(batch)
 
 
 @dataclass

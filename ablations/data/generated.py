@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from .bundle import DataBundle
+from .bundle import DataBundle, StackedBatch
 from .encoders import SequenceEncoder
 
 __all__ = ["delayed_xor", "make_delayed_xor", "SpikeSequenceEncoder", "FreshDelayedXor",
@@ -334,12 +334,12 @@ class FreshDelayedXor(Dataset):
     def __len__(self) -> int:
         return self.n_samples
 
-    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def __getitems__(self, indices: Sequence[int]) -> StackedBatch:
         for index in indices:
             if not 0 <= int(index) < self.n_samples:
                 raise IndexError(f"sample {index} out of range for {self.n_samples} samples per epoch")
         x, y = make_fresh_delayed_xor([(self.data_seed, self.epoch, int(index)) for index in indices], **self.params)
-        return list(zip(x.unbind(0), y.unbind(0)))
+        return StackedBatch(x, y)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.__getitems__([index])[0]

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from ..errors import UserError
-from ..data.bundle import DataBundle
+from ..data.bundle import DataBundle, collate
 
 __all__ = [
     "DEFAULTS_FILE", "suite_defaults", "params", "device_of", "subset_indices", "test_indices", "test_loader",
@@ -92,7 +92,7 @@ def test_loader(data: DataBundle, n_samples: int | None, seed: int, batch_size: 
         raise UserError(f"split={split!r} is not one of ['test', 'train']")
     dataset = data.test if split == "test" else data.train
     indices = subset_indices(len(dataset), n_samples, seed)
-    return DataLoader(Subset(dataset, indices), batch_size=int(batch_size), shuffle=False)
+    return DataLoader(Subset(dataset, indices), batch_size=int(batch_size), shuffle=False, collate_fn=collate)
 
 
 def batch_generator(seed: int, index: int, device: torch.device | str = "cpu") -> torch.Generator:

@@ -49,6 +49,31 @@ def test_fresh_samples_depend_on_seed_epoch_and_index_only():
         data[40]
 
 
+def test_fresh_batches_reach_the_loader_as_drawn_equal_to_their_samples_stacked():
+    """A fresh batch is handed on as drawn (data.bundle.StackedBatch, collate): the same tensors
+    default_collate makes of its samples drawn one at a time, in the shuffled order, for training and
+    for the evaluation suites' loaders (a Subset) alike."""
+    from torch.utils.data import default_collate
+
+    from ablations.evaluation.common import test_loader
+
+    data = FreshDelayedXor(23, data_seed=2, **XOR)
+    data.set_epoch(4)
+    loader = make_loader(data, 10, shuffle=True, seed=7)
+    order = torch.cat(list(make_loader(list(range(23)), 10, shuffle=True, seed=7))).tolist()  # the same draws
+    batches = list(loader)
+    assert [len(y) for _, y in batches] == [10, 10, 3]
+    x, y = (torch.cat(parts) for parts in zip(*batches))
+    one_by_one = default_collate([data[i] for i in order])
+    assert torch.equal(x, one_by_one[0]) and torch.equal(y, one_by_one[1]) and x.dtype == torch.uint8
+    bundle = build_data(compose(["dataset=delayed_xor_dhsnn", "dataset.fresh=true", "dataset.n_train=30",
+                                 "dataset.n_test=10", "dataset.delay_steps=6"]).dataset, "unused")
+    bundle.train.set_epoch(1)
+    (x_eval, y_eval), = list(test_loader(bundle, None, 0, 30, split="train"))
+    expected = default_collate([bundle.train[i] for i in range(30)])
+    assert torch.equal(x_eval, expected[0]) and torch.equal(y_eval, expected[1])
+
+
 def test_fresh_generator_draws_the_task_it_claims():
     x, y = make_fresh_delayed_xor([(0, i) for i in range(3000)], channels=20, pattern_steps=10, delay_steps=180, low_rate=0.2,
                                   high_rate=0.6, noise_rate=0.01, noise_over_patterns=True)
