@@ -137,11 +137,14 @@ def test_sigkill_mid_run_resumes_from_checkpoint(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     killed = results.read_status(run_dir)
     assert killed["status"] == "running" and 3 <= killed["epochs_done"] < 20
+    assert killed["wall_time_s"] > 0   # kept per epoch: the killed session's time is not lost
     resumed = cli(*args, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout and "from epoch" in resumed.stdout
     final = results.read_status(run_dir)
     assert final["status"] == "finished" and final["epochs_done"] == 20
+    # both sessions counted: at least the training time of both (checkpointed), more than the first alone
+    assert final["wall_time_s"] >= final["final"]["train_time_s"] and final["wall_time_s"] > killed["wall_time_s"]
     metrics = pd.read_csv(run_dir / "metrics.csv")
     assert metrics["epoch"].tolist() == list(range(1, 21))
     # the resumed run continues exactly as an uninterrupted one (same data order and Poisson draws)
