@@ -149,16 +149,10 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
     faults.point("run.running")
     cpu = f", {threads[0]} thread(s) ({threads[1]})" if device.type == "cpu" else ""
     print(f"run {run_dir}\n  {_neurons_in_words(model, spec)}\n  device {device}{cpu}", flush=True)
-    wall_start = time.perf_counter()
-    previous_wall = float(previous.get("wall_time_s") or 0.0)  # earlier sessions of a resumed run
-
-    def record_wall(epoch: int, row: dict) -> None:  # kept per epoch, so a run killed and resumed counts all of it
-        results.update_status(run_dir, wall_time_s=previous_wall + time.perf_counter() - wall_start)
-        if on_epoch is not None:
-            on_epoch(epoch, row)
-
+    # the run's wall time over all its sessions (a resumed run's earlier ones kept by fit in its status)
+    wall_origin = time.perf_counter() - float(previous.get("wall_time_s") or 0.0)
     try:
-        final = fit(cfg, run_dir, bundle, model, device, on_epoch=record_wall)
+        final = fit(cfg, run_dir, bundle, model, device, on_epoch=on_epoch, wall_origin=wall_origin)
     except Diverged as error:
         results.update_status(run_dir, status="diverged", error=str(error))
         print(f"{run_dir}: diverged ({error}); the record is kept with status 'diverged'", flush=True)
@@ -185,7 +179,7 @@ def _train_locked(prepared: Prepared, run_dir: Path, on_epoch, overrides) -> Pat
     _evaluate(cfg, run_dir, bundle, device, model=model)
     results.update_status(run_dir, status="finished", final=final,
                           finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                          wall_time_s=previous_wall + time.perf_counter() - wall_start)
+                          wall_time_s=time.perf_counter() - wall_origin)
     print(f"{run_dir}: finished, test accuracy {final.get('accuracy', float('nan')):.4f}", flush=True)
     return run_dir
 

@@ -646,11 +646,13 @@ def final_metrics(history: list[dict], train_time_s: float) -> dict[str, Any]:
 
 
 def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, device: torch.device,
-        on_epoch: Callable[[int, dict], None] | None = None) -> dict[str, Any]:
+        on_epoch: Callable[[int, dict], None] | None = None, wall_origin: float | None = None) -> dict[str, Any]:
     """Train ``model`` as ``cfg.train`` says, checkpointing into ``run_dir``; resume if a checkpoint exists.
 
     ``on_epoch(epoch, metrics)`` is called after every completed epoch (studies use it to report
-    and prune). Returns the final metrics. Raises :class:`Diverged` on a non-finite loss.
+    and prune). ``wall_origin``: the ``time.perf_counter()`` at which the run's wall time over all its
+    sessions was zero; each epoch's status update then keeps ``wall_time_s``, so a run killed and
+    resumed counts all of it. Returns the final metrics. Raises :class:`Diverged` on a non-finite loss.
     """
     train = cfg.train
     seed, epochs = int(cfg.seed), int(train.epochs)
@@ -714,7 +716,8 @@ def fit(cfg: DictConfig, run_dir: Path, data: DataBundle, model: nn.Module, devi
                   f"{test_part}, {row['epoch_time_s']:.0f} s; about {_duration(left)} left", flush=True)
         save_checkpoint(checkpoint_path, trainer, data, trainer.elapsed_before + time.perf_counter() - started)
         results.write_metrics(run_dir, trainer.history)
-        results.update_status(run_dir, epochs_done=epoch + 1)
+        results.update_status(run_dir, epochs_done=epoch + 1,
+                              **({} if wall_origin is None else {"wall_time_s": time.perf_counter() - wall_origin}))
         tracker.log_epoch(epoch + 1, row)
         if on_epoch is not None:
             on_epoch(epoch + 1, row)
