@@ -251,6 +251,7 @@ def add_series(rows: pd.DataFrame, variants: Sequence[str] | None = None) -> pd.
     labels: dict[tuple[str, str], str] = {}
     for variant, group in rows.groupby("variant", sort=False):
         hashes_per_dataset = group.groupby("dataset")["config_hash"].nunique() if "config_hash" in group else []
+        hashes = group["config_hash"].astype(str).unique() if "config_hash" in group else []
         several = len(hashes_per_dataset) and int(np.max(hashes_per_dataset)) > 1
         varying = [p for p in _SERIES_PARAMS if p in group.columns and several
                    and group.groupby("dataset")[p].agg(lambda v: v.astype(str).nunique()).max() > 1]
@@ -260,7 +261,7 @@ def add_series(rows: pd.DataFrame, variants: Sequence[str] | None = None) -> pd.
             if several:
                 first = config_rows.iloc[0]
                 suffix = ", ".join(f"{p}={_short(first[p])}" for p in varying) or \
-                    f"config {_unique_prefix(str(config_hash), group['config_hash'].astype(str).unique())}"
+                    f"config {_unique_prefix(str(config_hash), hashes)}"
                 name = f"{name} ({suffix})"
             labels[(str(variant), str(config_hash))] = name
     rows["series"] = [labels.get((str(v), str(h)), style.variant_label(v)) for v, h in  # no hash: an old record
@@ -346,10 +347,7 @@ def of_paper_preset(runs: pd.DataFrame, paper: str) -> pd.Series:
         if preset is None or not isinstance(overrides, (list, tuple)):
             out.append(False)
             continue
-        keys = {}
-        for override in overrides:
-            key, _, value = str(override).lstrip("+~").partition("=")
-            keys[key] = value
+        keys = _override_keys(overrides)
         ok = keys.get("experiment") in preset
         for key, value in keys.items():
             if key in ("experiment", "variant", "neuron.variant", *_RANDOM_STREAM_KEYS, *swept) or not _changes_training(key):
@@ -365,7 +363,15 @@ def published_label(runs: pd.DataFrame, paper: str, dataset: str) -> str:
     """``published`` when every run of ``dataset`` is the paper's preset, else :data:`NOT_THE_PAPERS`."""
     mine = runs[_column(runs, "dataset").astype(str) == dataset] if not runs.empty else runs
     if not mine.empty and bool(of_paper_preset(mine, paper).all()):
-        used = sorted({str(o).partition("=")[2] for overrides in _column(mine, "overrides")
-                       for o in overrides if str(o).lstrip("+~").startswith("experiment=")})
+        used = sorted({_override_keys(overrides)["experiment"] for overrides in _column(mine, "overrides")})
         return f"published (same preset: experiment={' / '.join(used)})"
     return NOT_THE_PAPERS
+
+
+def _override_keys(overrides: Sequence[str]) -> dict[str, str]:
+    """A recorded command line's overrides as key -> value (``+``/``~`` prefixes dropped)."""
+    keys = {}
+    for override in overrides:
+        key, _, value = str(override).lstrip("+~").partition("=")
+        keys[key] = value
+    return keys
